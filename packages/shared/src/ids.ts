@@ -1,0 +1,49 @@
+import { z } from "zod";
+
+/** Id prefixes say what an id is in any log line (CONVENTIONS.md). */
+export const ID_PREFIXES = {
+  tenant: "tnt",
+  user: "usr",
+  key: "key",
+  request: "req",
+  event: "evt",
+  reservation: "rsv",
+  trace: "trc",
+  span: "spn",
+  job: "job",
+} as const;
+export type IdKind = keyof typeof ID_PREFIXES;
+export type IdPrefix = (typeof ID_PREFIXES)[IdKind];
+
+const ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz";
+
+/** Random base36 body; `crypto.getRandomValues` exists in Node, Bun and browsers. */
+function randomBody(length: number): string {
+  let out = "";
+  const bytes = new Uint8Array(length * 2);
+  while (out.length < length) {
+    crypto.getRandomValues(bytes);
+    // 252 = 36 * 7: rejecting bytes at or above it keeps every character equally likely.
+    for (const byte of bytes) {
+      if (byte < 252 && out.length < length) out += ALPHABET[byte % 36];
+    }
+  }
+  return out;
+}
+
+export function newId(kind: IdKind, length = 20): string {
+  return `${ID_PREFIXES[kind]}_${randomBody(length)}`;
+}
+
+export function prefixedId(kind: IdKind) {
+  const prefix = ID_PREFIXES[kind];
+  return z
+    .string()
+    .regex(new RegExp(`^${prefix}_[0-9A-Za-z]{8,64}$`), { message: `must be a ${kind} id (${prefix}_…)` });
+}
+
+/** Request ids: accept a caller's id when it is sane, otherwise mint one. */
+const REQUEST_ID_PATTERN = /^[0-9A-Za-z._:-]{1,128}$/;
+export function acceptRequestId(candidate: string | null | undefined): string {
+  return candidate && REQUEST_ID_PATTERN.test(candidate) ? candidate : newId("request");
+}

@@ -1,0 +1,46 @@
+import { z } from "zod";
+import { NonNegativeMicros } from "./money.ts";
+import { Tier } from "./tiers.ts";
+
+export const KeyScope = z.enum(["chat", "completions", "embeddings", "models", "billing", "traces", "admin"]);
+export type KeyScope = z.infer<typeof KeyScope>;
+
+/** The tenant's plan limits travel with every key so admission needs no second lookup. `null` = unlimited. */
+export const TenantLimits = z.object({
+  rpm: z.number().int().positive().nullable(),
+  tpm: z.number().int().positive().nullable(),
+  query_limit: z.number().int().positive().nullable(),
+  budget_micros: NonNegativeMicros.nullable(),
+  markup_bps: z.number().int().nonnegative(),
+});
+export type TenantLimits = z.infer<typeof TenantLimits>;
+
+/**
+ * What the router needs to admit a request, cached in Redis at `cf:key:<sha256>` (DESIGN.md §5).
+ * Times are epoch milliseconds so the hot path compares numbers, not dates.
+ */
+export const KeyRecord = z.object({
+  key_id: z.string().min(1),
+  tenant_id: z.string().min(1),
+  tenant_slug: z.string().min(1),
+  user_id: z.string().min(1).nullable(),
+  tier: Tier,
+  scopes: z.array(KeyScope),
+  models: z.array(z.string()).nullable(),
+  rpm: z.number().int().positive().nullable(),
+  tpm: z.number().int().positive().nullable(),
+  budget_micros: NonNegativeMicros.nullable(),
+  tenant_limits: TenantLimits,
+  expires_at: z.number().int().nullable(),
+  revoked: z.boolean(),
+});
+export type KeyRecord = z.infer<typeof KeyRecord>;
+
+export type KeyRejection = "revoked" | "expired";
+
+/** A key is usable until it is revoked or its expiry (which rotation's grace period sets) has passed. */
+export function keyRejection(record: KeyRecord, nowMs: number): KeyRejection | null {
+  if (record.revoked) return "revoked";
+  if (record.expires_at !== null && record.expires_at <= nowMs) return "expired";
+  return null;
+}

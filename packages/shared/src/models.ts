@@ -1,0 +1,45 @@
+import { z } from "zod";
+import { NonNegativeMicros } from "./money.ts";
+import { TierRule } from "./tiers.ts";
+
+export const ProviderKind = z.enum(["openai", "anthropic", "gemini", "ollama", "azure", "openrouter"]);
+export type ProviderKind = z.infer<typeof ProviderKind>;
+
+export const ModelId = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/, { message: "must be a model id like gpt-4o" });
+
+/** One place a public model can be served from: a provider, its upstream model name and a weight. */
+export const Deployment = z.object({
+  id: z.string().min(1),
+  provider: z.string().min(1),
+  upstream_model: z.string().min(1),
+  weight: z.number().int().positive().default(1),
+});
+export type Deployment = z.infer<typeof Deployment>;
+
+/** Prices per million tokens, in micro-units of the platform currency. */
+export const ModelPrices = z.object({
+  input_per_million: NonNegativeMicros,
+  cached_input_per_million: NonNegativeMicros,
+  output_per_million: NonNegativeMicros,
+});
+export type ModelPrices = z.infer<typeof ModelPrices>;
+
+export const ModelCapability = z.enum(["chat", "completions", "embeddings", "vision", "tools", "json_schema", "reasoning"]);
+
+export const ModelCatalogEntry = z
+  .object({
+    model_id: ModelId,
+    display_name: z.string().min(1),
+    deployments: z.array(Deployment).min(1),
+    prices: ModelPrices,
+    is_available: z.boolean().default(true),
+    context_window: z.number().int().positive(),
+    max_output_tokens: z.number().int().positive(),
+    capabilities: z.array(ModelCapability).default(["chat"]),
+  })
+  .extend(TierRule.shape);
+export type ModelCatalogEntry = z.infer<typeof ModelCatalogEntry>;

@@ -1,0 +1,63 @@
+import { z } from "zod";
+
+/**
+ * Money is integer micro-units of the platform currency: 1 EUR = 1,000,000 (DESIGN.md §6).
+ * Nothing here multiplies a stored amount by a float.
+ */
+export const MICROS_PER_UNIT = 1_000_000;
+export const TOKENS_PER_PRICE_UNIT = 1_000_000;
+
+export const Micros = z.number().int({ message: "must be an integer amount of micro-units" });
+export type Micros = z.infer<typeof Micros>;
+export const NonNegativeMicros = Micros.nonnegative();
+
+export const Currency = z
+  .string()
+  .regex(/^[A-Z]{3}$/, { message: "must be an ISO 4217 code like EUR" });
+export type Currency = z.infer<typeof Currency>;
+
+const DECIMAL = /^(-)?(\d+)(?:\.(\d{1,6}))?$/;
+
+/** Parse "9.99" into 9_990_000 without going through a float. */
+export function parseMicros(decimal: string): Micros {
+  const match = DECIMAL.exec(decimal.trim());
+  if (!match) throw new RangeError(`not a decimal amount with at most 6 decimals: "${decimal}"`);
+  const [, sign, whole = "0", fraction = ""] = match;
+  const value = BigInt(whole) * 1_000_000n + BigInt(fraction.padEnd(6, "0"));
+  const signed = sign ? -value : value;
+  if (signed > BigInt(Number.MAX_SAFE_INTEGER) || signed < BigInt(Number.MIN_SAFE_INTEGER)) {
+    throw new RangeError(`amount out of range: "${decimal}"`);
+  }
+  return Number(signed);
+}
+
+/** Format micro-units as a fixed 2..6-decimal string ("9.99", "0.000125"). */
+export function formatMicros(micros: Micros, minDecimals = 2): string {
+  const negative = micros < 0;
+  const abs = BigInt(Math.abs(micros));
+  const whole = abs / 1_000_000n;
+  let fraction = (abs % 1_000_000n).toString().padStart(6, "0").replace(/0+$/, "");
+  if (fraction.length < minDecimals) fraction = fraction.padEnd(minDecimals, "0");
+  return `${negative ? "-" : ""}${whole}${fraction ? `.${fraction}` : ""}`;
+}
+
+/**
+ * Cost of `tokens` at `pricePerMillion` micro-units per million tokens, rounded up to a whole micro-unit
+ * so that many small requests never sum to less than their true cost.
+ */
+export function tokenCost(tokens: number, pricePerMillion: Micros): Micros {
+  if (!Number.isInteger(tokens) || tokens < 0) throw new RangeError(`tokens must be a non-negative integer`);
+  if (!Number.isInteger(pricePerMillion) || pricePerMillion < 0) {
+    throw new RangeError(`price must be a non-negative integer of micro-units`);
+  }
+  const product = BigInt(tokens) * BigInt(pricePerMillion);
+  const million = BigInt(TOKENS_PER_PRICE_UNIT);
+  return Number((product + million - 1n) / million);
+}
+
+/** Markup in basis points (2000 = 20 %). Billed = cost × (1 + markup), rounded up. */
+export function applyMarkup(cost: Micros, markupBps: number): Micros {
+  if (!Number.isInteger(markupBps) || markupBps < 0) throw new RangeError("markup must be whole basis points");
+  const product = BigInt(cost) * BigInt(10_000 + markupBps);
+  return Number((product + 9_999n) / 10_000n);
+}

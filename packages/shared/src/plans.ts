@@ -1,0 +1,29 @@
+import { z } from "zod";
+import { Currency, NonNegativeMicros } from "./money.ts";
+import { Tier } from "./tiers.ts";
+
+export const PlanSlug = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,39}$/, { message: "must be lowercase letters, digits and dashes" });
+
+export const BillingInterval = z.enum(["month", "year", "custom"]);
+
+/** A plan as operators edit it. `null` limits mean unlimited. Markup is in basis points (2000 = 20 %). */
+export const Plan = z.object({
+  slug: PlanSlug,
+  name: z.string().min(1),
+  tier: Tier,
+  price_micros: NonNegativeMicros,
+  currency: Currency,
+  interval: BillingInterval,
+  monthly_budget_micros: NonNegativeMicros.nullable(),
+  query_limit: z.number().int().positive().nullable(),
+  max_users: z.number().int().positive().nullable(),
+  markup_bps: z.number().int().nonnegative(),
+  rpm: z.number().int().positive().nullable(),
+  tpm: z.number().int().positive().nullable(),
+  stripe_price_id: z.string().nullable(),
+  features: z.array(z.string()),
+  is_active: z.boolean().default(true),
+});
+export type Plan = z.infer<typeof Plan>;

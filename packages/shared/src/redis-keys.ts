@@ -1,0 +1,20 @@
+import type { PeriodId } from "./period.ts";
+
+/**
+ * Redis names shared between services. Per-tenant keys carry the hash tag `{t:<tenant>}` so one admission
+ * script touches one Cluster slot (DESIGN.md §5).
+ */
+export const INVALIDATE_CHANNEL = "cf:invalidate";
+
+export type Invalidation =
+  | { kind: "key"; key_hash: string }
+  | { kind: "tenant"; tenant_id: string }
+  | { kind: "catalog" };
+
+export const redisKeys = {
+  keyRecord: (keyHash: string) => `cf:key:${keyHash}`,
+  tenant: (tenantId: string, ...parts: string[]) => `cf:{t:${tenantId}}:${parts.join(":")}`,
+  spend: (tenantId: string, scope: string, scopeId: string, period: PeriodId) =>
+    `cf:{t:${tenantId}}:spend:${scope}:${scopeId}:${period}`,
+  queries: (tenantId: string, period: PeriodId) => `cf:{t:${tenantId}}:queries:${period}`,
+} as const;

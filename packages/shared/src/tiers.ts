@@ -1,0 +1,60 @@
+import { z } from "zod";
+
+/** Tiers are ordered (DESIGN.md §7). The seeds' plan names map onto them: Hobby → free, Professional → pro. */
+export const TIERS = ["free", "starter", "pro", "team", "enterprise"] as const;
+export const Tier = z.enum(TIERS);
+export type Tier = z.infer<typeof Tier>;
+
+export const TierRestrictionMode = z.enum(["minimum", "exact", "whitelist"]);
+export type TierRestrictionMode = z.infer<typeof TierRestrictionMode>;
+
+export function tierRank(tier: Tier): number {
+  return TIERS.indexOf(tier);
+}
+
+export function compareTiers(a: Tier, b: Tier): number {
+  return tierRank(a) - tierRank(b);
+}
+
+/** What a model asks of a caller's tier. Defaults keep models without tier fields open to everyone. */
+export const TierRule = z.object({
+  required_tier: Tier.default("free"),
+  tier_restriction_mode: TierRestrictionMode.default("minimum"),
+  allowed_tiers: z.array(Tier).default([]),
+});
+export type TierRule = z.infer<typeof TierRule>;
+
+export type TierDecision =
+  | { allowed: true }
+  | { allowed: false; required_tier: Tier; reason: string };
+
+/**
+ * The tier access rule: `minimum` allows tier ≥ required, `exact` only tier = required,
+ * `whitelist` only tiers listed in `allowed_tiers` (an empty whitelist admits nobody).
+ */
+export function checkTierAccess(tier: Tier, rule: TierRule): TierDecision {
+  switch (rule.tier_restriction_mode) {
+    case "minimum":
+      return compareTiers(tier, rule.required_tier) >= 0
+        ? { allowed: true }
+        : {
+            allowed: false,
+            required_tier: rule.required_tier,
+            reason: `requires the ${rule.required_tier} tier or higher`,
+          };
+    case "exact":
+      return tier === rule.required_tier
+        ? { allowed: true }
+        : { allowed: false, required_tier: rule.required_tier, reason: `requires exactly the ${rule.required_tier} tier` };
+    case "whitelist": {
+      if (rule.allowed_tiers.includes(tier)) return { allowed: true };
+      // Name the lowest tier that would be admitted, so the upgrade hint is actionable.
+      const lowest = [...rule.allowed_tiers].sort(compareTiers)[0] ?? rule.required_tier;
+      return {
+        allowed: false,
+        required_tier: lowest,
+        reason: `is available to the ${rule.allowed_tiers.join(", ") || "no"} tier(s) only`,
+      };
+    }
+  }
+}

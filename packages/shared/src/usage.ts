@@ -1,0 +1,45 @@
+import { z } from "zod";
+import { prefixedId } from "./ids.ts";
+import { Micros } from "./money.ts";
+import { PeriodId } from "./period.ts";
+
+const TokenCount = z.number().int().nonnegative();
+
+export const TokenUsage = z.object({
+  input: TokenCount,
+  cached_input: TokenCount.default(0),
+  output: TokenCount,
+  reasoning: TokenCount.default(0),
+});
+export type TokenUsage = z.infer<typeof TokenUsage>;
+
+export const UsageStatus = z.enum(["success", "error", "cancelled"]);
+
+/**
+ * One routed (or externally logged) request, produced once and consumed by the billing worker.
+ * `event_id` is the idempotency key: a redelivered event changes nothing.
+ */
+export const UsageEvent = z.object({
+  event_id: prefixedId("event"),
+  request_id: z.string().min(1),
+  tenant_id: z.string().min(1),
+  key_id: z.string().min(1).nullable(),
+  user_id: z.string().min(1).nullable(),
+  model: z.string().min(1),
+  provider: z.string().min(1).nullable(),
+  deployment: z.string().min(1).nullable(),
+  reservation_id: z.string().min(1).nullable(),
+  period: PeriodId,
+  tokens: TokenUsage,
+  cost_micros: Micros.nonnegative(),
+  billed_micros: Micros.nonnegative(),
+  estimated: z.boolean().default(false),
+  status: UsageStatus,
+  error_code: z.string().nullable().default(null),
+  latency_ms: z.number().int().nonnegative(),
+  stream: z.boolean().default(false),
+  source: z.enum(["router", "api"]).default("router"),
+  occurred_at: z.iso.datetime(),
+  metadata: z.record(z.string(), z.string()).optional(),
+});
+export type UsageEvent = z.infer<typeof UsageEvent>;

@@ -1,0 +1,144 @@
+import { describe, expect, it } from "vitest";
+import {
+  ERROR_STATUS,
+  ErrorEnvelope,
+  KeyRecord,
+  QUEUES,
+  QUEUE_NAMES,
+  UsageEvent,
+  acceptRequestId,
+  buildErrorEnvelope,
+  keyRejection,
+  newId,
+  periodEnd,
+  periodOf,
+  prefixedId,
+} from "../src/index.ts";
+
+const usageEvent = {
+  event_id: newId("event"),
+  request_id: "req_abc12345",
+  tenant_id: "tnt_1",
+  key_id: "key_1",
+  user_id: null,
+  model: "gpt-4o-mini",
+  provider: "openai",
+  deployment: "openai-gpt-4o-mini",
+  reservation_id: "rsv_1",
+  period: "2026-11",
+  tokens: { input: 10, output: 5 },
+  cost_micros: 12,
+  billed_micros: 15,
+  status: "success",
+  latency_ms: 42,
+  occurred_at: "2026-11-23T10:00:00.000Z",
+};
+
+describe("error envelope", () => {
+  it("maps every code to one 4xx/5xx status", () => {
+    for (const status of Object.values(ERROR_STATUS)) {
+      expect(status).toBeGreaterThanOrEqual(400);
+      expect(status).toBeLessThan(600);
+    }
+    expect(ERROR_STATUS.budget_exceeded).toBe(402);
+    expect(ERROR_STATUS.model_access_restricted).toBe(403);
+    expect(ERROR_STATUS.admission_unavailable).toBe(503);
+  });
+
+  it("builds the DESIGN §8 body, with the OpenAI error object on request", () => {
+    const now = new Date("2026-11-23T00:00:00.000Z");
+    const plain = buildErrorEnvelope({ code: "not_found", message: "no route", requestId: "req_x", now });
+    expect(plain).toEqual({
+      status: "error",
+      code: "not_found",
+      message: "no route",
+      details: {},
+      timestamp: "2026-11-23T00:00:00.000Z",
+      request_id: "req_x",
+    });
+    const openAI = buildErrorEnvelope({
+      code: "validation_failed",
+      message: "model: required",
+      details: { field: "model" },
+      requestId: "req_y",
+      openAI: true,
+      now,
+    });
+    expect(openAI.error).toEqual({
+      message: "model: required",
+      type: "invalid_request_error",
+      code: "validation_failed",
+      param: "model",
+    });
+    expect(ErrorEnvelope.parse(openAI)).toEqual(openAI);
+  });
+});
+
+describe("ids", () => {
+  it("mints prefixed ids that their schema accepts and others refuse", () => {
+    const id = newId("tenant");
+    expect(id).toMatch(/^tnt_[0-9a-z]{20}$/);
+    expect(prefixedId("tenant").safeParse(id).success).toBe(true);
+    expect(prefixedId("key").safeParse(id).success).toBe(false);
+    expect(new Set(Array.from({ length: 1000 }, () => newId("request"))).size).toBe(1000);
+  });
+
+  it("accepts a sane caller request id and replaces a hostile one", () => {
+    expect(acceptRequestId("abc-123")).toBe("abc-123");
+    expect(acceptRequestId("bad id\nwith newline")).toMatch(/^req_/);
+    expect(acceptRequestId("x".repeat(200))).toMatch(/^req_/);
+    expect(acceptRequestId(undefined)).toMatch(/^req_/);
+  });
+});
+
+describe("periods", () => {
+  it("names calendar months in UTC and knows where they end", () => {
+    expect(periodOf(new Date("2026-11-30T23:59:59.999Z"))).toBe("2026-11");
+    expect(periodOf(new Date("2026-12-01T00:00:00.000Z"))).toBe("2026-12");
+    expect(periodEnd("2026-12").toISOString()).toBe("2027-01-01T00:00:00.000Z");
+  });
+});
+
+describe("queue contracts", () => {
+  it("lists exactly the DESIGN §9 queues", () => {
+    expect(QUEUE_NAMES.sort()).toEqual(["analytics", "billing-maintenance", "traces", "usage"]);
+  });
+
+  it("parses a usage event, filling defaults, and names the bad field otherwise", () => {
+    const parsed = UsageEvent.parse(usageEvent);
+    expect(parsed.tokens).toEqual({ input: 10, cached_input: 0, output: 5, reasoning: 0 });
+    expect(parsed.source).toBe("router");
+    const bad = QUEUES.usage.payload.safeParse({ ...usageEvent, cost_micros: 1.5 });
+    expect(bad.success).toBe(false);
+    expect(bad.error?.issues[0]?.path).toEqual(["cost_micros"]);
+  });
+
+  it("still parses an in-flight event that lacks optional newer fields", () => {
+    const { metadata: _m, ...old } = { ...usageEvent, metadata: {} };
+    expect(UsageEvent.safeParse(old).success).toBe(true);
+  });
+});
+
+describe("KeyRecord", () => {
+  const record = KeyRecord.parse({
+    key_id: "key_1",
+    tenant_id: "tnt_1",
+    tenant_slug: "acme",
+    user_id: null,
+    tier: "pro",
+    scopes: ["chat"],
+    models: null,
+    rpm: 60,
+    tpm: null,
+    budget_micros: null,
+    tenant_limits: { rpm: null, tpm: null, query_limit: 1000, budget_micros: 100_000_000, markup_bps: 2000 },
+    expires_at: 2_000,
+    revoked: false,
+  });
+
+  it("is usable until revoked or expired", () => {
+    expect(keyRejection(record, 1_999)).toBeNull();
+    expect(keyRejection(record, 2_000)).toBe("expired");
+    expect(keyRejection({ ...record, revoked: true }, 0)).toBe("revoked");
+  });
+});
