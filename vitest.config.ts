@@ -10,6 +10,7 @@ export default defineConfig({
           include: ["{apps,packages,infra,scripts}/**/*.test.ts"],
           exclude: ["**/node_modules/**", "**/test/integration/**", "**/*.int.test.ts"],
           environment: "node",
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -23,6 +24,7 @@ export default defineConfig({
           pool: "forks",
           fileParallelism: true,
           maxWorkers: 2,
+          sequence: { groupOrder: 1 },
         },
       },
     ],

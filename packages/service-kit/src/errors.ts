@@ -1,0 +1,63 @@
+import { AppError, type ErrorCode, buildErrorEnvelope, statusOf } from "@cloudfreedom/shared";
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { z } from "zod";
+import "./context.ts";
+
+/** A zod failure as a `validation_failed` AppError whose message and details name each bad field. */
+export function validationError(error: z.ZodError, where = "body"): AppError {
+  const issues = error.issues.map((issue) => ({
+    field: issue.path.map(String).join(".") || where,
+    message: issue.message,
+  }));
+  const message = issues.map((i) => `${i.field}: ${i.message}`).join("; ");
+  return new AppError("validation_failed", `Invalid ${where}: ${message}`, {
+    field: issues[0]?.field ?? where,
+    issues,
+  });
+}
+
+const HTTP_EXCEPTION_CODES: Partial<Record<number, ErrorCode>> = {
+  400: "invalid_request",
+  401: "unauthorized",
+  403: "forbidden",
+  404: "not_found",
+  405: "method_not_allowed",
+  413: "payload_too_large",
+  415: "unsupported_media_type",
+  429: "rate_limited",
+};
+
+/** Anything thrown → AppError. Unknown errors become `internal_error` and leak nothing. */
+export function toAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  if (error instanceof z.ZodError) return validationError(error);
+  if (error instanceof HTTPException) {
+    const code = HTTP_EXCEPTION_CODES[error.status] ?? "internal_error";
+    const message = code === "internal_error" ? "Internal error" : error.message || code.replaceAll("_", " ");
+    return new AppError(code, message);
+  }
+  return new AppError("internal_error", "Internal error; quote the request_id when reporting it");
+}
+
+/**
+ * The one place an error becomes an HTTP response (DESIGN.md §8). `/v1/*` routes also get the
+ * OpenAI-style `error` object so OpenAI SDKs raise the right class with our message.
+ */
+export function errorResponse(c: Context, error: unknown): Response {
+  const appError = toAppError(error);
+  const requestId = c.get("requestId") ?? "unknown";
+  if (appError.code === "internal_error") {
+    c.get("logger")?.error({ err: error, request_id: requestId }, "unhandled error");
+  }
+  const body = buildErrorEnvelope({
+    code: appError.code,
+    message: appError.message,
+    details: appError.details,
+    requestId,
+    openAI: c.req.path.startsWith("/v1/"),
+  });
+  for (const [name, value] of Object.entries(appError.headers)) c.header(name, value);
+  return c.json(body, statusOf(appError.code) as ContentfulStatusCode);
+}

@@ -1,0 +1,116 @@
+import { AppError, type HealthBody, type ReadyBody, acceptRequestId } from "@cloudfreedom/shared";
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import "./context.ts";
+import { errorResponse } from "./errors.ts";
+import type { Logger } from "./logger.ts";
+
+export type DependencyCheck = () => Promise<boolean>;
+
+export interface ServiceOptions {
+  name: string;
+  version?: string;
+  logger: Logger;
+  /** Checks for `/ready`: each must resolve quickly to true/false and never throw. */
+  readiness: { database: DependencyCheck; redis: DependencyCheck };
+  /** Largest accepted request body in bytes (413 beyond it). */
+  maxBodyBytes?: number;
+  /** Log one line per request (request id, tenant, status, latency). */
+  logRequests?: boolean;
+}
+
+export interface Service {
+  app: Hono;
+  /** Called on SIGTERM: `/ready` answers 503 from then on so load balancers stop sending traffic. */
+  markDraining(): void;
+}
+
+const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
+
+async function check(fn: DependencyCheck): Promise<boolean> {
+  try {
+    return await fn();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The Hono app every service starts from: request id, request logging, body limit, the single error
+ * mapping of DESIGN.md §8, the 404 envelope, `/health` (liveness) and `/ready` (PocketBase + Redis).
+ */
+export function createService(options: ServiceOptions): Service {
+  const app = new Hono();
+  const startedAt = Date.now();
+  const version = options.version ?? "0.1.0";
+  let draining = false;
+
+  app.use("*", async (c, next) => {
+    const requestId = acceptRequestId(c.req.header("x-request-id"));
+    c.set("requestId", requestId);
+    c.set("logger", options.logger);
+    c.header("x-request-id", requestId);
+    const start = performance.now();
+    await next();
+    if (options.logRequests !== false && c.req.path !== "/health") {
+      options.logger.info(
+        {
+          request_id: requestId,
+          tenant: c.get("tenantId"),
+          method: c.req.method,
+          path: c.req.path,
+          status: c.res.status,
+          latency_ms: Math.round((performance.now() - start) * 1000) / 1000,
+        },
+        "request",
+      );
+    }
+  });
+
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: options.maxBodyBytes ?? DEFAULT_MAX_BODY,
+      onError: () => {
+        throw new AppError("payload_too_large", `Request body is larger than ${options.maxBodyBytes ?? DEFAULT_MAX_BODY} bytes`, {
+          max_bytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY,
+        });
+      },
+    }),
+  );
+
+  app.onError((error, c) => errorResponse(c, error));
+  app.notFound((c) =>
+    errorResponse(c, new AppError("not_found", `No route for ${c.req.method} ${c.req.path}`, { path: c.req.path })),
+  );
+
+  app.get("/health", (c) => {
+    const body: HealthBody = {
+      status: "ok",
+      service: options.name,
+      version,
+      uptime_s: Math.round((Date.now() - startedAt) / 1000),
+      timestamp: new Date().toISOString(),
+    };
+    return c.json(body);
+  });
+
+  app.get("/ready", async (c) => {
+    const [database, redis] = await Promise.all([check(options.readiness.database), check(options.readiness.redis)]);
+    const ready = database && redis && !draining;
+    const body: ReadyBody = {
+      status: ready ? "ready" : "not_ready",
+      database: database ? "connected" : "disconnected",
+      redis: redis ? "connected" : "disconnected",
+      timestamp: new Date().toISOString(),
+    };
+    return c.json(draining ? { ...body, draining: true } : body, ready ? 200 : 503);
+  });
+
+  return {
+    app,
+    markDraining: () => {
+      draining = true;
+    },
+  };
+}
