@@ -21,7 +21,10 @@ export type BaseEnv = z.infer<typeof BaseEnv>;
 
 /** Adds PORT with the service's own default. */
 export function serviceEnv<Shape extends z.ZodRawShape>(defaultPort: number, shape: Shape) {
-  return BaseEnv.extend({ PORT: z.coerce.number().int().min(1).max(65_535).default(defaultPort) }).extend(shape);
+  return BaseEnv.extend({
+    PORT: z.coerce.number().int().min(1).max(65_535).default(defaultPort),
+    HOST: z.string().min(1).default("0.0.0.0"),
+  }).extend(shape);
 }
 
 export class EnvError extends Error {

@@ -3,6 +3,7 @@ export * from "./env.ts";
 export * from "./errors.ts";
 export * from "./jwt.ts";
 export * from "./logger.ts";
+export * from "./runtime.ts";
 export * from "./service.ts";
 export * from "./shutdown.ts";
 export * from "./telemetry.ts";

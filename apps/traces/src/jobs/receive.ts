@@ -1,0 +1,6 @@
+import type { SpanBatch } from "@cloudfreedom/shared";
+import type { Logger } from "@cloudfreedom/service-kit";
+
+export function logSpanBatch(logger: Logger, batch: SpanBatch): void {
+  logger.info({ batch_id: batch.batch_id, tenant: batch.tenant_id, spans: batch.spans.length }, "span batch received");
+}
