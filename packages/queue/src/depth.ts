@@ -1,0 +1,52 @@
+import type { QueueName } from "@cloudfreedom/shared";
+import { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import { DEFAULT_QUEUE_PREFIX } from "./job-options.ts";
+
+export interface QueueDepth {
+  /** Ready to run: waiting, paused and prioritized jobs. */
+  waiting: number;
+  active: number;
+  delayed: number;
+  failed: number;
+  completed: number;
+}
+
+export interface QueueDepthOptions {
+  connection: Redis;
+  prefix?: string;
+}
+
+const COUNTED_STATES = [
+  "waiting",
+  "paused",
+  "prioritized",
+  "active",
+  "delayed",
+  "failed",
+  "completed",
+] as const;
+
+export function toQueueDepth(counts: Readonly<Record<string, number>>): QueueDepth {
+  const count = (state: string) => counts[state] ?? 0;
+  return {
+    waiting: count("waiting") + count("paused") + count("prioritized"),
+    active: count("active"),
+    delayed: count("delayed"),
+    failed: count("failed"),
+    completed: count("completed"),
+  };
+}
+
+/** Job counts for `/ready` and metrics: one script call over a short-lived Queue on a shared connection. */
+export async function queueDepth(queueName: QueueName, options: QueueDepthOptions): Promise<QueueDepth> {
+  const queue = new Queue(queueName, {
+    connection: options.connection,
+    prefix: options.prefix ?? DEFAULT_QUEUE_PREFIX,
+  });
+  try {
+    return toQueueDepth(await queue.getJobCounts(...COUNTED_STATES));
+  } finally {
+    await queue.close();
+  }
+}

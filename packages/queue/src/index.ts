@@ -1,0 +1,7 @@
+export * from "./connection.ts";
+export * from "./consumer.ts";
+export * from "./depth.ts";
+export * from "./job-options.ts";
+export * from "./payload.ts";
+export * from "./producer.ts";
+export type * from "./types.ts";

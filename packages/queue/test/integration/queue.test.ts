@@ -1,0 +1,193 @@
+import type { QueuePayload } from "@cloudfreedom/shared";
+import { Queue } from "bullmq";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { Consumer, Producer } from "../../src/index.ts";
+import {
+  closeRedis,
+  createProducer,
+  createRedis,
+  QueuePayloadError,
+  queueDepth,
+  register,
+} from "../../src/index.ts";
+import {
+  REDIS_URL,
+  recordingLogger,
+  removePrefix,
+  testPrefix,
+  usageEvent,
+  waitFor,
+  waitForJobState,
+} from "./helpers.ts";
+
+const connection = createRedis({ url: REDIS_URL, name: "queue-integration-test", purpose: "queue" });
+let prefix = "";
+const closers: Array<() => Promise<void>> = [];
+
+function producer(jobOptions = {}): Producer<"usage"> {
+  const created = createProducer("usage", { connection, prefix, jobOptions });
+  closers.push(() => created.close());
+  return created;
+}
+
+function consume(
+  handler: (payload: QueuePayload<"usage">) => Promise<void> | void,
+  logger = recordingLogger(),
+) {
+  const consumer: Consumer = register("usage", handler, { connection, prefix, concurrency: 1, logger });
+  closers.push(() => consumer.close());
+  return { consumer, logger };
+}
+
+function rawQueue(): Queue {
+  const queue = new Queue("usage", { connection, prefix });
+  closers.push(() => queue.close());
+  return queue;
+}
+
+beforeAll(() => connection.ping());
+afterAll(() => closeRedis(connection));
+beforeEach(() => {
+  prefix = testPrefix();
+});
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+  await removePrefix(connection, prefix);
+});
+
+describe("usage queue", () => {
+  it("delivers a produced event to the handler parsed, with the schema's defaults applied", async () => {
+    const received: QueuePayload<"usage">[] = [];
+    consume((payload) => {
+      received.push(payload);
+    });
+    const event = usageEvent();
+    const job = await producer().add(event, { jobId: event.event_id });
+
+    await waitFor(() => (received.length > 0 ? true : undefined), "the handler to run");
+    expect(job.id).toBe(event.event_id);
+    expect(received).toEqual([
+      {
+        ...event,
+        tokens: { input: 10, output: 5, cached_input: 0, reasoning: 0 },
+        estimated: false,
+        error_code: null,
+        stream: false,
+        source: "router",
+      },
+    ]);
+  });
+
+  it("applies defaults in the consumer to a payload enqueued without them", async () => {
+    const received: QueuePayload<"usage">[] = [];
+    consume((payload) => {
+      received.push(payload);
+    });
+    await rawQueue().add("usage", usageEvent());
+
+    await waitFor(() => (received.length > 0 ? true : undefined), "the handler to run");
+    expect(received[0]?.tokens.cached_input).toBe(0);
+    expect(received[0]?.source).toBe("router");
+  });
+
+  it("refuses an invalid payload naming the field, and enqueues nothing", async () => {
+    const usage = producer();
+    const bad = { ...usageEvent(), tokens: { input: "10", output: 5 } };
+
+    // @ts-expect-error the point: a wrongly typed field that slipped past the type checker
+    const attempt = usage.add(bad);
+
+    await expect(attempt).rejects.toBeInstanceOf(QueuePayloadError);
+    await expect(attempt).rejects.toThrow(/invalid payload for queue "usage": tokens\.input: /);
+    expect(await queueDepth("usage", { connection, prefix })).toEqual({
+      waiting: 0,
+      active: 0,
+      delayed: 0,
+      failed: 0,
+      completed: 0,
+    });
+  });
+
+  it("rejects a whole bulk when one payload is invalid", async () => {
+    const usage = producer();
+    const items = [{ payload: usageEvent() }, { payload: usageEvent({ period: "November" }) }];
+
+    await expect(usage.addBulk(items)).rejects.toThrow(/period: /);
+    expect((await queueDepth("usage", { connection, prefix })).waiting).toBe(0);
+  });
+
+  it("fails a malformed job after one attempt, naming the field, without calling the handler", async () => {
+    const { tenant_id: _dropped, ...withoutTenant } = usageEvent();
+    const raw = await rawQueue().add("usage", withoutTenant, { attempts: 8 });
+    const calls: string[] = [];
+    const { logger } = consume((payload) => {
+      calls.push(payload.event_id);
+    });
+
+    const failed = await waitForJobState(rawQueue(), raw.id ?? "", "failed");
+    expect(failed.attemptsMade).toBe(1);
+    expect(failed.failedReason).toMatch(/invalid payload for queue "usage": tenant_id: /);
+    expect(calls).toEqual([]);
+    expect(logger.warnings).toEqual([
+      { msg: "queue job failed", obj: expect.objectContaining({ job_id: raw.id, final: true }) },
+    ]);
+  });
+
+  it("retries a failing handler with backoff until it succeeds", async () => {
+    let calls = 0;
+    const { logger } = consume(() => {
+      calls += 1;
+      if (calls <= 2) throw new Error(`transient failure ${calls}`);
+    });
+    const usage = producer({ backoff: { type: "exponential", delay: 10 } });
+    const job = await usage.add(usageEvent());
+
+    const done = await waitForJobState(rawQueue(), job.id ?? "", "completed");
+    expect(calls).toBe(3);
+    expect({ started: done.attemptsStarted, made: done.attemptsMade }).toEqual({ started: 3, made: 3 });
+    expect(logger.warnings.map((warning) => warning.obj.final)).toEqual([false, false]);
+  });
+
+  it("processes a job added twice with the same jobId once", async () => {
+    const usage = producer();
+    const event = usageEvent();
+    await usage.add(event, { jobId: event.event_id });
+    await usage.addBulk([{ payload: event, jobId: event.event_id }]);
+    const seen: string[] = [];
+    consume((payload) => {
+      seen.push(payload.event_id);
+    });
+    await waitFor(() => (seen.length > 0 ? true : undefined), "the first delivery");
+    // Added again after completion: the retained completed job still holds the id.
+    await usage.add(event, { jobId: event.event_id });
+
+    // Concurrency 1 and FIFO: once the sentinel ran, any duplicate would have run before it.
+    const sentinel = usageEvent();
+    await usage.add(sentinel, { jobId: sentinel.event_id });
+    await waitFor(() => (seen.includes(sentinel.event_id) ? true : undefined), "the sentinel");
+    expect(seen).toEqual([event.event_id, sentinel.event_id]);
+  });
+
+  it("reports waiting, delayed and failed counts", async () => {
+    const { tenant_id: _dropped, ...withoutTenant } = usageEvent();
+    await rawQueue().add("usage", withoutTenant);
+    const { consumer } = consume(() => undefined);
+    await waitFor(
+      async () => ((await queueDepth("usage", { connection, prefix })).failed === 1 ? true : undefined),
+      "the malformed job to fail",
+    );
+    await consumer.close();
+
+    const usage = producer();
+    await usage.addBulk([{ payload: usageEvent() }, { payload: usageEvent() }, { payload: usageEvent() }]);
+    await usage.add(usageEvent(), { delayMs: 60_000 });
+
+    expect(await queueDepth("usage", { connection, prefix })).toEqual({
+      waiting: 3,
+      active: 0,
+      delayed: 1,
+      failed: 1,
+      completed: 0,
+    });
+  });
+});
