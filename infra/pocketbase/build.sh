@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Builds infra/pocketbase/bin/pocketbase from main.go + go.mod/go.sum, only when it is missing or stale.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+bin="$here/bin/pocketbase"
+
+stale=0
+if [[ ! -x "$bin" ]]; then
+  stale=1
+else
+  for src in main.go go.mod go.sum; do
+    if [[ "$here/$src" -nt "$bin" ]]; then stale=1; fi
+  done
+fi
+if [[ $stale -eq 0 ]]; then
+  echo "pocketbase: $bin is up to date"
+  exit 0
+fi
+
+go_bin="$(command -v go || true)"
+if [[ -z "$go_bin" && -x /usr/local/go/bin/go ]]; then go_bin=/usr/local/go/bin/go; fi
+if [[ -z "$go_bin" ]]; then
+  echo "pocketbase: Go is required to build PocketBase but was not found on PATH or in /usr/local/go." >&2
+  echo "pocketbase: install Go >= 1.26 (https://go.dev/dl/) and run $here/build.sh again." >&2
+  exit 1
+fi
+
+echo "pocketbase: building $bin with $("$go_bin" version)"
+mkdir -p "$here/bin"
+# Build to a temporary name and rename, so a concurrent caller never executes a half-written binary.
+tmp="$bin.tmp.$$"
+trap 'rm -f "$tmp"' EXIT
+start=$SECONDS
+version="$(cd "$here" && "$go_bin" list -m -f '{{.Version}}' github.com/pocketbase/pocketbase)"
+(cd "$here" && CGO_ENABLED=0 "$go_bin" build -trimpath -buildvcs=false \
+  -ldflags "-s -w -X github.com/pocketbase/pocketbase.Version=${version#v}" -o "$tmp" .)
+mv -f "$tmp" "$bin"
+echo "pocketbase: built $("$bin" --version) in $((SECONDS - start))s"

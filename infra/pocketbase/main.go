@@ -1,0 +1,88 @@
+// PocketBase host program for CloudFreedom: the stock PocketBase server plus the jsvm plugin
+// (JS migrations in pb_migrations) and the migrate command with JS templates.
+package main
+
+import (
+	"errors"
+	"log"
+	"os"
+	"path/filepath"
+
+	"github.com/pocketbase/pocketbase"
+	"github.com/pocketbase/pocketbase/cmd"
+	"github.com/pocketbase/pocketbase/plugins/jsvm"
+	"github.com/pocketbase/pocketbase/plugins/migratecmd"
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	// Defaults resolve beside this source folder when the binary sits in infra/pocketbase/bin,
+	// so `bin/pocketbase serve` works without flags; Docker passes --dir and --migrationsDir.
+	baseDir := sourceDir()
+
+	app := pocketbase.NewWithConfig(pocketbase.Config{
+		DefaultDataDir: filepath.Join(baseDir, "pb_data"),
+	})
+
+	var migrationsDir, hooksDir string
+	var hooksWatch bool
+	flags := app.RootCmd.PersistentFlags()
+	flags.StringVar(&migrationsDir, "migrationsDir", filepath.Join(baseDir, "pb_migrations"), "the directory with the JS migrations")
+	flags.StringVar(&hooksDir, "hooksDir", filepath.Join(baseDir, "pb_hooks"), "the directory with the JS app hooks")
+	flags.BoolVar(&hooksWatch, "hooksWatch", false, "restart the app when a pb_hooks file changes")
+	_ = app.RootCmd.ParseFlags(os.Args[1:])
+
+	jsvm.MustRegister(app, jsvm.Config{
+		MigrationsDir: migrationsDir,
+		HooksDir:      hooksDir,
+		HooksWatch:    hooksWatch,
+	})
+
+	// Schema changes are made only through migration files, never recorded from the dashboard.
+	migratecmd.MustRegister(app, app.RootCmd, migratecmd.Config{
+		TemplateLang: migratecmd.TemplateLangJS,
+		Automigrate:  false,
+		Dir:          migrationsDir,
+	})
+
+	// Same commands as app.Start(), registered here so that command errors can be captured:
+	// this PocketBase version exits 0 even when a command (migrate, superuser upsert) fails.
+	app.RootCmd.AddCommand(cmd.NewSuperuserCommand(app))
+	app.RootCmd.AddCommand(cmd.NewServeCommand(app, true))
+	var cmdErr error
+	captureErrors(app.RootCmd, &cmdErr)
+
+	if err := app.Execute(); err != nil {
+		log.Fatal(err)
+	}
+	if cmdErr != nil {
+		os.Exit(1)
+	}
+}
+
+func captureErrors(c *cobra.Command, target *error) {
+	if run := c.RunE; run != nil {
+		c.RunE = func(c *cobra.Command, args []string) error {
+			err := run(c, args)
+			if err != nil {
+				*target = errors.Join(*target, err)
+			}
+			return err
+		}
+	}
+	for _, sub := range c.Commands() {
+		captureErrors(sub, target)
+	}
+}
+
+// sourceDir is the parent of the folder holding the executable (infra/pocketbase for bin/pocketbase).
+func sourceDir() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "."
+	}
+	if resolved, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = resolved
+	}
+	return filepath.Dir(filepath.Dir(exe))
+}
