@@ -11,7 +11,7 @@ export const TenantLimits = z.object({
   tpm: z.number().int().positive().nullable(),
   query_limit: z.number().int().positive().nullable(),
   budget_micros: NonNegativeMicros.nullable(),
-  markup_bps: z.number().int().nonnegative(),
+  markup_pct: z.number().int().nonnegative(),
 });
 export type TenantLimits = z.infer<typeof TenantLimits>;
 

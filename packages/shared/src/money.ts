@@ -55,9 +55,9 @@ export function tokenCost(tokens: number, pricePerMillion: Micros): Micros {
   return Number((product + million - 1n) / million);
 }
 
-/** Markup in basis points (2000 = 20 %). Billed = cost × (1 + markup), rounded up. */
-export function applyMarkup(cost: Micros, markupBps: number): Micros {
-  if (!Number.isInteger(markupBps) || markupBps < 0) throw new RangeError("markup must be whole basis points");
-  const product = BigInt(cost) * BigInt(10_000 + markupBps);
-  return Number((product + 9_999n) / 10_000n);
+/** Markup in whole percent (20 = +20 %). Billed = cost × (100 + markup) / 100, rounded up. */
+export function applyMarkup(cost: Micros, markupPct: number): Micros {
+  if (!Number.isInteger(markupPct) || markupPct < 0) throw new RangeError("markup must be a whole percentage");
+  const product = BigInt(cost) * BigInt(100 + markupPct);
+  return Number((product + 99n) / 100n);
 }

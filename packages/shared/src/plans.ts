@@ -8,7 +8,7 @@ export const PlanSlug = z
 
 export const BillingInterval = z.enum(["month", "year", "custom"]);
 
-/** A plan as operators edit it. `null` limits mean unlimited. Markup is in basis points (2000 = 20 %). */
+/** A plan as operators edit it. `null` limits mean unlimited. Markup is whole percent on provider cost (20 = +20 %). */
 export const Plan = z.object({
   slug: PlanSlug,
   name: z.string().min(1),
@@ -19,7 +19,7 @@ export const Plan = z.object({
   monthly_budget_micros: NonNegativeMicros.nullable(),
   query_limit: z.number().int().positive().nullable(),
   max_users: z.number().int().positive().nullable(),
-  markup_bps: z.number().int().nonnegative(),
+  markup_pct: z.number().int().nonnegative().max(1000),
   rpm: z.number().int().positive().nullable(),
   tpm: z.number().int().positive().nullable(),
   stripe_price_id: z.string().nullable(),

@@ -131,7 +131,7 @@ describe("KeyRecord", () => {
     rpm: 60,
     tpm: null,
     budget_micros: null,
-    tenant_limits: { rpm: null, tpm: null, query_limit: 1000, budget_micros: 100_000_000, markup_bps: 2000 },
+    tenant_limits: { rpm: null, tpm: null, query_limit: 1000, budget_micros: 100_000_000, markup_pct: 20 },
     expires_at: 2_000,
     revoked: false,
   });

@@ -35,10 +35,11 @@ describe("money in micro-units", () => {
     expect(tokenCost(9_000_000_000, 75_000_000)).toBe(675_000_000_000);
   });
 
-  it("applies markup in basis points, rounding up", () => {
-    expect(applyMarkup(1_000_000, 2_000)).toBe(1_200_000);
-    expect(applyMarkup(1, 2_000)).toBe(2);
-    expect(applyMarkup(0, 2_000)).toBe(0);
+  it("applies markup in whole percent, rounding up", () => {
+    expect(applyMarkup(1_000_000, 20)).toBe(1_200_000);
+    expect(applyMarkup(1, 20)).toBe(2);
+    expect(applyMarkup(333, 15)).toBe(383);
+    expect(applyMarkup(0, 20)).toBe(0);
     expect(applyMarkup(123_456, 0)).toBe(123_456);
   });
 

@@ -1,0 +1,4 @@
+export * from "./factories.ts";
+export * from "./pocketbase.ts";
+export * from "./processes.ts";
+export * from "./redis.ts";
