@@ -27,8 +27,8 @@ install_deps() {
 }
 
 build_pocketbase() {
-  command -v go >/dev/null || fail "Go is required to build PocketBase from infra/pocketbase (https://go.dev/dl)."
-  bash "$ROOT/infra/pocketbase/build.sh"
+  step "building PocketBase from infra/pocketbase (skipped when up to date)"
+  bash "$ROOT/infra/pocketbase/build.sh" || fail "PocketBase build failed (see above)."
 }
 
 # Redis: REDIS_URL if set; else a Redis already on 127.0.0.1:6379; else start redis-server if installed.

@@ -4,6 +4,7 @@ export * from "./collections.ts";
 export * from "./dates.ts";
 export * from "./db.ts";
 export * from "./errors.ts";
+export * from "./mappers.ts";
 export type { RetryPolicy } from "./retry.ts";
 export * from "./schemas.ts";
 export * from "./tenant-scope.ts";

@@ -104,7 +104,9 @@ export const ModelRow = BaseRow.extend({
   display_name: z.string(),
   description: z.string(),
   deployments: z
-    .array(z.object({ provider: z.string(), upstream_model: z.string(), weight: z.number().optional() }))
+    .array(
+      z.object({ id: z.string().optional(), provider: z.string(), upstream_model: z.string(), weight: z.number().optional() }),
+    )
     .nullable(),
   input_price_micros: Count,
   cached_input_price_micros: Count,

@@ -1,0 +1,138 @@
+// The start command's orchestrator (run by scripts/start after install, PocketBase build and Redis).
+import { join } from "node:path";
+import { DATA_DIR, PB_BIN, PB_MIGRATIONS, ROOT, discoverApps, loadDevSecrets, saveDevSecrets } from "./dev/config.ts";
+import { prefixer } from "./dev/logs.ts";
+import { type Managed, portInUse, spawnManaged, stopAll, waitForHttp } from "./dev/processes.ts";
+import { seed } from "./seed/index.ts";
+
+const say = (message: string) => process.stdout.write(`\x1b[1;36m==>\x1b[0m ${message}\n`);
+const die = (message: string): never => {
+  process.stderr.write(`\x1b[1;31merror:\x1b[0m ${message}\n`);
+  process.exit(1);
+};
+
+const apps = discoverApps();
+const secrets = { ...loadDevSecrets(), ...pick(process.env, ["POCKETBASE_ADMIN_EMAIL", "POCKETBASE_ADMIN_PASSWORD"]) };
+const pbPort = Number(process.env.POCKETBASE_PORT ?? 8090);
+const pbUrl = `http://127.0.0.1:${pbPort}`;
+const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const domain = process.env.PLATFORM_DOMAIN ?? "localhost";
+
+for (const port of [pbPort, ...apps.map((app) => app.port)]) {
+  if (await portInUse(port)) {
+    die(`port ${port} is already in use (another copy of the platform?). Stop it, or free the port, and run again.`);
+  }
+}
+
+const names = ["pocketbase", ...apps.flatMap((app) => (app.worker ? [app.name, `${app.name}-worker`] : [app.name]))];
+const prefix = prefixer(names);
+const running: Managed[] = [];
+let stopping = false;
+
+async function shutdown(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    say("stopping services and workers (draining in-flight work)");
+    const pocketbase = running.filter((m) => m.name === "pocketbase");
+    await stopAll(running.filter((m) => m.name !== "pocketbase"));
+    await stopAll(pocketbase);
+    say("stopped");
+  }
+  process.exit(code);
+}
+process.on("SIGINT", () => void shutdown(0));
+process.on("SIGTERM", () => void shutdown(0));
+
+// PocketBase: migrations, operator superuser, then serve.
+const pbDir = join(DATA_DIR, "pb_data");
+const pbFlags = ["--dir", pbDir, "--migrationsDir", PB_MIGRATIONS];
+say(`applying PocketBase migrations (data in ${pbDir})`);
+await runOnce([PB_BIN, "migrate", "up", ...pbFlags], "PocketBase migrations failed");
+await runOnce(
+  [PB_BIN, "superuser", "upsert", secrets.POCKETBASE_ADMIN_EMAIL ?? "", secrets.POCKETBASE_ADMIN_PASSWORD ?? "", ...pbFlags],
+  "could not create the PocketBase operator superuser",
+);
+say(`starting PocketBase on ${pbUrl}`);
+running.push(spawnManaged("pocketbase", [PB_BIN, "serve", "--http", `127.0.0.1:${pbPort}`, ...pbFlags], { cwd: ROOT, env: process.env, prefix }));
+if (!(await waitForHttp(`${pbUrl}/api/health`, 30_000))) {
+  process.stderr.write("PocketBase did not become healthy within 30 s (see its log lines above).\n");
+  await shutdown(1);
+}
+
+say("seeding plans, model catalog and the demo tenant (idempotent)");
+const seeded = await seed({
+  pocketbaseUrl: pbUrl,
+  adminEmail: secrets.POCKETBASE_ADMIN_EMAIL ?? "",
+  adminPassword: secrets.POCKETBASE_ADMIN_PASSWORD ?? "",
+  redisUrl,
+  demoKey: process.env.DEMO_API_KEY ?? secrets.DEMO_API_KEY,
+  log: (line) => say(`  ${line}`),
+});
+saveDevSecrets({ ...loadDevSecrets(), DEMO_API_KEY: seeded.demoKey });
+
+const serviceEnv = {
+  ...process.env,
+  NODE_ENV: process.env.NODE_ENV ?? "development",
+  REDIS_URL: redisUrl,
+  POCKETBASE_URL: pbUrl,
+  POCKETBASE_ADMIN_EMAIL: secrets.POCKETBASE_ADMIN_EMAIL,
+  POCKETBASE_ADMIN_PASSWORD: secrets.POCKETBASE_ADMIN_PASSWORD,
+  PLATFORM_DOMAIN: domain,
+  HOST: "127.0.0.1",
+};
+const bun = process.execPath;
+for (const app of apps) {
+  say(`starting ${app.name} on :${app.port}${app.worker ? ` and ${app.name}-worker` : ""}`);
+  running.push(spawnManaged(app.name, [bun, "src/server.ts"], { cwd: app.dir, env: { ...serviceEnv, PORT: String(app.port) }, prefix }));
+  if (app.worker) {
+    running.push(spawnManaged(`${app.name}-worker`, [bun, "src/worker.ts"], { cwd: app.dir, env: serviceEnv, prefix }));
+  }
+}
+for (const managed of running) {
+  void managed.proc.exited.then((code) => {
+    if (stopping) return;
+    process.stderr.write(`\x1b[1;31m${managed.name} exited with code ${code}; stopping everything.\x1b[0m\n`);
+    void shutdown(1);
+  });
+}
+
+const readiness = await Promise.all(
+  apps.map(async (app) => ({ app, ready: await waitForHttp(`http://127.0.0.1:${app.port}/ready`, 30_000) })),
+);
+const notReady = readiness.filter((r) => !r.ready).map((r) => r.app.name);
+if (notReady.length > 0) {
+  process.stderr.write(`not ready after 30 s: ${notReady.join(", ")} (see their log lines above)\n`);
+  await shutdown(1);
+}
+
+const rows = [
+  ...apps.map((app) => [app.name, `http://127.0.0.1:${app.port}`, `${app.subdomain}.${domain} in production`]),
+  ["pocketbase", `${pbUrl}/_/`, `superuser ${secrets.POCKETBASE_ADMIN_EMAIL} (password in .data/dev.env)`],
+  ["redis", redisUrl, ""],
+];
+const width = Math.max(...rows.map((r) => (r[0] ?? "").length));
+process.stdout.write(
+  [
+    "",
+    "\x1b[1;32mCloudFreedom AI Router is up.\x1b[0m",
+    ...rows.map(([name, url, note]) => `  ${(name ?? "").padEnd(width)}  ${url}  \x1b[90m${note}\x1b[0m`),
+    "",
+    `  demo tenant   ${seeded.tenantSlug}  (plan ${seeded.planSlug})`,
+    `  demo API key  ${seeded.demoKey}`,
+    "",
+    "  Every service answers /health and /ready, e.g.",
+    `    curl http://127.0.0.1:${apps[0]?.port ?? 4000}/ready`,
+    "  Press Ctrl-C to stop everything.",
+    "",
+  ].join("\n"),
+);
+
+async function runOnce(cmd: string[], failure: string): Promise<void> {
+  const proc = Bun.spawn(cmd, { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  if (code !== 0) die(`${failure}:\n${out}${err}`);
+}
+
+function pick(source: Record<string, string | undefined>, keys: string[]): Record<string, string> {
+  return Object.fromEntries(keys.flatMap((key) => (source[key] ? [[key, source[key] as string]] : [])));
+}

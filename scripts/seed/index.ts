@@ -1,0 +1,98 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type PlanRow, createDb, createPocketBase, modelToRow, planToRow } from "@cloudfreedom/db";
+import { closeRedis, createRedis } from "@cloudfreedom/queue";
+import {
+  ModelCatalogEntry,
+  Plan,
+  apiKeyDisplayPrefix,
+  buildKeyRecord,
+  generateApiKeySecret,
+  hashApiKey,
+  redisKeys,
+} from "@cloudfreedom/shared";
+import { z } from "zod";
+
+const SEED_DIR = fileURLToPath(new URL("../../infra/seed/", import.meta.url));
+const DEMO_TENANT = { slug: "demo", name: "Demo Tenant", plan: "professional" } as const;
+
+export function loadSeedData(dir = SEED_DIR): { plans: Plan[]; models: ModelCatalogEntry[] } {
+  const read = (file: string) => JSON.parse(readFileSync(join(dir, file), "utf8")) as unknown;
+  return { plans: z.array(Plan).parse(read("plans.json")), models: z.array(ModelCatalogEntry).parse(read("models.json")) };
+}
+
+export interface SeedOptions {
+  pocketbaseUrl: string;
+  adminEmail: string;
+  adminPassword: string;
+  redisUrl: string;
+  /** Reuse this demo key when its hash is already stored; otherwise a new one is made. */
+  demoKey: string | undefined;
+  log: (line: string) => void;
+}
+
+export interface SeedResult {
+  tenantSlug: string;
+  planSlug: string;
+  demoKey: string;
+}
+
+/** Idempotent: plans and models are upserted by slug / model id; the demo tenant and key are reused. */
+export async function seed(options: SeedOptions): Promise<SeedResult> {
+  const db = createDb(
+    createPocketBase({ url: options.pocketbaseUrl, adminEmail: options.adminEmail, adminPassword: options.adminPassword }),
+  );
+  const { plans, models } = loadSeedData();
+
+  const planRows = db.operator.collection("plans");
+  const savedPlans = new Map<string, PlanRow>();
+  for (const plan of plans) {
+    const existing = await planRows.getFirst({ filter: "slug = {:slug}", params: { slug: plan.slug } });
+    const row = planToRow(plan);
+    savedPlans.set(plan.slug, existing ? await planRows.update(existing.id, row) : await planRows.create(row));
+  }
+  const modelRows = db.operator.collection("models");
+  for (const model of models) {
+    const existing = await modelRows.getFirst({ filter: "model_id = {:id}", params: { id: model.model_id } });
+    const row = modelToRow(model);
+    await (existing ? modelRows.update(existing.id, row) : modelRows.create(row));
+  }
+  options.log(`${plans.length} plans, ${models.length} models`);
+
+  const tenants = db.operator.collection("tenants");
+  const plan = savedPlans.get(DEMO_TENANT.plan);
+  if (!plan) throw new Error(`infra/seed/plans.json lacks the "${DEMO_TENANT.plan}" plan the demo tenant uses`);
+  const tenant =
+    (await tenants.getFirst({ filter: "slug = {:slug}", params: { slug: DEMO_TENANT.slug } })) ??
+    (await tenants.create({
+      slug: DEMO_TENANT.slug,
+      name: DEMO_TENANT.name,
+      plan: plan.id,
+      tier: plan.tier,
+      currency: plan.currency,
+      status: "active",
+    }));
+
+  const keys = db.forTenant(tenant.id).collection("api_keys");
+  const reused = options.demoKey
+    ? await keys.getFirst({ filter: "hash = {:hash}", params: { hash: await hashApiKey(options.demoKey) } })
+    : null;
+  let secret = options.demoKey ?? "";
+  let key = reused;
+  if (!key) {
+    secret = generateApiKeySecret("cf_live");
+    key = await keys.create({ hash: await hashApiKey(secret), prefix: apiKeyDisplayPrefix(secret), name: "demo key" });
+    options.log(`created the demo key for tenant "${tenant.slug}"`);
+  }
+
+  // The router reads keys from Redis only (DESIGN.md §5); Redis may have lost them since the last start.
+  const redis = createRedis({ url: options.redisUrl, purpose: "queue" });
+  try {
+    const record = buildKeyRecord({ tenant, plan, key });
+    await redis.set(redisKeys.keyRecord(key.hash), JSON.stringify(record));
+  } finally {
+    await closeRedis(redis);
+  }
+  return { tenantSlug: tenant.slug, planSlug: plan.slug, demoKey: secret };
+}

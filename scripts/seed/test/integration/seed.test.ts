@@ -1,0 +1,54 @@
+import { createDb, createPocketBase } from "@cloudfreedom/db";
+import { KeyRecord, hashApiKey, redisKeys } from "@cloudfreedom/shared";
+import { type LeasedRedisDb, type StartedPocketBase, leaseRedisDb, startPocketBase } from "@cloudfreedom/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { seed } from "../../index.ts";
+
+let pocketbase: StartedPocketBase;
+let redisDb: LeasedRedisDb;
+
+beforeAll(async () => {
+  [pocketbase, redisDb] = await Promise.all([startPocketBase(), leaseRedisDb()]);
+});
+afterAll(async () => {
+  await Promise.all([pocketbase?.stop(), redisDb?.release()]);
+});
+
+const options = () => ({
+  pocketbaseUrl: pocketbase.url,
+  adminEmail: pocketbase.adminEmail,
+  adminPassword: pocketbase.adminPassword,
+  redisUrl: redisDb.url,
+  log: () => {},
+});
+
+describe("seed", () => {
+  it("is idempotent: a second run reuses the demo key and duplicates nothing", async () => {
+    const first = await seed({ ...options(), demoKey: undefined });
+    expect(first.demoKey).toMatch(/^cf_live_[0-9A-Za-z]{32}$/);
+    const second = await seed({ ...options(), demoKey: first.demoKey });
+    expect(second).toEqual(first);
+
+    const db = createDb(createPocketBase({ url: pocketbase.url, adminEmail: pocketbase.adminEmail, adminPassword: pocketbase.adminPassword }));
+    expect((await db.operator.collection("plans").listAll({})).length).toBe(5);
+    expect((await db.operator.collection("models").listAll({})).length).toBe(9);
+    const tenants = await db.operator.collection("tenants").listAll({});
+    expect(tenants.map((t) => t.slug)).toEqual(["demo"]);
+    const keys = await db.forTenant(tenants[0]?.id ?? "").collection("api_keys").listAll({});
+    expect(keys).toHaveLength(1);
+  });
+
+  it("writes the demo key's KeyRecord to Redis again after Redis lost it", async () => {
+    const { demoKey } = await seed({ ...options(), demoKey: undefined });
+    await redisDb.redis.flushdb();
+    await seed({ ...options(), demoKey });
+    const stored = await redisDb.redis.get(redisKeys.keyRecord(await hashApiKey(demoKey)));
+    const record = KeyRecord.parse(JSON.parse(stored ?? "null"));
+    expect(record).toMatchObject({
+      tenant_slug: "demo",
+      tier: "pro",
+      revoked: false,
+      tenant_limits: { query_limit: 1000, budget_micros: 100_000_000, markup_pct: 20 },
+    });
+  });
+});
