@@ -1,6 +1,14 @@
 // The start command's orchestrator (run by scripts/start after install, PocketBase build and Redis).
 import { join } from "node:path";
-import { DATA_DIR, PB_BIN, PB_MIGRATIONS, ROOT, discoverApps, loadDevSecrets, saveDevSecrets } from "./dev/config.ts";
+import {
+  DATA_DIR,
+  discoverApps,
+  loadDevSecrets,
+  PB_BIN,
+  PB_MIGRATIONS,
+  ROOT,
+  saveDevSecrets,
+} from "./dev/config.ts";
 import { prefixer } from "./dev/logs.ts";
 import { type Managed, portInUse, spawnManaged, stopAll, waitForHttp } from "./dev/processes.ts";
 import { seed } from "./seed/index.ts";
@@ -12,7 +20,10 @@ const die = (message: string): never => {
 };
 
 const apps = discoverApps();
-const secrets = { ...loadDevSecrets(), ...pick(process.env, ["POCKETBASE_ADMIN_EMAIL", "POCKETBASE_ADMIN_PASSWORD"]) };
+const secrets = {
+  ...loadDevSecrets(),
+  ...pick(process.env, ["POCKETBASE_ADMIN_EMAIL", "POCKETBASE_ADMIN_PASSWORD"]),
+};
 const pbPort = Number(process.env.POCKETBASE_PORT ?? 8090);
 const pbUrl = `http://127.0.0.1:${pbPort}`;
 const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -20,11 +31,16 @@ const domain = process.env.PLATFORM_DOMAIN ?? "localhost";
 
 for (const port of [pbPort, ...apps.map((app) => app.port)]) {
   if (await portInUse(port)) {
-    die(`port ${port} is already in use (another copy of the platform?). Stop it, or free the port, and run again.`);
+    die(
+      `port ${port} is already in use (another copy of the platform?). Stop it, or free the port, and run again.`,
+    );
   }
 }
 
-const names = ["pocketbase", ...apps.flatMap((app) => (app.worker ? [app.name, `${app.name}-worker`] : [app.name]))];
+const names = [
+  "pocketbase",
+  ...apps.flatMap((app) => (app.worker ? [app.name, `${app.name}-worker`] : [app.name])),
+];
 const prefix = prefixer(names);
 const running: Managed[] = [];
 let stopping = false;
@@ -49,11 +65,24 @@ const pbFlags = ["--dir", pbDir, "--migrationsDir", PB_MIGRATIONS];
 say(`applying PocketBase migrations (data in ${pbDir})`);
 await runOnce([PB_BIN, "migrate", "up", ...pbFlags], "PocketBase migrations failed");
 await runOnce(
-  [PB_BIN, "superuser", "upsert", secrets.POCKETBASE_ADMIN_EMAIL ?? "", secrets.POCKETBASE_ADMIN_PASSWORD ?? "", ...pbFlags],
+  [
+    PB_BIN,
+    "superuser",
+    "upsert",
+    secrets.POCKETBASE_ADMIN_EMAIL ?? "",
+    secrets.POCKETBASE_ADMIN_PASSWORD ?? "",
+    ...pbFlags,
+  ],
   "could not create the PocketBase operator superuser",
 );
 say(`starting PocketBase on ${pbUrl}`);
-running.push(spawnManaged("pocketbase", [PB_BIN, "serve", "--http", `127.0.0.1:${pbPort}`, ...pbFlags], { cwd: ROOT, env: process.env, prefix }));
+running.push(
+  spawnManaged("pocketbase", [PB_BIN, "serve", "--http", `127.0.0.1:${pbPort}`, ...pbFlags], {
+    cwd: ROOT,
+    env: process.env,
+    prefix,
+  }),
+);
 if (!(await waitForHttp(`${pbUrl}/api/health`, 30_000))) {
   process.stderr.write("PocketBase did not become healthy within 30 s (see its log lines above).\n");
   await shutdown(1);
@@ -83,9 +112,17 @@ const serviceEnv = {
 const bun = process.execPath;
 for (const app of apps) {
   say(`starting ${app.name} on :${app.port}${app.worker ? ` and ${app.name}-worker` : ""}`);
-  running.push(spawnManaged(app.name, [bun, "src/server.ts"], { cwd: app.dir, env: { ...serviceEnv, PORT: String(app.port) }, prefix }));
+  running.push(
+    spawnManaged(app.name, [bun, "src/server.ts"], {
+      cwd: app.dir,
+      env: { ...serviceEnv, PORT: String(app.port) },
+      prefix,
+    }),
+  );
   if (app.worker) {
-    running.push(spawnManaged(`${app.name}-worker`, [bun, "src/worker.ts"], { cwd: app.dir, env: serviceEnv, prefix }));
+    running.push(
+      spawnManaged(`${app.name}-worker`, [bun, "src/worker.ts"], { cwd: app.dir, env: serviceEnv, prefix }),
+    );
   }
 }
 for (const managed of running) {
@@ -106,7 +143,11 @@ if (notReady.length > 0) {
 }
 
 const rows = [
-  ...apps.map((app) => [app.name, `http://127.0.0.1:${app.port}`, `${app.subdomain}.${domain} in production`]),
+  ...apps.map((app) => [
+    app.name,
+    `http://127.0.0.1:${app.port}`,
+    `${app.subdomain}.${domain} in production`,
+  ]),
   ["pocketbase", `${pbUrl}/_/`, `superuser ${secrets.POCKETBASE_ADMIN_EMAIL} (password in .data/dev.env)`],
   ["redis", redisUrl, ""],
 ];
@@ -129,7 +170,11 @@ process.stdout.write(
 
 async function runOnce(cmd: string[], failure: string): Promise<void> {
   const proc = Bun.spawn(cmd, { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
-  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const [out, err, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
   if (code !== 0) die(`${failure}:\n${out}${err}`);
 }
 

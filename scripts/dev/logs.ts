@@ -1,6 +1,13 @@
 // Readable, prefixed output for the processes the start command runs: pino JSON becomes one short line.
 const COLORS = [36, 35, 33, 32, 34, 91, 92, 93, 94, 95, 96];
-const LEVEL_COLORS: Record<string, number> = { error: 31, fatal: 31, warn: 33, info: 32, debug: 90, trace: 90 };
+const LEVEL_COLORS: Record<string, number> = {
+  error: 31,
+  fatal: 31,
+  warn: 33,
+  info: 32,
+  debug: 90,
+  trace: 90,
+};
 const HIDDEN = new Set(["level", "time", "msg", "service", "pid", "hostname"]);
 
 export function prefixer(names: string[]) {
@@ -27,7 +34,10 @@ export function formatLine(line: string): string {
   }
 }
 
-export async function pipeLines(stream: ReadableStream<Uint8Array>, write: (line: string) => void): Promise<void> {
+export async function pipeLines(
+  stream: ReadableStream<Uint8Array>,
+  write: (line: string) => void,
+): Promise<void> {
   const decoder = new TextDecoder();
   let tail = "";
   const reader = stream.getReader();

@@ -10,7 +10,13 @@ export function spawnManaged(
   cmd: string[],
   options: { cwd: string; env: Record<string, string | undefined>; prefix: (name: string) => string },
 ): Managed {
-  const proc = Bun.spawn(cmd, { cwd: options.cwd, env: options.env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn(cmd, {
+    cwd: options.cwd,
+    env: options.env,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const write = (line: string) => process.stdout.write(`${options.prefix(name)} ${formatLine(line)}\n`);
   void pipeLines(proc.stdout, write);
   void pipeLines(proc.stderr, write);
@@ -23,12 +29,19 @@ export async function stopAll(processes: Managed[], graceMs = 12_000): Promise<v
   const deadline = Date.now() + graceMs;
   for (const { proc } of processes) {
     const left = deadline - Date.now();
-    const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(Math.max(0, left)).then(() => false)]);
+    const exited = await Promise.race([
+      proc.exited.then(() => true),
+      Bun.sleep(Math.max(0, left)).then(() => false),
+    ]);
     if (!exited) proc.kill("SIGKILL");
   }
 }
 
-export async function waitForHttp(url: string, timeoutMs: number, isOk = (res: Response) => res.ok): Promise<boolean> {
+export async function waitForHttp(
+  url: string,
+  timeoutMs: number,
+  isOk = (res: Response) => res.ok,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {

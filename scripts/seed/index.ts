@@ -1,15 +1,15 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type PlanRow, createDb, createPocketBase, modelToRow, planToRow } from "@cloudfreedom/db";
+import { createDb, createPocketBase, modelToRow, type PlanRow, planToRow } from "@cloudfreedom/db";
 import { closeRedis, createRedis } from "@cloudfreedom/queue";
 import {
-  ModelCatalogEntry,
-  Plan,
   apiKeyDisplayPrefix,
   buildKeyRecord,
   generateApiKeySecret,
   hashApiKey,
+  ModelCatalogEntry,
+  Plan,
   redisKeys,
 } from "@cloudfreedom/shared";
 import { z } from "zod";
@@ -19,7 +19,10 @@ const DEMO_TENANT = { slug: "demo", name: "Demo Tenant", plan: "professional" } 
 
 export function loadSeedData(dir = SEED_DIR): { plans: Plan[]; models: ModelCatalogEntry[] } {
   const read = (file: string) => JSON.parse(readFileSync(join(dir, file), "utf8")) as unknown;
-  return { plans: z.array(Plan).parse(read("plans.json")), models: z.array(ModelCatalogEntry).parse(read("models.json")) };
+  return {
+    plans: z.array(Plan).parse(read("plans.json")),
+    models: z.array(ModelCatalogEntry).parse(read("models.json")),
+  };
 }
 
 export interface SeedOptions {
@@ -41,7 +44,11 @@ export interface SeedResult {
 /** Idempotent: plans and models are upserted by slug / model id; the demo tenant and key are reused. */
 export async function seed(options: SeedOptions): Promise<SeedResult> {
   const db = createDb(
-    createPocketBase({ url: options.pocketbaseUrl, adminEmail: options.adminEmail, adminPassword: options.adminPassword }),
+    createPocketBase({
+      url: options.pocketbaseUrl,
+      adminEmail: options.adminEmail,
+      adminPassword: options.adminPassword,
+    }),
   );
   const { plans, models } = loadSeedData();
 
@@ -50,7 +57,10 @@ export async function seed(options: SeedOptions): Promise<SeedResult> {
   for (const plan of plans) {
     const existing = await planRows.getFirst({ filter: "slug = {:slug}", params: { slug: plan.slug } });
     const row = planToRow(plan);
-    savedPlans.set(plan.slug, existing ? await planRows.update(existing.id, row) : await planRows.create(row));
+    savedPlans.set(
+      plan.slug,
+      existing ? await planRows.update(existing.id, row) : await planRows.create(row),
+    );
   }
   const modelRows = db.operator.collection("models");
   for (const model of models) {
@@ -62,7 +72,8 @@ export async function seed(options: SeedOptions): Promise<SeedResult> {
 
   const tenants = db.operator.collection("tenants");
   const plan = savedPlans.get(DEMO_TENANT.plan);
-  if (!plan) throw new Error(`infra/seed/plans.json lacks the "${DEMO_TENANT.plan}" plan the demo tenant uses`);
+  if (!plan)
+    throw new Error(`infra/seed/plans.json lacks the "${DEMO_TENANT.plan}" plan the demo tenant uses`);
   const tenant =
     (await tenants.getFirst({ filter: "slug = {:slug}", params: { slug: DEMO_TENANT.slug } })) ??
     (await tenants.create({
@@ -82,7 +93,11 @@ export async function seed(options: SeedOptions): Promise<SeedResult> {
   let key = reused;
   if (!key) {
     secret = generateApiKeySecret("cf_live");
-    key = await keys.create({ hash: await hashApiKey(secret), prefix: apiKeyDisplayPrefix(secret), name: "demo key" });
+    key = await keys.create({
+      hash: await hashApiKey(secret),
+      prefix: apiKeyDisplayPrefix(secret),
+      name: "demo key",
+    });
     options.log(`created the demo key for tenant "${tenant.slug}"`);
   }
 

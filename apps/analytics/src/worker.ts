@@ -1,5 +1,5 @@
-import { loadEnv, runWorker } from "@cloudfreedom/service-kit";
 import { register } from "@cloudfreedom/queue";
+import { loadEnv, runWorker } from "@cloudfreedom/service-kit";
 import { AnalyticsEnv } from "./env.ts";
 import { logAnalyticsJob } from "./jobs/receive.ts";
 

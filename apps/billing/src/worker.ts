@@ -1,5 +1,5 @@
-import { loadEnv, runWorker } from "@cloudfreedom/service-kit";
 import { register } from "@cloudfreedom/queue";
+import { loadEnv, runWorker } from "@cloudfreedom/service-kit";
 import { BillingEnv } from "./env.ts";
 import { logBillingMaintenance, logUsageEvent } from "./jobs/receive.ts";
 

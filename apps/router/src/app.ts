@@ -1,4 +1,4 @@
-import { type Runtime, type Service, createService, runtimeReadiness } from "@cloudfreedom/service-kit";
+import { createService, type Runtime, runtimeReadiness, type Service } from "@cloudfreedom/service-kit";
 import type { RouterEnv } from "./env.ts";
 
 export function buildRouterApp(runtime: Runtime<RouterEnv>): Service {

@@ -1,5 +1,5 @@
-import { loadEnv, runWorker } from "@cloudfreedom/service-kit";
 import { register } from "@cloudfreedom/queue";
+import { loadEnv, runWorker } from "@cloudfreedom/service-kit";
 import { TracesEnv } from "./env.ts";
 import { logSpanBatch } from "./jobs/receive.ts";
 

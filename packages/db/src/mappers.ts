@@ -53,7 +53,10 @@ export function modelFromRow(row: ModelRow): ModelCatalogEntry {
   return ModelCatalogEntry.parse({
     model_id: row.model_id,
     display_name: row.display_name || row.model_id,
-    deployments: (row.deployments ?? []).map((d) => ({ ...d, id: d.id ?? `${d.provider}/${d.upstream_model}` })),
+    deployments: (row.deployments ?? []).map((d) => ({
+      ...d,
+      id: d.id ?? `${d.provider}/${d.upstream_model}`,
+    })),
     prices: {
       input_per_million: row.input_price_micros,
       cached_input_per_million: row.cached_input_price_micros,

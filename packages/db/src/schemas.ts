@@ -105,7 +105,12 @@ export const ModelRow = BaseRow.extend({
   description: z.string(),
   deployments: z
     .array(
-      z.object({ id: z.string().optional(), provider: z.string(), upstream_model: z.string(), weight: z.number().optional() }),
+      z.object({
+        id: z.string().optional(),
+        provider: z.string(),
+        upstream_model: z.string(),
+        weight: z.number().optional(),
+      }),
     )
     .nullable(),
   input_price_micros: Count,

@@ -1,4 +1,4 @@
-import { AppError, type ErrorCode, buildErrorEnvelope, statusOf } from "@cloudfreedom/shared";
+import { AppError, buildErrorEnvelope, type ErrorCode, statusOf } from "@cloudfreedom/shared";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";

@@ -1,6 +1,6 @@
 import { AppError } from "@cloudfreedom/shared";
 import type { MiddlewareHandler } from "hono";
-import { type JWTVerifyGetKey, createRemoteJWKSet, errors as joseErrors, jwtVerify } from "jose";
+import { createRemoteJWKSet, type JWTVerifyGetKey, errors as joseErrors, jwtVerify } from "jose";
 import { z } from "zod";
 import "./context.ts";
 
@@ -33,7 +33,8 @@ export function jwtAuth(options: JwtAuthOptions): MiddlewareHandler {
   return async (c, next) => {
     const header = c.req.header("authorization");
     const token = header?.startsWith("Bearer ") ? header.slice(7).trim() : undefined;
-    if (!token) throw new AppError("unauthorized", "Missing bearer token; send Authorization: Bearer <token>");
+    if (!token)
+      throw new AppError("unauthorized", "Missing bearer token; send Authorization: Bearer <token>");
     let payload: unknown;
     try {
       ({ payload } = await jwtVerify(token, keys, {
@@ -42,11 +43,15 @@ export function jwtAuth(options: JwtAuthOptions): MiddlewareHandler {
         ...(options.audience ? { audience: options.audience } : {}),
       }));
     } catch (error) {
-      if (error instanceof joseErrors.JWTExpired) throw new AppError("token_expired", "Access token expired; refresh it");
+      if (error instanceof joseErrors.JWTExpired)
+        throw new AppError("token_expired", "Access token expired; refresh it");
       if (error instanceof joseErrors.JOSEError && !(error instanceof joseErrors.JWKSTimeout)) {
         throw new AppError("unauthorized", "Invalid access token");
       }
-      throw new AppError("service_unavailable", "Cannot verify tokens right now (JWKS unreachable); retry shortly");
+      throw new AppError(
+        "service_unavailable",
+        "Cannot verify tokens right now (JWKS unreachable); retry shortly",
+      );
     }
     const claims = Claims.passthrough().safeParse(payload);
     if (!claims.success) throw new AppError("unauthorized", "Access token lacks required claims");

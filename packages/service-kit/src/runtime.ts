@@ -1,11 +1,11 @@
-import { type PocketBaseClient, createPocketBase } from "@cloudfreedom/db";
+import { createPocketBase, type PocketBaseClient } from "@cloudfreedom/db";
 import { closeRedis, createRedis } from "@cloudfreedom/queue";
 import type { Redis } from "ioredis";
 import type { BaseEnv } from "./env.ts";
-import { type Logger, createLogger } from "./logger.ts";
+import { createLogger, type Logger } from "./logger.ts";
 import type { Service } from "./service.ts";
 import { installGracefulShutdown } from "./shutdown.ts";
-import { type Telemetry, startTelemetry } from "./telemetry.ts";
+import { startTelemetry, type Telemetry } from "./telemetry.ts";
 
 /** What every process of a service holds: logger, PocketBase, a request-path Redis and telemetry. */
 export interface Runtime<Env extends BaseEnv = BaseEnv> {
@@ -22,7 +22,11 @@ export interface Runtime<Env extends BaseEnv = BaseEnv> {
 
 export async function createRuntime<Env extends BaseEnv>(name: string, env: Env): Promise<Runtime<Env>> {
   const logger = createLogger(name, env.LOG_LEVEL);
-  const telemetry = await startTelemetry({ serviceName: name, endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT, logger });
+  const telemetry = await startTelemetry({
+    serviceName: name,
+    endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
+    logger,
+  });
   const db = createPocketBase({
     url: env.POCKETBASE_URL,
     adminEmail: env.POCKETBASE_ADMIN_EMAIL,
@@ -39,7 +43,12 @@ export async function createRuntime<Env extends BaseEnv>(name: string, env: Env)
     redis,
     telemetry,
     queueRedis: () => {
-      queueConnection ??= createRedis({ url: env.REDIS_URL, name: `${name}:queue`, purpose: "queue", logger });
+      queueConnection ??= createRedis({
+        url: env.REDIS_URL,
+        name: `${name}:queue`,
+        purpose: "queue",
+        logger,
+      });
       return queueConnection;
     },
     close: async () => {
@@ -84,8 +93,15 @@ export async function runHttpService<Env extends BaseEnv & { PORT: number; HOST:
 ): Promise<{ runtime: Runtime<Env>; server: ServerHandle }> {
   const runtime = await createRuntime(options.name, options.env);
   const service = await options.build(runtime);
-  const server = options.serve({ port: options.env.PORT, hostname: options.env.HOST, fetch: service.app.fetch });
-  runtime.logger.info({ url: `http://${options.env.HOST}:${server.port ?? options.env.PORT}` }, `${options.name} listening`);
+  const server = options.serve({
+    port: options.env.PORT,
+    hostname: options.env.HOST,
+    fetch: service.app.fetch,
+  });
+  runtime.logger.info(
+    { url: `http://${options.env.HOST}:${server.port ?? options.env.PORT}` },
+    `${options.name} listening`,
+  );
   installGracefulShutdown({
     logger: runtime.logger,
     timeoutMs: options.env.SHUTDOWN_TIMEOUT_MS,

@@ -1,4 +1,4 @@
-import { AppError, type HealthBody, type ReadyBody, acceptRequestId } from "@cloudfreedom/shared";
+import { AppError, acceptRequestId, type HealthBody, type ReadyBody } from "@cloudfreedom/shared";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import "./context.ts";
@@ -72,16 +72,23 @@ export function createService(options: ServiceOptions): Service {
     bodyLimit({
       maxSize: options.maxBodyBytes ?? DEFAULT_MAX_BODY,
       onError: () => {
-        throw new AppError("payload_too_large", `Request body is larger than ${options.maxBodyBytes ?? DEFAULT_MAX_BODY} bytes`, {
-          max_bytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY,
-        });
+        throw new AppError(
+          "payload_too_large",
+          `Request body is larger than ${options.maxBodyBytes ?? DEFAULT_MAX_BODY} bytes`,
+          {
+            max_bytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY,
+          },
+        );
       },
     }),
   );
 
   app.onError((error, c) => errorResponse(c, error));
   app.notFound((c) =>
-    errorResponse(c, new AppError("not_found", `No route for ${c.req.method} ${c.req.path}`, { path: c.req.path })),
+    errorResponse(
+      c,
+      new AppError("not_found", `No route for ${c.req.method} ${c.req.path}`, { path: c.req.path }),
+    ),
   );
 
   app.get("/health", (c) => {
@@ -96,7 +103,10 @@ export function createService(options: ServiceOptions): Service {
   });
 
   app.get("/ready", async (c) => {
-    const [database, redis] = await Promise.all([check(options.readiness.database), check(options.readiness.redis)]);
+    const [database, redis] = await Promise.all([
+      check(options.readiness.database),
+      check(options.readiness.redis),
+    ]);
     const ready = database && redis && !draining;
     const body: ReadyBody = {
       status: ready ? "ready" : "not_ready",

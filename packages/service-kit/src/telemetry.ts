@@ -21,14 +21,19 @@ export async function startTelemetry(options: {
   if (!options.endpoint) return disabled;
   const endpoint = options.endpoint.replace(/\/$/, "");
   try {
-    const [{ NodeSDK }, { OTLPTraceExporter }, { OTLPMetricExporter }, { PeriodicExportingMetricReader }, { resourceFromAttributes }] =
-      await Promise.all([
-        import("@opentelemetry/sdk-node"),
-        import("@opentelemetry/exporter-trace-otlp-http"),
-        import("@opentelemetry/exporter-metrics-otlp-http"),
-        import("@opentelemetry/sdk-metrics"),
-        import("@opentelemetry/resources"),
-      ]);
+    const [
+      { NodeSDK },
+      { OTLPTraceExporter },
+      { OTLPMetricExporter },
+      { PeriodicExportingMetricReader },
+      { resourceFromAttributes },
+    ] = await Promise.all([
+      import("@opentelemetry/sdk-node"),
+      import("@opentelemetry/exporter-trace-otlp-http"),
+      import("@opentelemetry/exporter-metrics-otlp-http"),
+      import("@opentelemetry/sdk-metrics"),
+      import("@opentelemetry/resources"),
+    ]);
     const sdk = new NodeSDK({
       resource: resourceFromAttributes({
         "service.name": options.serviceName,

@@ -8,7 +8,10 @@ import { validationError } from "./errors.ts";
  * `validation_failed` naming the field. Content-Type is not required to be JSON, because `curl -d`
  * sends form encoding with a JSON body.
  */
-export async function readJson<Schema extends z.ZodType>(c: Context, schema: Schema): Promise<z.infer<Schema>> {
+export async function readJson<Schema extends z.ZodType>(
+  c: Context,
+  schema: Schema,
+): Promise<z.infer<Schema>> {
   const text = await c.req.text();
   if (text.trim() === "") throw new AppError("invalid_json", "Request body is empty; send a JSON object");
   let value: unknown;
@@ -29,7 +32,11 @@ export function readParams<Schema extends z.ZodType>(c: Context, schema: Schema)
   return parseWith(schema, c.req.param(), "path");
 }
 
-export function parseWith<Schema extends z.ZodType>(schema: Schema, value: unknown, where: string): z.infer<Schema> {
+export function parseWith<Schema extends z.ZodType>(
+  schema: Schema,
+  value: unknown,
+  where: string,
+): z.infer<Schema> {
   const result = schema.safeParse(value);
   if (!result.success) throw validationError(result.error, where);
   return result.data;

@@ -1,5 +1,5 @@
 import { createLogger } from "../src/logger.ts";
-import { type ServiceOptions, createService } from "../src/service.ts";
+import { createService, type ServiceOptions } from "../src/service.ts";
 
 export const silentLogger = createLogger("test", "silent");
 

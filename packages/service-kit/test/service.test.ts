@@ -20,14 +20,23 @@ function appWithRoutes() {
 }
 
 const post = (path: string, body: string, headers: Record<string, string> = {}) =>
-  appWithRoutes().app.request(path, { method: "POST", body, headers: { "content-type": "application/json", ...headers } });
+  appWithRoutes().app.request(path, {
+    method: "POST",
+    body,
+    headers: { "content-type": "application/json", ...headers },
+  });
 
 describe("error envelope", () => {
   it("answers an unknown route with a 404 envelope carrying the request id", async () => {
     const res = await appWithRoutes().app.request("/nope", { headers: { "x-request-id": "req-test-1" } });
     expect(res.status).toBe(404);
     const body = ErrorEnvelope.parse(await res.json());
-    expect(body).toMatchObject({ status: "error", code: "not_found", request_id: "req-test-1", details: { path: "/nope" } });
+    expect(body).toMatchObject({
+      status: "error",
+      code: "not_found",
+      request_id: "req-test-1",
+      details: { path: "/nope" },
+    });
     expect(body.message).toBe("No route for GET /nope");
     expect(body.error).toBeUndefined();
     expect(res.headers.get("x-request-id")).toBe("req-test-1");
@@ -36,7 +45,12 @@ describe("error envelope", () => {
   it("adds the OpenAI error object on /v1 routes", async () => {
     const res = await appWithRoutes().app.request("/v1/unknown");
     const body = ErrorEnvelope.parse(await res.json());
-    expect(body.error).toEqual({ message: "No route for GET /v1/unknown", type: "not_found_error", code: "not_found", param: null });
+    expect(body.error).toEqual({
+      message: "No route for GET /v1/unknown",
+      type: "not_found_error",
+      code: "not_found",
+      param: null,
+    });
   });
 
   it("names the failing field of a body that fails validation", async () => {
@@ -50,15 +64,25 @@ describe("error envelope", () => {
       { field: "max_tokens", message: expect.any(String) },
     ]);
     expect(body.message).toMatch(/^Invalid body: model: .+; max_tokens: .+/);
-    expect(body.error).toMatchObject({ type: "invalid_request_error", param: "model", code: "validation_failed" });
+    expect(body.error).toMatchObject({
+      type: "invalid_request_error",
+      param: "model",
+      code: "validation_failed",
+    });
   });
 
   it("answers invalid JSON with invalid_json and an empty body with a hint", async () => {
-    const broken = await post("/things", "{\"model\": ");
+    const broken = await post("/things", '{"model": ');
     expect(broken.status).toBe(400);
-    expect(await broken.json()).toMatchObject({ code: "invalid_json", message: expect.stringMatching(/not valid JSON/) });
+    expect(await broken.json()).toMatchObject({
+      code: "invalid_json",
+      message: expect.stringMatching(/not valid JSON/),
+    });
     const empty = await post("/things", "");
-    expect(await empty.json()).toMatchObject({ code: "invalid_json", message: "Request body is empty; send a JSON object" });
+    expect(await empty.json()).toMatchObject({
+      code: "invalid_json",
+      message: "Request body is empty; send a JSON object",
+    });
   });
 
   it("accepts valid JSON sent without a JSON content type (curl -d)", async () => {
@@ -82,7 +106,10 @@ describe("error envelope", () => {
     expect(res.status).toBe(500);
     const text = await res.text();
     expect(text).not.toContain("hunter2");
-    expect(JSON.parse(text)).toMatchObject({ code: "internal_error", message: expect.stringMatching(/request_id/) });
+    expect(JSON.parse(text)).toMatchObject({
+      code: "internal_error",
+      message: expect.stringMatching(/request_id/),
+    });
   });
 
   it("carries an AppError's headers (Retry-After) and status", async () => {
@@ -115,9 +142,15 @@ describe("health and readiness", () => {
   });
 
   it("answers /ready 503 naming the database when PocketBase is down", async () => {
-    const res = await testService({ readiness: { database: async () => false, redis: async () => true } }).app.request("/ready");
+    const res = await testService({
+      readiness: { database: async () => false, redis: async () => true },
+    }).app.request("/ready");
     expect(res.status).toBe(503);
-    expect(await res.json()).toMatchObject({ status: "not_ready", database: "disconnected", redis: "connected" });
+    expect(await res.json()).toMatchObject({
+      status: "not_ready",
+      database: "disconnected",
+      redis: "connected",
+    });
   });
 
   it("counts a throwing check as disconnected", async () => {

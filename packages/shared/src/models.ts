@@ -28,7 +28,15 @@ export const ModelPrices = z.object({
 });
 export type ModelPrices = z.infer<typeof ModelPrices>;
 
-export const ModelCapability = z.enum(["chat", "completions", "embeddings", "vision", "tools", "json_schema", "reasoning"]);
+export const ModelCapability = z.enum([
+  "chat",
+  "completions",
+  "embeddings",
+  "vision",
+  "tools",
+  "json_schema",
+  "reasoning",
+]);
 
 export const ModelCatalogEntry = z
   .object({

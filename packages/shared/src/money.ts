@@ -11,9 +11,7 @@ export const Micros = z.number().int({ message: "must be an integer amount of mi
 export type Micros = z.infer<typeof Micros>;
 export const NonNegativeMicros = Micros.nonnegative();
 
-export const Currency = z
-  .string()
-  .regex(/^[A-Z]{3}$/, { message: "must be an ISO 4217 code like EUR" });
+export const Currency = z.string().regex(/^[A-Z]{3}$/, { message: "must be an ISO 4217 code like EUR" });
 export type Currency = z.infer<typeof Currency>;
 
 const DECIMAL = /^(-)?(\d+)(?:\.(\d{1,6}))?$/;
@@ -57,7 +55,8 @@ export function tokenCost(tokens: number, pricePerMillion: Micros): Micros {
 
 /** Markup in whole percent (20 = +20 %). Billed = cost × (100 + markup) / 100, rounded up. */
 export function applyMarkup(cost: Micros, markupPct: number): Micros {
-  if (!Number.isInteger(markupPct) || markupPct < 0) throw new RangeError("markup must be a whole percentage");
+  if (!Number.isInteger(markupPct) || markupPct < 0)
+    throw new RangeError("markup must be a whole percentage");
   const product = BigInt(cost) * BigInt(100 + markupPct);
   return Number((product + 99n) / 100n);
 }

@@ -1,7 +1,9 @@
 import { z } from "zod";
 
 /** Budget period id, `YYYY-MM` (calendar month, UTC unless a subscription anchor applies). */
-export const PeriodId = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, { message: "must be a period like 2026-11" });
+export const PeriodId = z
+  .string()
+  .regex(/^\d{4}-(0[1-9]|1[0-2])$/, { message: "must be a period like 2026-11" });
 export type PeriodId = z.infer<typeof PeriodId>;
 
 export function periodOf(at: Date): PeriodId {

@@ -1,12 +1,19 @@
 import { z } from "zod";
 
 const HexId = (bytes: number) =>
-  z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`), { message: `must be ${bytes * 2} lowercase hex digits` });
+  z
+    .string()
+    .regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`), { message: `must be ${bytes * 2} lowercase hex digits` });
 
 export const TraceId = HexId(16);
 export const SpanId = HexId(8);
 
-export const AttributeValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.union([z.string(), z.number(), z.boolean()]))]);
+export const AttributeValue = z.union([
+  z.string(),
+  z.number(),
+  z.boolean(),
+  z.array(z.union([z.string(), z.number(), z.boolean()])),
+]);
 
 /**
  * A span in OpenTelemetry's model. LLM spans carry the GenAI semantic-convention attributes

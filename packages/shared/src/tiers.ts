@@ -24,9 +24,7 @@ export const TierRule = z.object({
 });
 export type TierRule = z.infer<typeof TierRule>;
 
-export type TierDecision =
-  | { allowed: true }
-  | { allowed: false; required_tier: Tier; reason: string };
+export type TierDecision = { allowed: true } | { allowed: false; required_tier: Tier; reason: string };
 
 /**
  * The tier access rule: `minimum` allows tier ≥ required, `exact` only tier = required,
@@ -45,7 +43,11 @@ export function checkTierAccess(tier: Tier, rule: TierRule): TierDecision {
     case "exact":
       return tier === rule.required_tier
         ? { allowed: true }
-        : { allowed: false, required_tier: rule.required_tier, reason: `requires exactly the ${rule.required_tier} tier` };
+        : {
+            allowed: false,
+            required_tier: rule.required_tier,
+            reason: `requires exactly the ${rule.required_tier} tier`,
+          };
     case "whitelist": {
       if (rule.allowed_tiers.includes(tier)) return { allowed: true };
       // Name the lowest tier that would be admitted, so the upgrade hint is actionable.

@@ -1,18 +1,18 @@
 import { describe, expect, it } from "vitest";
 import {
+  acceptRequestId,
+  buildErrorEnvelope,
   ERROR_STATUS,
   ErrorEnvelope,
   KeyRecord,
-  QUEUES,
-  QUEUE_NAMES,
-  UsageEvent,
-  acceptRequestId,
-  buildErrorEnvelope,
   keyRejection,
   newId,
   periodEnd,
   periodOf,
   prefixedId,
+  QUEUE_NAMES,
+  QUEUES,
+  UsageEvent,
 } from "../src/index.ts";
 
 const usageEvent = {

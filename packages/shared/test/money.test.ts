@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Micros, applyMarkup, formatMicros, parseMicros, tokenCost } from "../src/money.ts";
+import { applyMarkup, formatMicros, Micros, parseMicros, tokenCost } from "../src/money.ts";
 
 describe("money in micro-units", () => {
   it("parses decimal strings exactly, without floats", () => {

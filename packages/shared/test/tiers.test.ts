@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { TIERS, type Tier, TierRule, checkTierAccess, compareTiers } from "../src/tiers.ts";
+import { checkTierAccess, compareTiers, TIERS, type Tier, TierRule } from "../src/tiers.ts";
 
 const rule = (input: Partial<TierRule>) => TierRule.parse(input);
 
@@ -31,7 +31,9 @@ describe("checkTierAccess", () => {
   it("minimum mode with enterprise admits enterprise only; with free admits all", () => {
     const ent = rule({ required_tier: "enterprise" });
     expect(TIERS.filter((t) => checkTierAccess(t, ent).allowed)).toEqual(["enterprise"]);
-    expect(TIERS.filter((t) => checkTierAccess(t, rule({ required_tier: "free" })).allowed)).toEqual([...TIERS]);
+    expect(TIERS.filter((t) => checkTierAccess(t, rule({ required_tier: "free" })).allowed)).toEqual([
+      ...TIERS,
+    ]);
   });
 
   it("exact mode admits only the required tier, not higher ones", () => {
@@ -45,10 +47,18 @@ describe("checkTierAccess", () => {
   });
 
   it("whitelist mode admits listed tiers only, ignoring order and required_tier", () => {
-    const wl = rule({ required_tier: "pro", tier_restriction_mode: "whitelist", allowed_tiers: ["free", "enterprise"] });
+    const wl = rule({
+      required_tier: "pro",
+      tier_restriction_mode: "whitelist",
+      allowed_tiers: ["free", "enterprise"],
+    });
     expect(TIERS.filter((t) => checkTierAccess(t, wl).allowed)).toEqual(["free", "enterprise"]);
     const denied = checkTierAccess("pro", wl);
-    expect(denied).toEqual({ allowed: false, required_tier: "free", reason: "is available to the free, enterprise tier(s) only" });
+    expect(denied).toEqual({
+      allowed: false,
+      required_tier: "free",
+      reason: "is available to the free, enterprise tier(s) only",
+    });
   });
 
   it("an empty whitelist admits nobody and names required_tier as the hint", () => {

@@ -28,7 +28,10 @@ export interface ServiceProcess {
   logs(): Array<Record<string, unknown>>;
   /** Resolves with the exit code (null when killed by a signal). */
   exited: Promise<number | null>;
-  waitForLog(predicate: (entry: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitForLog(
+    predicate: (entry: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -112,15 +115,24 @@ export async function startServiceProcess(options: {
   if (entry === "server") {
     await waitForHttp(`${handle.url}/health`, timeoutMs, child, () => text);
   } else {
-    await waitForLog((entry) => typeof entry.msg === "string" && entry.msg.endsWith("worker consuming"), timeoutMs);
+    await waitForLog(
+      (entry) => typeof entry.msg === "string" && entry.msg.endsWith("worker consuming"),
+      timeoutMs,
+    );
   }
   return handle;
 }
 
-async function waitForHttp(url: string, timeoutMs: number, child: ChildProcess, output: () => string): Promise<void> {
+async function waitForHttp(
+  url: string,
+  timeoutMs: number,
+  child: ChildProcess,
+  output: () => string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`process exited with ${child.exitCode} before ${url} answered:\n${output()}`);
+    if (child.exitCode !== null)
+      throw new Error(`process exited with ${child.exitCode} before ${url} answered:\n${output()}`);
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
       if (res.ok) return;

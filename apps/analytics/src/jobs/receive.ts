@@ -1,5 +1,5 @@
-import type { AnalyticsJob } from "@cloudfreedom/shared";
 import type { Logger } from "@cloudfreedom/service-kit";
+import type { AnalyticsJob } from "@cloudfreedom/shared";
 
 export function logAnalyticsJob(logger: Logger, job: AnalyticsJob): void {
   const records = job.kind === "usage" ? job.events.length : job.spans.length;

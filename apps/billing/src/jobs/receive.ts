@@ -1,9 +1,14 @@
-import type { BillingMaintenanceJob, UsageEvent } from "@cloudfreedom/shared";
 import type { Logger } from "@cloudfreedom/service-kit";
+import type { BillingMaintenanceJob, UsageEvent } from "@cloudfreedom/shared";
 
 export function logUsageEvent(logger: Logger, event: UsageEvent): void {
   logger.info(
-    { event_id: event.event_id, request_id: event.request_id, tenant: event.tenant_id, billed_micros: event.billed_micros },
+    {
+      event_id: event.event_id,
+      request_id: event.request_id,
+      tenant: event.tenant_id,
+      billed_micros: event.billed_micros,
+    },
     "usage event received",
   );
 }

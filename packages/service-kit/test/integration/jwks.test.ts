@@ -1,7 +1,7 @@
-import { type Server, createServer } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Hono } from "hono";
-import { SignJWT, exportJWK, generateKeyPair } from "jose";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { errorResponse } from "../../src/errors.ts";
 import { jwtAuth } from "../../src/jwt.ts";
@@ -39,7 +39,9 @@ function app(url = jwksUrl) {
 }
 
 const claims = { tenant: "tnt_a", role: "owner", tier: "pro" };
-async function token(options: { key?: CryptoKey; kid?: string; exp?: string | number; payload?: object } = {}) {
+async function token(
+  options: { key?: CryptoKey; kid?: string; exp?: string | number; payload?: object } = {},
+) {
   return new SignJWT({ ...claims, ...options.payload })
     .setProtectedHeader({ alg: "ES256", kid: options.kid ?? "k1" })
     .setSubject("usr_1")
@@ -55,7 +57,10 @@ describe("jwtAuth over a JWKS URL", () => {
   it("verifies a valid token and exposes its claims and tenant", async () => {
     const res = await call(`Bearer ${await token()}`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ auth: expect.objectContaining({ sub: "usr_1", ...claims }), tenant: "tnt_a" });
+    expect(await res.json()).toEqual({
+      auth: expect.objectContaining({ sub: "usr_1", ...claims }),
+      tenant: "tnt_a",
+    });
   });
 
   it.each([

@@ -9,4 +9,7 @@ export const BillingMaintenanceJob = z.discriminatedUnion("kind", [
 ]);
 export type BillingMaintenanceJob = z.infer<typeof BillingMaintenanceJob>;
 
-export const billingMaintenanceQueue = { name: "billing-maintenance", payload: BillingMaintenanceJob } as const;
+export const billingMaintenanceQueue = {
+  name: "billing-maintenance",
+  payload: BillingMaintenanceJob,
+} as const;

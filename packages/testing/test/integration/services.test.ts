@@ -1,7 +1,7 @@
-import { readFileSync, readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createProducer, createRedis } from "@cloudfreedom/queue";
-import { ErrorEnvelope, type QueueName, ReadyBody, newId } from "@cloudfreedom/shared";
+import { ErrorEnvelope, newId, type QueueName, ReadyBody } from "@cloudfreedom/shared";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../../src/paths.ts";
@@ -37,7 +37,8 @@ beforeAll(async () => {
   await Promise.all(
     apps.map(async (app) => {
       servers.set(app.name, await startServiceProcess({ app: app.name, env }));
-      if (app.worker) workers.set(app.name, await startServiceProcess({ app: app.name, entry: "worker", env }));
+      if (app.worker)
+        workers.set(app.name, await startServiceProcess({ app: app.name, entry: "worker", env }));
     }),
   );
 });
@@ -63,10 +64,16 @@ describe.each(apps.map((app) => app.name))("%s service process", (name) => {
   });
 
   it("answers an unknown route with the error envelope", async () => {
-    const res = await fetch(`${server(name).url}/v1/does-not-exist`, { headers: { "x-request-id": "req-e2e-404" } });
+    const res = await fetch(`${server(name).url}/v1/does-not-exist`, {
+      headers: { "x-request-id": "req-e2e-404" },
+    });
     expect(res.status).toBe(404);
     const body = ErrorEnvelope.parse(await res.json());
-    expect(body).toMatchObject({ code: "not_found", request_id: "req-e2e-404", error: { type: "not_found_error" } });
+    expect(body).toMatchObject({
+      code: "not_found",
+      request_id: "req-e2e-404",
+      error: { type: "not_found_error" },
+    });
   });
 
   it("logs each request as one JSON line with request id and latency", async () => {
@@ -119,16 +126,21 @@ describe("worker processes consume their queues through real Redis", () => {
     ["traces", "traces", "span batch received", "batch_id"],
   ];
 
-  it.each(cases)("the %s worker consumes a %s job produced through packages/queue", async (app, queue, message, idField) => {
-    const producer = createProducer(queue, { connection: queueRedis });
-    const payload = sampleJobs[queue]?.() ?? {};
-    await producer.add(payload as never);
-    await producer.close();
-    const worker = workers.get(app);
-    if (!worker) throw new Error(`${app} worker not started`);
-    const line = await worker.waitForLog((entry) => entry.msg === message && entry[idField] === payload[idField]);
-    expect(line).toMatchObject({ service: `${app}-worker`, level: "info", tenant: "tnt_e2e" });
-  });
+  it.each(cases)(
+    "the %s worker consumes a %s job produced through packages/queue",
+    async (app, queue, message, idField) => {
+      const producer = createProducer(queue, { connection: queueRedis });
+      const payload = sampleJobs[queue]?.() ?? {};
+      await producer.add(payload as never);
+      await producer.close();
+      const worker = workers.get(app);
+      if (!worker) throw new Error(`${app} worker not started`);
+      const line = await worker.waitForLog(
+        (entry) => entry.msg === message && entry[idField] === payload[idField],
+      );
+      expect(line).toMatchObject({ service: `${app}-worker`, level: "info", tenant: "tnt_e2e" });
+    },
+  );
 
   it("the billing worker fails a malformed job once, naming the field, and keeps running", async () => {
     const { Queue } = await import("bullmq");
@@ -162,7 +174,9 @@ describe("boot and shutdown", () => {
   it("drains and exits 0 on SIGTERM", async () => {
     const proc = await startServiceProcess({ app: "auth", env });
     expect(await proc.stop("SIGTERM")).toBe(0);
-    expect(proc.logs().map((entry) => entry.msg)).toEqual(expect.arrayContaining(["shutting down: draining in-flight work", "shutdown complete"]));
+    expect(proc.logs().map((entry) => entry.msg)).toEqual(
+      expect.arrayContaining(["shutting down: draining in-flight work", "shutdown complete"]),
+    );
   });
 });
 
@@ -173,7 +187,11 @@ describe("readiness when PocketBase goes away", () => {
     for (const app of apps) {
       const res = await fetch(`${server(app.name).url}/ready`);
       expect(res.status, app.name).toBe(503);
-      expect(await res.json()).toMatchObject({ status: "not_ready", database: "disconnected", redis: "connected" });
+      expect(await res.json()).toMatchObject({
+        status: "not_ready",
+        database: "disconnected",
+        redis: "connected",
+      });
     }
   });
 });

@@ -1,6 +1,11 @@
 import { createDb, createPocketBase } from "@cloudfreedom/db";
-import { KeyRecord, hashApiKey, redisKeys } from "@cloudfreedom/shared";
-import { type LeasedRedisDb, type StartedPocketBase, leaseRedisDb, startPocketBase } from "@cloudfreedom/testing";
+import { hashApiKey, KeyRecord, redisKeys } from "@cloudfreedom/shared";
+import {
+  type LeasedRedisDb,
+  leaseRedisDb,
+  type StartedPocketBase,
+  startPocketBase,
+} from "@cloudfreedom/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seed } from "../../index.ts";
 
@@ -29,12 +34,21 @@ describe("seed", () => {
     const second = await seed({ ...options(), demoKey: first.demoKey });
     expect(second).toEqual(first);
 
-    const db = createDb(createPocketBase({ url: pocketbase.url, adminEmail: pocketbase.adminEmail, adminPassword: pocketbase.adminPassword }));
+    const db = createDb(
+      createPocketBase({
+        url: pocketbase.url,
+        adminEmail: pocketbase.adminEmail,
+        adminPassword: pocketbase.adminPassword,
+      }),
+    );
     expect((await db.operator.collection("plans").listAll({})).length).toBe(5);
     expect((await db.operator.collection("models").listAll({})).length).toBe(9);
     const tenants = await db.operator.collection("tenants").listAll({});
     expect(tenants.map((t) => t.slug)).toEqual(["demo"]);
-    const keys = await db.forTenant(tenants[0]?.id ?? "").collection("api_keys").listAll({});
+    const keys = await db
+      .forTenant(tenants[0]?.id ?? "")
+      .collection("api_keys")
+      .listAll({});
     expect(keys).toHaveLength(1);
   });
 
