@@ -1,0 +1,132 @@
+import { z } from "zod";
+
+/**
+ * OpenAI's request shapes: the router's canonical format. Every provider adapter maps from these.
+ * Unknown top-level fields pass through (`looseObject`) so newer OpenAI parameters reach OpenAI-compatible
+ * upstreams untouched; what we act on is validated.
+ */
+const ImageUrlPart = z.object({
+  type: z.literal("image_url"),
+  image_url: z.object({ url: z.string().min(1), detail: z.enum(["auto", "low", "high"]).optional() }),
+});
+const TextPart = z.object({ type: z.literal("text"), text: z.string() });
+const InputAudioPart = z.object({
+  type: z.literal("input_audio"),
+  input_audio: z.object({ data: z.string(), format: z.string() }),
+});
+export const ContentPart = z.discriminatedUnion("type", [TextPart, ImageUrlPart, InputAudioPart]);
+export type ContentPart = z.infer<typeof ContentPart>;
+
+export const ToolCall = z.object({
+  id: z.string().min(1),
+  type: z.literal("function"),
+  function: z.object({ name: z.string().min(1), arguments: z.string() }),
+});
+export type ToolCall = z.infer<typeof ToolCall>;
+
+const TextContent = z.union([z.string(), z.array(TextPart)]);
+
+export const ChatMessage = z.discriminatedUnion("role", [
+  z.object({ role: z.literal("system"), content: TextContent, name: z.string().optional() }),
+  z.object({ role: z.literal("developer"), content: TextContent, name: z.string().optional() }),
+  z.object({ role: z.literal("user"), content: z.union([z.string(), z.array(ContentPart)]), name: z.string().optional() }),
+  z.object({
+    role: z.literal("assistant"),
+    content: z.union([z.string(), z.array(TextPart)]).nullable().optional(),
+    tool_calls: z.array(ToolCall).optional(),
+    name: z.string().optional(),
+    refusal: z.string().nullable().optional(),
+  }),
+  z.object({ role: z.literal("tool"), content: TextContent, tool_call_id: z.string().min(1) }),
+]);
+export type ChatMessage = z.infer<typeof ChatMessage>;
+
+export const FunctionTool = z.object({
+  type: z.literal("function"),
+  function: z.object({
+    name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, { message: "must be 1-64 letters, digits, _ or -" }),
+    description: z.string().optional(),
+    parameters: z.record(z.string(), z.unknown()).optional(),
+    strict: z.boolean().nullable().optional(),
+  }),
+});
+export type FunctionTool = z.infer<typeof FunctionTool>;
+
+export const ToolChoice = z.union([
+  z.enum(["none", "auto", "required"]),
+  z.object({ type: z.literal("function"), function: z.object({ name: z.string().min(1) }) }),
+]);
+export type ToolChoice = z.infer<typeof ToolChoice>;
+
+export const ResponseFormat = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("text") }),
+  z.object({ type: z.literal("json_object") }),
+  z.object({
+    type: z.literal("json_schema"),
+    json_schema: z.object({
+      name: z.string().min(1),
+      description: z.string().optional(),
+      schema: z.record(z.string(), z.unknown()).optional(),
+      strict: z.boolean().nullable().optional(),
+    }),
+  }),
+]);
+export type ResponseFormat = z.infer<typeof ResponseFormat>;
+
+const Stop = z.union([z.string(), z.array(z.string()).max(4)]).nullable();
+const Probability = z.number().min(0).max(1);
+
+export const ChatCompletionRequest = z.looseObject({
+  model: z.string().min(1, { message: "is required" }),
+  messages: z.array(ChatMessage).min(1, { message: "must contain at least one message" }),
+  stream: z.boolean().nullable().optional(),
+  stream_options: z.object({ include_usage: z.boolean().optional() }).nullable().optional(),
+  max_tokens: z.number().int().positive().nullable().optional(),
+  max_completion_tokens: z.number().int().positive().nullable().optional(),
+  temperature: z.number().min(0).max(2).nullable().optional(),
+  top_p: Probability.nullable().optional(),
+  n: z.number().int().min(1).max(16).nullable().optional(),
+  stop: Stop.optional(),
+  seed: z.number().int().nullable().optional(),
+  user: z.string().optional(),
+  metadata: z.record(z.string(), z.string()).nullable().optional(),
+  tools: z.array(FunctionTool).optional(),
+  tool_choice: ToolChoice.optional(),
+  parallel_tool_calls: z.boolean().optional(),
+  response_format: ResponseFormat.optional(),
+  presence_penalty: z.number().min(-2).max(2).nullable().optional(),
+  frequency_penalty: z.number().min(-2).max(2).nullable().optional(),
+  reasoning_effort: z.enum(["minimal", "low", "medium", "high"]).nullable().optional(),
+});
+export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequest>;
+
+export const CompletionRequest = z.looseObject({
+  model: z.string().min(1, { message: "is required" }),
+  prompt: z.union([z.string(), z.array(z.string()).min(1)]),
+  stream: z.boolean().nullable().optional(),
+  stream_options: z.object({ include_usage: z.boolean().optional() }).nullable().optional(),
+  max_tokens: z.number().int().positive().nullable().optional(),
+  temperature: z.number().min(0).max(2).nullable().optional(),
+  top_p: Probability.nullable().optional(),
+  n: z.number().int().min(1).max(16).nullable().optional(),
+  stop: Stop.optional(),
+  seed: z.number().int().nullable().optional(),
+  user: z.string().optional(),
+  suffix: z.string().nullable().optional(),
+  echo: z.boolean().nullable().optional(),
+});
+export type CompletionRequest = z.infer<typeof CompletionRequest>;
+
+export const EmbeddingRequest = z.looseObject({
+  model: z.string().min(1, { message: "is required" }),
+  input: z.union([
+    z.string(),
+    z.array(z.string()).min(1).max(2048),
+    z.array(z.number().int()).min(1),
+    z.array(z.array(z.number().int()).min(1)).min(1),
+  ]),
+  encoding_format: z.enum(["float", "base64"]).optional(),
+  dimensions: z.number().int().positive().optional(),
+  user: z.string().optional(),
+});
+export type EmbeddingRequest = z.infer<typeof EmbeddingRequest>;
