@@ -1,4 +1,41 @@
 import { serviceEnv } from "@cloudfreedom/service-kit";
+import { z } from "zod";
 
-export const RouterEnv = serviceEnv(4000, {});
-export type RouterEnv = ReturnType<typeof RouterEnv.parse>;
+const Ms = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const OptionalUrl = z.url({ message: "must be a URL" }).optional();
+
+export const RouterEnv = serviceEnv(4000, {
+  /** 32 bytes (base64 or hex) that decrypt provider credentials stored in PocketBase. */
+  MASTER_KEY: z.string().optional(),
+  /** Per-attempt upstream timeout, and the whole request's (all attempts and fallbacks). */
+  UPSTREAM_TIMEOUT_MS: Ms(60_000),
+  REQUEST_TIMEOUT_MS: Ms(300_000),
+  MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+  RETRY_BASE_MS: Ms(200),
+  RETRY_MAX_MS: Ms(5_000),
+  CIRCUIT_FAILURE_THRESHOLD: z.coerce.number().int().positive().default(5),
+  CIRCUIT_COOLDOWN_MS: Ms(30_000),
+  KEY_CACHE_TTL_MS: Ms(5_000),
+  KEY_CACHE_SIZE: z.coerce.number().int().positive().default(10_000),
+  CATALOG_REFRESH_MS: Ms(30_000),
+  /** `false` turns the model tier checks off (DESIGN.md §7). */
+  ENABLE_TIER_ENFORCEMENT: z.enum(["true", "false"]).default("true").transform((v) => v === "true"),
+  /** Where a 403 model_access_restricted points; defaults to the admin portal's billing page. */
+  UPGRADE_URL: z.url().optional(),
+  MAX_BODY_BYTES: z.coerce.number().int().positive().default(10 * 1024 * 1024),
+  EVENT_FLUSH_MS: Ms(5),
+  // Bootstrap providers from env (rows in `providers` with the same name win).
+  OPENAI_API_KEY: z.string().optional(),
+  OPENAI_BASE_URL: OptionalUrl,
+  ANTHROPIC_API_KEY: z.string().optional(),
+  ANTHROPIC_BASE_URL: OptionalUrl,
+  GEMINI_API_KEY: z.string().optional(),
+  GEMINI_BASE_URL: OptionalUrl,
+  OLLAMA_BASE_URL: OptionalUrl,
+  OPENROUTER_API_KEY: z.string().optional(),
+  OPENROUTER_BASE_URL: OptionalUrl,
+  AZURE_OPENAI_API_KEY: z.string().optional(),
+  AZURE_OPENAI_BASE_URL: OptionalUrl,
+  AZURE_OPENAI_API_VERSION: z.string().optional(),
+});
+export type RouterEnv = z.infer<typeof RouterEnv>;

@@ -69,6 +69,8 @@ export function runtimeReadiness(runtime: Runtime) {
 export interface ServeOptions {
   port: number;
   hostname: string;
+  /** Seconds a connection may sit idle (Bun's maximum, 255: LLM streams pause while models think). */
+  idleTimeout: number;
   fetch: (request: Request) => Response | Promise<Response>;
 }
 
@@ -107,7 +109,7 @@ export async function runHttpService<Env extends BaseEnv & { PORT: number; HOST:
     timeoutMs: options.env.SHUTDOWN_TIMEOUT_MS,
     beforeStop: service.markDraining,
     stopAccepting: () => server.stop(),
-    close: [...(options.close ?? []), runtime.close],
+    close: [...(options.close ?? []), () => service.onClose?.(), runtime.close],
   });
   return { runtime, server };
 }

@@ -23,6 +23,8 @@ export interface Service {
   app: Hono;
   /** Called on SIGTERM: `/ready` answers 503 from then on so load balancers stop sending traffic. */
   markDraining(): void;
+  /** The service's own resources to close after in-flight requests drained (flushers, subscribers). */
+  onClose?: () => Promise<void>;
 }
 
 const DEFAULT_MAX_BODY = 4 * 1024 * 1024;

@@ -1,5 +1,7 @@
-import type { ErrorCode } from "@cloudfreedom/shared";
-import type { ChatMessage } from "../openai/requests.ts";
+import { Buffer } from "node:buffer";
+import { AppError, type ErrorCode } from "@cloudfreedom/shared";
+import type { ChatMessage, EmbeddingRequest } from "../openai/requests.ts";
+import type { EmbeddingList } from "../openai/responses.ts";
 import type { NormalizedUsage, UpstreamFailure } from "./types.ts";
 
 /** The text of an OpenAI message content (string or parts); non-text parts contribute nothing. */
@@ -69,4 +71,99 @@ export function tryJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A request field the provider cannot take, as a 400 naming it (`messages[2].content[0].image_url.url`). */
+export function invalidField(field: string, message: string): AppError {
+  return new AppError("validation_failed", `${field}: ${message}`, { field });
+}
+
+/** `data:<media type>[;…];base64,<data>` split into its parts; `null` for anything else. */
+export function parseDataUrl(url: string): { mediaType: string; data: string } | null {
+  if (!url.startsWith("data:")) return null;
+  const comma = url.indexOf(",");
+  if (comma === -1) return null;
+  const params = url.slice(5, comma).split(";");
+  const mediaType = params[0]?.trim().toLowerCase();
+  if (!mediaType || params[params.length - 1]?.toLowerCase() !== "base64") return null;
+  return { mediaType, data: url.slice(comma + 1) };
+}
+
+/** A tool call's `arguments` string as the object providers want; "" (sent for no parameters) is `{}`. */
+export function parseToolArguments(args: string, field: string): Record<string, unknown> {
+  if (args.trim() === "") return {};
+  const parsed = tryJson(args);
+  if (parsed === undefined) throw invalidField(field, "must be valid JSON");
+  if (!isRecord(parsed)) throw invalidField(field, "must be a JSON object");
+  return parsed;
+}
+
+/** The function name of the tool call a `tool` message answers: the nearest earlier assistant call with its id. */
+export function toolCallName(messages: readonly ChatMessage[], index: number): string | null {
+  const message = messages[index];
+  if (message?.role !== "tool") return null;
+  for (let i = index - 1; i >= 0; i--) {
+    const earlier = messages[i];
+    if (earlier?.role !== "assistant") continue;
+    const call = earlier.tool_calls?.find((c) => c.id === message.tool_call_id);
+    if (call) return call.function.name;
+  }
+  return null;
+}
+
+/** An id for a tool call the provider returned without one; unique across requests, so clients can key on it. */
+export function toolCallId(requestId: string, n: number): string {
+  return `call_${requestId.replace(/^req_/, "")}_${n}`;
+}
+
+/** OpenAI's `stop` as a list. */
+export function stopList(stop: string | string[] | null | undefined): string[] | undefined {
+  if (stop === null || stop === undefined) return undefined;
+  return typeof stop === "string" ? [stop] : stop;
+}
+
+/** An embedding in OpenAI's `encoding_format: "base64"`: the vector's little-endian float32 bytes. */
+export function float32Base64(values: readonly number[]): string {
+  const bytes = new Uint8Array(values.length * 4);
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i] ?? 0, true);
+  return Buffer.from(bytes).toString("base64");
+}
+
+/**
+ * A rough token count (about four characters a token) for text a provider gave no count for. Usage built
+ * from it must be marked `estimated`, which tells the router to recount with a real tokenizer if it has one.
+ */
+export function estimateTokens(text: string): number {
+  return Math.ceil(text.length / 4);
+}
+
+/** The texts of an embeddings request, for providers that embed text only (token-id arrays are refused). */
+export function embeddingTexts(input: EmbeddingRequest["input"], provider: string): string[] {
+  const items: unknown[] = typeof input === "string" ? [input] : input;
+  if (items.every((item): item is string => typeof item === "string")) return items;
+  throw invalidField("input", `${provider} embeds text; token-id arrays are not supported, send strings`);
+}
+
+/** Vectors in OpenAI's list shape, float or base64 as the client asked. */
+export function embeddingList(
+  vectors: readonly number[][],
+  format: EmbeddingRequest["encoding_format"],
+  model: string,
+  promptTokens: number,
+): EmbeddingList {
+  return {
+    object: "list",
+    data: vectors.map((values, index) => ({
+      object: "embedding",
+      index,
+      embedding: format === "base64" ? float32Base64(values) : values,
+    })),
+    model,
+    usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+  };
 }

@@ -20,13 +20,10 @@ export class SseParser {
     for (;;) {
       const newline = nextLineEnd(buffer, start);
       if (newline === -1) break;
+      // A "\r" at the very end may be the first half of "\r\n": keep the whole line for the next push.
+      if (buffer.charCodeAt(newline) === 13 && newline === buffer.length - 1) break;
       const line = buffer.slice(start, newline);
-      start = newline + (buffer[newline] === "\r" && buffer[newline + 1] === "\n" ? 2 : 1);
-      // A lone "\r" at the very end may be the first half of "\r\n": wait for more.
-      if (buffer[newline] === "\r" && newline === buffer.length - 1) {
-        start = newline;
-        break;
-      }
+      start = newline + (buffer.charCodeAt(newline) === 13 && buffer.charCodeAt(newline + 1) === 10 ? 2 : 1);
       this.line(line, events);
     }
     this.tail = buffer.slice(start);
@@ -36,7 +33,7 @@ export class SseParser {
   /** End of stream: an event without its terminating blank line still counts. */
   end(): SseEvent[] {
     const events: SseEvent[] = [];
-    if (this.tail) this.line(this.tail, events);
+    if (this.tail) this.line(this.tail.replace(/\r$/, ""), events);
     this.tail = "";
     this.line("", events);
     return events;

@@ -1,0 +1,181 @@
+import type { ChatCompletionRequest, ChatMessage, ContentPart, ToolChoice } from "../../openai/requests.ts";
+import {
+  invalidField,
+  isRecord,
+  parseDataUrl,
+  parseToolArguments,
+  stopList,
+  textOf,
+  toolCallName,
+  tryJson,
+} from "../common.ts";
+import type { CallContext, UpstreamHttpRequest } from "../types.ts";
+import { toGeminiSchema } from "./schema.ts";
+import type { GeminiContent, GeminiGenerationConfig, GeminiPart, GeminiRequestBody } from "./wire.ts";
+
+/**
+ * Gemini 3 rejects a replayed function call that lacks the thought signature it was generated with, and an
+ * OpenAI client has nowhere to keep one. The API documents this value as the bypass for exactly that case;
+ * it goes on the first call of each model turn, where Gemini itself puts the signature.
+ */
+const SKIP_THOUGHT_SIGNATURE = "skip_thought_signature_validator";
+
+/** OpenAI parameter → generationConfig field, for the numbers that only change name. */
+const RENAMED = [
+  ["temperature", "temperature"],
+  ["top_p", "topP"],
+  ["n", "candidateCount"],
+  ["seed", "seed"],
+  ["presence_penalty", "presencePenalty"],
+  ["frequency_penalty", "frequencyPenalty"],
+] as const satisfies ReadonlyArray<readonly [keyof ChatCompletionRequest, keyof GeminiGenerationConfig]>;
+
+const IMAGE_TYPES: Readonly<Record<string, string>> = {
+  png: "image/png",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  webp: "image/webp",
+  gif: "image/gif",
+  heic: "image/heic",
+  heif: "image/heif",
+};
+
+type AssistantMessage = Extract<ChatMessage, { role: "assistant" }>;
+
+/** The key travels in `x-goog-api-key`, never in the URL, so it cannot end up in a logged URL. */
+export function geminiEndpoint(ctx: CallContext, method: string): Omit<UpstreamHttpRequest, "body"> {
+  const base = ctx.target.baseUrl.replace(/\/+$/, "");
+  const model = encodeURIComponent(ctx.upstreamModel.replace(/^models\//, ""));
+  const headers: Record<string, string> = { "content-type": "application/json", ...ctx.target.options.headers };
+  if (ctx.target.apiKey) headers["x-goog-api-key"] = ctx.target.apiKey;
+  return { url: `${base}/v1beta/models/${model}:${method}`, headers };
+}
+
+export function geminiChatRequest(req: ChatCompletionRequest, ctx: CallContext, stream: boolean): UpstreamHttpRequest {
+  const { system, contents } = toContents(req.messages);
+  const body: GeminiRequestBody = { contents };
+  if (system.length > 0) body.systemInstruction = { parts: system.map((text) => ({ text })) };
+  if (req.tools && req.tools.length > 0) {
+    body.tools = [
+      {
+        functionDeclarations: req.tools.map(({ function: fn }) => ({
+          name: fn.name,
+          ...(fn.description ? { description: fn.description } : {}),
+          ...(fn.parameters ? { parametersJsonSchema: toGeminiSchema(fn.parameters) } : {}),
+        })),
+      },
+    ];
+    if (req.tool_choice) body.toolConfig = { functionCallingConfig: functionCalling(req.tool_choice) };
+  }
+  const config = generationConfig(req);
+  if (Object.keys(config).length > 0) body.generationConfig = config;
+  const method = stream ? "streamGenerateContent?alt=sse" : "generateContent";
+  return { ...geminiEndpoint(ctx, method), body: JSON.stringify(body) };
+}
+
+/**
+ * System and developer messages become the system instruction wherever they appear; assistant turns are the
+ * `model` role; tool results are `user` turns; consecutive turns of one role are merged (Gemini wants the
+ * answers to parallel calls together in one turn).
+ */
+function toContents(messages: ChatMessage[]): { system: string[]; contents: GeminiContent[] } {
+  const system: string[] = [];
+  const contents: GeminiContent[] = [];
+  const add = (role: GeminiContent["role"], parts: GeminiPart[]): void => {
+    if (parts.length === 0) return;
+    const last = contents[contents.length - 1];
+    if (last?.role === role) last.parts.push(...parts);
+    else contents.push({ role, parts });
+  };
+  messages.forEach((message, i) => {
+    switch (message.role) {
+      case "system":
+      case "developer": {
+        const text = textOf(message.content);
+        if (text) system.push(text);
+        return;
+      }
+      case "user":
+        return add("user", userParts(message.content, i));
+      case "assistant":
+        return add("model", modelParts(message, i));
+      case "tool":
+        return add("user", [functionResponse(messages, i, message.tool_call_id, textOf(message.content))]);
+    }
+  });
+  return { system, contents };
+}
+
+function userParts(content: string | ContentPart[], i: number): GeminiPart[] {
+  if (typeof content === "string") return content ? [{ text: content }] : [];
+  return content.flatMap((part, j): GeminiPart[] => {
+    if (part.type === "text") return part.text ? [{ text: part.text }] : [];
+    if (part.type === "image_url") return [imagePart(part.image_url.url, `messages[${i}].content[${j}].image_url.url`)];
+    const { data, format } = part.input_audio;
+    return [{ inlineData: { mimeType: `audio/${format}`, data } }];
+  });
+}
+
+/** Data URLs go inline; http(s) URLs go by reference (Gemini fetches public and signed URLs itself). */
+function imagePart(url: string, field: string): GeminiPart {
+  const inline = parseDataUrl(url);
+  if (inline) return { inlineData: { mimeType: inline.mediaType, data: inline.data } };
+  if (!/^https?:\/\//i.test(url)) {
+    throw invalidField(field, "must be an http(s) URL or a base64 data URL (data:image/png;base64,…)");
+  }
+  const mimeType = imageTypeOf(url);
+  return { fileData: mimeType ? { fileUri: url, mimeType } : { fileUri: url } };
+}
+
+function imageTypeOf(url: string): string | undefined {
+  const extension = /\.([a-z0-9]+)$/i.exec(URL.canParse(url) ? new URL(url).pathname : "")?.[1];
+  return extension ? IMAGE_TYPES[extension.toLowerCase()] : undefined;
+}
+
+function modelParts(message: AssistantMessage, i: number): GeminiPart[] {
+  const text = textOf(message.content);
+  const parts: GeminiPart[] = text ? [{ text }] : [];
+  message.tool_calls?.forEach((call, j) => {
+    const args = parseToolArguments(call.function.arguments, `messages[${i}].tool_calls[${j}].function.arguments`);
+    const part: GeminiPart = { functionCall: { name: call.function.name, args } };
+    if (j === 0) part.thoughtSignature = SKIP_THOUGHT_SIGNATURE;
+    parts.push(part);
+  });
+  return parts;
+}
+
+/** Gemini matches a result to its call by function name, which OpenAI's tool message does not carry. */
+function functionResponse(messages: ChatMessage[], i: number, callId: string, text: string): GeminiPart {
+  const name = toolCallName(messages, i);
+  if (!name) {
+    throw invalidField(`messages[${i}].tool_call_id`, `no earlier assistant message has a tool call with id "${callId}"`);
+  }
+  // A JSON object result is given as is; anything else becomes the `output` Gemini documents.
+  const parsed = tryJson(text);
+  return { functionResponse: { name, response: isRecord(parsed) ? parsed : { output: text } } };
+}
+
+function functionCalling(choice: ToolChoice): NonNullable<GeminiRequestBody["toolConfig"]>["functionCallingConfig"] {
+  if (choice === "none") return { mode: "NONE" };
+  if (choice === "auto") return { mode: "AUTO" };
+  if (choice === "required") return { mode: "ANY" };
+  return { mode: "ANY", allowedFunctionNames: [choice.function.name] };
+}
+
+function generationConfig(req: ChatCompletionRequest): GeminiGenerationConfig {
+  const config: GeminiGenerationConfig = {};
+  for (const [from, to] of RENAMED) {
+    const value = req[from];
+    if (typeof value === "number") config[to] = value;
+  }
+  const maxTokens = req.max_completion_tokens ?? req.max_tokens;
+  if (typeof maxTokens === "number") config.maxOutputTokens = maxTokens;
+  const stop = stopList(req.stop);
+  if (stop && stop.length > 0) config.stopSequences = stop;
+  const format = req.response_format;
+  if (format?.type === "json_object" || format?.type === "json_schema") config.responseMimeType = "application/json";
+  if (format?.type === "json_schema" && format.json_schema.schema) {
+    config.responseJsonSchema = toGeminiSchema(format.json_schema.schema);
+  }
+  return config;
+}

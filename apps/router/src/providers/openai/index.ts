@@ -1,0 +1,47 @@
+import type { Completion, ChatCompletion, EmbeddingList } from "../../openai/responses.ts";
+import { failureFromStatus, tryJson } from "../common.ts";
+import type { ProviderAdapter } from "../types.ts";
+import { chatRequest, completionsRequest, embeddingsRequest } from "./request.ts";
+import { OpenAIPassThroughStream } from "./stream.ts";
+import { fromOpenAIUsage } from "./usage.ts";
+
+function errorMessage(body: string): string {
+  const parsed = tryJson(body) as { error?: { message?: string } | string; message?: string } | undefined;
+  if (typeof parsed?.error === "string") return parsed.error;
+  return parsed?.error?.message ?? parsed?.message ?? (body.slice(0, 200) || "no error body");
+}
+
+function makeOpenAICompatible(kind: "openai" | "azure" | "openrouter", label: string): ProviderAdapter {
+  return {
+    kind,
+    chat: {
+      request: chatRequest,
+      response: (body) => {
+        const completion = body as ChatCompletion;
+        return { completion, usage: fromOpenAIUsage(completion.usage) };
+      },
+      stream: (ctx, options) => new OpenAIPassThroughStream(options, ctx.target.name),
+    },
+    completions: {
+      request: completionsRequest,
+      response: (body) => {
+        const completion = body as Completion;
+        return { completion, usage: fromOpenAIUsage(completion.usage) };
+      },
+      stream: (ctx, options) => new OpenAIPassThroughStream(options, ctx.target.name),
+    },
+    embeddings: {
+      request: embeddingsRequest,
+      response: (body) => {
+        const list = body as EmbeddingList;
+        const prompt = list.usage?.prompt_tokens ?? 0;
+        return { list, usage: { input: prompt, cached_input: 0, output: 0, reasoning: 0, estimated: false } };
+      },
+    },
+    failure: (status, body, headers) => failureFromStatus(status, errorMessage(body), headers, label),
+  };
+}
+
+export const openAIAdapter = makeOpenAICompatible("openai", "OpenAI-compatible provider");
+export const azureAdapter = makeOpenAICompatible("azure", "Azure OpenAI");
+export const openRouterAdapter = makeOpenAICompatible("openrouter", "OpenRouter");

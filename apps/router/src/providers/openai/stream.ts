@@ -1,0 +1,86 @@
+import { tryJson } from "../common.ts";
+import { SseParser } from "../sse.ts";
+import type { ChatStreamTransform, NormalizedUsage, StreamOptions, UpstreamFailure } from "../types.ts";
+import { UpstreamStreamError } from "../types.ts";
+import { fromOpenAIUsage } from "./usage.ts";
+
+interface ChunkShape {
+  choices?: Array<{ text?: string; delta?: { content?: string | null; tool_calls?: Array<{ function?: { arguments?: string } }> } }>;
+  usage?: unknown;
+  error?: { message?: string; code?: string | number | null; type?: string };
+}
+
+/**
+ * OpenAI-compatible streams pass through as they are: a chunk is parsed only when it carries usage or an
+ * error (cheap substring checks first), so the common chunk costs no JSON work. Works for chat and legacy
+ * completion chunks alike.
+ */
+export class OpenAIPassThroughStream implements ChatStreamTransform {
+  private readonly parser = new SseParser();
+  private readonly seen: string[] = [];
+  private usageSoFar: NormalizedUsage | null = null;
+
+  constructor(
+    private readonly options: StreamOptions,
+    private readonly provider: string,
+  ) {}
+
+  push(text: string): string[] {
+    const out: string[] = [];
+    for (const event of this.parser.push(text)) this.handle(event.data, out);
+    return out;
+  }
+
+  end(): string[] {
+    const out: string[] = [];
+    for (const event of this.parser.end()) this.handle(event.data, out);
+    return out;
+  }
+
+  usage(): NormalizedUsage | null {
+    return this.usageSoFar;
+  }
+
+  outputText(): string {
+    let text = "";
+    for (const data of this.seen) {
+      const chunk = tryJson(data) as ChunkShape | undefined;
+      for (const choice of chunk?.choices ?? []) {
+        text += choice.text ?? choice.delta?.content ?? "";
+        for (const call of choice.delta?.tool_calls ?? []) text += call.function?.arguments ?? "";
+      }
+    }
+    return text;
+  }
+
+  private handle(data: string, out: string[]): void {
+    if (data === "[DONE]") return;
+    // In JSON these keys can only appear as keys: a quote inside a string value is escaped.
+    if (data.includes('"error":')) this.raiseIfError(data);
+    if (data.includes('"usage":{')) {
+      const chunk = tryJson(data) as ChunkShape | undefined;
+      this.usageSoFar = fromOpenAIUsage(chunk?.usage) ?? this.usageSoFar;
+      if (chunk && !this.options.includeUsage) {
+        if ((chunk.choices ?? []).length === 0) return;
+        // Some OpenAI-compatible servers attach usage to the last content chunk: keep the content only.
+        const { usage: _dropped, ...rest } = chunk;
+        data = JSON.stringify(rest);
+      }
+    }
+    this.seen.push(data);
+    out.push(data);
+  }
+
+  private raiseIfError(data: string): void {
+    const chunk = tryJson(data) as ChunkShape | undefined;
+    if (!chunk?.error) return;
+    const failure: UpstreamFailure = {
+      status: 502,
+      code: "upstream_error",
+      message: `${this.provider} stream failed: ${chunk.error.message ?? "unknown error"}`,
+      retryable: false,
+      retryAfterMs: null,
+    };
+    throw new UpstreamStreamError(failure);
+  }
+}

@@ -1,0 +1,48 @@
+import { AppError, type KeyRecord, type ModelCatalogEntry, checkTierAccess } from "@cloudfreedom/shared";
+import type { Hono } from "hono";
+import type { RouterDeps } from "../../deps.ts";
+import { resolveKey } from "../../services/keys/resolve-key.ts";
+
+function modelObject(deps: RouterDeps, model: ModelCatalogEntry, key: KeyRecord | null) {
+  const allowed = !deps.env.ENABLE_TIER_ENFORCEMENT || (key ? checkTierAccess(key.tier, model).allowed : true);
+  return {
+    id: model.model_id,
+    object: "model" as const,
+    created: Math.floor(deps.catalog.current.loadedAt / 1000),
+    owned_by: model.deployments[0]?.provider ?? "cloudfreedom",
+    display_name: model.display_name,
+    context_window: model.context_window,
+    max_output_tokens: model.max_output_tokens,
+    capabilities: model.capabilities,
+    required_tier: model.required_tier,
+    tier_restriction_mode: model.tier_restriction_mode,
+    allowed_tiers: model.allowed_tiers,
+    ...(key ? { access_status: allowed ? "allowed" : "upgrade_required" } : {}),
+  };
+}
+
+/** The caller's key when one is sent (a bad one is refused); anonymous listing stays possible. */
+async function optionalKey(deps: RouterDeps, authorization: string | undefined): Promise<KeyRecord | null> {
+  return authorization ? resolveKey({ cache: deps.keys, redis: deps.redis }, authorization) : null;
+}
+
+export function registerModelRoutes(app: Hono, deps: RouterDeps): void {
+  app.get("/v1/models", async (c) => {
+    const key = await optionalKey(deps, c.req.header("authorization"));
+    if (key) c.set("tenantId", key.tenant_id);
+    const data = [...deps.catalog.current.models.values()]
+      .filter((model) => model.is_available)
+      .map((model) => modelObject(deps, model, key));
+    return c.json({ object: "list", data, total: data.length, ...(key ? { user_tier: key.tier } : {}) });
+  });
+
+  app.get("/v1/models/:id{.+}", async (c) => {
+    const key = await optionalKey(deps, c.req.header("authorization"));
+    const id = c.req.param("id");
+    const model = deps.catalog.model(id);
+    if (!model || !model.is_available) {
+      throw new AppError("model_not_found", `The model "${id}" does not exist; GET /v1/models lists the models`, { model_id: id });
+    }
+    return c.json(modelObject(deps, model, key));
+  });
+}

@@ -1,0 +1,62 @@
+import type { KeyRecord } from "@cloudfreedom/shared";
+import type { Context } from "hono";
+import type { RouterDeps } from "../../deps.ts";
+import type { ChatCompletionRequest } from "../../openai/requests.ts";
+import type { ChatCompletion } from "../../openai/responses.ts";
+import { toOpenAIUsage } from "../../providers/openai/usage.ts";
+import type { UpstreamCall } from "../upstream/call.ts";
+import { chatPromptText, estimateUsage } from "../usage/estimate.ts";
+import { requestSignal, startCall } from "./call-setup.ts";
+import { routeCall } from "./routed-call.ts";
+import { streamResponse } from "./stream-response.ts";
+
+function completionText(completion: ChatCompletion): string {
+  let text = "";
+  for (const choice of completion.choices ?? []) {
+    text += choice.message?.content ?? "";
+    for (const call of choice.message?.tool_calls ?? []) text += call.function.arguments;
+  }
+  return text;
+}
+
+/** POST /v1/chat/completions for an admitted key: routed, translated, usage recorded. */
+export async function proxyChat(c: Context, deps: RouterDeps, key: KeyRecord, body: ChatCompletionRequest): Promise<Response> {
+  const stream = body.stream === true;
+  const tracker = startCall(c, deps, key, body.model, "chat", "chat", stream);
+  const signal = requestSignal(c, deps);
+  try {
+    if (stream) {
+      const served = await routeCall<UpstreamCall>(deps, tracker, signal, (a, ctx) => a.chat.request(body, ctx, true), "stream");
+      const created = Math.floor(tracker.startedAt / 1000);
+      const fallbackId = `chatcmpl-${tracker.requestId}`;
+      return streamResponse({
+        upstream: served.value,
+        transform: served.adapter.chat.stream(served.ctx, { includeUsage: false, id: fallbackId, created }),
+        tracker,
+        includeUsage: body.stream_options?.include_usage === true,
+        object: "chat.completion.chunk",
+        prompt: chatPromptText(body),
+        fallbackId,
+        headers: {},
+      });
+    }
+    const served = await routeCall<unknown>(deps, tracker, signal, (a, ctx) => a.chat.request(body, ctx, false), "json");
+    const { completion, usage: reported } = served.adapter.chat.response(served.value, served.ctx);
+    const usage = reported ?? estimateUsage(chatPromptText(body), completionText(completion));
+    const billed = tracker.finish({
+      usage,
+      status: "success",
+      finishReasons: completion.choices.flatMap((choice) => (choice.finish_reason ? [choice.finish_reason] : [])),
+      responseModel: completion.model,
+    });
+    if (!completion.usage) completion.usage = toOpenAIUsage(usage);
+    return c.json(completion, 200, { ...tracker.headers(), ...costHeaders(billed, usage.estimated) });
+  } catch (error) {
+    tracker.fail(error);
+    throw error;
+  }
+}
+
+export function costHeaders(billed: number, estimated: boolean): Record<string, string> {
+  return { "x-cloudfreedom-cost-micros": String(billed), "x-cloudfreedom-usage-estimated": String(estimated) };
+}

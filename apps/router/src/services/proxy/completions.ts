@@ -1,0 +1,63 @@
+import type { KeyRecord } from "@cloudfreedom/shared";
+import type { Context } from "hono";
+import type { RouterDeps } from "../../deps.ts";
+import type { CompletionRequest } from "../../openai/requests.ts";
+import type { Completion } from "../../openai/responses.ts";
+import { toOpenAIUsage } from "../../providers/openai/usage.ts";
+import type { UpstreamCall } from "../upstream/call.ts";
+import { estimateUsage, inputText } from "../usage/estimate.ts";
+import { requestSignal, startCall } from "./call-setup.ts";
+import { costHeaders } from "./chat.ts";
+import { chatAsCompletion, chatStreamAsCompletion, completionAsChat } from "./completions-via-chat.ts";
+import { routeCall } from "./routed-call.ts";
+import { streamResponse } from "./stream-response.ts";
+
+/** POST /v1/completions: native on OpenAI-compatible providers, through chat everywhere else. */
+export async function proxyCompletions(c: Context, deps: RouterDeps, key: KeyRecord, body: CompletionRequest): Promise<Response> {
+  const stream = body.stream === true;
+  const tracker = startCall(c, deps, key, body.model, "completions", "text_completion", stream);
+  const signal = requestSignal(c, deps);
+  const prompt = inputText(body.prompt);
+  try {
+    const served = await routeCall<unknown>(
+      deps,
+      tracker,
+      signal,
+      (a, ctx) => (a.completions ? a.completions.request(body, ctx, stream) : a.chat.request(completionAsChat(body), ctx, stream)),
+      stream ? "stream" : "json",
+    );
+    const { adapter, ctx } = served;
+    if (stream) {
+      const fallbackId = `cmpl-${tracker.requestId}`;
+      const options = { includeUsage: false, id: fallbackId, created: Math.floor(tracker.startedAt / 1000) };
+      return streamResponse({
+        upstream: served.value as UpstreamCall,
+        transform: adapter.completions ? adapter.completions.stream(ctx, options) : chatStreamAsCompletion(adapter.chat.stream(ctx, options)),
+        tracker,
+        includeUsage: body.stream_options?.include_usage === true,
+        object: "text_completion",
+        prompt,
+        fallbackId,
+        headers: {},
+      });
+    }
+    const result = adapter.completions ? adapter.completions.response(served.value, ctx) : translate(adapter.chat.response(served.value, ctx));
+    const completion: Completion = result.completion;
+    const usage = result.usage ?? estimateUsage(prompt, completion.choices.map((choice) => choice.text).join(""));
+    const billed = tracker.finish({
+      usage,
+      status: "success",
+      finishReasons: completion.choices.flatMap((choice) => (choice.finish_reason ? [choice.finish_reason] : [])),
+      responseModel: completion.model,
+    });
+    if (!completion.usage) completion.usage = toOpenAIUsage(usage);
+    return c.json(completion, 200, { ...tracker.headers(), ...costHeaders(billed, usage.estimated) });
+  } catch (error) {
+    tracker.fail(error);
+    throw error;
+  }
+}
+
+function translate(result: ReturnType<RouterDeps["adapters"]["openai"]["chat"]["response"]>) {
+  return { completion: chatAsCompletion(result.completion), usage: result.usage };
+}

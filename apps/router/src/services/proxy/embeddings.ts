@@ -1,0 +1,37 @@
+import { AppError, type KeyRecord } from "@cloudfreedom/shared";
+import type { Context } from "hono";
+import type { RouterDeps } from "../../deps.ts";
+import type { EmbeddingRequest } from "../../openai/requests.ts";
+import { estimateUsage, inputText } from "../usage/estimate.ts";
+import { requestSignal, startCall } from "./call-setup.ts";
+import { costHeaders } from "./chat.ts";
+import { routeCall } from "./routed-call.ts";
+
+/** POST /v1/embeddings. */
+export async function proxyEmbeddings(c: Context, deps: RouterDeps, key: KeyRecord, body: EmbeddingRequest): Promise<Response> {
+  const tracker = startCall(c, deps, key, body.model, "embeddings", "embeddings", false);
+  const signal = requestSignal(c, deps);
+  try {
+    const served = await routeCall<unknown>(
+      deps,
+      tracker,
+      signal,
+      (adapter, ctx) => {
+        if (!adapter.embeddings) {
+          throw new AppError("invalid_request", `The provider of "${body.model}" (${ctx.target.name}) serves no embeddings`);
+        }
+        return adapter.embeddings.request(body, ctx);
+      },
+      "json",
+    );
+    const embeddings = served.adapter.embeddings;
+    if (!embeddings) throw new AppError("internal_error", "embeddings adapter vanished");
+    const { list, usage: reported } = embeddings.response(served.value, served.ctx, body);
+    const usage = reported.estimated ? estimateUsage(inputText(body.input), "") : reported;
+    const billed = tracker.finish({ usage, status: "success", responseModel: list.model });
+    return c.json(list, 200, { ...tracker.headers(), ...costHeaders(billed, usage.estimated) });
+  } catch (error) {
+    tracker.fail(error);
+    throw error;
+  }
+}

@@ -1,0 +1,132 @@
+import { buildErrorEnvelope, isAppError } from "@cloudfreedom/shared";
+import { toOpenAIUsage } from "../../providers/openai/usage.ts";
+import { makeUsage } from "../../providers/common.ts";
+import { type ChatStreamTransform, type NormalizedUsage, UpstreamStreamError } from "../../providers/types.ts";
+import type { UpstreamCall } from "../upstream/call.ts";
+import { estimateUsage } from "../usage/estimate.ts";
+import type { CallTracker } from "./tracker.ts";
+
+const encoder = new TextEncoder();
+const frame = (data: string) => encoder.encode(`data: ${data}\n\n`);
+
+interface FirstChunk {
+  id?: string;
+  created?: number;
+  model?: string;
+  choices?: Array<{ finish_reason?: string | null }>;
+}
+
+/**
+ * The usage of a stream: the provider's when it finished and reported it; otherwise what we can count
+ * (a cut or failed stream keeps the provider's partial numbers where they are larger).
+ */
+function settleUsage(transform: ChatStreamTransform, prompt: string, complete: boolean): NormalizedUsage {
+  const reported = transform.usage();
+  if (reported && complete) return reported;
+  const estimate = estimateUsage(prompt, transform.outputText());
+  if (!reported) return estimate;
+  const output = Math.max(reported.output, estimate.output);
+  const input = reported.input || estimate.input;
+  return makeUsage(input, output, {
+    cached: reported.cached_input,
+    reasoning: reported.reasoning,
+    estimated: output !== reported.output || input !== reported.input,
+  });
+}
+
+/**
+ * Relay an upstream stream to the client as OpenAI SSE. Transforms never emit the usage chunk: this does,
+ * once, when the client asked for it, with the billed cost (`usage.cost_micros`). A provider error or a
+ * broken connection mid-stream ends the stream with an `error` event; a client that leaves aborts the
+ * upstream. Every path records the usage produced so far, exactly once.
+ */
+export function streamResponse(options: {
+  upstream: UpstreamCall;
+  transform: ChatStreamTransform;
+  tracker: CallTracker;
+  includeUsage: boolean;
+  object: "chat.completion.chunk" | "text_completion";
+  prompt: string;
+  fallbackId: string;
+  headers: Record<string, string>;
+}): Response {
+  const { upstream, transform, tracker } = options;
+  let first: FirstChunk | undefined;
+  const finishReasons: string[] = [];
+  const body = upstream.response.body;
+  let cancelled = false;
+
+  const stream = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      if (!body) {
+        controller.close();
+        tracker.finish({ usage: makeUsage(0, 0), status: "error", errorCode: "upstream_error" });
+        return;
+      }
+      const reader = body.getReader();
+      const decoder = new TextDecoder();
+      const emit = (chunks: string[]) => {
+        for (const chunk of chunks) {
+          if (!first || chunk.includes('"finish_reason":"')) {
+            const parsed = JSON.parse(chunk) as FirstChunk;
+            first ??= parsed;
+            for (const choice of parsed.choices ?? []) if (choice.finish_reason) finishReasons.push(choice.finish_reason);
+          }
+          controller.enqueue(frame(chunk));
+        }
+      };
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          emit(transform.push(decoder.decode(value, { stream: true })));
+        }
+        emit(transform.push(decoder.decode()));
+        emit(transform.end());
+        const usage = settleUsage(transform, options.prompt, true);
+        const billed = tracker.finish({ usage, status: "success", finishReasons, responseModel: first?.model ?? null });
+        if (options.includeUsage) {
+          controller.enqueue(
+            frame(
+              JSON.stringify({
+                id: first?.id ?? options.fallbackId,
+                object: options.object,
+                created: first?.created ?? Math.floor(tracker.startedAt / 1000),
+                model: first?.model ?? tracker.admitted.model.model_id,
+                choices: [],
+                usage: { ...toOpenAIUsage(usage), cost_micros: billed, estimated: usage.estimated },
+              }),
+            ),
+          );
+        }
+        controller.enqueue(encoder.encode("data: [DONE]\n\n"));
+        controller.close();
+      } catch (error) {
+        if (cancelled) return;
+        const failure = error instanceof UpstreamStreamError ? error.failure : null;
+        const code = failure?.code ?? (isAppError(error) ? error.code : "upstream_error");
+        const message = failure?.message ?? `${tracker.target?.name ?? "provider"} stream broke off: ${error instanceof Error ? error.message : "unknown"}`;
+        tracker.finish({ usage: settleUsage(transform, options.prompt, false), status: "error", errorCode: code, finishReasons });
+        const envelope = buildErrorEnvelope({ code, message, requestId: tracker.requestId, openAI: true });
+        controller.enqueue(frame(JSON.stringify(envelope)));
+        controller.close();
+      }
+    },
+    cancel() {
+      cancelled = true;
+      upstream.abort();
+      tracker.finish({ usage: settleUsage(transform, options.prompt, false), status: "cancelled", errorCode: "client_disconnected", finishReasons });
+    },
+  });
+
+  return new Response(stream, {
+    headers: {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache",
+      connection: "keep-alive",
+      "x-accel-buffering": "no",
+      ...options.headers,
+      ...tracker.headers(),
+    },
+  });
+}

@@ -1,0 +1,51 @@
+interface CircuitState {
+  failures: number;
+  openUntil: number;
+  probing: boolean;
+}
+
+/**
+ * Per-deployment circuit breaker: after `threshold` consecutive retryable failures the deployment cools
+ * down for `cooldownMs`; then one request probes it (half-open) and its outcome closes or reopens it.
+ * State is per router process: each instance learns a failing upstream on its own within a few requests.
+ */
+export class CircuitBreaker {
+  private readonly states = new Map<string, CircuitState>();
+
+  constructor(
+    private readonly threshold: number,
+    private readonly cooldownMs: number,
+  ) {}
+
+  /** May a request go to this deployment now? Claims the probe slot when half-open. */
+  allow(id: string, now = Date.now()): boolean {
+    const state = this.states.get(id);
+    if (!state || state.failures < this.threshold) return true;
+    if (now < state.openUntil || state.probing) return false;
+    state.probing = true;
+    return true;
+  }
+
+  /** When a cooling deployment may be probed again (ms epoch), or 0 when it is available. */
+  availableAt(id: string): number {
+    const state = this.states.get(id);
+    return state && state.failures >= this.threshold ? state.openUntil : 0;
+  }
+
+  success(id: string): void {
+    this.states.delete(id);
+  }
+
+  failure(id: string, now = Date.now()): void {
+    const state = this.states.get(id) ?? { failures: 0, openUntil: 0, probing: false };
+    state.failures += 1;
+    state.probing = false;
+    if (state.failures >= this.threshold) state.openUntil = now + this.cooldownMs;
+    this.states.set(id, state);
+  }
+
+  isOpen(id: string, now = Date.now()): boolean {
+    const state = this.states.get(id);
+    return !!state && state.failures >= this.threshold && (now < state.openUntil || state.probing);
+  }
+}

@@ -1,0 +1,90 @@
+import { AppError, type Deployment } from "@cloudfreedom/shared";
+import type { UpstreamFailure } from "../../providers/types.ts";
+import type { CircuitBreaker } from "./circuit-breaker.ts";
+import { backoffMs } from "./plan.ts";
+
+export type AttemptResult<T> = { ok: true; value: T } | { ok: false; failure: UpstreamFailure };
+
+export interface RoutingPolicy {
+  maxAttempts: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+}
+
+export interface Routed<T> {
+  value: T;
+  deployment: Deployment;
+  attempts: number;
+}
+
+/** The client went away: stop trying, answer nothing. */
+export class ClientGone extends Error {
+  constructor() {
+    super("client disconnected");
+    this.name = "ClientGone";
+  }
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal.aborted) return reject(new ClientGone());
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(new ClientGone());
+    }, { once: true });
+  });
+
+/**
+ * Try deployments in plan order. A retryable failure moves to the next untried deployment at once
+ * (fallback); when none is left it retries with backoff (honouring Retry-After), up to `maxAttempts` in
+ * all. Cooling deployments (open circuit) are skipped. Nothing here has sent a byte to the client, which
+ * is what makes fallback safe; callers start streaming only after `attempt` returned ok.
+ */
+export async function executeWithRouting<T>(options: {
+  plan: Deployment[];
+  breaker: CircuitBreaker;
+  policy: RoutingPolicy;
+  signal: AbortSignal;
+  attempt: (deployment: Deployment, attemptNumber: number) => Promise<AttemptResult<T>>;
+}): Promise<Routed<T>> {
+  const { plan, breaker, policy, signal } = options;
+  const tried = new Set<string>();
+  // `allow` claims a half-open probe slot, so ask it only for the deployment about to be tried.
+  const nextUntried = () => plan.find((d) => !tried.has(d.id) && breaker.allow(d.id));
+  let current = nextUntried();
+  if (!current) {
+    const soonest = Math.min(...plan.map((d) => breaker.availableAt(d.id)));
+    const seconds = Math.max(1, Math.ceil((soonest - Date.now()) / 1000));
+    throw new AppError(
+      "upstream_error",
+      `Every deployment of this model is cooling down after repeated failures; retry in ${seconds}s`,
+      { deployments: plan.map((d) => d.id) },
+      { "retry-after": String(seconds) },
+    );
+  }
+  let last: UpstreamFailure | undefined;
+  for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
+    if (signal.aborted) throw new ClientGone();
+    tried.add(current.id);
+    const result = await options.attempt(current, attempt);
+    if (result.ok) {
+      breaker.success(current.id);
+      return { value: result.value, deployment: current, attempts: attempt };
+    }
+    last = result.failure;
+    if (last.retryable) breaker.failure(current.id);
+    if (!last.retryable || attempt === policy.maxAttempts) break;
+    const fallback = nextUntried();
+    if (fallback) {
+      current = fallback;
+      continue;
+    }
+    await sleep(backoffMs(attempt, policy.retryBaseMs, policy.retryMaxMs, last.retryAfterMs), signal);
+    if (!breaker.allow(current.id)) break;
+  }
+  const failure = last as UpstreamFailure;
+  const headers: Record<string, string> =
+    failure.retryAfterMs !== null ? { "retry-after": String(Math.ceil(failure.retryAfterMs / 1000)) } : {};
+  throw new AppError(failure.code, failure.message, { upstream_status: failure.status }, headers);
+}

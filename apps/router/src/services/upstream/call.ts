@@ -1,0 +1,60 @@
+import type { ProviderAdapter, UpstreamFailure, UpstreamHttpRequest } from "../../providers/types.ts";
+import { type AttemptResult, ClientGone } from "../routing/execute.ts";
+
+export interface UpstreamCall {
+  response: Response;
+  /** Aborts the upstream request (client went away, or total timeout). */
+  abort: () => void;
+}
+
+const failure = (code: UpstreamFailure["code"], message: string): AttemptResult<never> => ({
+  ok: false,
+  failure: { status: code === "upstream_timeout" ? 504 : 502, code, message, retryable: true, retryAfterMs: null },
+});
+
+/**
+ * One attempt against one deployment. Resolves ok once a 2xx status arrived (the body is the caller's to
+ * read); a non-2xx is read and mapped by the adapter. `timeoutMs` bounds the wait for the status line;
+ * `signal` is the request's (client disconnect + total timeout) and aborts the upstream too.
+ */
+export async function callUpstream(
+  request: UpstreamHttpRequest,
+  options: { adapter: ProviderAdapter; provider: string; timeoutMs: number; signal: AbortSignal },
+): Promise<AttemptResult<UpstreamCall>> {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, options.timeoutMs);
+  const onAbort = () => controller.abort();
+  options.signal.addEventListener("abort", onAbort, { once: true });
+  const abort = () => controller.abort();
+  try {
+    const response = await fetch(request.url, {
+      method: "POST",
+      headers: request.headers,
+      body: request.body,
+      signal: controller.signal,
+    });
+    if (response.ok) return { ok: true, value: { response, abort } };
+    const text = await response.text();
+    return { ok: false, failure: options.adapter.failure(response.status, text, response.headers) };
+  } catch (error) {
+    if (options.signal.aborted) throw new ClientGone();
+    if (timedOut) return failure("upstream_timeout", `${options.provider} did not answer within ${options.timeoutMs} ms`);
+    const reason = error instanceof Error ? error.message : "connection failed";
+    return failure("upstream_error", `${options.provider} is unreachable: ${reason}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Read a JSON body; one that does not parse counts as a retryable upstream failure. */
+export async function readJsonBody(call: UpstreamCall, provider: string): Promise<AttemptResult<unknown>> {
+  try {
+    return { ok: true, value: await call.response.json() };
+  } catch {
+    return failure("upstream_error", `${provider} sent a response that is not JSON`);
+  }
+}

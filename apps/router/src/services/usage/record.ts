@@ -1,0 +1,110 @@
+import {
+  type Deployment,
+  type KeyRecord,
+  type ModelCatalogEntry,
+  type QueuePayloadInput,
+  type Span,
+  newId,
+  periodOf,
+  priceUsage,
+} from "@cloudfreedom/shared";
+import type { NormalizedUsage, ProviderTarget } from "../../providers/types.ts";
+
+export type Operation = "chat" | "text_completion" | "embeddings";
+
+export interface CallRecord {
+  requestId: string;
+  key: KeyRecord;
+  model: ModelCatalogEntry;
+  deployment: Deployment | null;
+  target: ProviderTarget | null;
+  operation: Operation;
+  stream: boolean;
+  usage: NormalizedUsage;
+  status: "success" | "error" | "cancelled";
+  errorCode: string | null;
+  startedAt: number;
+  endedAt: number;
+  attempts: number;
+  finishReasons: string[];
+  responseModel: string | null;
+  traceparent: string | undefined;
+}
+
+const hex = (bytes: number) => {
+  const data = crypto.getRandomValues(new Uint8Array(bytes));
+  let out = "";
+  for (const byte of data) out += byte.toString(16).padStart(2, "0");
+  return out;
+};
+
+/** Join the caller's W3C trace when it sent `traceparent`, else start a new trace. */
+function traceIds(traceparent: string | undefined): { traceId: string; parentId: string | null } {
+  const match = traceparent ? /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/.exec(traceparent) : null;
+  return match?.[1] && match[2] ? { traceId: match[1], parentId: match[2] } : { traceId: hex(16), parentId: null };
+}
+
+/** The usage event for billing and the LLM span (OpenTelemetry GenAI conventions) for traces. */
+export function buildCallRecord(call: CallRecord): { event: QueuePayloadInput<"usage">; span: Span; billed: number } {
+  const { cost, billed } = priceUsage(call.usage, call.model.prices, call.key.tenant_limits.markup_pct);
+  const occurredAt = new Date(call.endedAt);
+  const event: QueuePayloadInput<"usage"> = {
+    event_id: newId("event"),
+    request_id: call.requestId,
+    tenant_id: call.key.tenant_id,
+    key_id: call.key.key_id,
+    user_id: call.key.user_id,
+    model: call.model.model_id,
+    provider: call.target?.name ?? null,
+    deployment: call.deployment?.id ?? null,
+    reservation_id: null,
+    period: periodOf(occurredAt),
+    tokens: {
+      input: call.usage.input,
+      cached_input: call.usage.cached_input,
+      output: call.usage.output,
+      reasoning: call.usage.reasoning,
+    },
+    cost_micros: cost,
+    billed_micros: billed,
+    estimated: call.usage.estimated,
+    status: call.status,
+    error_code: call.errorCode,
+    latency_ms: Math.max(0, Math.round(call.endedAt - call.startedAt)),
+    stream: call.stream,
+    source: "router",
+    occurred_at: occurredAt.toISOString(),
+  };
+  const { traceId, parentId } = traceIds(call.traceparent);
+  const operation = call.operation;
+  const span: Span = {
+    trace_id: traceId,
+    span_id: hex(8),
+    parent_span_id: parentId,
+    name: `${operation} ${call.model.model_id}`,
+    kind: "client",
+    start_time: new Date(call.startedAt).toISOString(),
+    end_time: occurredAt.toISOString(),
+    status: call.status === "success" ? { code: "ok" } : { code: "error", message: call.errorCode ?? call.status },
+    attributes: {
+      "gen_ai.operation.name": operation,
+      "gen_ai.provider.name": call.target?.kind ?? "unknown",
+      "gen_ai.request.model": call.model.model_id,
+      "gen_ai.response.model": call.responseModel ?? call.deployment?.upstream_model ?? call.model.model_id,
+      "gen_ai.usage.input_tokens": call.usage.input,
+      "gen_ai.usage.output_tokens": call.usage.output,
+      "gen_ai.response.finish_reasons": call.finishReasons,
+      "cloudfreedom.usage.cached_input_tokens": call.usage.cached_input,
+      "cloudfreedom.usage.reasoning_tokens": call.usage.reasoning,
+      "cloudfreedom.usage.estimated": call.usage.estimated,
+      "cloudfreedom.cost_micros": cost,
+      "cloudfreedom.billed_micros": billed,
+      "cloudfreedom.deployment": call.deployment?.id ?? "",
+      "cloudfreedom.attempts": call.attempts,
+      "cloudfreedom.stream": call.stream,
+      ...(call.errorCode ? { "error.type": call.errorCode } : {}),
+    },
+    request_id: call.requestId,
+  };
+  return { event, span, billed };
+}

@@ -1,0 +1,84 @@
+import { KeyRecord, decryptSecret, encryptSecret, hashApiKey, priceUsage } from "@cloudfreedom/shared";
+import { describe, expect, it } from "vitest";
+import { KeyCache } from "../../src/services/keys/key-cache.ts";
+import { bearerToken, hashKeySync } from "../../src/services/keys/resolve-key.ts";
+
+const record = (tenant: string) =>
+  KeyRecord.parse({
+    key_id: `key_${tenant}`,
+    tenant_id: tenant,
+    tenant_slug: tenant,
+    user_id: null,
+    tier: "pro",
+    scopes: ["chat"],
+    models: null,
+    rpm: null,
+    tpm: null,
+    budget_micros: null,
+    tenant_limits: { rpm: null, tpm: null, query_limit: null, budget_micros: null, markup_pct: 20 },
+    expires_at: null,
+    revoked: false,
+  });
+
+describe("KeyCache", () => {
+  it("expires entries after the TTL and evicts the least recently used", () => {
+    const cache = new KeyCache(2, 100);
+    cache.set("a", record("t1"), 0);
+    cache.set("b", record("t1"), 0);
+    expect(cache.get("a", 50)?.tenant_id).toBe("t1");
+    cache.set("c", record("t2"), 50);
+    expect(cache.get("b", 60)).toBeUndefined();
+    expect(cache.get("a", 99)).toBeDefined();
+    expect(cache.get("a", 151)).toBeUndefined();
+  });
+
+  it("evicts one tenant's keys", () => {
+    const cache = new KeyCache(10, 1_000);
+    cache.set("a", record("t1"), 0);
+    cache.set("b", record("t2"), 0);
+    cache.evictTenant("t1");
+    expect([cache.get("a", 1), cache.get("b", 1)?.tenant_id]).toEqual([undefined, "t2"]);
+  });
+});
+
+describe("key hashing", () => {
+  it("hashes synchronously to the same hex as the shared async hash", async () => {
+    expect(hashKeySync("cf_live_abc")).toBe(await hashApiKey("cf_live_abc"));
+  });
+
+  it("reads only well-formed bearer headers", () => {
+    expect(bearerToken("Bearer cf_live_x")).toBe("cf_live_x");
+    expect(bearerToken("bearer  cf_live_x ")).toBe("cf_live_x");
+    expect(bearerToken("Basic abc")).toBeUndefined();
+    expect(bearerToken("Bearer a b")).toBeUndefined();
+  });
+});
+
+describe("provider credentials at rest", () => {
+  const masterKey = Buffer.alloc(32, 7).toString("base64");
+
+  it("round-trips with AES-256-GCM and a fresh IV each time", async () => {
+    const a = await encryptSecret("sk-secret", masterKey);
+    const b = await encryptSecret("sk-secret", masterKey);
+    expect(a).not.toBe(b);
+    expect(a).not.toContain("sk-secret");
+    expect(await decryptSecret(a, masterKey)).toBe("sk-secret");
+  });
+
+  it("refuses a wrong key or tampered data", async () => {
+    const sealed = await encryptSecret("sk-secret", masterKey);
+    await expect(decryptSecret(sealed, Buffer.alloc(32, 8).toString("hex"))).rejects.toThrow(/wrong MASTER_KEY/);
+    const tampered = `${sealed.slice(0, -4)}AAAA`;
+    await expect(decryptSecret(tampered, masterKey)).rejects.toThrow(/wrong MASTER_KEY or tampered/);
+    await expect(encryptSecret("x", "short")).rejects.toThrow(/32 bytes/);
+  });
+});
+
+describe("priceUsage", () => {
+  it("prices uncached, cached and output tokens separately, then adds the markup", () => {
+    const prices = { input_per_million: 2_500_000, cached_input_per_million: 1_250_000, output_per_million: 10_000_000 };
+    // 1,000 input of which 400 cached, 500 output: 600×2.5 + 400×1.25 + 500×10 = 1,500 + 500 + 5,000 micros.
+    const priced = priceUsage({ input: 1_000, cached_input: 400, output: 500, reasoning: 100 }, prices, 20);
+    expect(priced).toEqual({ cost: 7_000, billed: 8_400 });
+  });
+});

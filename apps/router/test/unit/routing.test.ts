@@ -1,0 +1,153 @@
+import { AppError, type Deployment } from "@cloudfreedom/shared";
+import { describe, expect, it } from "vitest";
+import type { UpstreamFailure } from "../../src/providers/types.ts";
+import { CircuitBreaker } from "../../src/services/routing/circuit-breaker.ts";
+import { ClientGone, executeWithRouting } from "../../src/services/routing/execute.ts";
+import { backoffMs, weightedOrder } from "../../src/services/routing/plan.ts";
+
+const dep = (id: string, weight = 1): Deployment => ({ id, provider: id, upstream_model: "m", weight });
+const retryable = (status = 503, retryAfterMs: number | null = null): UpstreamFailure => ({
+  status,
+  code: status === 429 ? "rate_limited" : "upstream_error",
+  message: `failed ${status}`,
+  retryable: true,
+  retryAfterMs,
+});
+const policy = { maxAttempts: 3, retryBaseMs: 1, retryMaxMs: 5 };
+const never = new AbortController().signal;
+
+describe("weightedOrder", () => {
+  it("follows the weights for the first pick", () => {
+    let seed = 1;
+    const random = () => {
+      seed = (seed * 16807) % 2147483647;
+      return seed / 2147483647;
+    };
+    const counts = { a: 0, b: 0 };
+    for (let i = 0; i < 10_000; i++) {
+      const first = weightedOrder([dep("a", 3), dep("b", 1)], random)[0];
+      if (first) counts[first.id as "a" | "b"]++;
+    }
+    expect(counts.a / 10_000).toBeGreaterThan(0.72);
+    expect(counts.a / 10_000).toBeLessThan(0.78);
+  });
+
+  it("returns every deployment exactly once", () => {
+    const order = weightedOrder([dep("a"), dep("b"), dep("c")]);
+    expect(order.map((d) => d.id).sort()).toEqual(["a", "b", "c"]);
+  });
+});
+
+describe("backoffMs", () => {
+  it("grows exponentially, is capped, and honours Retry-After", () => {
+    expect(backoffMs(1, 100, 5_000, null, () => 1)).toBe(100);
+    expect(backoffMs(3, 100, 5_000, null, () => 1)).toBe(400);
+    expect(backoffMs(10, 100, 5_000, null, () => 1)).toBe(5_000);
+    expect(backoffMs(1, 100, 5_000, 2_000, () => 0)).toBe(2_000);
+    expect(backoffMs(1, 100, 5_000, 60_000, () => 0)).toBe(5_000);
+  });
+});
+
+describe("CircuitBreaker", () => {
+  it("opens after the threshold, lets one probe through after the cooldown, and closes on success", () => {
+    const breaker = new CircuitBreaker(2, 1_000);
+    breaker.failure("a", 0);
+    expect(breaker.allow("a", 1)).toBe(true);
+    breaker.failure("a", 1);
+    expect(breaker.allow("a", 500)).toBe(false);
+    expect(breaker.allow("a", 1_002)).toBe(true);
+    expect(breaker.allow("a", 1_003)).toBe(false);
+    breaker.success("a");
+    expect(breaker.allow("a", 1_004)).toBe(true);
+  });
+
+  it("reopens when the probe fails", () => {
+    const breaker = new CircuitBreaker(1, 1_000);
+    breaker.failure("a", 0);
+    expect(breaker.allow("a", 1_001)).toBe(true);
+    breaker.failure("a", 1_001);
+    expect(breaker.allow("a", 1_500)).toBe(false);
+    expect(breaker.availableAt("a")).toBe(2_001);
+  });
+});
+
+describe("executeWithRouting", () => {
+  it("falls back to the next deployment on a retryable failure", async () => {
+    const calls: string[] = [];
+    const result = await executeWithRouting({
+      plan: [dep("a"), dep("b")],
+      breaker: new CircuitBreaker(5, 1_000),
+      policy,
+      signal: never,
+      attempt: async (d) => {
+        calls.push(d.id);
+        return d.id === "a" ? { ok: false, failure: retryable() } : { ok: true, value: "from b" };
+      },
+    });
+    expect(calls).toEqual(["a", "b"]);
+    expect(result).toMatchObject({ value: "from b", attempts: 2, deployment: { id: "b" } });
+  });
+
+  it("retries the same deployment when it is the only one, then gives up with the last failure", async () => {
+    let calls = 0;
+    const attempt = executeWithRouting({
+      plan: [dep("a")],
+      breaker: new CircuitBreaker(5, 1_000),
+      policy,
+      signal: never,
+      attempt: async () => {
+        calls++;
+        return { ok: false, failure: retryable(429, 1_000) };
+      },
+    });
+    await expect(attempt).rejects.toMatchObject({ code: "rate_limited", headers: { "retry-after": "1" } });
+    expect(calls).toBe(3);
+  });
+
+  it("does not retry a failure that is not retryable", async () => {
+    let calls = 0;
+    const failure: UpstreamFailure = { status: 400, code: "invalid_request", message: "bad", retryable: false, retryAfterMs: null };
+    await expect(
+      executeWithRouting({
+        plan: [dep("a"), dep("b")],
+        breaker: new CircuitBreaker(5, 1_000),
+        policy,
+        signal: never,
+        attempt: async () => {
+          calls++;
+          return { ok: false, failure };
+        },
+      }),
+    ).rejects.toBeInstanceOf(AppError);
+    expect(calls).toBe(1);
+  });
+
+  it("skips a deployment whose circuit is open and fails fast when all are", async () => {
+    const breaker = new CircuitBreaker(1, 60_000);
+    breaker.failure("a");
+    const calls: string[] = [];
+    await executeWithRouting({
+      plan: [dep("a"), dep("b")],
+      breaker,
+      policy,
+      signal: never,
+      attempt: async (d) => {
+        calls.push(d.id);
+        return { ok: true, value: 1 };
+      },
+    });
+    expect(calls).toEqual(["b"]);
+    breaker.failure("b");
+    await expect(
+      executeWithRouting({ plan: [dep("a"), dep("b")], breaker, policy, signal: never, attempt: async () => ({ ok: true, value: 1 }) }),
+    ).rejects.toMatchObject({ code: "upstream_error", message: expect.stringMatching(/cooling down/) });
+  });
+
+  it("stops when the client has gone", async () => {
+    const controller = new AbortController();
+    controller.abort();
+    await expect(
+      executeWithRouting({ plan: [dep("a")], breaker: new CircuitBreaker(5, 1), policy, signal: controller.signal, attempt: async () => ({ ok: true, value: 1 }) }),
+    ).rejects.toBeInstanceOf(ClientGone);
+  });
+});
