@@ -98,6 +98,7 @@ export async function runHttpService<Env extends BaseEnv & { PORT: number; HOST:
   const server = options.serve({
     port: options.env.PORT,
     hostname: options.env.HOST,
+    idleTimeout: 255,
     fetch: service.app.fetch,
   });
   runtime.logger.info(

@@ -1,3 +1,4 @@
+export * from "./emulators/index.ts";
 export * from "./factories.ts";
 export * from "./pocketbase.ts";
 export * from "./processes.ts";

@@ -30,7 +30,10 @@ export function chatRequest(fields: Partial<ChatCompletionRequest>): ChatComplet
 }
 
 /** The JSON body the adapter would send upstream. */
-export function upstreamBody(fields: Partial<ChatCompletionRequest>, stream = false): Record<string, unknown> {
+export function upstreamBody(
+  fields: Partial<ChatCompletionRequest>,
+  stream = false,
+): Record<string, unknown> {
   return JSON.parse(anthropicAdapter.chat.request(chatRequest(fields), ctx, stream).body);
 }
 
@@ -44,7 +47,11 @@ export interface StreamRun {
 
 /** Feeds the pieces in order, then ends; stops at the first UpstreamStreamError and keeps what came before. */
 export function runStream(pieces: string[], includeUsage = true): StreamRun {
-  const transform = anthropicAdapter.chat.stream(ctx, { includeUsage, id: "chatcmpl-fallback", created: CREATED });
+  const transform = anthropicAdapter.chat.stream(ctx, {
+    includeUsage,
+    id: "chatcmpl-fallback",
+    created: CREATED,
+  });
   const chunks: unknown[] = [];
   try {
     for (const piece of pieces) for (const chunk of transform.push(piece)) chunks.push(JSON.parse(chunk));

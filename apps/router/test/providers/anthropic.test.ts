@@ -6,7 +6,7 @@ import {
   anthropicAdapter,
   createAnthropicAdapter,
 } from "../../src/providers/anthropic/index.ts";
-import { ctx, chatRequest, fixture, upstreamBody } from "./anthropic-helpers.ts";
+import { chatRequest, ctx, fixture, upstreamBody } from "./anthropic-helpers.ts";
 
 function validationError(fields: Partial<ChatCompletionRequest>): AppError {
   try {
@@ -37,7 +37,10 @@ describe("anthropic request mapping", () => {
       "x-api-key": "sk-ant-test-key",
     });
 
-    const target = { ...ctx.target, options: { apiVersion: "2024-01-01", headers: { "anthropic-beta": "x-2025" } } };
+    const target = {
+      ...ctx.target,
+      options: { apiVersion: "2024-01-01", headers: { "anthropic-beta": "x-2025" } },
+    };
     const custom = anthropicAdapter.chat.request(chatRequest({}), { ...ctx, target }, false);
     expect(custom.headers).toEqual({
       "anthropic-beta": "x-2025",
@@ -109,7 +112,10 @@ describe("anthropic request mapping", () => {
   });
 
   it.each([
-    ["data:image/tiff;base64,AAAA", "image/tiff is not supported by Anthropic models (jpeg, png, gif or webp)"],
+    [
+      "data:image/tiff;base64,AAAA",
+      "image/tiff is not supported by Anthropic models (jpeg, png, gif or webp)",
+    ],
     ["data:image/png,rawbytes", "must be an http(s) URL or a base64 data URL (data:image/png;base64,…)"],
     ["ftp://example.com/cat.png", "must be an http(s) URL or a base64 data URL (data:image/png;base64,…)"],
   ])("rejects the image %s naming the field", (url, reason) => {
@@ -123,13 +129,18 @@ describe("anthropic request mapping", () => {
 
   it("rejects audio parts, which Anthropic cannot take", () => {
     const error = validationError({
-      messages: [{ role: "user", content: [{ type: "input_audio", input_audio: { data: "AAAA", format: "wav" } }] }],
+      messages: [
+        { role: "user", content: [{ type: "input_audio", input_audio: { data: "AAAA", format: "wav" } }] },
+      ],
     });
     expect(error.details).toEqual({ field: "messages[0].content[0]" });
   });
 
   it("round-trips tool calls and tool results: tool_use blocks, then one user turn of tool_result blocks", () => {
-    const first = anthropicAdapter.chat.response(JSON.parse(fixture("message-tool-use.json")), ctx).completion;
+    const first = anthropicAdapter.chat.response(
+      JSON.parse(fixture("message-tool-use.json")),
+      ctx,
+    ).completion;
     const assistant = first.choices[0]?.message;
     if (!assistant?.tool_calls) throw new Error("fixture has tool calls");
     const body = upstreamBody({
@@ -138,7 +149,11 @@ describe("anthropic request mapping", () => {
         { role: "user", content: "Weather in Paris and Tokyo?" },
         { role: "assistant", content: assistant.content, tool_calls: assistant.tool_calls },
         { role: "tool", tool_call_id: "toolu_01A09q90qw90lq917835lq9", content: "18°C, cloudy" },
-        { role: "tool", tool_call_id: "toolu_01BFqzBHCXNp1iWn7zUZxZCo", content: [{ type: "text", text: "24°C" }] },
+        {
+          role: "tool",
+          tool_call_id: "toolu_01BFqzBHCXNp1iWn7zUZxZCo",
+          content: [{ type: "text", text: "24°C" }],
+        },
         { role: "user", content: "Which is warmer?" },
       ],
     });
@@ -175,7 +190,11 @@ describe("anthropic request mapping", () => {
       {
         name: "get_weather",
         description: "Current weather for a city",
-        input_schema: { type: "object", properties: { location: { type: "string" } }, required: ["location"] },
+        input_schema: {
+          type: "object",
+          properties: { location: { type: "string" } },
+          required: ["location"],
+        },
       },
     ]);
   });
@@ -206,7 +225,10 @@ describe("anthropic request mapping", () => {
     const body = upstreamBody({
       messages: [
         { role: "user", content: "Hi" },
-        { role: "assistant", tool_calls: [{ id: "c1", type: "function", function: { name: "now", arguments: "" } }] },
+        {
+          role: "assistant",
+          tool_calls: [{ id: "c1", type: "function", function: { name: "now", arguments: "" } }],
+        },
       ],
     });
     expect(body.messages).toEqual([
@@ -220,9 +242,21 @@ describe("anthropic request mapping", () => {
     ["auto", { tool_choice: "auto" }, { type: "auto" }],
     ["required", { tool_choice: "required" }, { type: "any" }],
     ["none (tools stay declared)", { tool_choice: "none" }, { type: "none" }],
-    ["a named function", { tool_choice: { type: "function", function: { name: "get_weather" } } }, { type: "tool", name: "get_weather" }],
-    ["no choice, no parallel calls", { parallel_tool_calls: false }, { type: "auto", disable_parallel_tool_use: true }],
-    ["required, no parallel calls", { tool_choice: "required", parallel_tool_calls: false }, { type: "any", disable_parallel_tool_use: true }],
+    [
+      "a named function",
+      { tool_choice: { type: "function", function: { name: "get_weather" } } },
+      { type: "tool", name: "get_weather" },
+    ],
+    [
+      "no choice, no parallel calls",
+      { parallel_tool_calls: false },
+      { type: "auto", disable_parallel_tool_use: true },
+    ],
+    [
+      "required, no parallel calls",
+      { tool_choice: "required", parallel_tool_calls: false },
+      { type: "any", disable_parallel_tool_use: true },
+    ],
     ["none, no parallel calls", { tool_choice: "none", parallel_tool_calls: false }, { type: "none" }],
   ])("maps tool_choice: %s", (_, fields, expected) => {
     const body = upstreamBody({ tools: [weatherTool], ...fields });
@@ -232,7 +266,9 @@ describe("anthropic request mapping", () => {
 
   it("defaults a tool's input schema and sends no tool_choice without tools", () => {
     const bare = { type: "function" as const, function: { name: "ping" } };
-    expect(upstreamBody({ tools: [bare] }).tools).toEqual([{ name: "ping", input_schema: { type: "object" } }]);
+    expect(upstreamBody({ tools: [bare] }).tools).toEqual([
+      { name: "ping", input_schema: { type: "object" } },
+    ]);
     expect(upstreamBody({ tool_choice: "required" })).not.toHaveProperty("tool_choice");
   });
 

@@ -37,6 +37,11 @@ describe("OpenAI pass-through stream", () => {
     expect(stream.usage()?.input).toBe(9);
   });
 
+  it("drops Azure's choice-less prompt_filter_results frame", () => {
+    const azure = `data: ${JSON.stringify({ id: "", object: "", created: 0, model: "", choices: [], prompt_filter_results: [{ prompt_index: 0 }] })}\n\n${wire}`;
+    expect(run(true, [azure]).out).toHaveLength(4);
+  });
+
   it("throws an UpstreamStreamError on an error chunk", () => {
     const stream = new OpenAIPassThroughStream({ includeUsage: false, id: "x", created: 1 }, "openai");
     expect(stream.push(`data: ${chunk({ content: "a" })}\n\n`)).toHaveLength(1);

@@ -1,6 +1,6 @@
-import { failureFromStatus, tryJson } from "../common.ts";
+import { failureFromStatus, isRecord, tryJson } from "../common.ts";
 import type { UpstreamFailure } from "../types.ts";
-import { ANTHROPIC, isRecord } from "./wire.ts";
+import { ANTHROPIC } from "./wire.ts";
 
 /** The HTTP status Anthropic documents for each `error.type`; a stream's `error` event carries only the type. */
 const STATUS_BY_ERROR_TYPE: Readonly<Record<string, number>> = {

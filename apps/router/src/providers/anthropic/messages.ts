@@ -1,6 +1,5 @@
-import { AppError } from "@cloudfreedom/shared";
 import type { ChatMessage, ContentPart, ToolCall } from "../../openai/requests.ts";
-import { textOf } from "../common.ts";
+import { invalidField, parseDataUrl, parseToolArguments, textOf } from "../common.ts";
 import type {
   AnthropicBlock,
   AnthropicImageBlock,
@@ -8,13 +7,8 @@ import type {
   AnthropicToolResultBlock,
   AnthropicToolUseBlock,
 } from "./wire.ts";
-import { isRecord } from "./wire.ts";
 
 const IMAGE_MEDIA_TYPES = new Set(["image/jpeg", "image/png", "image/gif", "image/webp"]);
-
-export function invalidField(field: string, message: string): AppError {
-  return new AppError("validation_failed", `${field}: ${message}`, { field });
-}
 
 interface Turn {
   role: AnthropicMessage["role"];
@@ -78,31 +72,23 @@ function userBlocks(content: string | ContentPart[], i: number): AnthropicBlock[
 
 function imageBlock(url: string, field: string): AnthropicImageBlock {
   if (/^https?:\/\//i.test(url)) return { type: "image", source: { type: "url", url } };
-  const comma = url.indexOf(",");
-  const header = comma === -1 ? "" : url.slice(0, comma);
-  const match = /^data:([^;,]+);base64$/i.exec(header);
-  const mediaType = match?.[1]?.toLowerCase();
-  if (!mediaType)
+  const parsed = parseDataUrl(url);
+  if (!parsed)
     throw invalidField(field, "must be an http(s) URL or a base64 data URL (data:image/png;base64,…)");
-  if (!IMAGE_MEDIA_TYPES.has(mediaType)) {
-    throw invalidField(field, `${mediaType} is not supported by Anthropic models (jpeg, png, gif or webp)`);
+  if (!IMAGE_MEDIA_TYPES.has(parsed.mediaType)) {
+    throw invalidField(
+      field,
+      `${parsed.mediaType} is not supported by Anthropic models (jpeg, png, gif or webp)`,
+    );
   }
-  return { type: "image", source: { type: "base64", media_type: mediaType, data: url.slice(comma + 1) } };
+  return { type: "image", source: { type: "base64", media_type: parsed.mediaType, data: parsed.data } };
 }
 
 function toolUseBlock(call: ToolCall, i: number, j: number): AnthropicToolUseBlock {
-  const field = `messages[${i}].tool_calls[${j}].function.arguments`;
-  const args = call.function.arguments;
-  // Some clients send "" for a tool without parameters.
-  let input: unknown = {};
-  if (args.trim() !== "") {
-    try {
-      input = JSON.parse(args);
-    } catch {
-      throw invalidField(field, "must be valid JSON");
-    }
-  }
-  if (!isRecord(input)) throw invalidField(field, "must be a JSON object");
+  const input = parseToolArguments(
+    call.function.arguments,
+    `messages[${i}].tool_calls[${j}].function.arguments`,
+  );
   return { type: "tool_use", id: call.id, name: call.function.name, input };
 }
 

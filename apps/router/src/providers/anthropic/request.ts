@@ -4,8 +4,9 @@ import type {
   ResponseFormat,
   ToolChoice,
 } from "../../openai/requests.ts";
+import { invalidField, stopList } from "../common.ts";
 import type { CallContext, UpstreamHttpRequest } from "../types.ts";
-import { invalidField, toAnthropicMessages } from "./messages.ts";
+import { toAnthropicMessages } from "./messages.ts";
 import type { AnthropicRequestBody, AnthropicTool, AnthropicToolChoice } from "./wire.ts";
 
 /** Anthropic requires `max_tokens`; this is sent when the client sets no limit (the router may override). */
@@ -68,7 +69,7 @@ function formatInstruction(format: ResponseFormat | undefined): string | null {
 }
 
 function stopSequences(stop: string | string[]): string[] | undefined {
-  const list = typeof stop === "string" ? [stop] : stop;
+  const list = stopList(stop) ?? [];
   list.forEach((sequence, j) => {
     if (sequence.trim() === "") {
       const field = typeof stop === "string" ? "stop" : `stop[${j}]`;

@@ -1,9 +1,11 @@
 import { AppError } from "@cloudfreedom/shared";
 import type { ToolCall } from "../../openai/requests.ts";
 import type { ChatCompletion } from "../../openai/responses.ts";
+import { isRecord, toolCallId } from "../common.ts";
+import { toOpenAIUsage } from "../openai/usage.ts";
 import type { CallContext, NormalizedUsage } from "../types.ts";
-import { emptyCounts, normalizeCounts, readUsage, toOpenAIUsage } from "./usage.ts";
-import { ANTHROPIC, finishReasonOf, isRecord, stringOr } from "./wire.ts";
+import { emptyCounts, normalizeCounts, readUsage } from "./usage.ts";
+import { ANTHROPIC, finishReasonOf, stringOr } from "./wire.ts";
 
 /**
  * An Anthropic `message` → OpenAI `chat.completion`. Text blocks are concatenated; tool_use blocks become
@@ -24,7 +26,7 @@ export function toChatCompletion(
     if (block.type === "text" && typeof block.text === "string") text += block.text;
     else if (block.type === "tool_use") {
       toolCalls.push({
-        id: stringOr(block.id, `call_${toolCalls.length}`),
+        id: stringOr(block.id, toolCallId(ctx.requestId, toolCalls.length)),
         type: "function",
         function: { name: stringOr(block.name, ""), arguments: JSON.stringify(block.input ?? {}) },
       });

@@ -1,19 +1,18 @@
 import type { ChatCompletionChunk, FinishReason } from "../../openai/responses.ts";
-import { tryJson } from "../common.ts";
-import type { SseEvent } from "../sse.ts";
-import { SseParser } from "../sse.ts";
-import type {
-  CallContext,
-  ChatStreamTransform,
-  NormalizedUsage,
-  StreamOptions,
-  UpstreamFailure,
+import { isRecord, toolCallId, tryJson } from "../common.ts";
+import { toOpenAIUsage } from "../openai/usage.ts";
+import { type SseEvent, SseParser } from "../sse.ts";
+import {
+  type CallContext,
+  type ChatStreamTransform,
+  type NormalizedUsage,
+  type StreamOptions,
+  type UpstreamFailure,
+  UpstreamStreamError,
 } from "../types.ts";
-import { UpstreamStreamError } from "../types.ts";
 import { brokenStream, streamFailure } from "./errors.ts";
-import type { AnthropicTokenCounts } from "./usage.ts";
-import { emptyCounts, normalizeCounts, readUsage, toOpenAIUsage } from "./usage.ts";
-import { finishReasonOf, isRecord, stringOr } from "./wire.ts";
+import { type AnthropicTokenCounts, emptyCounts, normalizeCounts, readUsage } from "./usage.ts";
+import { finishReasonOf, stringOr } from "./wire.ts";
 
 type Delta = ChatCompletionChunk["choices"][number]["delta"];
 
@@ -40,11 +39,13 @@ interface StreamState {
 export class AnthropicChatStream implements ChatStreamTransform {
   private readonly parser = new SseParser();
   private readonly state: StreamState;
+  private readonly requestId: string;
 
   constructor(
     ctx: CallContext,
     private readonly options: StreamOptions,
   ) {
+    this.requestId = ctx.requestId;
     this.state = {
       id: options.id,
       model: ctx.upstreamModel,
@@ -70,8 +71,7 @@ export class AnthropicChatStream implements ChatStreamTransform {
     const state = this.state;
     // `message_delta` carried the finish reason and final usage: only the closing event went missing.
     if (!state.stopped && state.finishReason !== null) this.stop(out);
-    if (!state.stopped && !state.failure)
-      state.failure = brokenStream("the stream ended before the message was complete");
+    if (!state.stopped && !state.failure) state.failure = brokenStream("the stream ended mid-message");
     this.throwIfFailed();
     return out;
   }
@@ -158,7 +158,7 @@ export class AnthropicChatStream implements ChatStreamTransform {
     this.state.toolIndex.set(index, toolIndex);
     const call = {
       index: toolIndex,
-      id: stringOr(block.id, `call_${toolIndex}`),
+      id: stringOr(block.id, toolCallId(this.requestId, toolIndex)),
       type: "function" as const,
       function: { name: stringOr(block.name, ""), arguments: "" },
     };

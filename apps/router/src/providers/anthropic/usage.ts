@@ -1,7 +1,5 @@
-import type { OpenAIUsage } from "../../openai/responses.ts";
-import { makeUsage } from "../common.ts";
+import { isRecord, makeUsage } from "../common.ts";
 import type { NormalizedUsage } from "../types.ts";
-import { isRecord } from "./wire.ts";
 
 /** Anthropic's four counters as reported so far. `input` excludes both cache counters. */
 export interface AnthropicTokenCounts {
@@ -50,13 +48,4 @@ export function readUsage(raw: unknown, into: AnthropicTokenCounts): boolean {
 export function normalizeCounts(counts: AnthropicTokenCounts, estimated = false): NormalizedUsage {
   const input = counts.input + counts.cacheRead + counts.cacheWrite;
   return makeUsage(input, counts.output, { cached: counts.cacheRead, estimated });
-}
-
-export function toOpenAIUsage(usage: NormalizedUsage): OpenAIUsage {
-  return {
-    prompt_tokens: usage.input,
-    completion_tokens: usage.output,
-    total_tokens: usage.input + usage.output,
-    prompt_tokens_details: { cached_tokens: usage.cached_input },
-  };
 }

@@ -80,10 +80,6 @@ export function finishReasonOf(stopReason: unknown): FinishReason {
   return (typeof stopReason === "string" ? FINISH_REASONS[stopReason] : undefined) ?? "stop";
 }
 
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 export function stringOr(value: unknown, fallback: string): string {
   return typeof value === "string" ? value : fallback;
 }

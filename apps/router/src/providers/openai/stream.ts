@@ -57,7 +57,11 @@ export class OpenAIPassThroughStream implements ChatStreamTransform {
     if (data === "[DONE]") return;
     // In JSON these keys can only appear as keys: a quote inside a string value is escaped.
     if (data.includes('"error":')) this.raiseIfError(data);
-    if (data.includes('"usage":{')) {
+    const hasUsage = data.includes('"usage":{');
+    // Azure opens with a choice-less `prompt_filter_results` frame; OpenAI clients expect every chunk
+    // but the usage chunk to carry choices, so it is dropped.
+    if (!hasUsage && data.includes('"choices":[]')) return;
+    if (hasUsage) {
       const chunk = tryJson(data) as ChunkShape | undefined;
       this.usageSoFar = fromOpenAIUsage(chunk?.usage) ?? this.usageSoFar;
       if (chunk && !this.options.includeUsage) {

@@ -1,11 +1,12 @@
 import { AppError, type Deployment, type KeyRecord, type KeyScope, type ModelCatalogEntry, checkTierAccess } from "@cloudfreedom/shared";
 import type { RouterDeps } from "../../deps.ts";
+import { weightedOrder } from "../routing/plan.ts";
 
 export type Capability = "chat" | "completions" | "embeddings";
 
 export interface AdmittedModel {
   model: ModelCatalogEntry;
-  /** Deployments whose provider is configured, in catalog order. */
+  /** Deployments whose provider is configured, in this request's weighted order. */
   deployments: Deployment[];
 }
 
@@ -55,5 +56,5 @@ export function admitModel(deps: RouterDeps, key: KeyRecord, modelId: string, ca
       model_id: modelId,
     });
   }
-  return { model, deployments };
+  return { model, deployments: weightedOrder(deployments) };
 }

@@ -1,0 +1,122 @@
+import type { ChatCompletionRequest, ChatMessage, ContentPart, FunctionTool } from "../../openai/requests.ts";
+import { invalidField, parseDataUrl, parseToolArguments, stopList, textOf, toolCallName } from "../common.ts";
+import type { CallContext, UpstreamHttpRequest } from "../types.ts";
+import type { OllamaChatBody, OllamaMessage, OllamaOptions } from "./wire.ts";
+import { OLLAMA } from "./wire.ts";
+
+/** OpenAI parameter → Ollama option, for the numbers that keep their meaning. */
+const RENAMED = [
+  ["temperature", "temperature"],
+  ["top_p", "top_p"],
+  ["seed", "seed"],
+  ["presence_penalty", "presence_penalty"],
+  ["frequency_penalty", "frequency_penalty"],
+] as const satisfies ReadonlyArray<readonly [keyof ChatCompletionRequest, keyof OllamaOptions]>;
+
+/** A local Ollama takes no key; one is sent as a bearer token only when configured (proxies, Ollama cloud). */
+export function ollamaEndpoint(ctx: CallContext, path: string): Omit<UpstreamHttpRequest, "body"> {
+  const base = ctx.target.baseUrl.replace(/\/+$/, "");
+  const headers: Record<string, string> = { "content-type": "application/json", ...ctx.target.options.headers };
+  if (ctx.target.apiKey) headers.authorization = `Bearer ${ctx.target.apiKey}`;
+  return { url: `${base}${path}`, headers };
+}
+
+/** `stream` is always explicit: Ollama streams unless told otherwise. */
+export function ollamaChatRequest(req: ChatCompletionRequest, ctx: CallContext, stream: boolean): UpstreamHttpRequest {
+  if (typeof req.n === "number" && req.n > 1) throw invalidField("n", `${OLLAMA} returns a single choice; n must be 1`);
+  const body: OllamaChatBody = { model: ctx.upstreamModel, messages: toMessages(req.messages), stream };
+  const tools = offeredTools(req);
+  if (tools.length > 0) {
+    body.tools = tools.map(({ function: fn }) => ({
+      type: "function",
+      function: {
+        name: fn.name,
+        ...(fn.description ? { description: fn.description } : {}),
+        ...(fn.parameters ? { parameters: fn.parameters } : {}),
+      },
+    }));
+  }
+  const format = req.response_format;
+  if (format?.type === "json_object") body.format = "json";
+  if (format?.type === "json_schema") body.format = format.json_schema.schema ?? "json";
+  const options = optionsOf(req);
+  if (Object.keys(options).length > 0) body.options = options;
+  return { ...ollamaEndpoint(ctx, "/api/chat"), body: JSON.stringify(body) };
+}
+
+/**
+ * Ollama has no tool_choice. "none" is honoured by offering no tools and a named function by offering only
+ * that one; "required" cannot be enforced and behaves as "auto".
+ */
+function offeredTools(req: ChatCompletionRequest): FunctionTool[] {
+  const tools = req.tools ?? [];
+  const choice = req.tool_choice;
+  if (choice === "none") return [];
+  if (typeof choice === "object") return tools.filter((tool) => tool.function.name === choice.function.name);
+  return tools;
+}
+
+function toMessages(messages: ChatMessage[]): OllamaMessage[] {
+  return messages.map((message, i): OllamaMessage => {
+    switch (message.role) {
+      case "system":
+      case "developer":
+        return { role: "system", content: textOf(message.content) };
+      case "user":
+        return userMessage(message.content, i);
+      case "assistant": {
+        const out: OllamaMessage = { role: "assistant", content: textOf(message.content) };
+        if (message.tool_calls && message.tool_calls.length > 0) {
+          out.tool_calls = message.tool_calls.map((call, j) => ({
+            id: call.id,
+            function: {
+              name: call.function.name,
+              arguments: parseToolArguments(call.function.arguments, `messages[${i}].tool_calls[${j}].function.arguments`),
+            },
+          }));
+        }
+        return out;
+      }
+      case "tool": {
+        const out: OllamaMessage = { role: "tool", content: textOf(message.content), tool_call_id: message.tool_call_id };
+        const name = toolCallName(messages, i);
+        if (name) out.tool_name = name;
+        return out;
+      }
+    }
+  });
+}
+
+function userMessage(content: string | ContentPart[], i: number): OllamaMessage {
+  if (typeof content === "string") return { role: "user", content };
+  const images: string[] = [];
+  content.forEach((part, j) => {
+    const field = `messages[${i}].content[${j}]`;
+    if (part.type === "input_audio") throw invalidField(field, `audio input is not supported by ${OLLAMA}`);
+    if (part.type !== "image_url") return;
+    const image = parseDataUrl(part.image_url.url);
+    if (!image) {
+      throw invalidField(
+        `${field}.image_url.url`,
+        `${OLLAMA} takes images inline only: send a base64 data URL (data:image/png;base64,…), not a link`,
+      );
+    }
+    images.push(image.data);
+  });
+  const message: OllamaMessage = { role: "user", content: textOf(content) };
+  if (images.length > 0) message.images = images;
+  return message;
+}
+
+function optionsOf(req: ChatCompletionRequest): OllamaOptions {
+  const options: OllamaOptions = {};
+  for (const [from, to] of RENAMED) {
+    const value = req[from];
+    if (typeof value === "number") options[to] = value;
+  }
+  const maxTokens = req.max_completion_tokens ?? req.max_tokens;
+  if (typeof maxTokens === "number") options.num_predict = maxTokens;
+  const stop = stopList(req.stop);
+  if (stop && stop.length > 0) options.stop = stop;
+  return options;
+}

@@ -1,0 +1,131 @@
+import type { ChatCompletionChunk, FinishReason } from "../../openai/responses.ts";
+import { isRecord, toolCallId, tryJson } from "../common.ts";
+import { toOpenAIUsage } from "../openai/usage.ts";
+import { NdjsonParser } from "../sse.ts";
+import type { CallContext, ChatStreamTransform, NormalizedUsage, StreamOptions, UpstreamFailure } from "../types.ts";
+import { UpstreamStreamError } from "../types.ts";
+import { finishReasonOf, readToolCalls, usageOf } from "./response.ts";
+import type { OllamaChatResponse } from "./wire.ts";
+import { OLLAMA } from "./wire.ts";
+
+type Delta = ChatCompletionChunk["choices"][number]["delta"];
+
+function streamFailure(message: string, retryable: boolean): UpstreamFailure {
+  return { status: 502, code: "upstream_error", message, retryable, retryAfterMs: null };
+}
+
+/**
+ * `/api/chat` NDJSON → chat.completion.chunk JSON. Each line holds the new text of `message.content`; tool
+ * calls come whole; the `done` line carries done_reason and the token counts, so usage is known only once
+ * the answer is complete. A failure after the 200 is a line `{"error":"…"}`.
+ */
+export class OllamaStream implements ChatStreamTransform {
+  private readonly parser = new NdjsonParser();
+  private started = false;
+  private done = false;
+  private toolCalls = 0;
+  private generatedIds = 0;
+  private counts: NormalizedUsage | null = null;
+  private model: string;
+  private text = "";
+  /** A failure met after chunks of the same push: those go out first, the next call throws. */
+  private pending: UpstreamStreamError | null = null;
+
+  constructor(
+    private readonly ctx: CallContext,
+    private readonly options: StreamOptions,
+  ) {
+    this.model = ctx.upstreamModel;
+  }
+
+  push(text: string): string[] {
+    this.raisePending();
+    return this.translate(this.parser.push(text));
+  }
+
+  end(): string[] {
+    this.raisePending();
+    const out = this.translate(this.parser.end());
+    this.raisePending();
+    if (!this.done) throw new UpstreamStreamError(streamFailure(`${OLLAMA} closed the stream before it was done`, true));
+    return out;
+  }
+
+  usage(): NormalizedUsage | null {
+    return this.counts;
+  }
+
+  outputText(): string {
+    return this.text;
+  }
+
+  private raisePending(): void {
+    const pending = this.pending;
+    this.pending = null;
+    if (pending) throw pending;
+  }
+
+  private translate(lines: string[]): string[] {
+    const out: string[] = [];
+    try {
+      for (const line of lines) this.handle(line, out);
+    } catch (error) {
+      if (out.length === 0 || !(error instanceof UpstreamStreamError)) throw error;
+      this.pending = error;
+    }
+    return out;
+  }
+
+  private handle(line: string, out: string[]): void {
+    const parsed = tryJson(line);
+    if (!isRecord(parsed)) {
+      throw new UpstreamStreamError(streamFailure(`${OLLAMA} sent a stream line that is not JSON: ${line.slice(0, 100)}`, false));
+    }
+    const response = parsed as OllamaChatResponse;
+    if (typeof response.error === "string") {
+      // A runner failure (out of memory, crashed model): another attempt, or another deployment, may succeed.
+      throw new UpstreamStreamError(streamFailure(`${OLLAMA} stream failed: ${response.error}`, true));
+    }
+    if (this.done) return;
+    if (!this.started) {
+      this.started = true;
+      if (typeof response.model === "string") this.model = response.model;
+      out.push(this.delta({ role: "assistant", content: "" }));
+    }
+    const content = response.message?.content;
+    if (typeof content === "string" && content !== "") {
+      this.text += content;
+      out.push(this.delta({ content }));
+    }
+    const calls = readToolCalls(response.message?.tool_calls, () => toolCallId(this.ctx.requestId, this.generatedIds++));
+    if (calls.length > 0) {
+      const deltas = calls.map((call) => {
+        this.text += call.function.arguments;
+        return { index: this.toolCalls++, ...call };
+      });
+      out.push(this.delta({ tool_calls: deltas }));
+    }
+    if (response.done === true) {
+      this.done = true;
+      this.counts = usageOf(response);
+      out.push(this.delta({}, finishReasonOf(response.done_reason, this.toolCalls > 0)));
+      if (this.counts && this.options.includeUsage) out.push(this.chunk([], toOpenAIUsage(this.counts)));
+    }
+  }
+
+  private delta(delta: Delta, finish: FinishReason | null = null): string {
+    return this.chunk([{ index: 0, delta, finish_reason: finish, logprobs: null }]);
+  }
+
+  private chunk(choices: ChatCompletionChunk["choices"], usage?: ChatCompletionChunk["usage"]): string {
+    const chunk: ChatCompletionChunk = {
+      id: this.options.id,
+      object: "chat.completion.chunk",
+      created: this.options.created,
+      model: this.model,
+      choices,
+    };
+    if (usage) chunk.usage = usage;
+    return JSON.stringify(chunk);
+  }
+}

@@ -1,0 +1,129 @@
+import { ErrorEnvelope } from "@cloudfreedom/shared";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type RouterStack, startRouterStack } from "./stack.ts";
+
+// Bad requests and bad keys are refused with a clear error, and no provider is called.
+let stack: RouterStack;
+
+beforeAll(async () => {
+  stack = await startRouterStack({ MAX_BODY_BYTES: "65536" });
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+beforeEach(() => {
+  for (const emulator of Object.values(stack.emulators)) emulator.reset();
+});
+
+const providerCalls = () => Object.values(stack.emulators).reduce((sum, e) => sum + e.counts.requests, 0);
+
+async function post(body: string, key: string | null = stack.key, path = "/v1/chat/completions") {
+  const res = await fetch(`${stack.url}${path}`, {
+    method: "POST",
+    headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), "content-type": "application/json" },
+    body,
+  });
+  const json: unknown = await res.json();
+  // Only error answers are envelopes; a 200 is checked by status alone.
+  const envelope = res.status >= 400 ? ErrorEnvelope.parse(json) : ErrorEnvelope.partial().parse({});
+  return { status: res.status, body: envelope };
+}
+const chat = (payload: Record<string, unknown>, key?: string | null) => post(JSON.stringify(payload), key);
+const hello = [{ role: "user", content: "hello" }];
+
+describe("bad requests reach no provider", () => {
+  it.each([
+    ["a missing model", { messages: hello }, "model"],
+    ["a message with an unknown role", { model: "gpt-test", messages: [{ role: "wizard", content: "x" }] }, "messages.0.role"],
+    ["a user message without content", { model: "gpt-test", messages: [{ role: "user" }] }, "messages.0.content"],
+    ["no messages", { model: "gpt-test", messages: [] }, "messages"],
+    ["a negative max_tokens", { model: "gpt-test", messages: hello, max_tokens: -5 }, "max_tokens"],
+    ["a tool without a name", { model: "gpt-test", messages: hello, tools: [{ type: "function", function: {} }] }, "tools.0.function.name"],
+  ])("400 for %s, naming the field", async (_name, payload, field) => {
+    const res = await chat(payload);
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ code: "validation_failed", details: { field }, error: { param: field, type: "invalid_request_error" } });
+    expect(providerCalls()).toBe(0);
+  });
+
+  it("400 invalid_json for a body that is not JSON", async () => {
+    const res = await post('{"model": "gpt-test", "messages": [');
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe("invalid_json");
+    expect(providerCalls()).toBe(0);
+  });
+
+  it("413 for a body over the limit", async () => {
+    const res = await chat({ model: "gpt-test", messages: [{ role: "user", content: "x".repeat(70_000) }] });
+    expect(res.status).toBe(413);
+    expect(res.body.code).toBe("payload_too_large");
+    expect(providerCalls()).toBe(0);
+  });
+
+  it("404 model_not_found for an unknown model, saying where to look", async () => {
+    const res = await chat({ model: "gpt-99", messages: hello });
+    expect(res.status).toBe(404);
+    expect(res.body).toMatchObject({ code: "model_not_found", details: { model_id: "gpt-99" } });
+    expect(res.body.message).toContain("GET /v1/models");
+    expect(providerCalls()).toBe(0);
+  });
+
+  it("400 when the model cannot do the operation (chat model asked for embeddings)", async () => {
+    const res = await post(JSON.stringify({ model: "gpt-test", input: "x" }), stack.key, "/v1/embeddings");
+    expect(res.status).toBe(400);
+    expect(res.body.message).toContain("does not support embeddings");
+    expect(providerCalls()).toBe(0);
+  });
+
+  it("403 model_access_restricted with the tier contract for a model above the tier", async () => {
+    const res = await chat({ model: "enterprise-test", messages: hello });
+    expect(res.status).toBe(403);
+    expect(res.body).toMatchObject({
+      status: "error",
+      code: "model_access_restricted",
+      details: { model_id: "enterprise-test", user_tier: "pro", required_tier: "enterprise", upgrade_url: expect.stringContaining("http") },
+    });
+    expect(res.body.message).toContain("enterprise");
+    expect(providerCalls()).toBe(0);
+  });
+});
+
+describe("keys", () => {
+  it("401 without a key", async () => {
+    const res = await chat({ model: "gpt-test", messages: hello }, null);
+    expect(res.status).toBe(401);
+    expect(res.body.code).toBe("unauthorized");
+  });
+
+  it("401 for an unknown key", async () => {
+    expect((await chat({ model: "gpt-test", messages: hello }, "cf_live_not_a_key")).body.code).toBe("invalid_api_key");
+  });
+
+  it("401 for a revoked key and for an expired key", async () => {
+    const revoked = await stack.newKey({ revoked: true });
+    const expired = await stack.newKey({ expiresAt: Date.now() - 1_000 });
+    expect((await chat({ model: "gpt-test", messages: hello }, revoked)).body).toMatchObject({ code: "invalid_api_key", details: { reason: "revoked" } });
+    expect((await chat({ model: "gpt-test", messages: hello }, expired)).body).toMatchObject({ code: "invalid_api_key", details: { reason: "expired" } });
+    expect(providerCalls()).toBe(0);
+  });
+
+  it("403 for a model outside the key's allowlist and for a key without the scope", async () => {
+    const narrow = await stack.newKey({ models: ["claude-test"] });
+    expect((await chat({ model: "gpt-test", messages: hello }, narrow)).status).toBe(403);
+    const billingOnly = await stack.newKey({ scopes: ["billing"] });
+    expect((await chat({ model: "gpt-test", messages: hello }, billingOnly)).body).toMatchObject({ code: "forbidden", details: { scope: "chat" } });
+    expect(providerCalls()).toBe(0);
+  });
+
+  it("sees a key revoked in Redis within a second (cache invalidation)", async () => {
+    const key = await stack.newKey();
+    expect((await chat({ model: "gpt-test", messages: hello }, key)).status).toBe(200);
+    const { hashApiKey, redisKeys, INVALIDATE_CHANNEL } = await import("@cloudfreedom/shared");
+    const hash = await hashApiKey(key);
+    const stored = JSON.parse((await stack.redisDb.redis.get(redisKeys.keyRecord(hash))) ?? "{}") as Record<string, unknown>;
+    await stack.redisDb.redis.set(redisKeys.keyRecord(hash), JSON.stringify({ ...stored, revoked: true }));
+    await stack.redisDb.redis.publish(INVALIDATE_CHANNEL, JSON.stringify({ kind: "key", key_hash: hash }));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect((await chat({ model: "gpt-test", messages: hello }, key)).body).toMatchObject({ code: "invalid_api_key", details: { reason: "revoked" } });
+  });
+});

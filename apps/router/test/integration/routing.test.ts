@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type RouterStack, startRouterStack } from "./stack.ts";
+
+// Failure handling with real HTTP: emulators inject the failure, the router process handles it.
+let stack: RouterStack;
+
+beforeAll(async () => {
+  stack = await startRouterStack({ UPSTREAM_TIMEOUT_MS: "300", CIRCUIT_FAILURE_THRESHOLD: "3", CIRCUIT_COOLDOWN_MS: "1500" });
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+beforeEach(() => {
+  for (const emulator of Object.values(stack.emulators)) emulator.reset();
+});
+
+const chat = (model: string, extra: Record<string, unknown> = {}) =>
+  fetch(`${stack.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${stack.key}`, "content-type": "application/json" },
+    body: JSON.stringify({ model, messages: [{ role: "user", content: "route me" }], ...extra }),
+  });
+
+describe("fallbacks", () => {
+  it("falls back to the next deployment when the first answers 503, and says so in headers", async () => {
+    stack.emulators.openai.enqueue({ status: 503 });
+    const res = await chat("fallback-test");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-cloudfreedom-deployment")).toBe("backup/gpt-4o-mini");
+    expect(res.headers.get("x-cloudfreedom-attempts")).toBe("2");
+    expect(stack.emulators.openai.counts.requests).toBe(1);
+    expect(stack.emulators.backup.counts.requests).toBe(1);
+  });
+
+  it("falls back on a connection reset", async () => {
+    stack.emulators.openai.enqueue({ disconnect: true });
+    const res = await chat("fallback-test");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-cloudfreedom-provider")).toBe("backup");
+  });
+
+  it("does not fall back on a request the provider rejects as invalid (400)", async () => {
+    stack.emulators.openai.enqueue({ status: 400 });
+    const res = await chat("fallback-test");
+    expect(res.status).toBe(400);
+    expect(stack.emulators.backup.counts.requests).toBe(0);
+  });
+});
+
+describe("retries", () => {
+  it("retries a single deployment after a 429, honouring Retry-After, then succeeds", async () => {
+    stack.emulators.anthropic.enqueue({ status: 429, headers: { "retry-after": "0" } }, 2);
+    const started = Date.now();
+    const res = await chat("claude-test");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-cloudfreedom-attempts")).toBe("3");
+    expect(stack.emulators.anthropic.counts.requests).toBe(3);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it("gives up after MAX_ATTEMPTS with the provider's failure", async () => {
+    stack.emulators.ollama.enqueue({ status: 500 }, 5);
+    const res = await chat("llama-test");
+    expect(res.status).toBe(502);
+    expect(await res.json()).toMatchObject({ code: "upstream_error", details: { upstream_status: 500 } });
+    expect(stack.emulators.ollama.counts.requests).toBe(3);
+  });
+});
+
+describe("timeouts", () => {
+  it("abandons an attempt that exceeds the per-attempt timeout and falls back", async () => {
+    stack.emulators.openai.enqueue({ hang: true });
+    const res = await chat("fallback-test");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-cloudfreedom-provider")).toBe("backup");
+  });
+
+  it("answers 504 upstream_timeout when every attempt times out", async () => {
+    stack.emulators.gemini.setDefault({ delayMs: 2_000 });
+    const res = await chat("gemini-test");
+    expect(res.status).toBe(504);
+    expect(await res.json()).toMatchObject({ code: "upstream_timeout" });
+    stack.emulators.gemini.setDefault();
+  });
+});
+
+describe("circuit breaker", () => {
+  it("cools a failing deployment down, skips it, then probes it back", async () => {
+    stack.emulators.openai.setDefault({ status: 500 });
+    // Three failures open the circuit of openai/gpt-4o (each request falls back to backup).
+    for (let i = 0; i < 3; i++) expect((await chat("circuit-test")).status).toBe(200);
+    const before = stack.emulators.openai.counts.requests;
+    for (let i = 0; i < 3; i++) {
+      const res = await chat("circuit-test");
+      expect(res.headers.get("x-cloudfreedom-attempts")).toBe("1");
+      expect(res.headers.get("x-cloudfreedom-provider")).toBe("backup");
+    }
+    expect(stack.emulators.openai.counts.requests).toBe(before);
+    stack.emulators.openai.setDefault();
+    await new Promise((resolve) => setTimeout(resolve, 1_600));
+    const probe = await chat("circuit-test");
+    expect(probe.headers.get("x-cloudfreedom-provider")).toBe("openai");
+    expect(stack.emulators.openai.counts.requests).toBe(before + 1);
+  });
+});
+
+describe("client disconnect", () => {
+  it("aborts the upstream request when the client goes away mid-stream", async () => {
+    stack.emulators.anthropic.enqueue({ chunkDelayMs: 100 });
+    const controller = new AbortController();
+    const res = await fetch(`${stack.url}/v1/chat/completions`, {
+      method: "POST",
+      signal: controller.signal,
+      headers: { authorization: `Bearer ${stack.key}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "claude-test", stream: true, messages: [{ role: "user", content: "a long story please with many many words in it" }] }),
+    });
+    const reader = res.body?.getReader();
+    await reader?.read();
+    controller.abort();
+    const deadline = Date.now() + 3_000;
+    while (stack.emulators.anthropic.aborted === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(stack.emulators.anthropic.aborted).toBe(1);
+  });
+});

@@ -1,0 +1,192 @@
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RouterStack, startRouterStack } from "./stack.ts";
+
+// The router as a process, driven by the official OpenAI SDK, against each provider's emulator.
+let stack: RouterStack;
+let client: OpenAI;
+
+beforeAll(async () => {
+  stack = await startRouterStack();
+  client = new OpenAI({ apiKey: stack.key, baseURL: `${stack.url}/v1`, maxRetries: 0 });
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const chatModels = ["gpt-test", "claude-test", "gemini-test", "llama-test", "azure-test"] as const;
+const weatherTool = {
+  type: "function" as const,
+  function: {
+    name: "get_weather",
+    description: "Weather for a city",
+    parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+  },
+};
+
+describe.each(chatModels)("%s through the OpenAI SDK", (model) => {
+  it("answers a chat completion with content and usage", async () => {
+    const completion = await client.chat.completions.create({
+      model,
+      messages: [
+        { role: "system", content: "Be brief." },
+        { role: "user", content: "Say hello to the gateway" },
+      ],
+      max_tokens: 50,
+    });
+    expect(completion.object).toBe("chat.completion");
+    expect(completion.choices[0]?.message.role).toBe("assistant");
+    expect(completion.choices[0]?.message.content).toContain("hello to the gateway");
+    expect(completion.choices[0]?.finish_reason).toBe("stop");
+    expect(completion.usage?.prompt_tokens).toBeGreaterThan(0);
+    expect(completion.usage?.completion_tokens).toBeGreaterThan(0);
+  });
+
+  it("streams a chat completion with the usage chunk last", async () => {
+    const stream = await client.chat.completions.create({
+      model,
+      messages: [{ role: "user", content: "Stream me a few words please" }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let text = "";
+    const chunks = [];
+    for await (const chunk of stream) {
+      chunks.push(chunk);
+      text += chunk.choices[0]?.delta.content ?? "";
+    }
+    expect(text).toContain("Stream me a few words please");
+    const last = chunks.at(-1);
+    expect(last?.choices).toEqual([]);
+    expect(last?.usage?.prompt_tokens).toBeGreaterThan(0);
+    expect(last?.usage?.completion_tokens).toBeGreaterThan(0);
+    expect(chunks.slice(0, -1).every((chunk) => !chunk.usage)).toBe(true);
+    expect(chunks.some((chunk) => chunk.choices[0]?.finish_reason === "stop")).toBe(true);
+  });
+
+  it("streams without a usage chunk when the client did not ask for one", async () => {
+    const stream = await client.chat.completions.create({ model, messages: [{ role: "user", content: "hi there" }], stream: true });
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    expect(chunks.length).toBeGreaterThan(0);
+    expect(chunks.every((chunk) => !chunk.usage && chunk.choices.length > 0)).toBe(true);
+  });
+
+  it("returns tool calls, streamed too", async () => {
+    const request = { model, messages: [{ role: "user" as const, content: "What is the weather in Paris?" }], tools: [weatherTool] };
+    const completion = await client.chat.completions.create(request);
+    const call = completion.choices[0]?.message.tool_calls?.[0];
+    expect(completion.choices[0]?.finish_reason).toBe("tool_calls");
+    expect(call?.type).toBe("function");
+    if (call?.type !== "function") throw new Error("expected a function call");
+    expect(call.function.name).toBe("get_weather");
+    expect(() => JSON.parse(call.function.arguments)).not.toThrow();
+
+    const stream = await client.chat.completions.create({ ...request, stream: true, stream_options: { include_usage: true } });
+    let name = "";
+    let args = "";
+    let usage: OpenAI.CompletionUsage | null | undefined;
+    for await (const chunk of stream) {
+      for (const delta of chunk.choices[0]?.delta.tool_calls ?? []) {
+        name += delta.function?.name ?? "";
+        args += delta.function?.arguments ?? "";
+      }
+      usage = chunk.usage ?? usage;
+    }
+    expect(name).toBe("get_weather");
+    expect(JSON.parse(args)).toEqual(JSON.parse(call.function.arguments));
+    expect(usage?.completion_tokens).toBeGreaterThan(0);
+  });
+});
+
+describe("legacy completions", () => {
+  it.each(["instruct-test", "claude-test", "llama-test"])("completes a prompt with %s (native or through chat)", async (model) => {
+    const completion = await client.completions.create({ model, prompt: "Complete this sentence", max_tokens: 30 });
+    expect(completion.object).toBe("text_completion");
+    expect(completion.choices[0]?.text).toContain("Complete this sentence");
+    expect(completion.usage?.prompt_tokens).toBeGreaterThan(0);
+  });
+
+  it("streams a completion", async () => {
+    const stream = await client.completions.create({ model: "claude-test", prompt: "Tell a story", stream: true });
+    let text = "";
+    for await (const chunk of stream) text += chunk.choices[0]?.text ?? "";
+    expect(text).toContain("Tell a story");
+  });
+});
+
+describe("embeddings", () => {
+  it.each(["embed-test", "gemini-embed-test", "ollama-embed-test"])("embeds text with %s", async (model) => {
+    const result = await client.embeddings.create({ model, input: ["first text", "second text"] });
+    expect(result.data).toHaveLength(2);
+    expect(result.data[1]?.index).toBe(1);
+    expect(result.data[0]?.embedding.length).toBeGreaterThan(0);
+    expect(result.usage.prompt_tokens).toBeGreaterThan(0);
+  });
+});
+
+describe("models", () => {
+  it("lists the catalog in the OpenAI shape with tier fields", async () => {
+    const page = await client.models.list();
+    const ids = page.data.map((m) => m.id);
+    expect(ids).toEqual(expect.arrayContaining(["gpt-test", "claude-test", "embed-test"]));
+    const raw = (await (await fetch(`${stack.url}/v1/models`, { headers: { authorization: `Bearer ${stack.key}` } })).json()) as {
+      object: string;
+      total: number;
+      user_tier: string;
+      data: Array<{ id: string; object: string; required_tier: string; access_status: string }>;
+    };
+    expect(raw.object).toBe("list");
+    expect(raw.total).toBe(raw.data.length);
+    expect(raw.user_tier).toBe("pro");
+    expect(raw.data.find((m) => m.id === "enterprise-test")).toMatchObject({ object: "model", required_tier: "enterprise", access_status: "upgrade_required" });
+    expect(raw.data.find((m) => m.id === "gpt-test")).toMatchObject({ access_status: "allowed" });
+  });
+
+  it("retrieves one model and 404s an unknown one", async () => {
+    expect((await client.models.retrieve("claude-test")).id).toBe("claude-test");
+    await expect(client.models.retrieve("no-such-model")).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  });
+});
+
+describe("errors surface as the SDK's classes", () => {
+  it("401 for a bad key", async () => {
+    const bad = new OpenAI({ apiKey: "cf_live_nope", baseURL: `${stack.url}/v1`, maxRetries: 0 });
+    await expect(bad.chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "x" }] })).rejects.toBeInstanceOf(
+      OpenAI.AuthenticationError,
+    );
+  });
+
+  it("403 for a model above the key's tier, with the tier contract", async () => {
+    const error = await client.chat.completions.create({ model: "enterprise-test", messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.PermissionDeniedError);
+    expect((error as InstanceType<typeof OpenAI.PermissionDeniedError>).code).toBe("model_access_restricted");
+  });
+
+  it("404 model_not_found for an unknown model", async () => {
+    const error = await client.chat.completions.create({ model: "nope", messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.NotFoundError);
+    expect((error as InstanceType<typeof OpenAI.NotFoundError>).code).toBe("model_not_found");
+  });
+
+  it("400 naming the field", async () => {
+    const error = await client.chat.completions
+      .create({ model: "gpt-test", messages: [{ role: "user", content: "x" }], temperature: 9 })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((error as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("temperature");
+  });
+
+  it("429 when the provider keeps rate limiting, with Retry-After", async () => {
+    stack.emulators.anthropic.enqueue({ status: 429, headers: { "retry-after": "0" } }, 3);
+    const error = await client.chat.completions.create({ model: "claude-test", messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.RateLimitError);
+  });
+
+  it("5xx when the provider keeps failing", async () => {
+    stack.emulators.gemini.enqueue({ status: 500 }, 3);
+    const error = await client.chat.completions.create({ model: "gemini-test", messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.InternalServerError);
+    expect((error as InstanceType<typeof OpenAI.InternalServerError>).status).toBe(502);
+  });
+});

@@ -1,0 +1,200 @@
+import { describe, expect, it } from "vitest";
+import { byteSplits, CREATED, fixture, runStream, splits } from "./anthropic-helpers.ts";
+
+function chunk(
+  id: string,
+  model: string,
+  delta: Record<string, unknown>,
+  finishReason: string | null = null,
+) {
+  return {
+    id,
+    object: "chat.completion.chunk",
+    created: CREATED,
+    model,
+    choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }],
+  };
+}
+
+function usageChunk(id: string, model: string, prompt: number, completion: number, cached: number) {
+  return {
+    id,
+    object: "chat.completion.chunk",
+    created: CREATED,
+    model,
+    choices: [],
+    usage: {
+      prompt_tokens: prompt,
+      completion_tokens: completion,
+      total_tokens: prompt + completion,
+      prompt_tokens_details: { cached_tokens: cached },
+      completion_tokens_details: { reasoning_tokens: 0 },
+    },
+  };
+}
+
+const TEXT = fixture("text-stream.sse");
+const TOOLS = fixture("tool-stream.sse");
+const FAILING = fixture("error-stream.sse");
+
+const textId = "msg_01PsVdSa9FHXfYbWGfsqdQWL";
+const textModel = "claude-sonnet-4-5-20250929";
+const TEXT_CHUNKS = [
+  chunk(textId, textModel, { role: "assistant", content: "" }),
+  chunk(textId, textModel, { content: "Bonjour ! Ça va très bien" }),
+  chunk(textId, textModel, { content: ", merci 😀 — et vous ?" }),
+  chunk(textId, textModel, { content: '\n你好, "Claude".' }),
+  chunk(textId, textModel, {}, "stop"),
+  // 18 uncached + 1536 cache reads.
+  usageChunk(textId, textModel, 1554, 27, 1536),
+];
+
+const toolId = "msg_014p7gG3wDgGV9EUtLvnow3U";
+const toolModel = "claude-opus-4-1-20250805";
+const args = (index: number, fragment: string) => ({
+  tool_calls: [{ index, function: { arguments: fragment } }],
+});
+const call = (index: number, id: string) => ({
+  tool_calls: [{ index, id, type: "function", function: { name: "get_weather", arguments: "" } }],
+});
+const TOOL_CHUNKS = [
+  chunk(toolId, toolModel, { role: "assistant", content: "" }),
+  chunk(toolId, toolModel, { content: "Okay" }),
+  chunk(toolId, toolModel, { content: ", checking both cities:" }),
+  chunk(toolId, toolModel, call(0, "toolu_01T1x1fJ34qAmk2tNTrN7Up6")),
+  chunk(toolId, toolModel, args(0, '{"location":')),
+  chunk(toolId, toolModel, args(0, ' "San Francisc')),
+  chunk(toolId, toolModel, args(0, 'o, CA"}')),
+  chunk(toolId, toolModel, call(1, "toolu_01BFqzBHCXNp1iWn7zUZxZCo")),
+  chunk(toolId, toolModel, args(1, '{"location": "Zürich"}')),
+  chunk(toolId, toolModel, {}, "tool_calls"),
+  usageChunk(toolId, toolModel, 472, 89, 0),
+];
+
+const failId = "msg_01XFDUDYJgAACzvnptvVoYEL";
+const FAILING_CHUNKS = [
+  chunk(failId, textModel, { role: "assistant", content: "" }),
+  chunk(failId, textModel, { content: "Once upon a time" }),
+  chunk(failId, textModel, { content: ", in a land far away" }),
+];
+
+describe("anthropic stream translation", () => {
+  it("translates a text stream chunk by chunk, ping dropped, usage chunk last", () => {
+    const run = runStream([TEXT]);
+    expect(run.error).toBeNull();
+    expect(run.chunks).toEqual(TEXT_CHUNKS);
+    expect(run.transform.usage()).toEqual({
+      input: 1554,
+      cached_input: 1536,
+      output: 27,
+      reasoning: 0,
+      estimated: false,
+    });
+    expect(run.transform.outputText()).toBe(
+      'Bonjour ! Ça va très bien, merci 😀 — et vous ?\n你好, "Claude".',
+    );
+  });
+
+  it("translates a tool-use stream: one OpenAI tool index per tool_use block, arguments as fragments", () => {
+    const run = runStream([TOOLS]);
+    expect(run.error).toBeNull();
+    expect(run.chunks).toEqual(TOOL_CHUNKS);
+    expect(run.transform.usage()).toEqual({
+      input: 472,
+      cached_input: 0,
+      output: 89,
+      reasoning: 0,
+      estimated: false,
+    });
+    expect(run.transform.outputText()).toBe(
+      'Okay, checking both cities:{"location": "San Francisco, CA"}{"location": "Zürich"}',
+    );
+  });
+
+  it("emits the usage chunk only when the client asked for it, and still records usage", () => {
+    const run = runStream([TEXT], false);
+    expect(run.chunks).toEqual(TEXT_CHUNKS.slice(0, -1));
+    expect(run.chunks.some((c) => Object.hasOwn(c as object, "usage"))).toBe(false);
+    expect(run.transform.usage()).toMatchObject({ input: 1554, output: 27 });
+  });
+
+  it.each([
+    ["text", TEXT, TEXT_CHUNKS],
+    ["tool-use", TOOLS, TOOL_CHUNKS],
+  ])("gives identical chunks for the %s stream however the text is split", (_, text, expected) => {
+    for (const pieces of splits(text)) expect(runStream(pieces).chunks).toEqual(expected);
+  });
+
+  it("gives identical chunks when the bytes are cut inside multi-byte characters", () => {
+    for (const pieces of byteSplits(TEXT)) expect(runStream(pieces).chunks).toEqual(TEXT_CHUNKS);
+  });
+
+  it("emits the chunks before a mid-stream error, then throws the mapped failure with usage so far", () => {
+    const run = runStream([FAILING]);
+    expect(run.chunks).toEqual(FAILING_CHUNKS);
+    expect(run.error?.failure).toEqual({
+      status: 529,
+      code: "upstream_error",
+      message: "Anthropic failed (529): Overloaded",
+      retryable: true,
+      retryAfterMs: null,
+    });
+    // Input is exact; output is message_start's count, so it is marked as an estimate for the router to redo.
+    expect(run.transform.usage()).toEqual({
+      input: 1500,
+      cached_input: 0,
+      output: 1,
+      reasoning: 0,
+      estimated: true,
+    });
+    expect(run.transform.outputText()).toBe("Once upon a time, in a land far away");
+    expect(() => run.transform.push("event: ping\ndata: {}\n\n")).toThrow(run.error ?? Error);
+  });
+
+  it("emits the same chunks before the error however the failing stream is split", () => {
+    for (const pieces of splits(FAILING)) {
+      const run = runStream(pieces);
+      expect(run.chunks).toEqual(FAILING_CHUNKS);
+      expect(run.error?.failure.code).toBe("upstream_error");
+    }
+  });
+
+  it("maps a rate_limit_error event to a retryable rate limit", () => {
+    const start = FAILING.slice(0, FAILING.indexOf("event: error"));
+    const error =
+      'event: error\ndata: {"type":"error","error":{"type":"rate_limit_error","message":"Slow down"}}\n\n';
+    expect(runStream([start + error]).error?.failure).toMatchObject({
+      status: 429,
+      code: "rate_limited",
+      retryable: true,
+    });
+  });
+
+  it("fails a stream cut before message_delta, and completes one cut only before message_stop", () => {
+    const cut = runStream([TEXT.slice(0, TEXT.indexOf("event: message_delta"))]);
+    expect(cut.chunks).toEqual(TEXT_CHUNKS.slice(0, 4));
+    expect(cut.error?.failure).toMatchObject({ code: "upstream_error", retryable: true });
+    expect(cut.error?.message).toBe("Anthropic: the stream ended mid-message");
+
+    const almost = runStream([TEXT.slice(0, TEXT.indexOf("event: message_stop"))]);
+    expect(almost.error).toBeNull();
+    expect(almost.chunks).toEqual(TEXT_CHUNKS);
+  });
+
+  it("fails an empty stream and a stream event that is not JSON", () => {
+    expect(runStream([""]).error?.failure.code).toBe("upstream_error");
+    expect(runStream(["event: message_start\ndata: <html>\n\n"]).error?.message).toBe(
+      "Anthropic: sent a stream event that is not JSON",
+    );
+  });
+
+  it("ignores thinking deltas and event types it does not know", () => {
+    const extra = [
+      'event: content_block_start\ndata: {"type":"content_block_start","index":5,"content_block":{"type":"thinking","thinking":""}}\n\n',
+      'event: content_block_delta\ndata: {"type":"content_block_delta","index":5,"delta":{"type":"thinking_delta","thinking":"hmm"}}\n\n',
+      'event: brand_new\ndata: {"type":"brand_new","payload":1}\n\n',
+    ].join("");
+    const at = TEXT.indexOf("event: content_block_start");
+    expect(runStream([TEXT.slice(0, at) + extra + TEXT.slice(at)]).chunks).toEqual(TEXT_CHUNKS);
+  });
+});

@@ -1,0 +1,131 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import type { ProviderKind } from "@cloudfreedom/shared";
+import type { ChatCompletionRequest } from "../../src/openai/requests.ts";
+import type { CallContext, ChatStreamTransform, ProviderAdapter } from "../../src/providers/types.ts";
+import { UpstreamStreamError } from "../../src/providers/types.ts";
+
+export function fixture(provider: "gemini" | "ollama", name: string): string {
+  return readFileSync(fileURLToPath(new URL(`../fixtures/${provider}/${name}`, import.meta.url)), "utf8");
+}
+
+export function jsonFixture(provider: "gemini" | "ollama", name: string): unknown {
+  return JSON.parse(fixture(provider, name));
+}
+
+export function contextFor(kind: ProviderKind, baseUrl: string, upstreamModel: string, apiKey?: string): CallContext {
+  return {
+    target: { name: `${kind}-main`, kind, baseUrl, apiKey, options: {} },
+    upstreamModel,
+    requestId: "req_01TEST",
+  };
+}
+
+export function chatRequest(fields: Partial<ChatCompletionRequest>): ChatCompletionRequest {
+  return { model: "public-model", messages: [{ role: "user", content: "Hi" }], ...fields };
+}
+
+export const CHUNK_ID = "chatcmpl-router";
+export const CREATED = 1_700_000_000;
+
+export interface StreamRun {
+  chunks: unknown[];
+  error: UpstreamStreamError | null;
+  transform: ChatStreamTransform;
+}
+
+/** Feeds the pieces in order, then ends; stops at the first UpstreamStreamError and keeps what came before. */
+export function runStream(adapter: ProviderAdapter, ctx: CallContext, pieces: string[], includeUsage = true): StreamRun {
+  const transform = adapter.chat.stream(ctx, { includeUsage, id: CHUNK_ID, created: CREATED });
+  const chunks: unknown[] = [];
+  try {
+    for (const piece of pieces) for (const chunk of transform.push(piece)) chunks.push(JSON.parse(chunk));
+    for (const chunk of transform.end()) chunks.push(JSON.parse(chunk));
+  } catch (error) {
+    if (!(error instanceof UpstreamStreamError)) throw error;
+    return { chunks, error, transform };
+  }
+  return { chunks, error: null, transform };
+}
+
+/** Deterministic PRNG (mulberry32) so random splits are reproducible. */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Every cut that matters: at each single position (mid-line, inside a CRLF, mid-JSON, between the two halves
+ * of a surrogate pair), one UTF-16 unit at a time, and seeded random multi-way cuts.
+ */
+export function splits(text: string): string[][] {
+  const out: string[][] = [];
+  for (let i = 0; i <= text.length; i++) out.push([text.slice(0, i), text.slice(i)]);
+  out.push(Array.from({ length: text.length }, (_, i) => text.charAt(i)));
+  const next = random(7);
+  for (let run = 0; run < 50; run++) {
+    const pieces: string[] = [];
+    for (let at = 0; at < text.length; ) {
+      const size = 1 + Math.floor(next() * 40);
+      pieces.push(text.slice(at, at + size));
+      at += size;
+    }
+    out.push(pieces);
+  }
+  return out;
+}
+
+/** The text as the router sees it: bytes cut at every position (mid UTF-8 sequence too), decoded as a stream. */
+export function byteSplits(text: string): string[][] {
+  const bytes = new TextEncoder().encode(text);
+  const out: string[][] = [];
+  for (let i = 0; i <= bytes.length; i++) {
+    const decoder = new TextDecoder();
+    out.push([
+      decoder.decode(bytes.subarray(0, i), { stream: true }),
+      decoder.decode(bytes.subarray(i), { stream: true }),
+      decoder.decode(),
+    ]);
+  }
+  return out;
+}
+
+/** An OpenAI chunk as the transforms emit it. */
+export function chunk(model: string, delta: Record<string, unknown>, finishReason: string | null = null, index = 0) {
+  return {
+    id: CHUNK_ID,
+    object: "chat.completion.chunk",
+    created: CREATED,
+    model,
+    choices: [{ index, delta, finish_reason: finishReason, logprobs: null }],
+  };
+}
+
+export function usageChunk(model: string, usage: { prompt: number; completion: number; cached: number; reasoning: number }) {
+  return {
+    id: CHUNK_ID,
+    object: "chat.completion.chunk",
+    created: CREATED,
+    model,
+    choices: [],
+    usage: {
+      prompt_tokens: usage.prompt,
+      completion_tokens: usage.completion,
+      total_tokens: usage.prompt + usage.completion,
+      prompt_tokens_details: { cached_tokens: usage.cached },
+      completion_tokens_details: { reasoning_tokens: usage.reasoning },
+    },
+  };
+}
+
+/** Decodes OpenAI's base64 embedding (little-endian float32) back to numbers. */
+export function decodeFloat32(base64: string): number[] {
+  const bytes = Buffer.from(base64, "base64");
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return Array.from({ length: bytes.byteLength / 4 }, (_, i) => view.getFloat32(i * 4, true));
+}
