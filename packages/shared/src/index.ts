@@ -2,6 +2,7 @@ export * from "./api-keys.ts";
 export * from "./errors.ts";
 export * from "./health.ts";
 export * from "./ids.ts";
+export * from "./internal.ts";
 export * from "./keys.ts";
 export * from "./models.ts";
 export * from "./money.ts";

@@ -13,6 +13,8 @@ export type Invalidation =
 
 export const redisKeys = {
   keyRecord: (keyHash: string) => `cf:key:${keyHash}`,
+  /** Sorted set: member key id, score last use (ms). The router adds in batches; auth's worker drains it. */
+  keyLastUsed: "cf:keys:last-used",
   tenant: (tenantId: string, ...parts: string[]) => `cf:{t:${tenantId}}:${parts.join(":")}`,
   spend: (tenantId: string, scope: string, scopeId: string, period: PeriodId) =>
     `cf:{t:${tenantId}}:spend:${scope}:${scopeId}:${period}`,
