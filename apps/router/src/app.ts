@@ -20,6 +20,7 @@ export async function buildRouterApp(runtime: Runtime<RouterEnv>): Promise<Servi
   const events = new EventPublisher({
     usageProducer: createProducer("usage", { connection: queueRedis }),
     tracesProducer: createProducer("traces", { connection: queueRedis }),
+    redis: queueRedis,
     flushMs: env.EVENT_FLUSH_MS,
     logger,
   });

@@ -44,7 +44,12 @@ export function retryAfterMs(headers: Headers, now = Date.now()): number | null 
  * request is the caller's (400, not retried); credentials or a missing upstream model are the operator's
  * (502); rate limits, timeouts and 5xx are worth another attempt or deployment.
  */
-export function failureFromStatus(status: number, message: string, headers: Headers, provider: string): UpstreamFailure {
+export function failureFromStatus(
+  status: number,
+  message: string,
+  headers: Headers,
+  provider: string,
+): UpstreamFailure {
   const after = retryAfterMs(headers);
   const make = (code: ErrorCode, retryable: boolean, text = message): UpstreamFailure => ({
     status,
@@ -53,14 +58,21 @@ export function failureFromStatus(status: number, message: string, headers: Head
     retryable,
     retryAfterMs: after,
   });
-  if (status === 400 || status === 413 || status === 422) return make("invalid_request", false, `${provider}: ${message}`);
+  if (status === 400 || status === 413 || status === 422)
+    return make("invalid_request", false, `${provider}: ${message}`);
   if (status === 401 || status === 403) {
-    return make("upstream_error", false, `${provider} refused the platform's credentials; the operator must fix the provider key`);
+    return make(
+      "upstream_error",
+      false,
+      `${provider} refused the platform's credentials; the operator must fix the provider key`,
+    );
   }
   if (status === 404) return make("upstream_error", false, `${provider}: ${message}`);
   if (status === 429) return make("rate_limited", true, `${provider} is rate limiting: ${message}`);
-  if (status === 408 || status === 504) return make("upstream_timeout", true, `${provider} timed out: ${message}`);
-  if (status === 409 || status >= 500) return make("upstream_error", true, `${provider} failed (${status}): ${message}`);
+  if (status === 408 || status === 504)
+    return make("upstream_timeout", true, `${provider} timed out: ${message}`);
+  if (status === 409 || status >= 500)
+    return make("upstream_error", true, `${provider} failed (${status}): ${message}`);
   return make("upstream_error", false, `${provider} answered ${status}: ${message}`);
 }
 
@@ -102,7 +114,7 @@ export function parseToolArguments(args: string, field: string): Record<string, 
   return parsed;
 }
 
-/** The function name of the tool call a `tool` message answers: the nearest earlier assistant call with its id. */
+/** The function a `tool` message answers: the nearest earlier assistant tool call with its id. */
 export function toolCallName(messages: readonly ChatMessage[], index: number): string | null {
   const message = messages[index];
   if (message?.role !== "tool") return null;
@@ -115,7 +127,7 @@ export function toolCallName(messages: readonly ChatMessage[], index: number): s
   return null;
 }
 
-/** An id for a tool call the provider returned without one; unique across requests, so clients can key on it. */
+/** An id for a tool call the provider gave none; unique across requests, so clients can key on it. */
 export function toolCallId(requestId: string, n: number): string {
   return `call_${requestId.replace(/^req_/, "")}_${n}`;
 }

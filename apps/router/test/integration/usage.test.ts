@@ -1,4 +1,4 @@
-import { type Span, SpanBatch, UsageEvent, priceUsage } from "@cloudfreedom/shared";
+import { type Span, SpanBatch, UsageEvent, priceUsage, redisKeys } from "@cloudfreedom/shared";
 import { Queue } from "bullmq";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -65,6 +65,8 @@ describe("usage of a successful call", () => {
     const expected = priceUsage(event.tokens, prices, 20);
     expect([event.cost_micros, event.billed_micros]).toEqual([expected.cost, expected.billed]);
     expect(response.headers.get("x-cloudfreedom-cost-micros")).toBe(String(event.billed_micros));
+    const lastUsed = await stack.redisDb.redis.zscore(redisKeys.keyLastUsed, event.key_id ?? "");
+    expect(Number(lastUsed)).toBe(Date.parse(event.occurred_at));
     expect(span).toMatchObject({
       name: "chat gpt-test",
       kind: "client",

@@ -13,7 +13,12 @@ export function jsonFixture(provider: "gemini" | "ollama", name: string): unknow
   return JSON.parse(fixture(provider, name));
 }
 
-export function contextFor(kind: ProviderKind, baseUrl: string, upstreamModel: string, apiKey?: string): CallContext {
+export function contextFor(
+  kind: ProviderKind,
+  baseUrl: string,
+  upstreamModel: string,
+  apiKey?: string,
+): CallContext {
   return {
     target: { name: `${kind}-main`, kind, baseUrl, apiKey, options: {} },
     upstreamModel,
@@ -34,8 +39,13 @@ export interface StreamRun {
   transform: ChatStreamTransform;
 }
 
-/** Feeds the pieces in order, then ends; stops at the first UpstreamStreamError and keeps what came before. */
-export function runStream(adapter: ProviderAdapter, ctx: CallContext, pieces: string[], includeUsage = true): StreamRun {
+/** Feeds the pieces, then ends; stops at the first UpstreamStreamError, keeping what came before. */
+export function runStream(
+  adapter: ProviderAdapter,
+  ctx: CallContext,
+  pieces: string[],
+  includeUsage = true,
+): StreamRun {
   const transform = adapter.chat.stream(ctx, { includeUsage, id: CHUNK_ID, created: CREATED });
   const chunks: unknown[] = [];
   try {
@@ -80,7 +90,7 @@ export function splits(text: string): string[][] {
   return out;
 }
 
-/** The text as the router sees it: bytes cut at every position (mid UTF-8 sequence too), decoded as a stream. */
+/** The text as the router sees it: bytes cut at every position (mid UTF-8 too), stream-decoded. */
 export function byteSplits(text: string): string[][] {
   const bytes = new TextEncoder().encode(text);
   const out: string[][] = [];
@@ -96,7 +106,12 @@ export function byteSplits(text: string): string[][] {
 }
 
 /** An OpenAI chunk as the transforms emit it. */
-export function chunk(model: string, delta: Record<string, unknown>, finishReason: string | null = null, index = 0) {
+export function chunk(
+  model: string,
+  delta: Record<string, unknown>,
+  finishReason: string | null = null,
+  index = 0,
+) {
   return {
     id: CHUNK_ID,
     object: "chat.completion.chunk",
@@ -106,7 +121,10 @@ export function chunk(model: string, delta: Record<string, unknown>, finishReaso
   };
 }
 
-export function usageChunk(model: string, usage: { prompt: number; completion: number; cached: number; reasoning: number }) {
+export function usageChunk(
+  model: string,
+  usage: { prompt: number; completion: number; cached: number; reasoning: number },
+) {
   return {
     id: CHUNK_ID,
     object: "chat.completion.chunk",

@@ -10,7 +10,12 @@ import {
   usageChunk,
 } from "./gemini-ollama-helpers.ts";
 
-const ctx = contextFor("gemini", "https://generativelanguage.googleapis.com", "gemini-2.5-flash", "AIza-test-key");
+const ctx = contextFor(
+  "gemini",
+  "https://generativelanguage.googleapis.com",
+  "gemini-2.5-flash",
+  "AIza-test-key",
+);
 const MODEL = "gemini-2.5-flash";
 const run = (pieces: string[], includeUsage = true) => runStream(geminiAdapter, ctx, pieces, includeUsage);
 
@@ -36,7 +41,10 @@ const TOOL_CHUNKS = [
   chunk(MODEL, { role: "assistant", content: "" }),
   chunk(MODEL, { content: "Let me check both." }),
   chunk(MODEL, {
-    tool_calls: [call(0, "get_weather", '{"city":"Paris"}'), call(1, "get_time", '{"timezone":"Europe/Paris"}')],
+    tool_calls: [
+      call(0, "get_weather", '{"city":"Paris"}'),
+      call(1, "get_time", '{"timezone":"Europe/Paris"}'),
+    ],
   }),
   chunk(MODEL, {}, "tool_calls"),
   usageChunk(MODEL, { prompt: 83, completion: 131, cached: 0, reasoning: 104 }),
@@ -79,12 +87,20 @@ describe("gemini stream translation", () => {
   it("leaves the usage chunk out unless the client asked for it, but still reports usage", () => {
     const { chunks, transform } = run([TEXT], false);
     expect(chunks).toEqual(TEXT_CHUNKS.slice(0, -1));
-    expect(transform.usage()).toEqual({ input: 7, cached_input: 0, output: 42, reasoning: 21, estimated: false });
+    expect(transform.usage()).toEqual({
+      input: 7,
+      cached_input: 0,
+      output: 42,
+      reasoning: 21,
+      estimated: false,
+    });
     expect(transform.outputText()).toBe("Grüße aus Zürich 🇨🇭 — 你好，世界！ Use <b> for bold. 🎉");
   });
 
   it("collects tool-call arguments into the output text for estimates", () => {
-    expect(run([TOOLS]).transform.outputText()).toBe('Let me check both.{"city":"Paris"}{"timezone":"Europe/Paris"}');
+    expect(run([TOOLS]).transform.outputText()).toBe(
+      'Let me check both.{"city":"Paris"}{"timezone":"Europe/Paris"}',
+    );
   });
 
   it("emits the chunks before a mid-stream error, then throws it with the usage known so far", () => {
@@ -98,7 +114,13 @@ describe("gemini stream translation", () => {
         retryable: true,
         retryAfterMs: null,
       });
-      expect(transform.usage()).toEqual({ input: 11, cached_input: 0, output: 10, reasoning: 0, estimated: false });
+      expect(transform.usage()).toEqual({
+        input: 11,
+        cached_input: 0,
+        output: 10,
+        reasoning: 0,
+        estimated: false,
+      });
       expect(transform.outputText()).toBe("The first half of ünïcödé text, then 💥");
     }
   });
@@ -116,11 +138,17 @@ describe("gemini stream translation", () => {
     expect(chunks).toEqual(TEXT_CHUNKS.slice(0, 3));
     expect(error?.failure).toMatchObject({ code: "upstream_error", retryable: true });
     expect(error?.failure.message).toBe("Gemini closed the stream before it finished the answer");
-    expect(transform.usage()).toEqual({ input: 7, cached_input: 0, output: 34, reasoning: 21, estimated: false });
+    expect(transform.usage()).toEqual({
+      input: 7,
+      cached_input: 0,
+      output: 34,
+      reasoning: 21,
+      estimated: false,
+    });
   });
 
   it("fails on an event that is not JSON", () => {
-    const { chunks, error } = run(["data: {\"candidates\": [\r\n\r\n"]);
+    const { chunks, error } = run(['data: {"candidates": [\r\n\r\n']);
     expect(chunks).toEqual([]);
     expect(error?.failure.message).toMatch(/^Gemini sent a stream event that is not JSON/);
   });
@@ -130,7 +158,11 @@ describe("gemini stream translation", () => {
       `data: ${JSON.stringify({
         candidates: [
           { content: { parts, role: "model" }, index: 0, ...(finish ? { finishReason: finish } : {}) },
-          { content: { parts: [{ text: parts[0]?.text.toUpperCase() ?? "" }], role: "model" }, index: 1, ...(finish ? { finishReason: finish } : {}) },
+          {
+            content: { parts: [{ text: parts[0]?.text.toUpperCase() ?? "" }], role: "model" },
+            index: 1,
+            ...(finish ? { finishReason: finish } : {}),
+          },
         ],
         modelVersion: "gemini-2.5-pro",
       })}\r\n\r\n`;

@@ -4,7 +4,12 @@ import type { ChatCompletionRequest, ChatMessage } from "../../src/openai/reques
 import { geminiAdapter } from "../../src/providers/gemini/index.ts";
 import { chatRequest, contextFor, decodeFloat32, fixture, jsonFixture } from "./gemini-ollama-helpers.ts";
 
-const ctx = contextFor("gemini", "https://generativelanguage.googleapis.com/", "gemini-2.5-flash", "AIza-test-key");
+const ctx = contextFor(
+  "gemini",
+  "https://generativelanguage.googleapis.com/",
+  "gemini-2.5-flash",
+  "AIza-test-key",
+);
 
 function body(fields: Partial<ChatCompletionRequest>, stream = false): Record<string, unknown> {
   return JSON.parse(geminiAdapter.chat.request(chatRequest(fields), ctx, stream).body);
@@ -30,7 +35,9 @@ describe("gemini request mapping", () => {
   it("addresses generateContent or the SSE stream with the key in a header, never in the URL", () => {
     const plain = geminiAdapter.chat.request(chatRequest({}), ctx, false);
     const streamed = geminiAdapter.chat.request(chatRequest({}), ctx, true);
-    expect(plain.url).toBe("https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent");
+    expect(plain.url).toBe(
+      "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent",
+    );
     expect(streamed.url).toBe(
       "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
     );
@@ -106,7 +113,11 @@ describe("gemini request mapping", () => {
       },
       { role: "tool", tool_call_id: "call_1", content: '{"temp":21,"sky":"clear"}' },
       { role: "tool", tool_call_id: "call_2", content: "14:05" },
-      { role: "assistant", content: "21°C at 14:05. Again?", tool_calls: [weatherCall("call_1", '{"city":"Lyon"}')] },
+      {
+        role: "assistant",
+        content: "21°C at 14:05. Again?",
+        tool_calls: [weatherCall("call_1", '{"city":"Lyon"}')],
+      },
       { role: "tool", tool_call_id: "call_1", content: "18" },
     ];
     expect(body({ messages }).contents).toEqual([
@@ -149,12 +160,18 @@ describe("gemini request mapping", () => {
     ];
     const error = thrown(() => body({ messages }));
     expect(error.code).toBe("validation_failed");
-    expect(error.message).toBe('messages[1].tool_call_id: no earlier assistant message has a tool call with id "call_missing"');
+    expect(error.message).toBe(
+      'messages[1].tool_call_id: no earlier assistant message has a tool call with id "call_missing"',
+    );
   });
 
   it("rejects tool-call arguments that are not a JSON object, naming the field", () => {
-    const messages: ChatMessage[] = [{ role: "assistant", content: null, tool_calls: [weatherCall("c", "[1,2]")] }];
-    expect(thrown(() => body({ messages })).details).toEqual({ field: "messages[0].tool_calls[0].function.arguments" });
+    const messages: ChatMessage[] = [
+      { role: "assistant", content: null, tool_calls: [weatherCall("c", "[1,2]")] },
+    ];
+    expect(thrown(() => body({ messages })).details).toEqual({
+      field: "messages[0].tool_calls[0].function.arguments",
+    });
   });
 
   it("declares tools with their JSON Schema reduced to the keywords Gemini supports", () => {
@@ -172,7 +189,10 @@ describe("gemini request mapping", () => {
     };
     const sent = body({
       tools: [
-        { type: "function", function: { name: "get_weather", description: "Weather", parameters, strict: true } },
+        {
+          type: "function",
+          function: { name: "get_weather", description: "Weather", parameters, strict: true },
+        },
         { type: "function", function: { name: "ping" } },
       ],
     });
@@ -205,7 +225,10 @@ describe("gemini request mapping", () => {
     ["none", { mode: "NONE" }],
     ["auto", { mode: "AUTO" }],
     ["required", { mode: "ANY" }],
-    [{ type: "function", function: { name: "ping" } }, { mode: "ANY", allowedFunctionNames: ["ping"] }],
+    [
+      { type: "function", function: { name: "ping" } },
+      { mode: "ANY", allowedFunctionNames: ["ping"] },
+    ],
   ] as const)("maps tool_choice %j to functionCallingConfig", (choice, config) => {
     const tools = [{ type: "function" as const, function: { name: "ping" } }];
     expect(body({ tools, tool_choice: choice }).toolConfig).toEqual({ functionCallingConfig: config });
@@ -239,13 +262,24 @@ describe("gemini request mapping", () => {
   });
 
   it("asks for JSON for json_object and constrains it with responseJsonSchema for json_schema", () => {
-    const schema = { type: "object", properties: { a: { type: "integer", exclusiveMinimum: 0 } }, required: ["a"] };
-    expect(body({ response_format: { type: "json_object" } }).generationConfig).toEqual({ responseMimeType: "application/json" });
-    expect(body({ response_format: { type: "json_schema", json_schema: { name: "r", schema, strict: true } } }).generationConfig).toEqual({
+    const schema = {
+      type: "object",
+      properties: { a: { type: "integer", exclusiveMinimum: 0 } },
+      required: ["a"],
+    };
+    expect(body({ response_format: { type: "json_object" } }).generationConfig).toEqual({
+      responseMimeType: "application/json",
+    });
+    expect(
+      body({ response_format: { type: "json_schema", json_schema: { name: "r", schema, strict: true } } })
+        .generationConfig,
+    ).toEqual({
       responseMimeType: "application/json",
       responseJsonSchema: { type: "object", properties: { a: { type: "integer" } }, required: ["a"] },
     });
-    expect(body({ response_format: { type: "json_schema", json_schema: { name: "r" } } }).generationConfig).toEqual({
+    expect(
+      body({ response_format: { type: "json_schema", json_schema: { name: "r" } } }).generationConfig,
+    ).toEqual({
       responseMimeType: "application/json",
     });
     expect("generationConfig" in body({ response_format: { type: "text" } })).toBe(false);
@@ -263,7 +297,12 @@ describe("gemini response mapping", () => {
       created: expect.any(Number),
       model: "gemini-2.5-flash",
       choices: [
-        { index: 0, message: { role: "assistant", content: "Bonjour ! Comment ça va ? 👋" }, finish_reason: "stop", logprobs: null },
+        {
+          index: 0,
+          message: { role: "assistant", content: "Bonjour ! Comment ça va ? 👋" },
+          finish_reason: "stop",
+          logprobs: null,
+        },
       ],
       usage: {
         prompt_tokens: 1203,
@@ -285,8 +324,16 @@ describe("gemini response mapping", () => {
           role: "assistant",
           content: null,
           tool_calls: [
-            { id: "call_01TEST_0", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris","unit":"celsius"}' } },
-            { id: "call_01TEST_1", type: "function", function: { name: "get_time", arguments: '{"timezone":"Europe/Paris"}' } },
+            {
+              id: "call_01TEST_0",
+              type: "function",
+              function: { name: "get_weather", arguments: '{"city":"Paris","unit":"celsius"}' },
+            },
+            {
+              id: "call_01TEST_1",
+              type: "function",
+              function: { name: "get_time", arguments: '{"timezone":"Europe/Paris"}' },
+            },
           ],
         },
         finish_reason: "tool_calls",
@@ -297,8 +344,17 @@ describe("gemini response mapping", () => {
   });
 
   it("keeps an id Gemini gives a function call", () => {
-    const body = { candidates: [{ content: { parts: [{ functionCall: { id: "fc_9", name: "ping", args: {} } }] }, finishReason: "STOP" }] };
-    expect(geminiAdapter.chat.response(body, ctx).completion.choices[0]?.message.tool_calls?.[0]?.id).toBe("fc_9");
+    const body = {
+      candidates: [
+        {
+          content: { parts: [{ functionCall: { id: "fc_9", name: "ping", args: {} } }] },
+          finishReason: "STOP",
+        },
+      ],
+    };
+    expect(geminiAdapter.chat.response(body, ctx).completion.choices[0]?.message.tool_calls?.[0]?.id).toBe(
+      "fc_9",
+    );
   });
 
   it("maps MAX_TOKENS to length and safety stops to content_filter", () => {
@@ -314,7 +370,9 @@ describe("gemini response mapping", () => {
     expect(filtered.usage).toEqual({ input: 17, cached_input: 0, output: 0, reasoning: 0, estimated: false });
     for (const reason of ["RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"]) {
       const answer = { candidates: [{ content: { parts: [{ text: "x" }] }, finishReason: reason }] };
-      expect(geminiAdapter.chat.response(answer, ctx).completion.choices[0]?.finish_reason).toBe("content_filter");
+      expect(geminiAdapter.chat.response(answer, ctx).completion.choices[0]?.finish_reason).toBe(
+        "content_filter",
+      );
     }
   });
 
@@ -335,9 +393,18 @@ describe("gemini failure mapping", () => {
 
   it("treats RESOURCE_EXHAUSTED as a retryable rate limit, waiting as long as RetryInfo says", () => {
     const failure = geminiAdapter.failure(429, fixture("gemini", "error-rate-limited.json"), none);
-    expect(failure).toMatchObject({ status: 429, code: "rate_limited", retryable: true, retryAfterMs: 40_000 });
+    expect(failure).toMatchObject({
+      status: 429,
+      code: "rate_limited",
+      retryable: true,
+      retryAfterMs: 40_000,
+    });
     expect(failure.message).toMatch(/^Gemini is rate limiting: You exceeded your current quota/);
-    const withHeader = geminiAdapter.failure(429, fixture("gemini", "error-rate-limited.json"), new Headers({ "retry-after": "7" }));
+    const withHeader = geminiAdapter.failure(
+      429,
+      fixture("gemini", "error-rate-limited.json"),
+      new Headers({ "retry-after": "7" }),
+    );
     expect(withHeader.retryAfterMs).toBe(7_000);
   });
 
@@ -357,7 +424,9 @@ describe("gemini failure mapping", () => {
       code: "upstream_error",
       retryable: true,
     });
-    const bad = JSON.stringify({ error: { code: 400, message: "Invalid value at 'contents'", status: "INVALID_ARGUMENT" } });
+    const bad = JSON.stringify({
+      error: { code: 400, message: "Invalid value at 'contents'", status: "INVALID_ARGUMENT" },
+    });
     expect(geminiAdapter.failure(400, bad, none)).toEqual({
       status: 400,
       code: "invalid_request",
@@ -369,7 +438,9 @@ describe("gemini failure mapping", () => {
 
   it("reads the array-wrapped error body and survives a body that is not JSON", () => {
     const wrapped = `[${fixture("gemini", "error-unavailable.json")}]`;
-    expect(geminiAdapter.failure(503, wrapped, none).message).toBe("Gemini failed (503): The model is overloaded. Please try again later.");
+    expect(geminiAdapter.failure(503, wrapped, none).message).toBe(
+      "Gemini failed (503): The model is overloaded. Please try again later.",
+    );
     expect(geminiAdapter.failure(502, "<html>Bad Gateway</html>", none)).toMatchObject({
       code: "upstream_error",
       retryable: true,
@@ -381,11 +452,18 @@ describe("gemini failure mapping", () => {
 describe("gemini embeddings", () => {
   const embeddings = geminiAdapter.embeddings;
   if (!embeddings) throw new Error("gemini has embeddings");
-  const embedCtx = contextFor("gemini", "https://generativelanguage.googleapis.com", "gemini-embedding-001", "AIza-k");
+  const embedCtx = contextFor(
+    "gemini",
+    "https://generativelanguage.googleapis.com",
+    "gemini-embedding-001",
+    "AIza-k",
+  );
 
   it("batches every input into one batchEmbedContents call", () => {
     const req = embeddings.request({ model: "embed", input: ["first", "second"], dimensions: 768 }, embedCtx);
-    expect(req.url).toBe("https://generativelanguage.googleapis.com/v1beta/models/gemini-embedding-001:batchEmbedContents");
+    expect(req.url).toBe(
+      "https://generativelanguage.googleapis.com/v1beta/models/gemini-embedding-001:batchEmbedContents",
+    );
     expect(req.headers["x-goog-api-key"]).toBe("AIza-k");
     const part = (text: string) => ({
       model: "models/gemini-embedding-001",
@@ -396,7 +474,9 @@ describe("gemini embeddings", () => {
   });
 
   it("refuses token-id input and batches above Gemini's limit of 100, naming the field", () => {
-    expect(thrown(() => embeddings.request({ model: "e", input: [1, 2, 3] }, embedCtx)).details).toEqual({ field: "input" });
+    expect(thrown(() => embeddings.request({ model: "e", input: [1, 2, 3] }, embedCtx)).details).toEqual({
+      field: "input",
+    });
     const many = Array.from({ length: 101 }, (_, i) => `t${i}`);
     expect(thrown(() => embeddings.request({ model: "e", input: many }, embedCtx)).message).toBe(
       "input: Gemini embeds at most 100 texts per request",
@@ -410,7 +490,11 @@ describe("gemini embeddings", () => {
     expect(floats.list).toEqual({
       object: "list",
       data: [
-        { object: "embedding", index: 0, embedding: [0.013168523, -0.008711934, -0.046782676, 0.00069968984] },
+        {
+          object: "embedding",
+          index: 0,
+          embedding: [0.013168523, -0.008711934, -0.046782676, 0.00069968984],
+        },
         { object: "embedding", index: 1, embedding: [-0.0046790373, 0.020159023, -0.01784613, 0.03125] },
       ],
       model: "gemini-embedding-001",
@@ -420,12 +504,16 @@ describe("gemini embeddings", () => {
     const base64 = embeddings.response(answer, embedCtx, { ...req, encoding_format: "base64" });
     const first = base64.list.data[0]?.embedding;
     expect(typeof first).toBe("string");
-    expect(decodeFloat32(String(first))).toEqual([0.013168523, -0.008711934, -0.046782676, 0.00069968984].map(Math.fround));
+    expect(decodeFloat32(String(first))).toEqual(
+      [0.013168523, -0.008711934, -0.046782676, 0.00069968984].map(Math.fround),
+    );
   });
 
   it("reports a short answer as an upstream error rather than misaligned vectors", () => {
-    expect(thrown(() => embeddings.response({ embeddings: [{ values: [1] }] }, embedCtx, { model: "e", input: ["a", "b"] })).code).toBe(
-      "upstream_error",
-    );
+    expect(
+      thrown(() =>
+        embeddings.response({ embeddings: [{ values: [1] }] }, embedCtx, { model: "e", input: ["a", "b"] }),
+      ).code,
+    ).toBe("upstream_error");
   });
 });

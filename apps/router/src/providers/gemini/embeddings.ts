@@ -1,7 +1,14 @@
 import { AppError } from "@cloudfreedom/shared";
 import type { EmbeddingRequest } from "../../openai/requests.ts";
 import type { EmbeddingList } from "../../openai/responses.ts";
-import { embeddingList, embeddingTexts, estimateTokens, invalidField, isRecord, makeUsage } from "../common.ts";
+import {
+  embeddingList,
+  embeddingTexts,
+  estimateTokens,
+  invalidField,
+  isRecord,
+  makeUsage,
+} from "../common.ts";
 import type { CallContext, EmbeddingsAdapter, NormalizedUsage, UpstreamHttpRequest } from "../types.ts";
 import { geminiEndpoint } from "./request.ts";
 import { GEMINI } from "./wire.ts";
@@ -11,7 +18,8 @@ const MAX_BATCH = 100;
 
 function geminiEmbeddingsRequest(req: EmbeddingRequest, ctx: CallContext): UpstreamHttpRequest {
   const texts = embeddingTexts(req.input, GEMINI);
-  if (texts.length > MAX_BATCH) throw invalidField("input", `${GEMINI} embeds at most ${MAX_BATCH} texts per request`);
+  if (texts.length > MAX_BATCH)
+    throw invalidField("input", `${GEMINI} embeds at most ${MAX_BATCH} texts per request`);
   const model = `models/${ctx.upstreamModel.replace(/^models\//, "")}`;
   const requests = texts.map((text) => ({
     model,
@@ -36,7 +44,10 @@ function geminiEmbeddingsResponse(
     isRecord(embedding) && Array.isArray(embedding.values) ? embedding.values.map(Number) : [],
   );
   if (vectors.length !== texts.length || vectors.some((values) => values.length === 0)) {
-    throw new AppError("upstream_error", `${GEMINI} returned ${vectors.length} embeddings for ${texts.length} inputs`);
+    throw new AppError(
+      "upstream_error",
+      `${GEMINI} returned ${vectors.length} embeddings for ${texts.length} inputs`,
+    );
   }
   const tokens = texts.reduce((sum, text) => sum + estimateTokens(text), 0);
   return {

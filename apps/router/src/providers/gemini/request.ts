@@ -46,12 +46,19 @@ type AssistantMessage = Extract<ChatMessage, { role: "assistant" }>;
 export function geminiEndpoint(ctx: CallContext, method: string): Omit<UpstreamHttpRequest, "body"> {
   const base = ctx.target.baseUrl.replace(/\/+$/, "");
   const model = encodeURIComponent(ctx.upstreamModel.replace(/^models\//, ""));
-  const headers: Record<string, string> = { "content-type": "application/json", ...ctx.target.options.headers };
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    ...ctx.target.options.headers,
+  };
   if (ctx.target.apiKey) headers["x-goog-api-key"] = ctx.target.apiKey;
   return { url: `${base}/v1beta/models/${model}:${method}`, headers };
 }
 
-export function geminiChatRequest(req: ChatCompletionRequest, ctx: CallContext, stream: boolean): UpstreamHttpRequest {
+export function geminiChatRequest(
+  req: ChatCompletionRequest,
+  ctx: CallContext,
+  stream: boolean,
+): UpstreamHttpRequest {
   const { system, contents } = toContents(req.messages);
   const body: GeminiRequestBody = { contents };
   if (system.length > 0) body.systemInstruction = { parts: system.map((text) => ({ text })) };
@@ -87,22 +94,18 @@ function toContents(messages: ChatMessage[]): { system: string[]; contents: Gemi
     if (last?.role === role) last.parts.push(...parts);
     else contents.push({ role, parts });
   };
-  messages.forEach((message, i) => {
-    switch (message.role) {
-      case "system":
-      case "developer": {
-        const text = textOf(message.content);
-        if (text) system.push(text);
-        return;
-      }
-      case "user":
-        return add("user", userParts(message.content, i));
-      case "assistant":
-        return add("model", modelParts(message, i));
-      case "tool":
-        return add("user", [functionResponse(messages, i, message.tool_call_id, textOf(message.content))]);
+  for (const [i, message] of messages.entries()) {
+    if (message.role === "system" || message.role === "developer") {
+      const text = textOf(message.content);
+      if (text) system.push(text);
+    } else if (message.role === "user") {
+      add("user", userParts(message.content, i));
+    } else if (message.role === "assistant") {
+      add("model", modelParts(message, i));
+    } else {
+      add("user", [functionResponse(messages, i, message.tool_call_id, textOf(message.content))]);
     }
-  });
+  }
   return { system, contents };
 }
 
@@ -110,7 +113,8 @@ function userParts(content: string | ContentPart[], i: number): GeminiPart[] {
   if (typeof content === "string") return content ? [{ text: content }] : [];
   return content.flatMap((part, j): GeminiPart[] => {
     if (part.type === "text") return part.text ? [{ text: part.text }] : [];
-    if (part.type === "image_url") return [imagePart(part.image_url.url, `messages[${i}].content[${j}].image_url.url`)];
+    if (part.type === "image_url")
+      return [imagePart(part.image_url.url, `messages[${i}].content[${j}].image_url.url`)];
     const { data, format } = part.input_audio;
     return [{ inlineData: { mimeType: `audio/${format}`, data } }];
   });
@@ -136,7 +140,10 @@ function modelParts(message: AssistantMessage, i: number): GeminiPart[] {
   const text = textOf(message.content);
   const parts: GeminiPart[] = text ? [{ text }] : [];
   message.tool_calls?.forEach((call, j) => {
-    const args = parseToolArguments(call.function.arguments, `messages[${i}].tool_calls[${j}].function.arguments`);
+    const args = parseToolArguments(
+      call.function.arguments,
+      `messages[${i}].tool_calls[${j}].function.arguments`,
+    );
     const part: GeminiPart = { functionCall: { name: call.function.name, args } };
     if (j === 0) part.thoughtSignature = SKIP_THOUGHT_SIGNATURE;
     parts.push(part);
@@ -148,14 +155,19 @@ function modelParts(message: AssistantMessage, i: number): GeminiPart[] {
 function functionResponse(messages: ChatMessage[], i: number, callId: string, text: string): GeminiPart {
   const name = toolCallName(messages, i);
   if (!name) {
-    throw invalidField(`messages[${i}].tool_call_id`, `no earlier assistant message has a tool call with id "${callId}"`);
+    throw invalidField(
+      `messages[${i}].tool_call_id`,
+      `no earlier assistant message has a tool call with id "${callId}"`,
+    );
   }
   // A JSON object result is given as is; anything else becomes the `output` Gemini documents.
   const parsed = tryJson(text);
   return { functionResponse: { name, response: isRecord(parsed) ? parsed : { output: text } } };
 }
 
-function functionCalling(choice: ToolChoice): NonNullable<GeminiRequestBody["toolConfig"]>["functionCallingConfig"] {
+function functionCalling(
+  choice: ToolChoice,
+): NonNullable<GeminiRequestBody["toolConfig"]>["functionCallingConfig"] {
   if (choice === "none") return { mode: "NONE" };
   if (choice === "auto") return { mode: "AUTO" };
   if (choice === "required") return { mode: "ANY" };
@@ -173,7 +185,8 @@ function generationConfig(req: ChatCompletionRequest): GeminiGenerationConfig {
   const stop = stopList(req.stop);
   if (stop && stop.length > 0) config.stopSequences = stop;
   const format = req.response_format;
-  if (format?.type === "json_object" || format?.type === "json_schema") config.responseMimeType = "application/json";
+  if (format?.type === "json_object" || format?.type === "json_schema")
+    config.responseMimeType = "application/json";
   if (format?.type === "json_schema" && format.json_schema.schema) {
     config.responseJsonSchema = toGeminiSchema(format.json_schema.schema);
   }

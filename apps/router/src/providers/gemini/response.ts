@@ -72,20 +72,28 @@ export function blockedPromptFailure(feedback: GeminiResponse["promptFeedback"])
   };
 }
 
-export function geminiChatResponse(body: unknown, ctx: CallContext): { completion: ChatCompletion; usage: NormalizedUsage | null } {
+export function geminiChatResponse(
+  body: unknown,
+  ctx: CallContext,
+): { completion: ChatCompletion; usage: NormalizedUsage | null } {
   const response = (isRecord(body) ? body : {}) as GeminiResponse;
   const candidates = Array.isArray(response.candidates) ? response.candidates : [];
   if (candidates.length === 0) {
     if (response.promptFeedback?.blockReason) {
       const failure = blockedPromptFailure(response.promptFeedback);
-      throw new AppError(failure.code, failure.message, { block_reason: response.promptFeedback.blockReason });
+      throw new AppError(failure.code, failure.message, {
+        block_reason: response.promptFeedback.blockReason,
+      });
     }
     throw new AppError("upstream_error", "Gemini answered without any candidate");
   }
   let generated = 0;
   const choices = candidates.map((candidate, i): ChatCompletion["choices"][number] => {
     const { text, calls } = readParts(candidate.content?.parts);
-    const message: ChatCompletionMessage = { role: "assistant", content: text === "" && calls.length > 0 ? null : text };
+    const message: ChatCompletionMessage = {
+      role: "assistant",
+      content: text === "" && calls.length > 0 ? null : text,
+    };
     if (calls.length > 0) {
       message.tool_calls = calls.map((call) => ({
         id: call.id ?? toolCallId(ctx.requestId, generated++),

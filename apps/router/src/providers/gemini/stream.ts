@@ -100,12 +100,13 @@ export class GeminiStream implements ChatStreamTransform {
     const response = parsed as GeminiResponse;
     if (isRecord(response.error)) throw new UpstreamStreamError(geminiStreamFailure(response.error));
     if (isRecord(response.usageMetadata)) this.meta = response.usageMetadata;
-    if (this.choices.size === 0 && typeof response.modelVersion === "string") this.model = response.modelVersion;
+    if (this.choices.size === 0 && typeof response.modelVersion === "string")
+      this.model = response.modelVersion;
     const candidates = Array.isArray(response.candidates) ? response.candidates : [];
     if (candidates.length === 0 && response.promptFeedback?.blockReason) {
       throw new UpstreamStreamError(blockedPromptFailure(response.promptFeedback));
     }
-    candidates.forEach((candidate, i) => this.candidate(candidate, candidate.index ?? i, out));
+    for (const [i, candidate] of candidates.entries()) this.candidate(candidate, candidate.index ?? i, out);
   }
 
   /** A SAFETY stop mid-answer ends the choice with `content_filter`, as OpenAI ends a filtered stream. */
@@ -127,7 +128,12 @@ export class GeminiStream implements ChatStreamTransform {
         const args = JSON.stringify(call.args);
         this.text += args;
         const id = call.id ?? toolCallId(this.ctx.requestId, this.generatedIds++);
-        return { index: choice.toolCalls++, id, type: "function" as const, function: { name: call.name, arguments: args } };
+        return {
+          index: choice.toolCalls++,
+          id,
+          type: "function" as const,
+          function: { name: call.name, arguments: args },
+        };
       });
       out.push(this.delta(index, { tool_calls: toolCalls }));
     }

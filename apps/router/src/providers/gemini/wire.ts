@@ -1,4 +1,4 @@
-/** The parts of the Gemini API (`v1beta` generateContent, streamGenerateContent, batchEmbedContents) we use. */
+/** The parts of the Gemini API (v1beta generateContent, streamGenerateContent, batchEmbedContents) used. */
 
 export const GEMINI = "Gemini";
 

@@ -26,9 +26,13 @@ function ollamaEmbeddingsResponse(
   const embeddings = isRecord(body) && Array.isArray(body.embeddings) ? body.embeddings : [];
   const vectors = embeddings.map((values: unknown) => (Array.isArray(values) ? values.map(Number) : []));
   if (vectors.length !== texts.length || vectors.some((values) => values.length === 0)) {
-    throw new AppError("upstream_error", `${OLLAMA} returned ${vectors.length} embeddings for ${texts.length} inputs`);
+    throw new AppError(
+      "upstream_error",
+      `${OLLAMA} returned ${vectors.length} embeddings for ${texts.length} inputs`,
+    );
   }
-  const counted = isRecord(body) && typeof body.prompt_eval_count === "number" ? body.prompt_eval_count : null;
+  const counted =
+    isRecord(body) && typeof body.prompt_eval_count === "number" ? body.prompt_eval_count : null;
   const tokens = counted ?? texts.reduce((sum, text) => sum + estimateTokens(text), 0);
   const model = isRecord(body) && typeof body.model === "string" ? body.model : ctx.upstreamModel;
   return {

@@ -9,11 +9,14 @@ import { OLLAMA } from "./wire.ts";
 /** Ollama answers failures as `{"error":"…"}` (404 for a model that is not pulled). */
 function ollamaFailure(status: number, body: string, headers: Headers): UpstreamFailure {
   const parsed = tryJson(body);
-  const message = isRecord(parsed) && typeof parsed.error === "string" ? parsed.error : body.slice(0, 200) || "no error body";
+  const message =
+    isRecord(parsed) && typeof parsed.error === "string"
+      ? parsed.error
+      : body.slice(0, 200) || "no error body";
   return failureFromStatus(status, message, headers, OLLAMA);
 }
 
-/** A user's own Ollama through its native API (`/api/chat`, `/api/embed`); legacy completions go through chat. */
+/** A user's own Ollama through its native API (`/api/chat`, `/api/embed`); completions go through chat. */
 export const ollamaAdapter: ProviderAdapter = {
   kind: "ollama",
   chat: {

@@ -13,17 +13,25 @@ const RENAMED = [
   ["frequency_penalty", "frequency_penalty"],
 ] as const satisfies ReadonlyArray<readonly [keyof ChatCompletionRequest, keyof OllamaOptions]>;
 
-/** A local Ollama takes no key; one is sent as a bearer token only when configured (proxies, Ollama cloud). */
+/** A local Ollama takes no key; one is sent as a bearer token only when set (proxies, Ollama cloud). */
 export function ollamaEndpoint(ctx: CallContext, path: string): Omit<UpstreamHttpRequest, "body"> {
   const base = ctx.target.baseUrl.replace(/\/+$/, "");
-  const headers: Record<string, string> = { "content-type": "application/json", ...ctx.target.options.headers };
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    ...ctx.target.options.headers,
+  };
   if (ctx.target.apiKey) headers.authorization = `Bearer ${ctx.target.apiKey}`;
   return { url: `${base}${path}`, headers };
 }
 
 /** `stream` is always explicit: Ollama streams unless told otherwise. */
-export function ollamaChatRequest(req: ChatCompletionRequest, ctx: CallContext, stream: boolean): UpstreamHttpRequest {
-  if (typeof req.n === "number" && req.n > 1) throw invalidField("n", `${OLLAMA} returns a single choice; n must be 1`);
+export function ollamaChatRequest(
+  req: ChatCompletionRequest,
+  ctx: CallContext,
+  stream: boolean,
+): UpstreamHttpRequest {
+  if (typeof req.n === "number" && req.n > 1)
+    throw invalidField("n", `${OLLAMA} returns a single choice; n must be 1`);
   const body: OllamaChatBody = { model: ctx.upstreamModel, messages: toMessages(req.messages), stream };
   const tools = offeredTools(req);
   if (tools.length > 0) {
@@ -58,33 +66,37 @@ function offeredTools(req: ChatCompletionRequest): FunctionTool[] {
 
 function toMessages(messages: ChatMessage[]): OllamaMessage[] {
   return messages.map((message, i): OllamaMessage => {
-    switch (message.role) {
-      case "system":
-      case "developer":
-        return { role: "system", content: textOf(message.content) };
-      case "user":
-        return userMessage(message.content, i);
-      case "assistant": {
-        const out: OllamaMessage = { role: "assistant", content: textOf(message.content) };
-        if (message.tool_calls && message.tool_calls.length > 0) {
-          out.tool_calls = message.tool_calls.map((call, j) => ({
-            id: call.id,
-            function: {
-              name: call.function.name,
-              arguments: parseToolArguments(call.function.arguments, `messages[${i}].tool_calls[${j}].function.arguments`),
-            },
-          }));
-        }
-        return out;
-      }
-      case "tool": {
-        const out: OllamaMessage = { role: "tool", content: textOf(message.content), tool_call_id: message.tool_call_id };
-        const name = toolCallName(messages, i);
-        if (name) out.tool_name = name;
-        return out;
-      }
+    if (message.role === "system" || message.role === "developer") {
+      return { role: "system", content: textOf(message.content) };
     }
+    if (message.role === "user") return userMessage(message.content, i);
+    if (message.role === "assistant") return assistantMessage(message, i);
+    const out: OllamaMessage = {
+      role: "tool",
+      content: textOf(message.content),
+      tool_call_id: message.tool_call_id,
+    };
+    const name = toolCallName(messages, i);
+    if (name) out.tool_name = name;
+    return out;
   });
+}
+
+function assistantMessage(message: Extract<ChatMessage, { role: "assistant" }>, i: number): OllamaMessage {
+  const out: OllamaMessage = { role: "assistant", content: textOf(message.content) };
+  if (message.tool_calls && message.tool_calls.length > 0) {
+    out.tool_calls = message.tool_calls.map((call, j) => ({
+      id: call.id,
+      function: {
+        name: call.function.name,
+        arguments: parseToolArguments(
+          call.function.arguments,
+          `messages[${i}].tool_calls[${j}].function.arguments`,
+        ),
+      },
+    }));
+  }
+  return out;
 }
 
 function userMessage(content: string | ContentPart[], i: number): OllamaMessage {

@@ -23,7 +23,10 @@ export function readToolCalls(calls: unknown, nextId: () => string): ToolCall[] 
       {
         id: typeof call.id === "string" && call.id ? call.id : nextId(),
         type: "function",
-        function: { name: call.function.name, arguments: typeof args === "string" ? args : JSON.stringify(args ?? {}) },
+        function: {
+          name: call.function.name,
+          arguments: typeof args === "string" ? args : JSON.stringify(args ?? {}),
+        },
       },
     ];
   });
@@ -37,13 +40,20 @@ export function usageOf(response: OllamaChatResponse): NormalizedUsage | null {
   return makeUsage(prompt ?? 0, output ?? 0, { cached: response.prompt_eval_cached_count ?? 0 });
 }
 
-export function ollamaChatResponse(body: unknown, ctx: CallContext): { completion: ChatCompletion; usage: NormalizedUsage | null } {
+export function ollamaChatResponse(
+  body: unknown,
+  ctx: CallContext,
+): { completion: ChatCompletion; usage: NormalizedUsage | null } {
   const response = (isRecord(body) ? body : {}) as OllamaChatResponse;
-  if (typeof response.error === "string") throw new AppError("upstream_error", `${OLLAMA}: ${response.error}`);
+  if (typeof response.error === "string")
+    throw new AppError("upstream_error", `${OLLAMA}: ${response.error}`);
   let generated = 0;
   const toolCalls = readToolCalls(response.message?.tool_calls, () => toolCallId(ctx.requestId, generated++));
   const text = typeof response.message?.content === "string" ? response.message.content : "";
-  const message: ChatCompletionMessage = { role: "assistant", content: text === "" && toolCalls.length > 0 ? null : text };
+  const message: ChatCompletionMessage = {
+    role: "assistant",
+    content: text === "" && toolCalls.length > 0 ? null : text,
+  };
   if (toolCalls.length > 0) message.tool_calls = toolCalls;
   const usage = usageOf(response);
   const created = response.created_at ? Date.parse(response.created_at) : Number.NaN;
@@ -52,7 +62,14 @@ export function ollamaChatResponse(body: unknown, ctx: CallContext): { completio
     object: "chat.completion",
     created: Math.floor((Number.isNaN(created) ? Date.now() : created) / 1000),
     model: response.model ?? ctx.upstreamModel,
-    choices: [{ index: 0, message, finish_reason: finishReasonOf(response.done_reason, toolCalls.length > 0), logprobs: null }],
+    choices: [
+      {
+        index: 0,
+        message,
+        finish_reason: finishReasonOf(response.done_reason, toolCalls.length > 0),
+        logprobs: null,
+      },
+    ],
   };
   if (usage) completion.usage = toOpenAIUsage(usage);
   return { completion, usage };

@@ -2,7 +2,13 @@ import type { ChatCompletionChunk, FinishReason } from "../../openai/responses.t
 import { isRecord, toolCallId, tryJson } from "../common.ts";
 import { toOpenAIUsage } from "../openai/usage.ts";
 import { NdjsonParser } from "../sse.ts";
-import type { CallContext, ChatStreamTransform, NormalizedUsage, StreamOptions, UpstreamFailure } from "../types.ts";
+import type {
+  CallContext,
+  ChatStreamTransform,
+  NormalizedUsage,
+  StreamOptions,
+  UpstreamFailure,
+} from "../types.ts";
 import { UpstreamStreamError } from "../types.ts";
 import { finishReasonOf, readToolCalls, usageOf } from "./response.ts";
 import type { OllamaChatResponse } from "./wire.ts";
@@ -47,7 +53,8 @@ export class OllamaStream implements ChatStreamTransform {
     this.raisePending();
     const out = this.translate(this.parser.end());
     this.raisePending();
-    if (!this.done) throw new UpstreamStreamError(streamFailure(`${OLLAMA} closed the stream before it was done`, true));
+    if (!this.done)
+      throw new UpstreamStreamError(streamFailure(`${OLLAMA} closed the stream before it was done`, true));
     return out;
   }
 
@@ -79,7 +86,9 @@ export class OllamaStream implements ChatStreamTransform {
   private handle(line: string, out: string[]): void {
     const parsed = tryJson(line);
     if (!isRecord(parsed)) {
-      throw new UpstreamStreamError(streamFailure(`${OLLAMA} sent a stream line that is not JSON: ${line.slice(0, 100)}`, false));
+      throw new UpstreamStreamError(
+        streamFailure(`${OLLAMA} sent a stream line that is not JSON: ${line.slice(0, 100)}`, false),
+      );
     }
     const response = parsed as OllamaChatResponse;
     if (typeof response.error === "string") {
@@ -97,7 +106,9 @@ export class OllamaStream implements ChatStreamTransform {
       this.text += content;
       out.push(this.delta({ content }));
     }
-    const calls = readToolCalls(response.message?.tool_calls, () => toolCallId(this.ctx.requestId, this.generatedIds++));
+    const calls = readToolCalls(response.message?.tool_calls, () =>
+      toolCallId(this.ctx.requestId, this.generatedIds++),
+    );
     if (calls.length > 0) {
       const deltas = calls.map((call) => {
         this.text += call.function.arguments;

@@ -1,5 +1,6 @@
 import type { Producer } from "@cloudfreedom/queue";
-import { type QueuePayloadInput, type Span, newId } from "@cloudfreedom/shared";
+import { type QueuePayloadInput, type Span, newId, redisKeys } from "@cloudfreedom/shared";
+import type { Redis } from "ioredis";
 import type { Logger } from "@cloudfreedom/service-kit";
 
 const MAX_BUFFERED = 100_000;
@@ -21,6 +22,8 @@ export class EventPublisher {
     private readonly deps: {
       usageProducer: Producer<"usage">;
       tracesProducer: Producer<"traces">;
+      /** Where the batch's keys are marked as used (`cf:keys:last-used`), for auth's flusher. */
+      redis: Redis;
       flushMs: number;
       logger: Logger;
     },
@@ -56,12 +59,30 @@ export class EventPublisher {
     if (this.pending > 0) await this.flush();
   }
 
+  /** One `ZADD GT` per flush: the newest use of each key in the batch, never older than what is stored. */
+  private async markKeysUsed(usage: Array<QueuePayloadInput<"usage">>): Promise<void> {
+    const latest = new Map<string, number>();
+    for (const event of usage) {
+      if (!event.key_id) continue;
+      const at = Date.parse(event.occurred_at);
+      if (at > (latest.get(event.key_id) ?? 0)) latest.set(event.key_id, at);
+    }
+    if (latest.size === 0) return;
+    const args = [...latest].flatMap(([keyId, at]) => [at, keyId]);
+    try {
+      await this.deps.redis.zadd(redisKeys.keyLastUsed, "GT", ...args);
+    } catch (error) {
+      this.deps.logger.warn({ err: error }, "could not mark keys as used");
+    }
+  }
+
   private async send(): Promise<void> {
     const usage = this.usage.splice(0, MAX_BATCH);
     const spans = this.spans.splice(0, MAX_BATCH);
     try {
       if (usage.length > 0) {
         await this.deps.usageProducer.addBulk(usage.map((payload) => ({ payload, jobId: payload.event_id })));
+        await this.markKeysUsed(usage);
       }
     } catch (error) {
       this.usage.unshift(...usage);
