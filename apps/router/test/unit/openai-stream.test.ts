@@ -44,7 +44,9 @@ describe("OpenAI pass-through stream", () => {
 
   it("throws an UpstreamStreamError on an error chunk", () => {
     const stream = new OpenAIPassThroughStream({ includeUsage: false, id: "x", created: 1 }, "openai");
-    expect(stream.push(`data: ${chunk({ content: "a" })}\n\n`)).toHaveLength(1);
-    expect(() => stream.push('data: {"error":{"message":"server overloaded","type":"server_error"}}\n\n')).toThrow(UpstreamStreamError);
+    const error = 'data: {"error":{"message":"server overloaded","type":"server_error"}}\n\n';
+    // The chunk before the error in the same push is delivered; the error comes with the next call.
+    expect(stream.push(`data: ${chunk({ content: "a" })}\n\n${error}`)).toHaveLength(1);
+    expect(() => stream.end()).toThrow(UpstreamStreamError);
   });
 });

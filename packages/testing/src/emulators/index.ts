@@ -1,3 +1,19 @@
+/**
+ * Deterministic upstream emulators (OpenAI + Azure paths, Anthropic, Gemini, Ollama) on 127.0.0.1.
+ *
+ * Answer: a forced `toolCall` behaviour, else a call to the first offered tool (unless tool use is disabled or
+ * the conversation ends with a tool result) with arguments from its schema, else `reply` or `Echo: <last user
+ * text>` (JSON-wrapped as `{"reply": …}` in JSON mode), cut at the first stop sequence, then to max tokens.
+ * Streams carry `TOKENS_PER_CHUNK` tokens per content frame.
+ *
+ * Tokens (`countTokens`): prompt = sum over every text the request carries (OpenAI/Ollama message `content`
+ * strings and `text` parts; Anthropic `system` plus text blocks and tool_result texts; Gemini
+ * `systemInstruction` plus `text` parts); images, tool definitions and role names count 0. Output = tokens of
+ * the answer text, or of the tool arguments as compact JSON, per choice/candidate.
+ * Behaviour extras: OpenAI completion_tokens and Anthropic output_tokens add `reasoningTokens`; cached tokens
+ * are a subset of OpenAI prompt_tokens / Gemini promptTokenCount, and are taken out of Anthropic input_tokens
+ * (with `cacheCreationTokens`); Gemini reports thoughts separately and adds them to totalTokenCount.
+ */
 import { type AnthropicEmulatorOptions, startAnthropicEmulator } from "./anthropic/index.ts";
 import type { EmulatorHandle } from "./core/types.ts";
 import { type GeminiEmulatorOptions, startGeminiEmulator } from "./gemini/index.ts";

@@ -19,6 +19,8 @@ export class OpenAIPassThroughStream implements ChatStreamTransform {
   private readonly parser = new SseParser();
   private readonly seen: string[] = [];
   private usageSoFar: NormalizedUsage | null = null;
+  /** An error event is raised on the next push/end, after the chunks that preceded it were delivered. */
+  private pendingError: UpstreamStreamError | undefined;
 
   constructor(
     private readonly options: StreamOptions,
@@ -26,14 +28,21 @@ export class OpenAIPassThroughStream implements ChatStreamTransform {
   ) {}
 
   push(text: string): string[] {
-    const out: string[] = [];
-    for (const event of this.parser.push(text)) this.handle(event.data, out);
-    return out;
+    return this.drain(this.parser.push(text));
   }
 
   end(): string[] {
+    return this.drain(this.parser.end());
+  }
+
+  private drain(events: Array<{ data: string }>): string[] {
+    if (this.pendingError) throw this.pendingError;
     const out: string[] = [];
-    for (const event of this.parser.end()) this.handle(event.data, out);
+    for (const event of events) {
+      if (this.pendingError) break;
+      this.handle(event.data, out);
+    }
+    if (this.pendingError && out.length === 0) throw this.pendingError;
     return out;
   }
 
@@ -56,7 +65,10 @@ export class OpenAIPassThroughStream implements ChatStreamTransform {
   private handle(data: string, out: string[]): void {
     if (data === "[DONE]") return;
     // In JSON these keys can only appear as keys: a quote inside a string value is escaped.
-    if (data.includes('"error":')) this.raiseIfError(data);
+    if (data.includes('"error":')) {
+      this.raiseIfError(data);
+      if (this.pendingError) return;
+    }
     const hasUsage = data.includes('"usage":{');
     // Azure opens with a choice-less `prompt_filter_results` frame; OpenAI clients expect every chunk
     // but the usage chunk to carry choices, so it is dropped.
@@ -85,6 +97,6 @@ export class OpenAIPassThroughStream implements ChatStreamTransform {
       retryable: false,
       retryAfterMs: null,
     };
-    throw new UpstreamStreamError(failure);
+    this.pendingError = new UpstreamStreamError(failure);
   }
 }

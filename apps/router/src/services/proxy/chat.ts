@@ -6,7 +6,7 @@ import type { ChatCompletion } from "../../openai/responses.ts";
 import { toOpenAIUsage } from "../../providers/openai/usage.ts";
 import type { UpstreamCall } from "../upstream/call.ts";
 import { chatPromptText, estimateUsage } from "../usage/estimate.ts";
-import { requestSignal, startCall } from "./call-setup.ts";
+import { requestScope, startCall } from "./call-setup.ts";
 import { routeCall } from "./routed-call.ts";
 import { streamResponse } from "./stream-response.ts";
 
@@ -23,13 +23,17 @@ function completionText(completion: ChatCompletion): string {
 export async function proxyChat(c: Context, deps: RouterDeps, key: KeyRecord, body: ChatCompletionRequest): Promise<Response> {
   const stream = body.stream === true;
   const tracker = startCall(c, deps, key, body.model, "chat", "chat", stream);
-  const signal = requestSignal(c, deps);
+  const scope = requestScope(c, deps);
+  const signal = scope.signal;
+  let streaming = false;
   try {
     if (stream) {
       const served = await routeCall<UpstreamCall>(deps, tracker, signal, (a, ctx) => a.chat.request(body, ctx, true), "stream");
       const created = Math.floor(tracker.startedAt / 1000);
       const fallbackId = `chatcmpl-${tracker.requestId}`;
+      streaming = true;
       return streamResponse({
+        onEnd: scope.dispose,
         upstream: served.value,
         transform: served.adapter.chat.stream(served.ctx, { includeUsage: false, id: fallbackId, created }),
         tracker,
@@ -54,6 +58,8 @@ export async function proxyChat(c: Context, deps: RouterDeps, key: KeyRecord, bo
   } catch (error) {
     tracker.fail(error);
     throw error;
+  } finally {
+    if (!streaming) scope.dispose();
   }
 }
 

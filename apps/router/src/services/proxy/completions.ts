@@ -6,7 +6,7 @@ import type { Completion } from "../../openai/responses.ts";
 import { toOpenAIUsage } from "../../providers/openai/usage.ts";
 import type { UpstreamCall } from "../upstream/call.ts";
 import { estimateUsage, inputText } from "../usage/estimate.ts";
-import { requestSignal, startCall } from "./call-setup.ts";
+import { requestScope, startCall } from "./call-setup.ts";
 import { costHeaders } from "./chat.ts";
 import { chatAsCompletion, chatStreamAsCompletion, completionAsChat } from "./completions-via-chat.ts";
 import { routeCall } from "./routed-call.ts";
@@ -16,8 +16,10 @@ import { streamResponse } from "./stream-response.ts";
 export async function proxyCompletions(c: Context, deps: RouterDeps, key: KeyRecord, body: CompletionRequest): Promise<Response> {
   const stream = body.stream === true;
   const tracker = startCall(c, deps, key, body.model, "completions", "text_completion", stream);
-  const signal = requestSignal(c, deps);
+  const scope = requestScope(c, deps);
+  const signal = scope.signal;
   const prompt = inputText(body.prompt);
+  let streaming = false;
   try {
     const served = await routeCall<unknown>(
       deps,
@@ -30,7 +32,9 @@ export async function proxyCompletions(c: Context, deps: RouterDeps, key: KeyRec
     if (stream) {
       const fallbackId = `cmpl-${tracker.requestId}`;
       const options = { includeUsage: false, id: fallbackId, created: Math.floor(tracker.startedAt / 1000) };
+      streaming = true;
       return streamResponse({
+        onEnd: scope.dispose,
         upstream: served.value as UpstreamCall,
         transform: adapter.completions ? adapter.completions.stream(ctx, options) : chatStreamAsCompletion(adapter.chat.stream(ctx, options)),
         tracker,
@@ -55,6 +59,8 @@ export async function proxyCompletions(c: Context, deps: RouterDeps, key: KeyRec
   } catch (error) {
     tracker.fail(error);
     throw error;
+  } finally {
+    if (!streaming) scope.dispose();
   }
 }
 

@@ -3,14 +3,15 @@ import type { Context } from "hono";
 import type { RouterDeps } from "../../deps.ts";
 import type { EmbeddingRequest } from "../../openai/requests.ts";
 import { estimateUsage, inputText } from "../usage/estimate.ts";
-import { requestSignal, startCall } from "./call-setup.ts";
+import { requestScope, startCall } from "./call-setup.ts";
 import { costHeaders } from "./chat.ts";
 import { routeCall } from "./routed-call.ts";
 
 /** POST /v1/embeddings. */
 export async function proxyEmbeddings(c: Context, deps: RouterDeps, key: KeyRecord, body: EmbeddingRequest): Promise<Response> {
   const tracker = startCall(c, deps, key, body.model, "embeddings", "embeddings", false);
-  const signal = requestSignal(c, deps);
+  const scope = requestScope(c, deps);
+  const signal = scope.signal;
   try {
     const served = await routeCall<unknown>(
       deps,
@@ -33,5 +34,7 @@ export async function proxyEmbeddings(c: Context, deps: RouterDeps, key: KeyReco
   } catch (error) {
     tracker.fail(error);
     throw error;
+  } finally {
+    scope.dispose();
   }
 }

@@ -38,7 +38,7 @@ function settleUsage(transform: ChatStreamTransform, prompt: string, complete: b
  * Relay an upstream stream to the client as OpenAI SSE. Transforms never emit the usage chunk: this does,
  * once, when the client asked for it, with the billed cost (`usage.cost_micros`). A provider error or a
  * broken connection mid-stream ends the stream with an `error` event; a client that leaves aborts the
- * upstream. Every path records the usage produced so far, exactly once.
+ * upstream. Every path records the usage produced so far, exactly once, and calls `onEnd` once.
  */
 export function streamResponse(options: {
   upstream: UpstreamCall;
@@ -49,73 +49,84 @@ export function streamResponse(options: {
   prompt: string;
   fallbackId: string;
   headers: Record<string, string>;
+  /** Called once when the stream ended, however it ended. */
+  onEnd: () => void;
 }): Response {
   const { upstream, transform, tracker } = options;
   let first: FirstChunk | undefined;
-  const finishReasons: string[] = [];
-  const body = upstream.response.body;
   let cancelled = false;
+  const finishReasons: string[] = [];
+
+  const emit = (controller: ReadableStreamDefaultController<Uint8Array>, chunks: string[]) => {
+    for (const chunk of chunks) {
+      if (!first || chunk.includes('"finish_reason":"')) {
+        const parsed = JSON.parse(chunk) as FirstChunk;
+        first ??= parsed;
+        for (const choice of parsed.choices ?? []) if (choice.finish_reason) finishReasons.push(choice.finish_reason);
+      }
+      controller.enqueue(frame(chunk));
+    }
+  };
+
+  const usageChunk = (usage: NormalizedUsage, billed: number) =>
+    JSON.stringify({
+      id: first?.id ?? options.fallbackId,
+      object: options.object,
+      created: first?.created ?? Math.floor(tracker.startedAt / 1000),
+      model: first?.model ?? tracker.admitted.model.model_id,
+      choices: [],
+      usage: { ...toOpenAIUsage(usage), cost_micros: billed, estimated: usage.estimated },
+    });
+
+  async function relay(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    const body = upstream.response.body;
+    if (!body) throw new Error("the provider sent no body");
+    const reader = body.getReader();
+    const decoder = new TextDecoder();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      emit(controller, transform.push(decoder.decode(value, { stream: true })));
+    }
+    emit(controller, transform.push(decoder.decode()));
+    emit(controller, transform.end());
+    const usage = settleUsage(transform, options.prompt, true);
+    const billed = tracker.finish({ usage, status: "success", finishReasons, responseModel: first?.model ?? null });
+    if (options.includeUsage) controller.enqueue(frame(usageChunk(usage, billed)));
+    controller.enqueue(encoder.encode("data: [DONE]\n\n"));
+    controller.close();
+  }
+
+  function fail(controller: ReadableStreamDefaultController<Uint8Array>, error: unknown): void {
+    const failure = error instanceof UpstreamStreamError ? error.failure : null;
+    const code = failure?.code ?? (isAppError(error) ? error.code : "upstream_error");
+    const reason = error instanceof Error ? error.message : "unknown";
+    const message = failure?.message ?? `${tracker.target?.name ?? "provider"} stream broke off: ${reason}`;
+    tracker.finish({ usage: settleUsage(transform, options.prompt, false), status: "error", errorCode: code, finishReasons });
+    const envelope = buildErrorEnvelope({ code, message, requestId: tracker.requestId, openAI: true });
+    controller.enqueue(frame(JSON.stringify(envelope)));
+    controller.close();
+  }
 
   const stream = new ReadableStream<Uint8Array>({
     async start(controller) {
-      if (!body) {
-        controller.close();
-        tracker.finish({ usage: makeUsage(0, 0), status: "error", errorCode: "upstream_error" });
-        return;
-      }
-      const reader = body.getReader();
-      const decoder = new TextDecoder();
-      const emit = (chunks: string[]) => {
-        for (const chunk of chunks) {
-          if (!first || chunk.includes('"finish_reason":"')) {
-            const parsed = JSON.parse(chunk) as FirstChunk;
-            first ??= parsed;
-            for (const choice of parsed.choices ?? []) if (choice.finish_reason) finishReasons.push(choice.finish_reason);
-          }
-          controller.enqueue(frame(chunk));
-        }
-      };
       try {
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) break;
-          emit(transform.push(decoder.decode(value, { stream: true })));
-        }
-        emit(transform.push(decoder.decode()));
-        emit(transform.end());
-        const usage = settleUsage(transform, options.prompt, true);
-        const billed = tracker.finish({ usage, status: "success", finishReasons, responseModel: first?.model ?? null });
-        if (options.includeUsage) {
-          controller.enqueue(
-            frame(
-              JSON.stringify({
-                id: first?.id ?? options.fallbackId,
-                object: options.object,
-                created: first?.created ?? Math.floor(tracker.startedAt / 1000),
-                model: first?.model ?? tracker.admitted.model.model_id,
-                choices: [],
-                usage: { ...toOpenAIUsage(usage), cost_micros: billed, estimated: usage.estimated },
-              }),
-            ),
-          );
-        }
-        controller.enqueue(encoder.encode("data: [DONE]\n\n"));
-        controller.close();
+        await relay(controller);
       } catch (error) {
-        if (cancelled) return;
-        const failure = error instanceof UpstreamStreamError ? error.failure : null;
-        const code = failure?.code ?? (isAppError(error) ? error.code : "upstream_error");
-        const message = failure?.message ?? `${tracker.target?.name ?? "provider"} stream broke off: ${error instanceof Error ? error.message : "unknown"}`;
-        tracker.finish({ usage: settleUsage(transform, options.prompt, false), status: "error", errorCode: code, finishReasons });
-        const envelope = buildErrorEnvelope({ code, message, requestId: tracker.requestId, openAI: true });
-        controller.enqueue(frame(JSON.stringify(envelope)));
-        controller.close();
+        if (!cancelled) fail(controller, error);
+      } finally {
+        options.onEnd();
       }
     },
     cancel() {
       cancelled = true;
       upstream.abort();
-      tracker.finish({ usage: settleUsage(transform, options.prompt, false), status: "cancelled", errorCode: "client_disconnected", finishReasons });
+      tracker.finish({
+        usage: settleUsage(transform, options.prompt, false),
+        status: "cancelled",
+        errorCode: "client_disconnected",
+        finishReasons,
+      });
     },
   });
 

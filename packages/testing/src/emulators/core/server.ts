@@ -30,6 +30,12 @@ function decodePath(path: string): string {
   }
 }
 
+/** Destroys the TCP connection of a pending response (Bun answers an empty 200 to `res.destroy()` there). */
+function destroyConnection(res: ServerResponse): void {
+  if (res.socket) res.socket.destroy();
+  else res.destroy();
+}
+
 function headersFor(contentType: string, own?: ResponseHeaders, injected?: ResponseHeaders): ResponseHeaders {
   const headers: ResponseHeaders = { "content-type": contentType };
   if (own) Object.assign(headers, own);
@@ -226,7 +232,7 @@ export function startEmulatorServer(
         },
         stop() {
           stopping = true;
-          for (const res of open) res.destroy();
+          for (const res of open) destroyConnection(res);
           return new Promise<void>((done) => {
             server.close(() => done());
             if (typeof server.closeAllConnections === "function") server.closeAllConnections();

@@ -90,5 +90,12 @@ export function chatRequestProblem(
       "empty_array",
     ];
   }
+  if (body.stream_options !== undefined && body.stream_options !== null && body.stream !== true) {
+    return [
+      "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+      "stream_options",
+      null,
+    ];
+  }
   return undefined;
 }

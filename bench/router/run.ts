@@ -1,0 +1,161 @@
+// bench/router: the router's added latency over calling the provider emulator directly (p50/p99 at
+// concurrency 1), its throughput at concurrency 32 (non-streaming and streaming) and its memory, in one run.
+// Usage: bun bench/router/run.ts [--duration-ms 10000] [--latency-requests 3000] [--concurrency 32]
+import { readFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { parseArgs } from "node:util";
+import { createDb, createPocketBase, modelToRow } from "@cloudfreedom/db";
+import { encryptSecret } from "@cloudfreedom/shared";
+import { BUN_BIN, REPO_ROOT, createApiKey, createTenant, freePort, leaseRedisDb, startPocketBase } from "@cloudfreedom/testing";
+import { type LoadResult, runLoad } from "./load.ts";
+
+const { values } = parseArgs({
+  options: {
+    "duration-ms": { type: "string", default: "10000" },
+    "latency-requests": { type: "string", default: "3000" },
+    concurrency: { type: "string", default: "32" },
+  },
+});
+const durationMs = Number(values["duration-ms"]);
+const latencyRequests = Number(values["latency-requests"]);
+const concurrency = Number(values.concurrency);
+const say = (line: string) => console.log(`[bench] ${line}`);
+const MASTER_KEY = Buffer.alloc(32, 9).toString("base64");
+
+say("starting PocketBase, Redis db, emulator process");
+const [pocketbase, redisDb] = await Promise.all([startPocketBase(), leaseRedisDb()]);
+const emulatorProc = Bun.spawn([BUN_BIN, `${import.meta.dir}/emulator.ts`], { stdout: "pipe", stderr: "inherit" });
+const emulatorLine = await readFirstLine(emulatorProc.stdout);
+const emulator = JSON.parse(emulatorLine) as { url: string; apiKey: string };
+
+const db = createDb(createPocketBase({ url: pocketbase.url, adminEmail: pocketbase.adminEmail, adminPassword: pocketbase.adminPassword }));
+await db.operator.collection("providers").create({
+  name: "openai",
+  kind: "openai",
+  base_url: `${emulator.url}/v1`,
+  enabled: true,
+  credentials_encrypted: await encryptSecret(emulator.apiKey, MASTER_KEY),
+});
+await db.operator.collection("models").create(
+  modelToRow({
+    model_id: "bench-model",
+    display_name: "bench",
+    deployments: [{ id: "openai/gpt-4o-mini", provider: "openai", upstream_model: "gpt-4o-mini", weight: 1 }],
+    prices: { input_per_million: 150_000, cached_input_per_million: 75_000, output_per_million: 600_000 },
+    required_tier: "free",
+    tier_restriction_mode: "minimum",
+    allowed_tiers: [],
+    is_available: true,
+    context_window: 128_000,
+    max_output_tokens: 16_384,
+    capabilities: ["chat"],
+  }),
+);
+const tenant = await createTenant({ db });
+const { secret } = await createApiKey({ db, redis: redisDb.redis }, tenant, { tier: "pro" });
+
+const port = await freePort();
+const logFile = `/tmp/cloudfreedom-bench-router-${process.pid}.log`;
+const router = Bun.spawn([BUN_BIN, "src/server.ts"], {
+  cwd: `${REPO_ROOT}/apps/router`,
+  env: {
+    ...process.env,
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    REDIS_URL: redisDb.url,
+    POCKETBASE_URL: pocketbase.url,
+    POCKETBASE_ADMIN_EMAIL: pocketbase.adminEmail,
+    POCKETBASE_ADMIN_PASSWORD: pocketbase.adminPassword,
+    MASTER_KEY,
+    NODE_ENV: "production",
+  },
+  stdout: Bun.file(logFile),
+  stderr: Bun.file(logFile),
+});
+const routerUrl = `http://127.0.0.1:${port}`;
+await waitReady(`${routerUrl}/ready`);
+
+const body = JSON.stringify({ model: "bench-model", messages: [{ role: "user", content: "Say hello in five words" }], max_tokens: 16 });
+const streamBody = JSON.stringify({ ...JSON.parse(body), stream: true, stream_options: { include_usage: true } });
+const direct = (payload: string) => () =>
+  fetch(`${emulator.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${emulator.apiKey}`, "content-type": "application/json" },
+    body: payload.replace("bench-model", "gpt-4o-mini"),
+  });
+const viaRouter = (payload: string) => () =>
+  fetch(`${routerUrl}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
+    body: payload,
+  });
+
+say("warming up");
+await runLoad({ request: viaRouter(body), concurrency: 8, count: 2_000, readBody: "json" });
+await runLoad({ request: direct(body), concurrency: 8, count: 2_000, readBody: "json" });
+
+say(`latency at concurrency 1 (${latencyRequests} requests each)`);
+const directLatency = await runLoad({ request: direct(body), concurrency: 1, count: latencyRequests, readBody: "json" });
+const routerLatency = await runLoad({ request: viaRouter(body), concurrency: 1, count: latencyRequests, readBody: "json" });
+const directStreamLatency = await runLoad({ request: direct(streamBody), concurrency: 1, count: latencyRequests, readBody: "text" });
+const routerStreamLatency = await runLoad({ request: viaRouter(streamBody), concurrency: 1, count: latencyRequests, readBody: "text" });
+
+say(`throughput at concurrency ${concurrency} (${durationMs} ms each)`);
+const directThroughput = await runLoad({ request: direct(body), concurrency, durationMs, readBody: "json" });
+const routerThroughput = await runLoad({ request: viaRouter(body), concurrency, durationMs, readBody: "json" });
+const routerStreamThroughput = await runLoad({ request: viaRouter(streamBody), concurrency, durationMs, readBody: "text" });
+
+const status = readFileSync(`/proc/${router.pid}/status`, "utf8");
+const rssMb = (field: string) => Number(/(\d+) kB/.exec(status.split("\n").find((l) => l.startsWith(field)) ?? "")?.[1] ?? 0) / 1024;
+const ms = (value: number) => value.toFixed(3);
+const row = (name: string, r: LoadResult) =>
+  `| ${name} | ${r.requests} | ${r.errors} | ${r.rps.toFixed(0)} | ${ms(r.p50)} | ${ms(r.p99)} |`;
+
+console.log(
+  [
+    "",
+    `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Bun ${Bun.version}`,
+    "",
+    "| run | requests | errors | req/s | p50 ms | p99 ms |",
+    "|---|---|---|---|---|---|",
+    row("emulator direct, c=1", directLatency),
+    row("via router, c=1", routerLatency),
+    row("emulator direct, stream, c=1", directStreamLatency),
+    row("via router, stream, c=1", routerStreamLatency),
+    row(`emulator direct, c=${concurrency}`, directThroughput),
+    row(`via router, c=${concurrency}`, routerThroughput),
+    row(`via router, stream, c=${concurrency}`, routerStreamThroughput),
+    "",
+    `Router added latency (c=1): p50 ${ms(routerLatency.p50 - directLatency.p50)} ms, p99 ${ms(routerLatency.p99 - directLatency.p99)} ms`,
+    `Router added latency, streaming (c=1): p50 ${ms(routerStreamLatency.p50 - directStreamLatency.p50)} ms, p99 ${ms(routerStreamLatency.p99 - directStreamLatency.p99)} ms`,
+    `Router RSS: ${rssMb("VmRSS").toFixed(0)} MB now, ${rssMb("VmHWM").toFixed(0)} MB peak`,
+  ].join("\n"),
+);
+
+router.kill("SIGTERM");
+emulatorProc.kill("SIGTERM");
+await router.exited;
+await Promise.all([pocketbase.stop(), redisDb.release()]);
+process.exit(0);
+
+async function readFirstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const reader = stream.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  return text.split("\n")[0] ?? "";
+}
+
+async function waitReady(url: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {}
+    await Bun.sleep(100);
+  }
+  throw new Error(`${url} never became ready; see ${logFile}`);
+}
