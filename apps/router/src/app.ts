@@ -18,8 +18,9 @@ export async function buildRouterApp(runtime: Runtime<RouterEnv>): Promise<Servi
   const keys = new KeyCache(env.KEY_CACHE_SIZE, env.KEY_CACHE_TTL_MS);
   const queueRedis = runtime.queueRedis();
   const events = new EventPublisher({
-    usageProducer: createProducer("usage", { connection: queueRedis }),
-    tracesProducer: createProducer("traces", { connection: queueRedis }),
+    // Events are built by typed code on the hot path; the billing and traces workers parse every payload.
+    usageProducer: createProducer("usage", { connection: queueRedis, validate: false }),
+    tracesProducer: createProducer("traces", { connection: queueRedis, validate: false }),
     redis: queueRedis,
     flushMs: env.EVENT_FLUSH_MS,
     logger,

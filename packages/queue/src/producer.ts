@@ -15,6 +15,12 @@ export interface ProducerOptions {
   prefix?: string;
   /** Overrides of DEFAULT_JOB_OPTIONS for every job of this producer. */
   jobOptions?: JobsOptions;
+  /**
+   * `false` skips the producer-side schema check for payloads built by typed code on a hot path (the
+   * router's usage events and spans): it costs ~6 % of the router's CPU. Consumers parse every payload
+   * regardless, so a bad one still fails loudly there. Default true.
+   */
+  validate?: boolean;
 }
 
 export interface AddOptions {
@@ -55,16 +61,17 @@ export function createProducer<Q extends QueueName>(queueName: Q, options: Produ
     prefix: options.prefix ?? DEFAULT_QUEUE_PREFIX,
     defaultJobOptions: buildJobOptions(options.jobOptions),
   });
+  const check = options.validate === false ? (_queue: Q, payload: unknown) => payload : validated;
   return {
     queueName,
     // The parsed payload is enqueued: defaults applied once, unknown fields dropped.
     // async so a bad payload surfaces as a rejection, like every other enqueue failure.
     add: async (payload, addOptions) =>
-      queue.add(queueName, validated(queueName, payload), perJobOptions(addOptions)),
+      queue.add(queueName, check(queueName, payload), perJobOptions(addOptions)),
     addBulk: async (items) => {
       const jobs = items.map((item) => ({
         name: queueName,
-        data: validated(queueName, item.payload),
+        data: check(queueName, item.payload),
         opts: perJobOptions(item),
       }));
       return queue.addBulk(jobs);

@@ -56,6 +56,21 @@ afterEach(async () => {
 });
 
 describe("usage queue", () => {
+  it("with validate: false enqueues the payload as built, and the consumer still parses it", async () => {
+    const trusted = createProducer("usage", { connection, prefix, validate: false });
+    closers.push(() => trusted.close());
+    const event = usageEvent();
+    const job = await trusted.add(event);
+    expect(job.data).toEqual(event);
+    expect((job.data as { tokens: Record<string, number> }).tokens.cached_input).toBeUndefined();
+    const received: QueuePayload<"usage">[] = [];
+    consume((payload) => {
+      received.push(payload);
+    });
+    const parsed = await waitFor(() => received[0], "the trusted event to be consumed");
+    expect(parsed.tokens.cached_input).toBe(0);
+  });
+
   it("delivers a produced event to the handler parsed, with the schema's defaults applied", async () => {
     const received: QueuePayload<"usage">[] = [];
     consume((payload) => {

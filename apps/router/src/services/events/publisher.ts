@@ -36,27 +36,38 @@ export class EventPublisher {
     }
     this.usage.push(event);
     this.spans.push({ tenantId: event.tenant_id, span });
-    this.timer ??= setTimeout(() => void this.flush(), this.deps.flushMs);
+    this.schedule();
   }
 
   get pending(): number {
     return this.usage.length + this.spans.length;
   }
 
+  /** Send what is buffered. A timer that fires while a flush runs re-arms after it, so nothing is stranded. */
   async flush(): Promise<void> {
-    if (this.flushing) return this.flushing;
     clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.flushing) return this.flushing;
     this.flushing = this.send().finally(() => {
       this.flushing = undefined;
-      if (this.pending > 0) this.timer ??= setTimeout(() => void this.flush(), this.deps.flushMs);
+      if (this.pending > 0) this.schedule();
     });
     return this.flushing;
   }
 
+  private schedule(): void {
+    this.timer ??= setTimeout(() => void this.flush(), this.deps.flushMs);
+  }
+
+  /** Flush until empty (or until a flush makes no progress because the queue is unreachable). */
   async close(): Promise<void> {
-    await this.flush();
-    if (this.pending > 0) await this.flush();
+    clearTimeout(this.timer);
+    for (let before = Number.POSITIVE_INFINITY; this.pending > 0 && this.pending < before; ) {
+      before = this.pending;
+      await this.flush();
+    }
+    clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   /** One `ZADD GT` per flush: the newest use of each key in the batch, never older than what is stored. */

@@ -1,11 +1,19 @@
-import { countTokens } from "gpt-tokenizer";
+import { createRequire } from "node:module";
 import type { ChatCompletionRequest, CompletionRequest, EmbeddingRequest } from "../../openai/requests.ts";
 import { makeUsage, textOf } from "../../providers/common.ts";
 import type { NormalizedUsage } from "../../providers/types.ts";
 
-/** Tokens of a text with the o200k tokenizer; an estimate for providers that report no usage. */
+type CountTokens = (text: string) => number;
+let countTokens: CountTokens | undefined;
+
+/**
+ * Tokens of a text with the o200k tokenizer; an estimate for providers that report no usage. The BPE
+ * tables cost tens of MB, so they load on the first estimate, not at boot.
+ */
 export function tokensOf(text: string): number {
-  return text ? countTokens(text) : 0;
+  if (!text) return 0;
+  countTokens ??= (createRequire(import.meta.url)("gpt-tokenizer") as { countTokens: CountTokens }).countTokens;
+  return countTokens(text);
 }
 
 /** A chat prompt as a tokenizer sees it: every message's role and text, plus tool definitions. */

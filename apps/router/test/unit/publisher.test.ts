@@ -1,0 +1,81 @@
+import type { Producer } from "@cloudfreedom/queue";
+import { type QueuePayloadInput, type Span, newId } from "@cloudfreedom/shared";
+import { createLogger } from "@cloudfreedom/service-kit";
+import type { Redis } from "ioredis";
+import { describe, expect, it } from "vitest";
+import { EventPublisher } from "../../src/services/events/publisher.ts";
+
+const event = (i: number): QueuePayloadInput<"usage"> => ({
+  event_id: newId("event"),
+  request_id: `req_${i}`,
+  tenant_id: `tnt_${i % 3}`,
+  key_id: `key_${i % 5}`,
+  user_id: null,
+  model: "m",
+  provider: "p",
+  deployment: "d",
+  reservation_id: null,
+  period: "2026-11",
+  tokens: { input: 1, output: 1 },
+  cost_micros: 1,
+  billed_micros: 1,
+  status: "success",
+  latency_ms: 1,
+  occurred_at: new Date(1_700_000_000_000 + i).toISOString(),
+});
+const span = { trace_id: "a".repeat(32), span_id: "b".repeat(16), name: "chat m" } as Span;
+
+function slowProducers(delayMs: number) {
+  const sent = { usage: [] as string[], spans: 0, lastUsed: new Map<string, number>() };
+  const later = () => new Promise((resolve) => setTimeout(resolve, delayMs));
+  const usageProducer = {
+    addBulk: async (items: Array<{ payload: QueuePayloadInput<"usage"> }>) => {
+      await later();
+      sent.usage.push(...items.map((item) => item.payload.event_id));
+      return [];
+    },
+  } as unknown as Producer<"usage">;
+  const tracesProducer = {
+    addBulk: async (items: Array<{ payload: { spans: Span[] } }>) => {
+      await later();
+      for (const item of items) sent.spans += item.payload.spans.length;
+      return [];
+    },
+  } as unknown as Producer<"traces">;
+  const redis = {
+    zadd: async (_key: string, _gt: string, ...args: Array<string | number>) => {
+      for (let i = 0; i < args.length; i += 2) sent.lastUsed.set(String(args[i + 1]), Number(args[i]));
+      return 0;
+    },
+  } as unknown as Redis;
+  return { sent, usageProducer, tracesProducer, redis };
+}
+
+describe("EventPublisher", () => {
+  it("sends every event and span exactly once when events keep arriving during slow flushes", async () => {
+    const { sent, ...deps } = slowProducers(15);
+    const publisher = new EventPublisher({ ...deps, flushMs: 2, logger: createLogger("test", "silent") });
+    const ids: string[] = [];
+    for (let i = 0; i < 2_000; i++) {
+      const e = event(i);
+      ids.push(e.event_id);
+      publisher.publish(e, span);
+      if (i % 50 === 0) await new Promise((resolve) => setTimeout(resolve, 3));
+    }
+    const deadline = Date.now() + 5_000;
+    while ((sent.usage.length < ids.length || sent.spans < 2_000) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(sent.usage.sort()).toEqual(ids.sort());
+    expect(sent.spans).toBe(2_000);
+    expect(publisher.pending).toBe(0);
+    expect(sent.lastUsed.get("key_4")).toBe(1_700_000_000_000 + 1_999);
+  });
+
+  it("flushes what is buffered on close", async () => {
+    const { sent, ...deps } = slowProducers(1);
+    const publisher = new EventPublisher({ ...deps, flushMs: 10_000, logger: createLogger("test", "silent") });
+    for (let i = 0; i < 1_200; i++) publisher.publish(event(i), span);
+    await publisher.close();
+    expect(sent.usage).toHaveLength(1_200);
+    expect(publisher.pending).toBe(0);
+  });
+});
