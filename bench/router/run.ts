@@ -56,7 +56,7 @@ const { secret } = await createApiKey({ db, redis: redisDb.redis }, tenant, { ti
 
 const port = await freePort();
 const logFile = `/tmp/cloudfreedom-bench-router-${process.pid}.log`;
-const router = Bun.spawn([BUN_BIN, "src/server.ts"], {
+const router = Bun.spawn([BUN_BIN, ...(process.env.BENCH_BUN_FLAGS ?? "").split(" ").filter(Boolean), "src/server.ts"], {
   cwd: `${REPO_ROOT}/apps/router`,
   env: {
     ...process.env,
@@ -68,6 +68,8 @@ const router = Bun.spawn([BUN_BIN, "src/server.ts"], {
     POCKETBASE_ADMIN_PASSWORD: pocketbase.adminPassword,
     MASTER_KEY,
     NODE_ENV: "production",
+    // As docker/Dockerfile sets it for every service.
+    BUN_JSC_forceRAMSize: process.env.BUN_JSC_forceRAMSize ?? "536870912",
   },
   stdout: Bun.file(logFile),
   stderr: Bun.file(logFile),
