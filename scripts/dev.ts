@@ -11,6 +11,7 @@ import {
 } from "./dev/config.ts";
 import { prefixer } from "./dev/logs.ts";
 import { type Managed, portInUse, spawnManaged, stopAll, waitForHttp } from "./dev/processes.ts";
+import { type EmulatorHandle, startOpenAIEmulator } from "@cloudfreedom/testing";
 import { seed } from "./seed/index.ts";
 
 const say = (message: string) => process.stdout.write(`\x1b[1;36m==>\x1b[0m ${message}\n`);
@@ -22,14 +23,17 @@ const die = (message: string): never => {
 const apps = discoverApps();
 const secrets = {
   ...loadDevSecrets(),
-  ...pick(process.env, ["POCKETBASE_ADMIN_EMAIL", "POCKETBASE_ADMIN_PASSWORD"]),
+  ...pick(process.env, ["POCKETBASE_ADMIN_EMAIL", "POCKETBASE_ADMIN_PASSWORD", "MASTER_KEY"]),
 };
+const sandboxEnabled = process.env.SANDBOX !== "false";
+const sandboxPort = Number(process.env.SANDBOX_PORT ?? 4900);
+let sandbox: EmulatorHandle | undefined;
 const pbPort = Number(process.env.POCKETBASE_PORT ?? 8090);
 const pbUrl = `http://127.0.0.1:${pbPort}`;
 const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const domain = process.env.PLATFORM_DOMAIN ?? "localhost";
 
-for (const port of [pbPort, ...apps.map((app) => app.port)]) {
+for (const port of [pbPort, ...apps.map((app) => app.port), ...(sandboxEnabled ? [sandboxPort] : [])]) {
   if (await portInUse(port)) {
     die(
       `port ${port} is already in use (another copy of the platform?). Stop it, or free the port, and run again.`,
@@ -52,11 +56,19 @@ async function shutdown(code: number): Promise<never> {
     const pocketbase = running.filter((m) => m.name === "pocketbase");
     await stopAll(running.filter((m) => m.name !== "pocketbase"));
     await stopAll(pocketbase);
+    await sandbox?.stop();
     say("stopped");
   }
   process.exit(code);
 }
 process.on("SIGINT", () => void shutdown(0));
+// Whatever fails while starting, nothing this command started is left running.
+for (const event of ["uncaughtException", "unhandledRejection"] as const) {
+  process.on(event, (error: unknown) => {
+    process.stderr.write(`\x1b[1;31merror:\x1b[0m ${error instanceof Error ? error.message : String(error)}\n`);
+    void shutdown(1);
+  });
+}
 process.on("SIGTERM", () => void shutdown(0));
 
 // PocketBase: migrations, operator superuser, then serve.
@@ -88,6 +100,11 @@ if (!(await waitForHttp(`${pbUrl}/api/health`, 30_000))) {
   await shutdown(1);
 }
 
+if (sandboxEnabled) {
+  sandbox = await startOpenAIEmulator({ port: sandboxPort, record: false });
+  say(`started the SANDBOX provider on ${sandbox.url}: an OpenAI emulator that echoes, not a real LLM`);
+}
+
 say("seeding plans, model catalog and the demo tenant (idempotent)");
 const seeded = await seed({
   pocketbaseUrl: pbUrl,
@@ -95,6 +112,7 @@ const seeded = await seed({
   adminPassword: secrets.POCKETBASE_ADMIN_PASSWORD ?? "",
   redisUrl,
   demoKey: process.env.DEMO_API_KEY ?? secrets.DEMO_API_KEY,
+  ...(sandbox ? { sandbox: { baseUrl: `${sandbox.url}/v1`, apiKey: sandbox.apiKey, masterKey: secrets.MASTER_KEY ?? "" } } : {}),
   log: (line) => say(`  ${line}`),
 });
 saveDevSecrets({ ...loadDevSecrets(), DEMO_API_KEY: seeded.demoKey });
@@ -106,6 +124,7 @@ const serviceEnv = {
   POCKETBASE_URL: pbUrl,
   POCKETBASE_ADMIN_EMAIL: secrets.POCKETBASE_ADMIN_EMAIL,
   POCKETBASE_ADMIN_PASSWORD: secrets.POCKETBASE_ADMIN_PASSWORD,
+  MASTER_KEY: secrets.MASTER_KEY,
   PLATFORM_DOMAIN: domain,
   HOST: "127.0.0.1",
 };
@@ -161,6 +180,14 @@ process.stdout.write(
     `  demo tenant   ${seeded.tenantSlug}  (plan ${seeded.planSlug})`,
     `  demo API key  ${seeded.demoKey}`,
     "",
+    ...(sandbox
+      ? [
+          "  Try the gateway (the `sandbox` model is an echo emulator, not a real LLM; set OPENAI_API_KEY,",
+          "  ANTHROPIC_API_KEY, GEMINI_API_KEY or OLLAMA_BASE_URL before starting to use real providers):",
+          `    curl http://127.0.0.1:${apps[0]?.port ?? 4000}/v1/chat/completions -H "Authorization: Bearer ${seeded.demoKey}" \\`,
+          `      -d '{"model":"sandbox","messages":[{"role":"user","content":"Hello gateway"}]}'`,
+        ]
+      : []),
     "  Every service answers /health and /ready, e.g.",
     `    curl http://127.0.0.1:${apps[0]?.port ?? 4000}/ready`,
     "  Press Ctrl-C to stop everything.",

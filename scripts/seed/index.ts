@@ -1,11 +1,12 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createDb, createPocketBase, modelToRow, type PlanRow, planToRow } from "@cloudfreedom/db";
+import { createDb, createPocketBase, type Db, modelToRow, type PlanRow, planToRow } from "@cloudfreedom/db";
 import { closeRedis, createRedis } from "@cloudfreedom/queue";
 import {
   apiKeyDisplayPrefix,
   buildKeyRecord,
+  encryptSecret,
   generateApiKeySecret,
   hashApiKey,
   ModelCatalogEntry,
@@ -17,12 +18,41 @@ import { z } from "zod";
 const SEED_DIR = fileURLToPath(new URL("../../infra/seed/", import.meta.url));
 const DEMO_TENANT = { slug: "demo", name: "Demo Tenant", plan: "professional" } as const;
 
-export function loadSeedData(dir = SEED_DIR): { plans: Plan[]; models: ModelCatalogEntry[] } {
+export function loadSeedData(dir = SEED_DIR): {
+  plans: Plan[];
+  models: ModelCatalogEntry[];
+  sandbox: ModelCatalogEntry[];
+} {
   const read = (file: string) => JSON.parse(readFileSync(join(dir, file), "utf8")) as unknown;
   return {
     plans: z.array(Plan).parse(read("plans.json")),
     models: z.array(ModelCatalogEntry).parse(read("models.json")),
+    sandbox: z.array(ModelCatalogEntry).parse(read("sandbox.json")),
   };
+}
+
+/** The `sandbox` provider (credential encrypted like any provider's) and its models, upserted. */
+async function seedSandbox(
+  db: Db,
+  sandbox: NonNullable<SeedOptions["sandbox"]>,
+  log: (line: string) => void,
+): Promise<void> {
+  const providers = db.operator.collection("providers");
+  const row = {
+    name: "sandbox",
+    kind: "openai" as const,
+    base_url: sandbox.baseUrl,
+    enabled: true,
+    credentials_encrypted: await encryptSecret(sandbox.apiKey, sandbox.masterKey),
+  };
+  const existing = await providers.getFirst({ filter: "name = {:name}", params: { name: "sandbox" } });
+  await (existing ? providers.update(existing.id, row) : providers.create(row));
+  const modelRows = db.operator.collection("models");
+  for (const model of loadSeedData().sandbox) {
+    const found = await modelRows.getFirst({ filter: "model_id = {:id}", params: { id: model.model_id } });
+    await (found ? modelRows.update(found.id, modelToRow(model)) : modelRows.create(modelToRow(model)));
+  }
+  log(`sandbox provider at ${sandbox.baseUrl} with models "sandbox" and "sandbox-embedding"`);
 }
 
 export interface SeedOptions {
@@ -32,6 +62,8 @@ export interface SeedOptions {
   redisUrl: string;
   /** Reuse this demo key when its hash is already stored; otherwise a new one is made. */
   demoKey: string | undefined;
+  /** The local sandbox provider (an OpenAI emulator) and its models, so a fresh install answers. */
+  sandbox?: { baseUrl: string; apiKey: string; masterKey: string };
   log: (line: string) => void;
 }
 
@@ -69,6 +101,7 @@ export async function seed(options: SeedOptions): Promise<SeedResult> {
     await (existing ? modelRows.update(existing.id, row) : modelRows.create(row));
   }
   options.log(`${plans.length} plans, ${models.length} models`);
+  if (options.sandbox) await seedSandbox(db, options.sandbox, options.log);
 
   const tenants = db.operator.collection("tenants");
   const plan = savedPlans.get(DEMO_TENANT.plan);
