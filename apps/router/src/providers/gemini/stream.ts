@@ -1,5 +1,6 @@
 import type { ChatCompletionChunk, FinishReason } from "../../openai/responses.ts";
 import { isRecord, toolCallId, tryJson } from "../common.ts";
+import { DeferredFailure } from "../deferred-failure.ts";
 import { toOpenAIUsage } from "../openai/usage.ts";
 import { SseParser } from "../sse.ts";
 import type { CallContext, ChatStreamTransform, NormalizedUsage, StreamOptions } from "../types.ts";
@@ -28,7 +29,7 @@ export class GeminiStream implements ChatStreamTransform {
   private text = "";
   private generatedIds = 0;
   /** A failure met after chunks of the same push: those go out first, the next call throws. */
-  private pending: UpstreamStreamError | null = null;
+  private readonly failures = new DeferredFailure();
 
   constructor(
     private readonly ctx: CallContext,
@@ -38,14 +39,14 @@ export class GeminiStream implements ChatStreamTransform {
   }
 
   push(text: string): string[] {
-    this.raisePending();
-    return this.translate(this.parser.push(text).map((event) => event.data));
+    return this.failures.translate(this.parser.push(text), (event, out) => this.handle(event.data, out));
   }
 
   end(): string[] {
-    this.raisePending();
-    const out = this.translate(this.parser.end().map((event) => event.data));
-    this.raisePending();
+    const out = this.failures.translate(this.parser.end(), (event, chunks) =>
+      this.handle(event.data, chunks),
+    );
+    this.failures.raise();
     const states = [...this.choices.values()];
     if (states.length === 0 || states.some((state) => !state.finished)) {
       throw new UpstreamStreamError({
@@ -67,23 +68,6 @@ export class GeminiStream implements ChatStreamTransform {
 
   outputText(): string {
     return this.text;
-  }
-
-  private raisePending(): void {
-    const pending = this.pending;
-    this.pending = null;
-    if (pending) throw pending;
-  }
-
-  private translate(events: string[]): string[] {
-    const out: string[] = [];
-    try {
-      for (const data of events) this.handle(data, out);
-    } catch (error) {
-      if (out.length === 0 || !(error instanceof UpstreamStreamError)) throw error;
-      this.pending = error;
-    }
-    return out;
   }
 
   private handle(data: string, out: string[]): void {

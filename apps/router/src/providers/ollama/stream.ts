@@ -1,5 +1,6 @@
 import type { ChatCompletionChunk, FinishReason } from "../../openai/responses.ts";
 import { isRecord, toolCallId, tryJson } from "../common.ts";
+import { DeferredFailure } from "../deferred-failure.ts";
 import { toOpenAIUsage } from "../openai/usage.ts";
 import { NdjsonParser } from "../sse.ts";
 import type {
@@ -35,7 +36,7 @@ export class OllamaStream implements ChatStreamTransform {
   private model: string;
   private text = "";
   /** A failure met after chunks of the same push: those go out first, the next call throws. */
-  private pending: UpstreamStreamError | null = null;
+  private readonly failures = new DeferredFailure();
 
   constructor(
     private readonly ctx: CallContext,
@@ -45,14 +46,12 @@ export class OllamaStream implements ChatStreamTransform {
   }
 
   push(text: string): string[] {
-    this.raisePending();
-    return this.translate(this.parser.push(text));
+    return this.failures.translate(this.parser.push(text), (line, out) => this.handle(line, out));
   }
 
   end(): string[] {
-    this.raisePending();
-    const out = this.translate(this.parser.end());
-    this.raisePending();
+    const out = this.failures.translate(this.parser.end(), (line, chunks) => this.handle(line, chunks));
+    this.failures.raise();
     if (!this.done)
       throw new UpstreamStreamError(streamFailure(`${OLLAMA} closed the stream before it was done`, true));
     return out;
@@ -64,23 +63,6 @@ export class OllamaStream implements ChatStreamTransform {
 
   outputText(): string {
     return this.text;
-  }
-
-  private raisePending(): void {
-    const pending = this.pending;
-    this.pending = null;
-    if (pending) throw pending;
-  }
-
-  private translate(lines: string[]): string[] {
-    const out: string[] = [];
-    try {
-      for (const line of lines) this.handle(line, out);
-    } catch (error) {
-      if (out.length === 0 || !(error instanceof UpstreamStreamError)) throw error;
-      this.pending = error;
-    }
-    return out;
   }
 
   private handle(line: string, out: string[]): void {

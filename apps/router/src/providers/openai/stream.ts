@@ -1,11 +1,15 @@
 import { tryJson } from "../common.ts";
+import { DeferredFailure } from "../deferred-failure.ts";
 import { SseParser } from "../sse.ts";
 import type { ChatStreamTransform, NormalizedUsage, StreamOptions, UpstreamFailure } from "../types.ts";
 import { UpstreamStreamError } from "../types.ts";
 import { fromOpenAIUsage } from "./usage.ts";
 
 interface ChunkShape {
-  choices?: Array<{ text?: string; delta?: { content?: string | null; tool_calls?: Array<{ function?: { arguments?: string } }> } }>;
+  choices?: Array<{
+    text?: string;
+    delta?: { content?: string | null; tool_calls?: Array<{ function?: { arguments?: string } }> };
+  }>;
   usage?: unknown;
   error?: { message?: string; code?: string | number | null; type?: string };
 }
@@ -19,8 +23,7 @@ export class OpenAIPassThroughStream implements ChatStreamTransform {
   private readonly parser = new SseParser();
   private readonly seen: string[] = [];
   private usageSoFar: NormalizedUsage | null = null;
-  /** An error event is raised on the next push/end, after the chunks that preceded it were delivered. */
-  private pendingError: UpstreamStreamError | undefined;
+  private readonly failures = new DeferredFailure();
 
   constructor(
     private readonly options: StreamOptions,
@@ -28,21 +31,14 @@ export class OpenAIPassThroughStream implements ChatStreamTransform {
   ) {}
 
   push(text: string): string[] {
-    return this.drain(this.parser.push(text));
+    return this.failures.translate(this.parser.push(text), (event, out) => this.handle(event.data, out));
   }
 
   end(): string[] {
-    return this.drain(this.parser.end());
-  }
-
-  private drain(events: Array<{ data: string }>): string[] {
-    if (this.pendingError) throw this.pendingError;
-    const out: string[] = [];
-    for (const event of events) {
-      if (this.pendingError) break;
-      this.handle(event.data, out);
-    }
-    if (this.pendingError && out.length === 0) throw this.pendingError;
+    const out = this.failures.translate(this.parser.end(), (event, chunks) =>
+      this.handle(event.data, chunks),
+    );
+    this.failures.raise();
     return out;
   }
 
@@ -65,10 +61,7 @@ export class OpenAIPassThroughStream implements ChatStreamTransform {
   private handle(data: string, out: string[]): void {
     if (data === "[DONE]") return;
     // In JSON these keys can only appear as keys: a quote inside a string value is escaped.
-    if (data.includes('"error":')) {
-      this.raiseIfError(data);
-      if (this.pendingError) return;
-    }
+    if (data.includes('"error":')) this.raiseIfError(data);
     const hasUsage = data.includes('"usage":{');
     // Azure opens with a choice-less `prompt_filter_results` frame; OpenAI clients expect every chunk
     // but the usage chunk to carry choices, so it is dropped.
@@ -97,6 +90,6 @@ export class OpenAIPassThroughStream implements ChatStreamTransform {
       retryable: false,
       retryAfterMs: null,
     };
-    this.pendingError = new UpstreamStreamError(failure);
+    throw new UpstreamStreamError(failure);
   }
 }
