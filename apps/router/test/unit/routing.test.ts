@@ -97,7 +97,7 @@ describe("executeWithRouting", () => {
       signal: never,
       attempt: async () => {
         calls++;
-        return { ok: false, failure: retryable(429, 1_000) };
+        return { ok: false, failure: retryable(429, 3) };
       },
     });
     await expect(attempt).rejects.toMatchObject({ code: "rate_limited", headers: { "retry-after": "1" } });
@@ -141,6 +141,51 @@ describe("executeWithRouting", () => {
     await expect(
       executeWithRouting({ plan: [dep("a"), dep("b")], breaker, policy, signal: never, attempt: async () => ({ ok: true, value: 1 }) }),
     ).rejects.toMatchObject({ code: "upstream_error", message: expect.stringMatching(/cooling down/) });
+  });
+
+  it("closes the circuit when the half-open probe is answered with a client error", async () => {
+    const breaker = new CircuitBreaker(1, 10);
+    breaker.failure("a", Date.now() - 100);
+    const bad: UpstreamFailure = { status: 400, code: "invalid_request", message: "bad", retryable: false, retryAfterMs: null };
+    await expect(
+      executeWithRouting({ plan: [dep("a")], breaker, policy, signal: never, attempt: async () => ({ ok: false, failure: bad }) }),
+    ).rejects.toMatchObject({ code: "invalid_request" });
+    expect(breaker.allow("a")).toBe(true);
+    expect(breaker.allow("a")).toBe(true);
+  });
+
+  it("frees the probe slot when the probe throws (client gone, body refused)", async () => {
+    const breaker = new CircuitBreaker(1, 10);
+    breaker.failure("a", Date.now() - 100);
+    await expect(
+      executeWithRouting({
+        plan: [dep("a")],
+        breaker,
+        policy,
+        signal: never,
+        attempt: async () => {
+          throw new AppError("validation_failed", "n: not supported");
+        },
+      }),
+    ).rejects.toMatchObject({ code: "validation_failed" });
+    expect(breaker.allow("a")).toBe(true);
+  });
+
+  it("gives up at once when the only deployment asks to wait longer than RETRY_MAX_MS", async () => {
+    let calls = 0;
+    await expect(
+      executeWithRouting({
+        plan: [dep("a")],
+        breaker: new CircuitBreaker(5, 1_000),
+        policy,
+        signal: never,
+        attempt: async () => {
+          calls++;
+          return { ok: false, failure: retryable(429, 60_000) };
+        },
+      }),
+    ).rejects.toMatchObject({ code: "rate_limited", headers: { "retry-after": "60" } });
+    expect(calls).toBe(1);
   });
 
   it("stops when the client has gone", async () => {

@@ -32,8 +32,15 @@ export class CircuitBreaker {
     return state && state.failures >= this.threshold ? state.openUntil : 0;
   }
 
+  /** The upstream answered (even with a client error): it is alive. Closes the circuit. */
   success(id: string): void {
     this.states.delete(id);
+  }
+
+  /** An attempt ended without telling us anything about the upstream's health: free a claimed probe slot. */
+  release(id: string): void {
+    const state = this.states.get(id);
+    if (state) state.probing = false;
   }
 
   failure(id: string, now = Date.now()): void {

@@ -29,10 +29,14 @@ const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     if (signal.aborted) return reject(new ClientGone());
     const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(timer);
-      reject(new ClientGone());
-    }, { once: true });
+    signal.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        reject(new ClientGone());
+      },
+      { once: true },
+    );
   });
 
 /**
@@ -67,19 +71,30 @@ export async function executeWithRouting<T>(options: {
   for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
     if (signal.aborted) throw new ClientGone();
     tried.add(current.id);
-    const result = await options.attempt(current, attempt);
+    let result: AttemptResult<T>;
+    try {
+      result = await options.attempt(current, attempt);
+    } catch (error) {
+      // The request itself failed (client gone, body the provider cannot take): the upstream is not to blame.
+      breaker.release(current.id);
+      throw error;
+    }
     if (result.ok) {
       breaker.success(current.id);
       return { value: result.value, deployment: current, attempts: attempt };
     }
     last = result.failure;
+    // A retryable failure counts against the deployment; any other answer (400, 401, 404) proves it is up.
     if (last.retryable) breaker.failure(current.id);
+    else breaker.success(current.id);
     if (!last.retryable || attempt === policy.maxAttempts) break;
     const fallback = nextUntried();
     if (fallback) {
       current = fallback;
       continue;
     }
+    // The only deployment left asks us to wait longer than we ever would: give up rather than hammer it.
+    if (last.retryAfterMs !== null && last.retryAfterMs > policy.retryMaxMs) break;
     await sleep(backoffMs(attempt, policy.retryBaseMs, policy.retryMaxMs, last.retryAfterMs), signal);
     if (!breaker.allow(current.id)) break;
   }

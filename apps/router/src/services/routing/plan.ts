@@ -4,7 +4,10 @@ import type { Deployment } from "@cloudfreedom/shared";
  * The order in which to try a model's deployments: a weighted random permutation (the first pick follows
  * the weights exactly; the rest are fallbacks in weighted order).
  */
-export function weightedOrder<T extends Pick<Deployment, "weight">>(items: readonly T[], random = Math.random): T[] {
+export function weightedOrder<T extends Pick<Deployment, "weight">>(
+  items: readonly T[],
+  random = Math.random,
+): T[] {
   const pool = [...items];
   const order: T[] = [];
   while (pool.length > 0) {
@@ -22,7 +25,13 @@ export function weightedOrder<T extends Pick<Deployment, "weight">>(items: reado
 }
 
 /** Exponential backoff with full jitter, never below what the upstream asked for in Retry-After. */
-export function backoffMs(attempt: number, baseMs: number, maxMs: number, retryAfterMs: number | null, random = Math.random): number {
+export function backoffMs(
+  attempt: number,
+  baseMs: number,
+  maxMs: number,
+  retryAfterMs: number | null,
+  random = Math.random,
+): number {
   const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
   const jittered = Math.round(random() * ceiling);
   return retryAfterMs === null ? jittered : Math.min(maxMs, Math.max(jittered, retryAfterMs));
