@@ -29,10 +29,17 @@ const TextContent = z.union([z.string(), z.array(TextPart)]);
 export const ChatMessage = z.discriminatedUnion("role", [
   z.object({ role: z.literal("system"), content: TextContent, name: z.string().optional() }),
   z.object({ role: z.literal("developer"), content: TextContent, name: z.string().optional() }),
-  z.object({ role: z.literal("user"), content: z.union([z.string(), z.array(ContentPart)]), name: z.string().optional() }),
+  z.object({
+    role: z.literal("user"),
+    content: z.union([z.string(), z.array(ContentPart)]),
+    name: z.string().optional(),
+  }),
   z.object({
     role: z.literal("assistant"),
-    content: z.union([z.string(), z.array(TextPart)]).nullable().optional(),
+    content: z
+      .union([z.string(), z.array(TextPart)])
+      .nullable()
+      .optional(),
     tool_calls: z.array(ToolCall).optional(),
     name: z.string().optional(),
     refusal: z.string().nullable().optional(),
@@ -74,59 +81,98 @@ export const ResponseFormat = z.discriminatedUnion("type", [
 export type ResponseFormat = z.infer<typeof ResponseFormat>;
 
 const Stop = z.union([z.string(), z.array(z.string()).max(4)]).nullable();
+
+/**
+ * OpenAI parameters the gateway refuses rather than forwards: each would change what is billed or where
+ * data goes behind the catalog's back. Unknown parameters not listed here are dropped, never forwarded.
+ */
+export const REFUSED_PARAMETERS: Readonly<Record<string, string>> = {
+  store: "stored completions would keep your prompts in the platform's provider account",
+  service_tier: "priority tiers are priced differently from the catalog",
+  modalities: "audio output is not metered by this gateway",
+  audio: "audio output is not metered by this gateway",
+  prediction: "predicted outputs are not metered by this gateway",
+  web_search_options: "web search is not metered by this gateway",
+  models: "provider-side model routing would bypass the catalog and its tiers",
+  route: "provider-side model routing would bypass the catalog and its tiers",
+  provider: "provider-side routing preferences are set by the operator",
+  plugins: "provider plugins are not metered by this gateway",
+};
+
+function refuseParameters(value: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  for (const [name, reason] of Object.entries(REFUSED_PARAMETERS)) {
+    if (value[name] === undefined || value[name] === null || (name === "store" && value[name] === false))
+      continue;
+    ctx.addIssue({ code: "custom", path: [name], message: `is not supported by this gateway: ${reason}` });
+  }
+}
 const Probability = z.number().min(0).max(1);
 
-export const ChatCompletionRequest = z.looseObject({
-  model: z.string().min(1, { message: "is required" }),
-  messages: z.array(ChatMessage).min(1, { message: "must contain at least one message" }),
-  stream: z.boolean().nullable().optional(),
-  stream_options: z.object({ include_usage: z.boolean().optional() }).nullable().optional(),
-  max_tokens: z.number().int().positive().nullable().optional(),
-  max_completion_tokens: z.number().int().positive().nullable().optional(),
-  temperature: z.number().min(0).max(2).nullable().optional(),
-  top_p: Probability.nullable().optional(),
-  n: z.number().int().min(1).max(16).nullable().optional(),
-  stop: Stop.optional(),
-  seed: z.number().int().nullable().optional(),
-  user: z.string().optional(),
-  metadata: z.record(z.string(), z.string()).nullable().optional(),
-  tools: z.array(FunctionTool).optional(),
-  tool_choice: ToolChoice.optional(),
-  parallel_tool_calls: z.boolean().optional(),
-  response_format: ResponseFormat.optional(),
-  presence_penalty: z.number().min(-2).max(2).nullable().optional(),
-  frequency_penalty: z.number().min(-2).max(2).nullable().optional(),
-  reasoning_effort: z.enum(["minimal", "low", "medium", "high"]).nullable().optional(),
-});
+export const ChatCompletionRequest = z
+  .looseObject({
+    model: z.string().min(1, { message: "is required" }),
+    messages: z.array(ChatMessage).min(1, { message: "must contain at least one message" }),
+    stream: z.boolean().nullable().optional(),
+    stream_options: z.object({ include_usage: z.boolean().optional() }).nullable().optional(),
+    max_tokens: z.number().int().positive().nullable().optional(),
+    max_completion_tokens: z.number().int().positive().nullable().optional(),
+    temperature: z.number().min(0).max(2).nullable().optional(),
+    top_p: Probability.nullable().optional(),
+    n: z.number().int().min(1).max(16).nullable().optional(),
+    stop: Stop.optional(),
+    seed: z.number().int().nullable().optional(),
+    user: z.string().optional(),
+    metadata: z.record(z.string(), z.string()).nullable().optional(),
+    tools: z.array(FunctionTool).optional(),
+    tool_choice: ToolChoice.optional(),
+    parallel_tool_calls: z.boolean().optional(),
+    response_format: ResponseFormat.optional(),
+    presence_penalty: z.number().min(-2).max(2).nullable().optional(),
+    frequency_penalty: z.number().min(-2).max(2).nullable().optional(),
+    reasoning_effort: z.enum(["minimal", "low", "medium", "high"]).nullable().optional(),
+    logit_bias: z.record(z.string(), z.number()).nullable().optional(),
+    logprobs: z.boolean().nullable().optional(),
+    top_logprobs: z.number().int().min(0).max(20).nullable().optional(),
+  })
+  .superRefine(refuseParameters);
 export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequest>;
 
-export const CompletionRequest = z.looseObject({
-  model: z.string().min(1, { message: "is required" }),
-  prompt: z.union([z.string(), z.array(z.string()).min(1)]),
-  stream: z.boolean().nullable().optional(),
-  stream_options: z.object({ include_usage: z.boolean().optional() }).nullable().optional(),
-  max_tokens: z.number().int().positive().nullable().optional(),
-  temperature: z.number().min(0).max(2).nullable().optional(),
-  top_p: Probability.nullable().optional(),
-  n: z.number().int().min(1).max(16).nullable().optional(),
-  stop: Stop.optional(),
-  seed: z.number().int().nullable().optional(),
-  user: z.string().optional(),
-  suffix: z.string().nullable().optional(),
-  echo: z.boolean().nullable().optional(),
-});
+export const CompletionRequest = z
+  .looseObject({
+    model: z.string().min(1, { message: "is required" }),
+    prompt: z.union([z.string(), z.array(z.string()).min(1)]),
+    stream: z.boolean().nullable().optional(),
+    stream_options: z.object({ include_usage: z.boolean().optional() }).nullable().optional(),
+    max_tokens: z.number().int().positive().nullable().optional(),
+    temperature: z.number().min(0).max(2).nullable().optional(),
+    top_p: Probability.nullable().optional(),
+    n: z.number().int().min(1).max(16).nullable().optional(),
+    stop: Stop.optional(),
+    seed: z.number().int().nullable().optional(),
+    user: z.string().optional(),
+    suffix: z.string().nullable().optional(),
+    echo: z.boolean().nullable().optional(),
+    presence_penalty: z.number().min(-2).max(2).nullable().optional(),
+    frequency_penalty: z.number().min(-2).max(2).nullable().optional(),
+    logit_bias: z.record(z.string(), z.number()).nullable().optional(),
+    logprobs: z.number().int().min(0).max(5).nullable().optional(),
+    best_of: z.number().int().min(1).max(20).nullable().optional(),
+  })
+  .superRefine(refuseParameters);
 export type CompletionRequest = z.infer<typeof CompletionRequest>;
 
-export const EmbeddingRequest = z.looseObject({
-  model: z.string().min(1, { message: "is required" }),
-  input: z.union([
-    z.string(),
-    z.array(z.string()).min(1).max(2048),
-    z.array(z.number().int()).min(1),
-    z.array(z.array(z.number().int()).min(1)).min(1),
-  ]),
-  encoding_format: z.enum(["float", "base64"]).optional(),
-  dimensions: z.number().int().positive().optional(),
-  user: z.string().optional(),
-});
+export const EmbeddingRequest = z
+  .looseObject({
+    model: z.string().min(1, { message: "is required" }),
+    input: z.union([
+      z.string(),
+      z.array(z.string()).min(1).max(2048),
+      z.array(z.number().int()).min(1),
+      z.array(z.array(z.number().int()).min(1)).min(1),
+    ]),
+    encoding_format: z.enum(["float", "base64"]).optional(),
+    dimensions: z.number().int().positive().optional(),
+    user: z.string().optional(),
+  })
+  .superRefine(refuseParameters);
 export type EmbeddingRequest = z.infer<typeof EmbeddingRequest>;

@@ -34,16 +34,64 @@ const hello = [{ role: "user", content: "hello" }];
 describe("bad requests reach no provider", () => {
   it.each([
     ["a missing model", { messages: hello }, "model"],
-    ["a message with an unknown role", { model: "gpt-test", messages: [{ role: "wizard", content: "x" }] }, "messages.0.role"],
-    ["a user message without content", { model: "gpt-test", messages: [{ role: "user" }] }, "messages.0.content"],
+    [
+      "a message with an unknown role",
+      { model: "gpt-test", messages: [{ role: "wizard", content: "x" }] },
+      "messages.0.role",
+    ],
+    [
+      "a user message without content",
+      { model: "gpt-test", messages: [{ role: "user" }] },
+      "messages.0.content",
+    ],
     ["no messages", { model: "gpt-test", messages: [] }, "messages"],
     ["a negative max_tokens", { model: "gpt-test", messages: hello, max_tokens: -5 }, "max_tokens"],
-    ["a tool without a name", { model: "gpt-test", messages: hello, tools: [{ type: "function", function: {} }] }, "tools.0.function.name"],
+    [
+      "a tool without a name",
+      { model: "gpt-test", messages: hello, tools: [{ type: "function", function: {} }] },
+      "tools.0.function.name",
+    ],
   ])("400 for %s, naming the field", async (_name, payload, field) => {
     const res = await chat(payload);
     expect(res.status).toBe(400);
-    expect(res.body).toMatchObject({ code: "validation_failed", details: { field }, error: { param: field, type: "invalid_request_error" } });
+    expect(res.body).toMatchObject({
+      code: "validation_failed",
+      details: { field },
+      error: { param: field, type: "invalid_request_error" },
+    });
     expect(providerCalls()).toBe(0);
+  });
+
+  it.each([
+    ["store", { store: true }, "prompts"],
+    ["models", { models: ["openai/gpt-5"] }, "catalog"],
+    ["service_tier", { service_tier: "priority" }, "priced"],
+    ["modalities", { modalities: ["text", "audio"] }, "audio"],
+  ])("400 for the refused parameter %s, saying why", async (field, extra, why) => {
+    const res = await chat({ model: "gpt-test", messages: hello, ...extra });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ code: "validation_failed", details: { field } });
+    expect(res.body.message).toContain(why);
+    expect(providerCalls()).toBe(0);
+  });
+
+  it("forwards only the parameters it meters: unknown fields never reach the provider", async () => {
+    const res = await fetch(`${stack.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${stack.key}` },
+      body: JSON.stringify({
+        model: "gpt-test",
+        messages: hello,
+        temperature: 0.5,
+        x_secret_flag: 1,
+        store: false,
+      }),
+    });
+    expect(res.status).toBe(200);
+    const sent = stack.emulators.openai.requests[0]?.body as Record<string, unknown>;
+    expect(sent).toMatchObject({ model: "gpt-4o-mini", temperature: 0.5, messages: hello });
+    expect(sent).not.toHaveProperty("x_secret_flag");
+    expect(sent).not.toHaveProperty("store");
   });
 
   it("400 invalid_json for a body that is not JSON", async () => {
@@ -81,7 +129,12 @@ describe("bad requests reach no provider", () => {
     expect(res.body).toMatchObject({
       status: "error",
       code: "model_access_restricted",
-      details: { model_id: "enterprise-test", user_tier: "pro", required_tier: "enterprise", upgrade_url: expect.stringContaining("http") },
+      details: {
+        model_id: "enterprise-test",
+        user_tier: "pro",
+        required_tier: "enterprise",
+        upgrade_url: expect.stringContaining("http"),
+      },
     });
     expect(res.body.message).toContain("enterprise");
     expect(providerCalls()).toBe(0);
@@ -96,14 +149,22 @@ describe("keys", () => {
   });
 
   it("401 for an unknown key", async () => {
-    expect((await chat({ model: "gpt-test", messages: hello }, "cf_live_not_a_key")).body.code).toBe("invalid_api_key");
+    expect((await chat({ model: "gpt-test", messages: hello }, "cf_live_not_a_key")).body.code).toBe(
+      "invalid_api_key",
+    );
   });
 
   it("401 for a revoked key and for an expired key", async () => {
     const revoked = await stack.newKey({ revoked: true });
     const expired = await stack.newKey({ expiresAt: Date.now() - 1_000 });
-    expect((await chat({ model: "gpt-test", messages: hello }, revoked)).body).toMatchObject({ code: "invalid_api_key", details: { reason: "revoked" } });
-    expect((await chat({ model: "gpt-test", messages: hello }, expired)).body).toMatchObject({ code: "invalid_api_key", details: { reason: "expired" } });
+    expect((await chat({ model: "gpt-test", messages: hello }, revoked)).body).toMatchObject({
+      code: "invalid_api_key",
+      details: { reason: "revoked" },
+    });
+    expect((await chat({ model: "gpt-test", messages: hello }, expired)).body).toMatchObject({
+      code: "invalid_api_key",
+      details: { reason: "expired" },
+    });
     expect(providerCalls()).toBe(0);
   });
 
@@ -111,7 +172,10 @@ describe("keys", () => {
     const narrow = await stack.newKey({ models: ["claude-test"] });
     expect((await chat({ model: "gpt-test", messages: hello }, narrow)).status).toBe(403);
     const billingOnly = await stack.newKey({ scopes: ["billing"] });
-    expect((await chat({ model: "gpt-test", messages: hello }, billingOnly)).body).toMatchObject({ code: "forbidden", details: { scope: "chat" } });
+    expect((await chat({ model: "gpt-test", messages: hello }, billingOnly)).body).toMatchObject({
+      code: "forbidden",
+      details: { scope: "chat" },
+    });
     expect(providerCalls()).toBe(0);
   });
 
@@ -120,10 +184,16 @@ describe("keys", () => {
     expect((await chat({ model: "gpt-test", messages: hello }, key)).status).toBe(200);
     const { hashApiKey, redisKeys, INVALIDATE_CHANNEL } = await import("@cloudfreedom/shared");
     const hash = await hashApiKey(key);
-    const stored = JSON.parse((await stack.redisDb.redis.get(redisKeys.keyRecord(hash))) ?? "{}") as Record<string, unknown>;
+    const stored = JSON.parse((await stack.redisDb.redis.get(redisKeys.keyRecord(hash))) ?? "{}") as Record<
+      string,
+      unknown
+    >;
     await stack.redisDb.redis.set(redisKeys.keyRecord(hash), JSON.stringify({ ...stored, revoked: true }));
     await stack.redisDb.redis.publish(INVALIDATE_CHANNEL, JSON.stringify({ kind: "key", key_hash: hash }));
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect((await chat({ model: "gpt-test", messages: hello }, key)).body).toMatchObject({ code: "invalid_api_key", details: { reason: "revoked" } });
+    expect((await chat({ model: "gpt-test", messages: hello }, key)).body).toMatchObject({
+      code: "invalid_api_key",
+      details: { reason: "revoked" },
+    });
   });
 });

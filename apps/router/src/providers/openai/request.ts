@@ -8,7 +8,10 @@ type Endpoint = "chat/completions" | "completions" | "embeddings";
  * OpenAI and every OpenAI-compatible base URL (OpenRouter, vLLM, Groq, LM Studio: base URL ends in `/v1`)
  * take a bearer key; Azure addresses a deployment and takes `api-key` with an `api-version`.
  */
-export function openAIEndpoint(ctx: CallContext, endpoint: Endpoint): { url: string; headers: Record<string, string> } {
+export function openAIEndpoint(
+  ctx: CallContext,
+  endpoint: Endpoint,
+): { url: string; headers: Record<string, string> } {
   const { target } = ctx;
   const base = target.baseUrl.replace(/\/+$/, "");
   const headers: Record<string, string> = { "content-type": "application/json", ...target.options.headers };
@@ -22,22 +25,90 @@ export function openAIEndpoint(ctx: CallContext, endpoint: Endpoint): { url: str
   return { url: `${base}/${endpoint}`, headers };
 }
 
-/** Pass-through with the upstream model name; streams always ask for usage (stripped later if unwanted). */
-function body(req: ChatCompletionRequest | CompletionRequest, ctx: CallContext, stream: boolean): string {
-  const out: Record<string, unknown> = { ...req, model: ctx.upstreamModel, stream };
-  if (stream) out.stream_options = { ...req.stream_options, include_usage: true };
-  else delete out.stream_options;
+/**
+ * What is forwarded to OpenAI-compatible upstreams: the parameters the router validates and meters, as data.
+ * Anything else a client sent stays here (see REFUSED_PARAMETERS for the ones refused outright).
+ */
+const FORWARDED = {
+  chat: [
+    "messages",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "n",
+    "stop",
+    "seed",
+    "user",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "response_format",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "logprobs",
+    "top_logprobs",
+    "reasoning_effort",
+  ],
+  completions: [
+    "prompt",
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "n",
+    "stop",
+    "seed",
+    "user",
+    "suffix",
+    "echo",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "logprobs",
+    "best_of",
+  ],
+  embeddings: ["input", "encoding_format", "dimensions", "user"],
+} as const;
+
+function pick(req: Record<string, unknown>, fields: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const field of fields) if (req[field] !== undefined) out[field] = req[field];
+  return out;
+}
+
+/** The upstream's model name; streams always ask for usage (stripped later if the client did not). */
+function body(
+  req: Record<string, unknown>,
+  fields: readonly string[],
+  ctx: CallContext,
+  stream: boolean,
+): string {
+  const out = pick(req, fields);
+  out.model = ctx.upstreamModel;
+  if (stream) {
+    out.stream = true;
+    out.stream_options = { include_usage: true };
+  }
   return JSON.stringify(out);
 }
 
-export function chatRequest(req: ChatCompletionRequest, ctx: CallContext, stream: boolean): UpstreamHttpRequest {
-  return { ...openAIEndpoint(ctx, "chat/completions"), body: body(req, ctx, stream) };
+export function chatRequest(
+  req: ChatCompletionRequest,
+  ctx: CallContext,
+  stream: boolean,
+): UpstreamHttpRequest {
+  return { ...openAIEndpoint(ctx, "chat/completions"), body: body(req, FORWARDED.chat, ctx, stream) };
 }
 
-export function completionsRequest(req: CompletionRequest, ctx: CallContext, stream: boolean): UpstreamHttpRequest {
-  return { ...openAIEndpoint(ctx, "completions"), body: body(req, ctx, stream) };
+export function completionsRequest(
+  req: CompletionRequest,
+  ctx: CallContext,
+  stream: boolean,
+): UpstreamHttpRequest {
+  return { ...openAIEndpoint(ctx, "completions"), body: body(req, FORWARDED.completions, ctx, stream) };
 }
 
 export function embeddingsRequest(req: EmbeddingRequest, ctx: CallContext): UpstreamHttpRequest {
-  return { ...openAIEndpoint(ctx, "embeddings"), body: JSON.stringify({ ...req, model: ctx.upstreamModel }) };
+  return { ...openAIEndpoint(ctx, "embeddings"), body: body(req, FORWARDED.embeddings, ctx, false) };
 }
