@@ -1,3 +1,4 @@
+import { z } from "zod";
 import type { PeriodId } from "./period.ts";
 
 /**
@@ -6,10 +7,12 @@ import type { PeriodId } from "./period.ts";
  */
 export const INVALIDATE_CHANNEL = "cf:invalidate";
 
-export type Invalidation =
-  | { kind: "key"; key_hash: string }
-  | { kind: "tenant"; tenant_id: string }
-  | { kind: "catalog" };
+export const Invalidation = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("key"), key_hash: z.string().min(1) }),
+  z.object({ kind: z.literal("tenant"), tenant_id: z.string().min(1) }),
+  z.object({ kind: z.literal("catalog") }),
+]);
+export type Invalidation = z.infer<typeof Invalidation>;
 
 export const redisKeys = {
   keyRecord: (keyHash: string) => `cf:key:${keyHash}`,

@@ -1,5 +1,5 @@
-import { INVALIDATE_CHANNEL, type Invalidation } from "@cloudfreedom/shared";
 import type { Logger } from "@cloudfreedom/service-kit";
+import { INVALIDATE_CHANNEL, Invalidation } from "@cloudfreedom/shared";
 import type { Redis } from "ioredis";
 import type { Catalog } from "./catalog/catalog.ts";
 import type { KeyCache } from "./keys/key-cache.ts";
@@ -15,13 +15,17 @@ export async function subscribeInvalidations(deps: {
   logger: Logger;
 }): Promise<void> {
   deps.subscriber.on("message", (_channel: string, message: string) => {
-    let event: Invalidation;
+    let parsed: ReturnType<typeof Invalidation.safeParse> | undefined;
     try {
-      event = JSON.parse(message) as Invalidation;
+      parsed = Invalidation.safeParse(JSON.parse(message));
     } catch {
-      deps.logger.warn({ message }, "ignoring a malformed invalidation");
+      parsed = undefined;
+    }
+    if (!parsed?.success) {
+      deps.logger.warn({ message: message.slice(0, 200) }, "ignoring a malformed invalidation");
       return;
     }
+    const event = parsed.data;
     if (event.kind === "key") deps.cache.evict(event.key_hash);
     else if (event.kind === "tenant") deps.cache.evictTenant(event.tenant_id);
     else if (event.kind === "catalog") void deps.catalog.refresh();

@@ -189,6 +189,10 @@ describe("keys", () => {
       unknown
     >;
     await stack.redisDb.redis.set(redisKeys.keyRecord(hash), JSON.stringify({ ...stored, revoked: true }));
+    // Junk on the channel is ignored, not fatal.
+    for (const junk of ["null", "not json", '{"kind":"nope"}', '{"kind":"key"}']) {
+      await stack.redisDb.redis.publish(INVALIDATE_CHANNEL, junk);
+    }
     await stack.redisDb.redis.publish(INVALIDATE_CHANNEL, JSON.stringify({ kind: "key", key_hash: hash }));
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect((await chat({ model: "gpt-test", messages: hello }, key)).body).toMatchObject({

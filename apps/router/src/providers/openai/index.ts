@@ -1,4 +1,4 @@
-import type { Completion, ChatCompletion, EmbeddingList } from "../../openai/responses.ts";
+import type { ChatCompletion, Completion, EmbeddingList } from "../../openai/responses.ts";
 import { failureFromStatus, tryJson } from "../common.ts";
 import type { ProviderAdapter } from "../types.ts";
 import { chatRequest, completionsRequest, embeddingsRequest } from "./request.ts";
@@ -34,8 +34,18 @@ function makeOpenAICompatible(kind: "openai" | "azure" | "openrouter", label: st
       request: embeddingsRequest,
       response: (body) => {
         const list = body as EmbeddingList;
-        const prompt = list.usage?.prompt_tokens ?? 0;
-        return { list, usage: { input: prompt, cached_input: 0, output: 0, reasoning: 0, estimated: false } };
+        // No usage from the upstream: the router counts the input itself (estimated).
+        const prompt = list.usage?.prompt_tokens;
+        return {
+          list,
+          usage: {
+            input: prompt ?? 0,
+            cached_input: 0,
+            output: 0,
+            reasoning: 0,
+            estimated: prompt === undefined,
+          },
+        };
       },
     },
     failure: (status, body, headers) => failureFromStatus(status, errorMessage(body), headers, label),

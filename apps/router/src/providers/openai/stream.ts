@@ -5,6 +5,12 @@ import type { ChatStreamTransform, NormalizedUsage, StreamOptions, UpstreamFailu
 import { UpstreamStreamError } from "../types.ts";
 import { fromOpenAIUsage } from "./usage.ts";
 
+// Key detection without parsing every chunk. Whitespace-tolerant: Python servers write `"usage": {`.
+// In JSON these can only match keys, since a quote inside a string value is escaped.
+const USAGE_OBJECT = /"usage"\s*:\s*\{/;
+const NO_CHOICES = /"choices"\s*:\s*\[\s*\]/;
+const ERROR_KEY = /"error"\s*:/;
+
 interface ChunkShape {
   choices?: Array<{
     text?: string;
@@ -60,12 +66,11 @@ export class OpenAIPassThroughStream implements ChatStreamTransform {
 
   private handle(data: string, out: string[]): void {
     if (data === "[DONE]") return;
-    // In JSON these keys can only appear as keys: a quote inside a string value is escaped.
-    if (data.includes('"error":')) this.raiseIfError(data);
-    const hasUsage = data.includes('"usage":{');
+    if (ERROR_KEY.test(data)) this.raiseIfError(data);
+    const hasUsage = USAGE_OBJECT.test(data);
     // Azure opens with a choice-less `prompt_filter_results` frame; OpenAI clients expect every chunk
     // but the usage chunk to carry choices, so it is dropped.
-    if (!hasUsage && data.includes('"choices":[]')) return;
+    if (!hasUsage && NO_CHOICES.test(data)) return;
     if (hasUsage) {
       const chunk = tryJson(data) as ChunkShape | undefined;
       this.usageSoFar = fromOpenAIUsage(chunk?.usage) ?? this.usageSoFar;

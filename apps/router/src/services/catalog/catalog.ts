@@ -1,6 +1,6 @@
 import { type Db, modelFromRow } from "@cloudfreedom/db";
-import type { ModelCatalogEntry } from "@cloudfreedom/shared";
 import type { Logger } from "@cloudfreedom/service-kit";
+import type { ModelCatalogEntry } from "@cloudfreedom/shared";
 import type { RouterEnv } from "../../env.ts";
 import type { ProviderTarget } from "../../providers/types.ts";
 import { providerFromRow, providersFromEnv } from "./providers.ts";
@@ -21,9 +21,7 @@ export class Catalog {
   private refreshing: Promise<void> | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
 
-  constructor(
-    private readonly deps: { db: Db; env: RouterEnv; logger: Logger },
-  ) {}
+  constructor(private readonly deps: { db: Db; env: RouterEnv; logger: Logger }) {}
 
   get current(): CatalogSnapshot {
     return this.snapshot;
@@ -37,12 +35,38 @@ export class Catalog {
     return this.snapshot.providers.get(name);
   }
 
-  /** Single-flight: concurrent callers share one reload. */
+  private again = false;
+
+  /**
+   * Single-flight: concurrent callers share one reload. A refresh asked for while one runs (an invalidation
+   * that may postdate the rows already read) runs once more right after it.
+   */
   refresh(): Promise<void> {
-    this.refreshing ??= this.load().finally(() => {
+    if (this.refreshing) {
+      this.again = true;
+      return this.refreshing;
+    }
+    this.refreshing = (async () => {
+      do {
+        this.again = false;
+        await this.load();
+      } while (this.again);
+    })().finally(() => {
       this.refreshing = undefined;
     });
     return this.refreshing;
+  }
+
+  /** Boot: keep trying until the catalog loaded once (PocketBase may still be starting). */
+  async loadInitial(retryMs = 1_000, attempts = 30): Promise<void> {
+    for (let attempt = 1; attempt <= attempts && this.snapshot.loadedAt === 0; attempt++) {
+      await this.refresh();
+      if (this.snapshot.loadedAt === 0) await new Promise((resolve) => setTimeout(resolve, retryMs));
+    }
+  }
+
+  get loaded(): boolean {
+    return this.snapshot.loadedAt > 0;
   }
 
   start(): void {
