@@ -5,8 +5,16 @@ import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { createDb, createPocketBase, modelToRow } from "@cloudfreedom/db";
-import { encryptSecret } from "@cloudfreedom/shared";
-import { BUN_BIN, REPO_ROOT, createApiKey, createTenant, freePort, leaseRedisDb, startPocketBase } from "@cloudfreedom/testing";
+import { encryptSecret, providerSecretContext } from "@cloudfreedom/shared";
+import {
+  BUN_BIN,
+  createApiKey,
+  createTenant,
+  freePort,
+  leaseRedisDb,
+  REPO_ROOT,
+  startPocketBase,
+} from "@cloudfreedom/testing";
 import { type LoadResult, runLoad } from "./load.ts";
 
 const { values } = parseArgs({
@@ -24,17 +32,30 @@ const MASTER_KEY = Buffer.alloc(32, 9).toString("base64");
 
 say("starting PocketBase, Redis db, emulator process");
 const [pocketbase, redisDb] = await Promise.all([startPocketBase(), leaseRedisDb()]);
-const emulatorProc = Bun.spawn([BUN_BIN, `${import.meta.dir}/emulator.ts`], { stdout: "pipe", stderr: "inherit" });
+const emulatorProc = Bun.spawn([BUN_BIN, `${import.meta.dir}/emulator.ts`], {
+  stdout: "pipe",
+  stderr: "inherit",
+});
 const emulatorLine = await readFirstLine(emulatorProc.stdout);
 const emulator = JSON.parse(emulatorLine) as { url: string; apiKey: string };
 
-const db = createDb(createPocketBase({ url: pocketbase.url, adminEmail: pocketbase.adminEmail, adminPassword: pocketbase.adminPassword }));
+const db = createDb(
+  createPocketBase({
+    url: pocketbase.url,
+    adminEmail: pocketbase.adminEmail,
+    adminPassword: pocketbase.adminPassword,
+  }),
+);
 await db.operator.collection("providers").create({
   name: "openai",
   kind: "openai",
   base_url: `${emulator.url}/v1`,
   enabled: true,
-  credentials_encrypted: await encryptSecret(emulator.apiKey, MASTER_KEY),
+  credentials_encrypted: await encryptSecret(
+    emulator.apiKey,
+    MASTER_KEY,
+    providerSecretContext({ name: "openai", kind: "openai", baseUrl: `${emulator.url}/v1` }),
+  ),
 });
 await db.operator.collection("models").create(
   modelToRow({
@@ -56,29 +77,40 @@ const { secret } = await createApiKey({ db, redis: redisDb.redis }, tenant, { ti
 
 const port = await freePort();
 const logFile = `/tmp/cloudfreedom-bench-router-${process.pid}.log`;
-const router = Bun.spawn([BUN_BIN, ...(process.env.BENCH_BUN_FLAGS ?? "").split(" ").filter(Boolean), "src/server.ts"], {
-  cwd: `${REPO_ROOT}/apps/router`,
-  env: {
-    ...process.env,
-    PORT: String(port),
-    HOST: "127.0.0.1",
-    REDIS_URL: redisDb.url,
-    POCKETBASE_URL: pocketbase.url,
-    POCKETBASE_ADMIN_EMAIL: pocketbase.adminEmail,
-    POCKETBASE_ADMIN_PASSWORD: pocketbase.adminPassword,
-    MASTER_KEY,
-    NODE_ENV: "production",
-    // As docker/Dockerfile sets it for every service.
-    BUN_JSC_forceRAMSize: process.env.BUN_JSC_forceRAMSize ?? "536870912",
+const router = Bun.spawn(
+  [BUN_BIN, ...(process.env.BENCH_BUN_FLAGS ?? "").split(" ").filter(Boolean), "src/server.ts"],
+  {
+    cwd: `${REPO_ROOT}/apps/router`,
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      REDIS_URL: redisDb.url,
+      POCKETBASE_URL: pocketbase.url,
+      POCKETBASE_ADMIN_EMAIL: pocketbase.adminEmail,
+      POCKETBASE_ADMIN_PASSWORD: pocketbase.adminPassword,
+      MASTER_KEY,
+      NODE_ENV: "production",
+      // As docker/Dockerfile sets it for every service.
+      BUN_JSC_forceRAMSize: process.env.BUN_JSC_forceRAMSize ?? "536870912",
+    },
+    stdout: Bun.file(logFile),
+    stderr: Bun.file(logFile),
   },
-  stdout: Bun.file(logFile),
-  stderr: Bun.file(logFile),
-});
+);
 const routerUrl = `http://127.0.0.1:${port}`;
 await waitReady(`${routerUrl}/ready`);
 
-const body = JSON.stringify({ model: "bench-model", messages: [{ role: "user", content: "Say hello in five words" }], max_tokens: 16 });
-const streamBody = JSON.stringify({ ...JSON.parse(body), stream: true, stream_options: { include_usage: true } });
+const body = JSON.stringify({
+  model: "bench-model",
+  messages: [{ role: "user", content: "Say hello in five words" }],
+  max_tokens: 16,
+});
+const streamBody = JSON.stringify({
+  ...JSON.parse(body),
+  stream: true,
+  stream_options: { include_usage: true },
+});
 const direct = (payload: string) => () =>
   fetch(`${emulator.url}/v1/chat/completions`, {
     method: "POST",
@@ -97,18 +129,49 @@ await runLoad({ request: viaRouter(body), concurrency: 8, count: 2_000, readBody
 await runLoad({ request: direct(body), concurrency: 8, count: 2_000, readBody: "json" });
 
 say(`latency at concurrency 1 (${latencyRequests} requests each)`);
-const directLatency = await runLoad({ request: direct(body), concurrency: 1, count: latencyRequests, readBody: "json" });
-const routerLatency = await runLoad({ request: viaRouter(body), concurrency: 1, count: latencyRequests, readBody: "json" });
-const directStreamLatency = await runLoad({ request: direct(streamBody), concurrency: 1, count: latencyRequests, readBody: "text" });
-const routerStreamLatency = await runLoad({ request: viaRouter(streamBody), concurrency: 1, count: latencyRequests, readBody: "text" });
+const directLatency = await runLoad({
+  request: direct(body),
+  concurrency: 1,
+  count: latencyRequests,
+  readBody: "json",
+});
+const routerLatency = await runLoad({
+  request: viaRouter(body),
+  concurrency: 1,
+  count: latencyRequests,
+  readBody: "json",
+});
+const directStreamLatency = await runLoad({
+  request: direct(streamBody),
+  concurrency: 1,
+  count: latencyRequests,
+  readBody: "text",
+});
+const routerStreamLatency = await runLoad({
+  request: viaRouter(streamBody),
+  concurrency: 1,
+  count: latencyRequests,
+  readBody: "text",
+});
 
 say(`throughput at concurrency ${concurrency} (${durationMs} ms each)`);
 const directThroughput = await runLoad({ request: direct(body), concurrency, durationMs, readBody: "json" });
-const routerThroughput = await runLoad({ request: viaRouter(body), concurrency, durationMs, readBody: "json" });
-const routerStreamThroughput = await runLoad({ request: viaRouter(streamBody), concurrency, durationMs, readBody: "text" });
+const routerThroughput = await runLoad({
+  request: viaRouter(body),
+  concurrency,
+  durationMs,
+  readBody: "json",
+});
+const routerStreamThroughput = await runLoad({
+  request: viaRouter(streamBody),
+  concurrency,
+  durationMs,
+  readBody: "text",
+});
 
 const status = readFileSync(`/proc/${router.pid}/status`, "utf8");
-const rssMb = (field: string) => Number(/(\d+) kB/.exec(status.split("\n").find((l) => l.startsWith(field)) ?? "")?.[1] ?? 0) / 1024;
+const rssMb = (field: string) =>
+  Number(/(\d+) kB/.exec(status.split("\n").find((l) => l.startsWith(field)) ?? "")?.[1] ?? 0) / 1024;
 const ms = (value: number) => value.toFixed(3);
 const row = (name: string, r: LoadResult) =>
   `| ${name} | ${r.requests} | ${r.errors} | ${r.rps.toFixed(0)} | ${ms(r.p50)} | ${ms(r.p99)} |`;

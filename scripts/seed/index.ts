@@ -11,6 +11,7 @@ import {
   hashApiKey,
   ModelCatalogEntry,
   Plan,
+  providerSecretContext,
   redisKeys,
 } from "@cloudfreedom/shared";
 import { z } from "zod";
@@ -43,7 +44,11 @@ async function seedSandbox(
     kind: "openai" as const,
     base_url: sandbox.baseUrl,
     enabled: true,
-    credentials_encrypted: await encryptSecret(sandbox.apiKey, sandbox.masterKey),
+    credentials_encrypted: await encryptSecret(
+      sandbox.apiKey,
+      sandbox.masterKey,
+      providerSecretContext({ name: "sandbox", kind: "openai", baseUrl: sandbox.baseUrl }),
+    ),
   };
   const existing = await providers.getFirst({ filter: "name = {:name}", params: { name: "sandbox" } });
   await (existing ? providers.update(existing.id, row) : providers.create(row));

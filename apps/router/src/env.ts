@@ -1,4 +1,5 @@
 import { serviceEnv } from "@cloudfreedom/service-kit";
+import { isMasterKey } from "@cloudfreedom/shared";
 import { z } from "zod";
 
 const Ms = (fallback: number) => z.coerce.number().int().positive().default(fallback);
@@ -6,7 +7,12 @@ const OptionalUrl = z.url({ message: "must be a URL" }).optional();
 
 export const RouterEnv = serviceEnv(4000, {
   /** 32 bytes (base64 or hex) that decrypt provider credentials stored in PocketBase. */
-  MASTER_KEY: z.string().optional(),
+  MASTER_KEY: z
+    .string()
+    .refine(isMasterKey, {
+      message: "must be 32 bytes, as 64 hex characters or base64 (openssl rand -base64 32)",
+    })
+    .optional(),
   /** Per-attempt upstream timeout, and the whole request's (all attempts and fallbacks). */
   UPSTREAM_TIMEOUT_MS: Ms(60_000),
   REQUEST_TIMEOUT_MS: Ms(300_000),
@@ -19,11 +25,31 @@ export const RouterEnv = serviceEnv(4000, {
   KEY_CACHE_SIZE: z.coerce.number().int().positive().default(10_000),
   CATALOG_REFRESH_MS: Ms(30_000),
   /** `false` turns the model tier checks off (DESIGN.md §7). */
-  ENABLE_TIER_ENFORCEMENT: z.enum(["true", "false"]).default("true").transform((v) => v === "true"),
+  ENABLE_TIER_ENFORCEMENT: z
+    .enum(["true", "false"])
+    .default("true")
+    .transform((v) => v === "true"),
   /** Where a 403 model_access_restricted points; defaults to the admin portal's billing page. */
   UPGRADE_URL: z.url().optional(),
-  MAX_BODY_BYTES: z.coerce.number().int().positive().default(10 * 1024 * 1024),
+  /** Auth's internal base URL (e.g. http://auth:4100): asked for keys Redis lost. Needs INTERNAL_TOKEN too. */
+  AUTH_INTERNAL_URL: OptionalUrl,
+  /** Shared secret of service-to-service calls, sent as x-internal-token. */
+  INTERNAL_TOKEN: z.string().min(32, { message: "must be at least 32 characters" }).optional(),
+  MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(10 * 1024 * 1024),
   EVENT_FLUSH_MS: Ms(5),
+  /** `true`: when Redis cannot be asked, admit without budget/limit checks (logged loudly) instead of 503. */
+  BUDGET_FAIL_OPEN: z
+    .enum(["true", "false"])
+    .default("false")
+    .transform((v) => v === "true"),
+  /** How long an admission hold lives if its router dies before settling; the reaper releases it after. */
+  RESERVATION_TTL_MS: Ms(10 * 60_000),
+  /** How long (at least; at most twice) a settled reservation id is remembered, so a repeated settlement counts once. */
+  SETTLED_RETENTION_MS: Ms(15 * 60_000),
   // Bootstrap providers from env (rows in `providers` with the same name win).
   OPENAI_API_KEY: z.string().optional(),
   OPENAI_BASE_URL: OptionalUrl,

@@ -5,6 +5,16 @@ import { TierRule } from "./tiers.ts";
 export const ProviderKind = z.enum(["openai", "anthropic", "gemini", "ollama", "azure", "openrouter"]);
 export type ProviderKind = z.infer<typeof ProviderKind>;
 
+/** Where each provider kind lives when a provider names no base URL (Azure always needs its own). */
+export const DEFAULT_PROVIDER_BASE_URLS: Readonly<Record<ProviderKind, string | undefined>> = {
+  openai: "https://api.openai.com/v1",
+  anthropic: "https://api.anthropic.com",
+  gemini: "https://generativelanguage.googleapis.com",
+  ollama: "http://127.0.0.1:11434",
+  openrouter: "https://openrouter.ai/api/v1",
+  azure: undefined,
+};
+
 export const ModelId = z
   .string()
   .min(1)

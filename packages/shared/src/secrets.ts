@@ -36,21 +36,55 @@ async function importKey(masterKey: string): Promise<CryptoKey> {
   return crypto.subtle.importKey("raw", parseMasterKey(masterKey), "AES-GCM", false, ["encrypt", "decrypt"]);
 }
 
-export async function encryptSecret(plaintext: string, masterKey: string): Promise<string> {
+/** AES-GCM parameters; `context` (associated data) binds the ciphertext to what it belongs to. */
+function gcm(iv: Uint8Array<ArrayBuffer>, context: string | undefined): AesGcmParams {
+  return context === undefined
+    ? { name: "AES-GCM", iv }
+    : { name: "AES-GCM", iv, additionalData: new TextEncoder().encode(context) };
+}
+
+export function isMasterKey(value: string): boolean {
+  try {
+    parseMasterKey(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `context` is authenticated, not encrypted: decryption succeeds only with the same context. Provider
+ * credentials use `providerSecretContext`, so a row whose destination was changed cannot decrypt.
+ */
+export async function encryptSecret(plaintext: string, masterKey: string, context?: string): Promise<string> {
   const iv = crypto.getRandomValues(new Uint8Array(12));
   const key = await importKey(masterKey);
-  const sealed = await crypto.subtle.encrypt({ name: "AES-GCM", iv }, key, new TextEncoder().encode(plaintext));
+  const sealed = await crypto.subtle.encrypt(gcm(iv, context), key, new TextEncoder().encode(plaintext));
   return `${VERSION}:${bytesToBase64(iv)}:${bytesToBase64(new Uint8Array(sealed))}`;
 }
 
-export async function decryptSecret(stored: string, masterKey: string): Promise<string> {
+export async function decryptSecret(stored: string, masterKey: string, context?: string): Promise<string> {
   const [version, iv, sealed] = stored.split(":");
-  if (version !== VERSION || !iv || !sealed) throw new Error("not an encrypted secret (expected v1:<iv>:<data>)");
+  if (version !== VERSION || !iv || !sealed)
+    throw new Error("not an encrypted secret (expected v1:<iv>:<data>)");
   const key = await importKey(masterKey);
   try {
-    const plain = await crypto.subtle.decrypt({ name: "AES-GCM", iv: base64ToBytes(iv) }, key, base64ToBytes(sealed));
+    const plain = await crypto.subtle.decrypt(gcm(base64ToBytes(iv), context), key, base64ToBytes(sealed));
     return new TextDecoder().decode(plain);
   } catch {
-    throw new Error("cannot decrypt the secret: wrong MASTER_KEY or tampered data");
+    throw new Error(
+      "cannot decrypt the secret: wrong MASTER_KEY, tampered data, or the row it belongs to changed",
+    );
   }
+}
+
+/** What a provider credential is bound to: its name, kind and the origin it is sent to. */
+export function providerSecretContext(provider: { name: string; kind: string; baseUrl: string }): string {
+  let origin = provider.baseUrl;
+  try {
+    origin = new URL(provider.baseUrl).origin;
+  } catch {
+    // not a URL: bind the raw value
+  }
+  return `provider|${provider.name}|${provider.kind}|${origin}`;
 }

@@ -1,13 +1,14 @@
-import { type Db, createDb, createPocketBase, modelToRow } from "@cloudfreedom/db";
-import { type ModelCatalogEntry, encryptSecret } from "@cloudfreedom/shared";
+import { type CreateOf, createDb, createPocketBase, type Db, modelToRow } from "@cloudfreedom/db";
+import { encryptSecret, type ModelCatalogEntry, providerSecretContext } from "@cloudfreedom/shared";
 import {
+  createApiKey,
+  createPlan,
+  createTenant,
   type EmulatorHandle,
   type LeasedRedisDb,
+  leaseRedisDb,
   type ServiceProcess,
   type StartedPocketBase,
-  createApiKey,
-  createTenant,
-  leaseRedisDb,
   startAnthropicEmulator,
   startGeminiEmulator,
   startOllamaEmulator,
@@ -38,16 +39,41 @@ export interface RouterStack {
   env: Record<string, string>;
   /** A key with its own overrides (tier, scopes, allowlist, revoked, expiry). */
   newKey(overrides?: Parameters<typeof createApiKey>[2]): Promise<string>;
+  /** A key of a new tenant of its own, on a plan with these overrides (budget, query limit, rate limits). */
+  newTenantKey(
+    plan?: CreateOf<"plans">,
+    key?: Parameters<typeof createApiKey>[2],
+  ): Promise<{ key: string; tenantId: string }>;
+  /** Another router process on the same PocketBase and Redis (stopped with the stack). */
+  startRouter(envOverrides?: Record<string, string>): Promise<ServiceProcess>;
   stop(): Promise<void>;
 }
 
-const prices = { input_per_million: 1_000_000, cached_input_per_million: 500_000, output_per_million: 2_000_000 };
+export interface StackOptions {
+  /** Models added to TEST_MODELS for this suite. */
+  models?: ModelCatalogEntry[];
+}
 
-function model(id: string, deployments: Array<[provider: string, upstream: string, weight?: number]>, extra: Partial<ModelCatalogEntry> = {}): ModelCatalogEntry {
+const prices = {
+  input_per_million: 1_000_000,
+  cached_input_per_million: 500_000,
+  output_per_million: 2_000_000,
+};
+
+export function model(
+  id: string,
+  deployments: Array<[provider: string, upstream: string, weight?: number]>,
+  extra: Partial<ModelCatalogEntry> = {},
+): ModelCatalogEntry {
   return {
     model_id: id,
     display_name: id,
-    deployments: deployments.map(([provider, upstream, weight]) => ({ id: `${provider}/${upstream}`, provider, upstream_model: upstream, weight: weight ?? 1 })),
+    deployments: deployments.map(([provider, upstream, weight]) => ({
+      id: `${provider}/${upstream}`,
+      provider,
+      upstream_model: upstream,
+      weight: weight ?? 1,
+    })),
     prices,
     required_tier: "free",
     tier_restriction_mode: "minimum",
@@ -69,15 +95,24 @@ export const TEST_MODELS: ModelCatalogEntry[] = [
   model("azure-test", [["azure", "gpt4o-deployment"]]),
   model("instruct-test", [["openai", "gpt-3.5-turbo-instruct"]], { capabilities: ["chat", "completions"] }),
   // Weights 1,000,000 : 1 make the first pick deterministic in practice.
-  model("fallback-test", [["openai", "gpt-4o-mini", 1_000_000], ["backup", "gpt-4o-mini", 1]]),
-  model("circuit-test", [["openai", "gpt-4o", 1_000_000], ["backup", "gpt-4o", 1]]),
+  model("fallback-test", [
+    ["openai", "gpt-4o-mini", 1_000_000],
+    ["backup", "gpt-4o-mini", 1],
+  ]),
+  model("circuit-test", [
+    ["openai", "gpt-4o", 1_000_000],
+    ["backup", "gpt-4o", 1],
+  ]),
   model("embed-test", [["openai", "text-embedding-3-small"]], { capabilities: ["embeddings"] }),
   model("gemini-embed-test", [["gemini", "text-embedding-004"]], { capabilities: ["embeddings"] }),
   model("ollama-embed-test", [["ollama", "nomic-embed-text"]], { capabilities: ["embeddings"] }),
   model("enterprise-test", [["openai", "gpt-4o"]], { required_tier: "enterprise" }),
 ];
 
-export async function startRouterStack(envOverrides: Record<string, string> = {}): Promise<RouterStack> {
+export async function startRouterStack(
+  envOverrides: Record<string, string> = {},
+  options: StackOptions = {},
+): Promise<RouterStack> {
   const [pocketbase, redisDb, openai, backup, anthropic, gemini, ollama] = await Promise.all([
     startPocketBase(),
     leaseRedisDb(),
@@ -88,10 +123,30 @@ export async function startRouterStack(envOverrides: Record<string, string> = {}
     startOllamaEmulator(),
   ]);
   const emulators = { openai, backup, anthropic, gemini, ollama };
-  const db = createDb(createPocketBase({ url: pocketbase.url, adminEmail: pocketbase.adminEmail, adminPassword: pocketbase.adminPassword }));
+  const db = createDb(
+    createPocketBase({
+      url: pocketbase.url,
+      adminEmail: pocketbase.adminEmail,
+      adminPassword: pocketbase.adminPassword,
+    }),
+  );
   const providers = db.operator.collection("providers");
-  const provider = async (name: string, kind: "openai" | "anthropic" | "gemini" | "ollama" | "azure", base: string, key: string) =>
-    providers.create({ name, kind, base_url: base, enabled: true, credentials_encrypted: key ? await encryptSecret(key, MASTER_KEY) : "", options: kind === "azure" ? { apiVersion: "2024-10-21" } : null });
+  const provider = async (
+    name: string,
+    kind: "openai" | "anthropic" | "gemini" | "ollama" | "azure",
+    base: string,
+    key: string,
+  ) =>
+    providers.create({
+      name,
+      kind,
+      base_url: base,
+      enabled: true,
+      credentials_encrypted: key
+        ? await encryptSecret(key, MASTER_KEY, providerSecretContext({ name, kind, baseUrl: base }))
+        : "",
+      options: kind === "azure" ? { apiVersion: "2024-10-21" } : null,
+    });
   await Promise.all([
     provider("openai", "openai", `${openai.url}/v1`, openai.apiKey),
     provider("backup", "openai", `${backup.url}/v1`, backup.apiKey),
@@ -99,12 +154,22 @@ export async function startRouterStack(envOverrides: Record<string, string> = {}
     provider("gemini", "gemini", gemini.url, gemini.apiKey),
     provider("ollama", "ollama", ollama.url, ""),
     provider("azure", "azure", openai.url, openai.apiKey),
-    ...TEST_MODELS.map((entry) => db.operator.collection("models").create(modelToRow(entry))),
+    ...[...TEST_MODELS, ...(options.models ?? [])].map((entry) =>
+      db.operator.collection("models").create(modelToRow(entry)),
+    ),
   ]);
   const tenant = await createTenant({ db });
   const newKey = async (overrides: Parameters<typeof createApiKey>[2] = {}) =>
     (await createApiKey({ db, redis: redisDb.redis }, tenant, { tier: "pro", ...overrides })).secret;
   const key = await newKey();
+  const newTenantKey = async (
+    plan: CreateOf<"plans"> = {},
+    overrides: Parameters<typeof createApiKey>[2] = {},
+  ) => {
+    const own = await createTenant({ db }, { plan: await createPlan({ db }, plan) });
+    const created = await createApiKey({ db, redis: redisDb.redis }, own, { tier: "pro", ...overrides });
+    return { key: created.secret, tenantId: own.id };
+  };
   const env = {
     REDIS_URL: redisDb.url,
     POCKETBASE_URL: pocketbase.url,
@@ -116,8 +181,14 @@ export async function startRouterStack(envOverrides: Record<string, string> = {}
     LOG_REQUESTS: "false",
     ...envOverrides,
   };
-  const router = await startServiceProcess({ app: "router", env });
-  await router.waitForLog((entry) => entry.msg === "catalog loaded");
+  const routers: ServiceProcess[] = [];
+  const startRouter = async (overrides: Record<string, string> = {}) => {
+    const started = await startServiceProcess({ app: "router", env: { ...env, ...overrides } });
+    routers.push(started);
+    await started.waitForLog((entry) => entry.msg === "catalog loaded");
+    return started;
+  };
+  const router = await startRouter();
   return {
     url: router.url,
     key,
@@ -129,9 +200,15 @@ export async function startRouterStack(envOverrides: Record<string, string> = {}
     router,
     env,
     newKey,
+    newTenantKey,
+    startRouter,
     stop: async () => {
-      await router.stop("SIGKILL");
-      await Promise.all([...Object.values(emulators).map((e) => e.stop()), pocketbase.stop(), redisDb.release()]);
+      await Promise.all(routers.map((started) => started.stop("SIGKILL")));
+      await Promise.all([
+        ...Object.values(emulators).map((e) => e.stop()),
+        pocketbase.stop(),
+        redisDb.release(),
+      ]);
     },
   };
 }

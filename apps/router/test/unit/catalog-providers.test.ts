@@ -1,5 +1,5 @@
 import type { ProviderRow } from "@cloudfreedom/db";
-import { encryptSecret } from "@cloudfreedom/shared";
+import { encryptSecret, providerSecretContext } from "@cloudfreedom/shared";
 import { describe, expect, it } from "vitest";
 import { RouterEnv } from "../../src/env.ts";
 import { providerFromRow, providersFromEnv } from "../../src/services/catalog/providers.ts";
@@ -23,6 +23,12 @@ const row = (fields: Partial<ProviderRow>): ProviderRow => ({
 });
 
 describe("providers from env (bootstrap)", () => {
+  it("refuses to start with a MASTER_KEY that is not 32 bytes", () => {
+    const parsed = RouterEnv.safeParse({ ...base, MASTER_KEY: "too-short" });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]?.path).toEqual(["MASTER_KEY"]);
+  });
+
   it("configures a provider per kind with a key, at its default URL unless one is given", () => {
     const env = RouterEnv.parse({
       ...base,
@@ -55,8 +61,13 @@ describe("providers from env (bootstrap)", () => {
 
 describe("providers from PocketBase rows", () => {
   it("decrypts the stored credential with MASTER_KEY", async () => {
+    const context = providerSecretContext({
+      name: "openai",
+      kind: "openai",
+      baseUrl: "https://api.openai.com/v1",
+    });
     const stored = row({
-      credentials_encrypted: await encryptSecret("sk-secret", masterKey),
+      credentials_encrypted: await encryptSecret("sk-secret", masterKey, context),
       options: { headers: { "x-org": "1" } },
     });
     expect(await providerFromRow(stored, masterKey)).toEqual({
@@ -67,6 +78,23 @@ describe("providers from PocketBase rows", () => {
         apiKey: "sk-secret",
         options: { headers: { "x-org": "1" } },
       },
+    });
+  });
+
+  it("refuses a credential whose row now points somewhere else", async () => {
+    const context = providerSecretContext({
+      name: "openai",
+      kind: "openai",
+      baseUrl: "https://api.openai.com/v1",
+    });
+    const sealed = await encryptSecret("sk-secret", masterKey, context);
+    expect(
+      await providerFromRow(
+        row({ credentials_encrypted: sealed, base_url: "https://evil.example/v1" }),
+        masterKey,
+      ),
+    ).toMatchObject({
+      skipped: expect.stringMatching(/changed/),
     });
   });
 

@@ -1,4 +1,4 @@
-import { KeyRecord, decryptSecret, encryptSecret, hashApiKey, priceUsage } from "@cloudfreedom/shared";
+import { decryptSecret, encryptSecret, hashApiKey, KeyRecord, priceUsage } from "@cloudfreedom/shared";
 import { describe, expect, it } from "vitest";
 import { KeyCache } from "../../src/services/keys/key-cache.ts";
 import { bearerToken, hashKeySync } from "../../src/services/keys/resolve-key.ts";
@@ -67,16 +67,22 @@ describe("provider credentials at rest", () => {
 
   it("refuses a wrong key or tampered data", async () => {
     const sealed = await encryptSecret("sk-secret", masterKey);
-    await expect(decryptSecret(sealed, Buffer.alloc(32, 8).toString("hex"))).rejects.toThrow(/wrong MASTER_KEY/);
+    await expect(decryptSecret(sealed, Buffer.alloc(32, 8).toString("hex"))).rejects.toThrow(
+      /wrong MASTER_KEY/,
+    );
     const tampered = `${sealed.slice(0, -4)}AAAA`;
-    await expect(decryptSecret(tampered, masterKey)).rejects.toThrow(/wrong MASTER_KEY or tampered/);
+    await expect(decryptSecret(tampered, masterKey)).rejects.toThrow(/wrong MASTER_KEY, tampered data/);
     await expect(encryptSecret("x", "short")).rejects.toThrow(/32 bytes/);
   });
 });
 
 describe("priceUsage", () => {
   it("prices uncached, cached and output tokens separately, then adds the markup", () => {
-    const prices = { input_per_million: 2_500_000, cached_input_per_million: 1_250_000, output_per_million: 10_000_000 };
+    const prices = {
+      input_per_million: 2_500_000,
+      cached_input_per_million: 1_250_000,
+      output_per_million: 10_000_000,
+    };
     // 1,000 input of which 400 cached, 500 output: 600×2.5 + 400×1.25 + 500×10 = 1,500 + 500 + 5,000 micros.
     const priced = priceUsage({ input: 1_000, cached_input: 400, output: 500, reasoning: 100 }, prices, 20);
     expect(priced).toEqual({ cost: 7_000, billed: 8_400 });
