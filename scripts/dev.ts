@@ -1,5 +1,6 @@
 // The start command's orchestrator (run by scripts/start after install, PocketBase build and Redis).
 import { join } from "node:path";
+import { type EmulatorHandle, startOpenAIEmulator } from "@cloudfreedom/testing";
 import {
   DATA_DIR,
   discoverApps,
@@ -11,7 +12,6 @@ import {
 } from "./dev/config.ts";
 import { prefixer } from "./dev/logs.ts";
 import { type Managed, portInUse, spawnManaged, stopAll, waitForHttp } from "./dev/processes.ts";
-import { type EmulatorHandle, startOpenAIEmulator } from "@cloudfreedom/testing";
 import { seed } from "./seed/index.ts";
 
 const say = (message: string) => process.stdout.write(`\x1b[1;36m==>\x1b[0m ${message}\n`);
@@ -65,7 +65,9 @@ process.on("SIGINT", () => void shutdown(0));
 // Whatever fails while starting, nothing this command started is left running.
 for (const event of ["uncaughtException", "unhandledRejection"] as const) {
   process.on(event, (error: unknown) => {
-    process.stderr.write(`\x1b[1;31merror:\x1b[0m ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(
+      `\x1b[1;31merror:\x1b[0m ${error instanceof Error ? error.message : String(error)}\n`,
+    );
     void shutdown(1);
   });
 }
@@ -112,7 +114,15 @@ const seeded = await seed({
   adminPassword: secrets.POCKETBASE_ADMIN_PASSWORD ?? "",
   redisUrl,
   demoKey: process.env.DEMO_API_KEY ?? secrets.DEMO_API_KEY,
-  ...(sandbox ? { sandbox: { baseUrl: `${sandbox.url}/v1`, apiKey: sandbox.apiKey, masterKey: secrets.MASTER_KEY ?? "" } } : {}),
+  ...(sandbox
+    ? {
+        sandbox: {
+          baseUrl: `${sandbox.url}/v1`,
+          apiKey: sandbox.apiKey,
+          masterKey: secrets.MASTER_KEY ?? "",
+        },
+      }
+    : {}),
   log: (line) => say(`  ${line}`),
 });
 saveDevSecrets({ ...loadDevSecrets(), DEMO_API_KEY: seeded.demoKey });
@@ -127,6 +137,8 @@ const serviceEnv = {
   MASTER_KEY: secrets.MASTER_KEY,
   PLATFORM_DOMAIN: domain,
   HOST: "127.0.0.1",
+  INTERNAL_TOKEN: process.env.INTERNAL_TOKEN ?? secrets.INTERNAL_TOKEN,
+  AUTH_INTERNAL_URL: `http://127.0.0.1:${apps.find((app) => app.name === "auth")?.port ?? 4100}`,
 };
 const bun = process.execPath;
 for (const app of apps) {

@@ -49,6 +49,8 @@ export function loadDevSecrets(): Record<string, string> {
   stored.POCKETBASE_ADMIN_PASSWORD ??= Buffer.from(crypto.getRandomValues(new Uint8Array(18))).toString(
     "base64url",
   );
+  // Router and auth share it for service-to-service calls (the router's key resolve).
+  stored.INTERNAL_TOKEN ??= Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex");
   saveDevSecrets(stored);
   return stored;
 }

@@ -9,9 +9,9 @@ fail() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 
 ensure_node() {
   command -v node >/dev/null || fail "Node.js 20+ is required (https://nodejs.org or 'apt-get install nodejs')."
-  local major
-  major="$(node -p 'process.versions.node.split(".")[0]')"
-  [ "$major" -ge 20 ] || fail "Node.js 20+ is required; found $(node --version)."
+  # Vite 8 (under vitest) needs 20.19+ on the 20 line.
+  node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
+    || fail "Node.js 20.19+ is required; found $(node --version)."
 }
 
 ensure_pnpm() {
@@ -29,6 +29,11 @@ install_deps() {
 build_pocketbase() {
   step "building PocketBase from infra/pocketbase (skipped when up to date)"
   bash "$ROOT/infra/pocketbase/build.sh" || fail "PocketBase build failed (see above)."
+}
+
+install_stripe_mock() {
+  step "installing stripe-mock for the Stripe tests (go install, skipped when up to date)"
+  bash "$ROOT/infra/stripe-mock/install.sh" || fail "stripe-mock install failed (see above)."
 }
 
 # Redis: REDIS_URL if set; else a Redis already on 127.0.0.1:6379; else start redis-server if installed.
@@ -65,10 +70,7 @@ stop_started_redis() {
   fi
 }
 
-# PING without redis-cli: a RESP PING over bash's /dev/tcp.
+# PING through ioredis, as the services connect (password, db index and rediss:// TLS included).
 redis_ping() {
-  local rest host port
-  rest="${1#redis://}"; rest="${rest#*@}"; rest="${rest%%/*}"
-  host="${rest%%:*}"; port="${rest##*:}"; [ "$port" = "$rest" ] && port=6379
-  timeout 2 bash -c "exec 3<>/dev/tcp/$host/$port && printf 'PING\r\n' >&3 && head -c 5 <&3 | grep -q PONG" 2>/dev/null
+  timeout 5 "$ROOT/node_modules/bun/bin/bun.exe" "$ROOT/scripts/lib/redis-ping.ts" "$1" 2>/dev/null
 }

@@ -130,7 +130,11 @@ export async function seed(options: SeedOptions): Promise<SeedResult> {
   let secret = options.demoKey ?? "";
   let key = reused;
   if (!key) {
-    secret = generateApiKeySecret("cf_live");
+    // A key given in DEMO_API_KEY is created as given (a fresh database); otherwise a new one is made.
+    secret =
+      options.demoKey && /^cf_[a-z]+_[0-9A-Za-z]{32}$/.test(options.demoKey)
+        ? options.demoKey
+        : generateApiKeySecret("cf_live");
     key = await keys.create({
       hash: await hashApiKey(secret),
       prefix: apiKeyDisplayPrefix(secret),
