@@ -65,7 +65,11 @@ describe.each(chatModels)("%s through the OpenAI SDK", (model) => {
   });
 
   it("streams without a usage chunk when the client did not ask for one", async () => {
-    const stream = await client.chat.completions.create({ model, messages: [{ role: "user", content: "hi there" }], stream: true });
+    const stream = await client.chat.completions.create({
+      model,
+      messages: [{ role: "user", content: "hi there" }],
+      stream: true,
+    });
     const chunks = [];
     for await (const chunk of stream) chunks.push(chunk);
     expect(chunks.length).toBeGreaterThan(0);
@@ -73,7 +77,11 @@ describe.each(chatModels)("%s through the OpenAI SDK", (model) => {
   });
 
   it("returns tool calls, streamed too", async () => {
-    const request = { model, messages: [{ role: "user" as const, content: "What is the weather in Paris?" }], tools: [weatherTool] };
+    const request = {
+      model,
+      messages: [{ role: "user" as const, content: "What is the weather in Paris?" }],
+      tools: [weatherTool],
+    };
     const completion = await client.chat.completions.create(request);
     const call = completion.choices[0]?.message.tool_calls?.[0];
     expect(completion.choices[0]?.finish_reason).toBe("tool_calls");
@@ -82,7 +90,11 @@ describe.each(chatModels)("%s through the OpenAI SDK", (model) => {
     expect(call.function.name).toBe("get_weather");
     expect(() => JSON.parse(call.function.arguments)).not.toThrow();
 
-    const stream = await client.chat.completions.create({ ...request, stream: true, stream_options: { include_usage: true } });
+    const stream = await client.chat.completions.create({
+      ...request,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let name = "";
     let args = "";
     let usage: OpenAI.CompletionUsage | null | undefined;
@@ -100,15 +112,26 @@ describe.each(chatModels)("%s through the OpenAI SDK", (model) => {
 });
 
 describe("legacy completions", () => {
-  it.each(["instruct-test", "claude-test", "llama-test"])("completes a prompt with %s (native or through chat)", async (model) => {
-    const completion = await client.completions.create({ model, prompt: "Complete this sentence", max_tokens: 30 });
-    expect(completion.object).toBe("text_completion");
-    expect(completion.choices[0]?.text).toContain("Complete this sentence");
-    expect(completion.usage?.prompt_tokens).toBeGreaterThan(0);
-  });
+  it.each(["instruct-test", "claude-test", "llama-test"])(
+    "completes a prompt with %s (native or through chat)",
+    async (model) => {
+      const completion = await client.completions.create({
+        model,
+        prompt: "Complete this sentence",
+        max_tokens: 30,
+      });
+      expect(completion.object).toBe("text_completion");
+      expect(completion.choices[0]?.text).toContain("Complete this sentence");
+      expect(completion.usage?.prompt_tokens).toBeGreaterThan(0);
+    },
+  );
 
   it("streams a completion", async () => {
-    const stream = await client.completions.create({ model: "claude-test", prompt: "Tell a story", stream: true });
+    const stream = await client.completions.create({
+      model: "claude-test",
+      prompt: "Tell a story",
+      stream: true,
+    });
     let text = "";
     for await (const chunk of stream) text += chunk.choices[0]?.text ?? "";
     expect(text).toContain("Tell a story");
@@ -130,7 +153,9 @@ describe("models", () => {
     const page = await client.models.list();
     const ids = page.data.map((m) => m.id);
     expect(ids).toEqual(expect.arrayContaining(["gpt-test", "claude-test", "embed-test"]));
-    const raw = (await (await fetch(`${stack.url}/v1/models`, { headers: { authorization: `Bearer ${stack.key}` } })).json()) as {
+    const raw = (await (
+      await fetch(`${stack.url}/v1/models`, { headers: { authorization: `Bearer ${stack.key}` } })
+    ).json()) as {
       object: string;
       total: number;
       user_tier: string;
@@ -139,7 +164,11 @@ describe("models", () => {
     expect(raw.object).toBe("list");
     expect(raw.total).toBe(raw.data.length);
     expect(raw.user_tier).toBe("pro");
-    expect(raw.data.find((m) => m.id === "enterprise-test")).toMatchObject({ object: "model", required_tier: "enterprise", access_status: "upgrade_required" });
+    expect(raw.data.find((m) => m.id === "enterprise-test")).toMatchObject({
+      object: "model",
+      required_tier: "enterprise",
+      access_status: "upgrade_required",
+    });
     expect(raw.data.find((m) => m.id === "gpt-test")).toMatchObject({ access_status: "allowed" });
   });
 
@@ -152,19 +181,23 @@ describe("models", () => {
 describe("errors surface as the SDK's classes", () => {
   it("401 for a bad key", async () => {
     const bad = new OpenAI({ apiKey: "cf_live_nope", baseURL: `${stack.url}/v1`, maxRetries: 0 });
-    await expect(bad.chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "x" }] })).rejects.toBeInstanceOf(
-      OpenAI.AuthenticationError,
-    );
+    await expect(
+      bad.chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "x" }] }),
+    ).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
   });
 
   it("403 for a model above the key's tier, with the tier contract", async () => {
-    const error = await client.chat.completions.create({ model: "enterprise-test", messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
+    const error = await client.chat.completions
+      .create({ model: "enterprise-test", messages: [{ role: "user", content: "x" }] })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.PermissionDeniedError);
     expect((error as InstanceType<typeof OpenAI.PermissionDeniedError>).code).toBe("model_access_restricted");
   });
 
   it("404 model_not_found for an unknown model", async () => {
-    const error = await client.chat.completions.create({ model: "nope", messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
+    const error = await client.chat.completions
+      .create({ model: "nope", messages: [{ role: "user", content: "x" }] })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.NotFoundError);
     expect((error as InstanceType<typeof OpenAI.NotFoundError>).code).toBe("model_not_found");
   });
@@ -179,13 +212,18 @@ describe("errors surface as the SDK's classes", () => {
 
   it("429 when the provider keeps rate limiting, with Retry-After", async () => {
     stack.emulators.anthropic.enqueue({ status: 429, headers: { "retry-after": "0" } }, 3);
-    const error = await client.chat.completions.create({ model: "claude-test", messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
+    const error = await client.chat.completions
+      .create({ model: "claude-test", messages: [{ role: "user", content: "x" }] })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.RateLimitError);
+    expect((error as InstanceType<typeof OpenAI.RateLimitError>).headers?.get("retry-after")).toBe("0");
   });
 
   it("5xx when the provider keeps failing", async () => {
     stack.emulators.gemini.enqueue({ status: 500 }, 3);
-    const error = await client.chat.completions.create({ model: "gemini-test", messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
+    const error = await client.chat.completions
+      .create({ model: "gemini-test", messages: [{ role: "user", content: "x" }] })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.InternalServerError);
     expect((error as InstanceType<typeof OpenAI.InternalServerError>).status).toBe(502);
   });
