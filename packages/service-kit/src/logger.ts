@@ -12,7 +12,14 @@ export function createLogger(service: string, level = "info"): Logger {
     // Exact paths only: wildcard paths are re-evaluated on every log call (measurable on the router's hot
     // path). Services log ids, never request bodies or headers.
     redact: {
-      paths: ["password", "authorization", "api_key", "secret", "headers.authorization", "err.config.headers"],
+      paths: [
+        "password",
+        "authorization",
+        "api_key",
+        "secret",
+        "headers.authorization",
+        "err.config.headers",
+      ],
       censor: "[redacted]",
     },
   });

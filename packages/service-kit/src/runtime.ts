@@ -74,10 +74,40 @@ export interface ServeOptions {
   fetch: (request: Request) => Response | Promise<Response>;
 }
 
-/** The server handle the entry file gets from its runtime (`Bun.serve`); `stop()` drains in-flight requests. */
+/** The server handle the entry file gets from its runtime (`Bun.serve`). */
 export interface ServerHandle {
   port?: number | undefined;
-  stop(): Promise<void> | void;
+  /** Stop accepting; resolves when in-flight requests finished, or at once closing them when `force`. */
+  stop(force?: boolean): Promise<void> | void;
+}
+
+/**
+ * Drain, but not past a deadline that leaves time for the closers (event flush, queue close): a long
+ * stream must not push the process into its hard exit with usage still buffered. What is still open at
+ * the deadline is closed; its streams settle as cancelled, and their usage is flushed by the closers.
+ */
+export async function drainWithDeadline(
+  server: ServerHandle,
+  shutdownTimeoutMs: number,
+  logger: Logger,
+): Promise<void> {
+  const closeBudget = Math.min(3_000, Math.floor(shutdownTimeoutMs * 0.3));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<"deadline">((resolve) => {
+    timer = setTimeout(() => resolve("deadline"), shutdownTimeoutMs - closeBudget);
+  });
+  const outcome = await Promise.race([
+    Promise.resolve(server.stop()).then(() => "drained" as const),
+    deadline,
+  ]);
+  clearTimeout(timer);
+  if (outcome === "deadline") {
+    logger.warn(
+      { deadline_ms: shutdownTimeoutMs - closeBudget },
+      "drain deadline passed; closing open connections",
+    );
+    await server.stop(true);
+  }
 }
 
 export interface HttpServiceOptions<Env extends BaseEnv & { PORT: number; HOST: string }> {
@@ -109,7 +139,7 @@ export async function runHttpService<Env extends BaseEnv & { PORT: number; HOST:
     logger: runtime.logger,
     timeoutMs: options.env.SHUTDOWN_TIMEOUT_MS,
     beforeStop: service.markDraining,
-    stopAccepting: () => server.stop(),
+    stopAccepting: () => drainWithDeadline(server, options.env.SHUTDOWN_TIMEOUT_MS, runtime.logger),
     close: [...(options.close ?? []), () => service.onClose?.(), runtime.close],
   });
   return { runtime, server };

@@ -39,3 +39,25 @@ describe("graceful shutdown", () => {
     expect(codes).toEqual([1]);
   });
 });
+
+describe("drainWithDeadline", () => {
+  it("force-closes what is still open at the deadline, leaving time for the closers", async () => {
+    const { drainWithDeadline } = await import("../src/runtime.ts");
+    const calls: Array<boolean | undefined> = [];
+    const server = {
+      stop: (force?: boolean) => {
+        calls.push(force);
+        return force ? Promise.resolve() : new Promise<void>(() => {});
+      },
+    };
+    await drainWithDeadline(server, 100, silentLogger);
+    expect(calls).toEqual([undefined, true]);
+  });
+
+  it("returns as soon as in-flight requests drained", async () => {
+    const { drainWithDeadline } = await import("../src/runtime.ts");
+    const calls: Array<boolean | undefined> = [];
+    await drainWithDeadline({ stop: (force) => void calls.push(force) }, 10_000, silentLogger);
+    expect(calls).toEqual([undefined]);
+  });
+});
