@@ -1,0 +1,52 @@
+import { createCollection, type InvitationRow, pbDateToMs } from "@cloudfreedom/db";
+import { AppError } from "@cloudfreedom/shared";
+import type { AuthDeps } from "../../deps.ts";
+import { hashSecret } from "../tokens/secrets.ts";
+
+/**
+ * The open invitation behind a token, addressed to this e-mail. Unscoped by design: the token is all the invitee
+ * has (`idx_invitations_token_hash` is the exception). Every refusal reads the same, so tokens cannot be probed.
+ */
+export async function findOpenInvitation(
+  deps: AuthDeps,
+  token: string,
+  email: string,
+): Promise<InvitationRow> {
+  const refused = new AppError("not_found", "This invitation is invalid, expired or was already used", {
+    field: "invitation_token",
+  });
+  if (!/^cfi_[0-9A-Za-z]{32}$/.test(token)) throw refused;
+  const row = await createCollection(deps.db.client, "invitations").getFirst({
+    filter: "token_hash = {:hash}",
+    params: { hash: hashSecret(token) },
+  });
+  if (!row) throw refused;
+  if (row.accepted_at !== "" || row.revoked_at !== "") throw refused;
+  if ((pbDateToMs(row.expires_at) ?? 0) <= Date.now()) throw refused;
+  if (row.email !== email.trim().toLowerCase()) {
+    throw new AppError("forbidden", "This invitation was sent to another e-mail address", {
+      field: "invitation_token",
+    });
+  }
+  return row;
+}
+
+export function invitationView(row: InvitationRow) {
+  const state = row.accepted_at
+    ? "accepted"
+    : row.revoked_at
+      ? "revoked"
+      : (pbDateToMs(row.expires_at) ?? 0) <= Date.now()
+        ? "expired"
+        : "pending";
+  return {
+    id: row.id,
+    email: row.email,
+    role: row.role,
+    state,
+    invited_by: row.invited_by || null,
+    expires_at: row.expires_at,
+    accepted_at: row.accepted_at || null,
+    created: row.created,
+  };
+}

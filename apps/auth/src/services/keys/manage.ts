@@ -1,0 +1,110 @@
+import { toPbDate } from "@cloudfreedom/db";
+import { publishKey } from "@cloudfreedom/keyring";
+import { AppError } from "@cloudfreedom/shared";
+import type { AuthDeps, ClientInfo } from "../../deps.ts";
+import { recordAudit } from "../audit/record.ts";
+import { type Actor, isManager } from "../members/roles.ts";
+import type { ListKeysQuery, UpdateKeyBody } from "./schema.ts";
+import { assertScopesAllowed, settingsToRow } from "./settings.ts";
+import { keyView, managedKey } from "./view.ts";
+
+export async function listKeys(deps: AuthDeps, actor: Actor, query: ListKeysQuery) {
+  const filters: string[] = [];
+  const params: Record<string, unknown> = {};
+  const user = isManager(actor) ? query.user_id : actor.userId;
+  if (user !== undefined) {
+    filters.push("user = {:user}");
+    params.user = user;
+  }
+  if (!query.include_revoked) filters.push("revoked_at = ''");
+  const page = await deps.db
+    .forTenant(actor.tenantId)
+    .collection("api_keys")
+    .list({
+      page: query.page,
+      perPage: query.per_page,
+      sort: "-created,-id",
+      filter: filters.join(" && "),
+      params,
+    });
+  return {
+    items: page.items.map(keyView),
+    page: page.page,
+    per_page: page.perPage,
+    total: page.totalItems,
+    total_pages: page.totalPages,
+  };
+}
+
+export async function getKey(deps: AuthDeps, actor: Actor, id: string) {
+  return keyView(await managedKey(deps, actor, id));
+}
+
+export async function updateKey(
+  deps: AuthDeps,
+  actor: Actor,
+  id: string,
+  body: UpdateKeyBody,
+  client: ClientInfo,
+) {
+  const current = await managedKey(deps, actor, id);
+  if (current.revoked_at)
+    throw new AppError("conflict", "This key is revoked; create a new one", { key_id: id });
+  assertScopesAllowed(actor, body.scopes);
+  const row = await deps.db.forTenant(actor.tenantId).collection("api_keys").update(id, settingsToRow(body));
+  await publishKey({
+    db: deps.db,
+    redis: deps.redis,
+    logger: deps.logger,
+    tenantId: actor.tenantId,
+    key: row,
+  });
+  await recordAudit(deps, {
+    tenantId: actor.tenantId,
+    actor: { type: "user", id: actor.userId },
+    action: "key.update",
+    target: { type: "api_key", id },
+    outcome: "success",
+    client,
+    metadata: { fields: Object.keys(body) },
+  });
+  return keyView(row);
+}
+
+/** Immediate: the KeyRecord in Redis says revoked and every router evicts its cached copy on the message. */
+export async function revokeKey(deps: AuthDeps, actor: Actor, id: string, client: ClientInfo) {
+  const current = await managedKey(deps, actor, id);
+  const row = current.revoked_at
+    ? current
+    : await deps.db
+        .forTenant(actor.tenantId)
+        .collection("api_keys")
+        .update(id, { revoked_at: toPbDate(Date.now()) });
+  await publishKey({
+    db: deps.db,
+    redis: deps.redis,
+    logger: deps.logger,
+    tenantId: actor.tenantId,
+    key: row,
+  });
+  await recordAudit(deps, {
+    tenantId: actor.tenantId,
+    actor: { type: "user", id: actor.userId },
+    action: "key.revoke",
+    target: { type: "api_key", id },
+    outcome: "success",
+    client,
+  });
+  return keyView(row);
+}
+
+/** Revokes every live key a user holds in a tenant (the user left or was removed). */
+export async function revokeUserKeys(deps: AuthDeps, tenantId: string, userId: string): Promise<number> {
+  const rows = deps.db.forTenant(tenantId).collection("api_keys");
+  const live = await rows.listAll({ filter: "user = {:user} && revoked_at = ''", params: { user: userId } });
+  for (const key of live) {
+    const row = await rows.update(key.id, { revoked_at: toPbDate(Date.now()) });
+    await publishKey({ db: deps.db, redis: deps.redis, logger: deps.logger, tenantId, key: row });
+  }
+  return live.length;
+}

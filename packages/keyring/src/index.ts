@@ -1,0 +1,3 @@
+export * from "./publish.ts";
+export * from "./records.ts";
+export * from "./tier.ts";

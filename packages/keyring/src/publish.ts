@@ -1,0 +1,150 @@
+import { type ApiKeyRow, createCollection, type Db, type TenantRow } from "@cloudfreedom/db";
+import {
+  INVALIDATE_CHANNEL,
+  type Invalidation,
+  type KeyRecord,
+  redisKeys,
+  type Tier,
+} from "@cloudfreedom/shared";
+import type { Redis } from "ioredis";
+import { keyRecordOf, loadTenantContext, queueRecordWrite } from "./records.ts";
+import { type KeyringLogger, type ResolvedTier, resolveTier } from "./tier.ts";
+
+export interface KeyringDeps {
+  db: Db;
+  redis: Redis;
+  logger?: KeyringLogger;
+}
+
+export function publishInvalidation(redis: Redis, message: Invalidation): Promise<number> {
+  return redis.publish(INVALIDATE_CHANNEL, JSON.stringify(message));
+}
+
+async function tenantRow(db: Db, tenantId: string): Promise<TenantRow> {
+  return db.operator.collection("tenants").getOne(tenantId);
+}
+
+/** Writes one key's record to Redis and tells every router to drop its cached copy. */
+async function writeAndAnnounce(
+  deps: KeyringDeps,
+  key: ApiKeyRow,
+  tenant: TenantRow,
+  announce = true,
+): Promise<KeyRecord> {
+  const { tier } = await resolveTier({ db: deps.db, tenantId: tenant.id, tenant, logger: deps.logger });
+  const record = keyRecordOf(await loadTenantContext(deps.db, tenant, tier), key);
+  const now = Date.now();
+  const pipeline = deps.redis.pipeline();
+  queueRecordWrite(pipeline, key.hash, record, now);
+  if (announce) {
+    pipeline.publish(
+      INVALIDATE_CHANNEL,
+      JSON.stringify({ kind: "key", key_hash: key.hash } satisfies Invalidation),
+    );
+  }
+  await pipeline.exec();
+  return record;
+}
+
+/** After a key was created, updated, rotated or revoked: its KeyRecord in Redis + `{kind:"key"}`. */
+export async function publishKey(
+  deps: KeyringDeps & { tenantId: string; keyId?: string; key?: ApiKeyRow },
+): Promise<KeyRecord> {
+  const key =
+    deps.key ??
+    (await deps.db
+      .forTenant(deps.tenantId)
+      .collection("api_keys")
+      .getOne(deps.keyId ?? ""));
+  return writeAndAnnounce(deps, key, await tenantRow(deps.db, deps.tenantId));
+}
+
+export interface TenantPublication {
+  tier: Tier;
+  source: ResolvedTier["source"];
+  /** The tier the tenant row held before, when it changed. */
+  previousTier: Tier | null;
+  keys: number;
+}
+
+/**
+ * After a tier, plan or tenant status change (billing calls this on Stripe subscription changes): resolves the
+ * tier, stores it on the tenant row (auditing a change), rewrites every key of the tenant and publishes
+ * `{kind:"tenant"}` so routers evict them all.
+ */
+export async function publishTenantKeys(
+  deps: KeyringDeps & { tenantId: string },
+): Promise<TenantPublication> {
+  let tenant = await tenantRow(deps.db, deps.tenantId);
+  const resolved = await resolveTier({ db: deps.db, tenantId: tenant.id, tenant, logger: deps.logger });
+  let previousTier: Tier | null = null;
+  // A fallback is a lookup failure, not a downgrade: the stored tier is left as it was.
+  if (resolved.source !== "fallback" && resolved.tier !== tenant.tier) {
+    previousTier = tenant.tier;
+    tenant = await deps.db.operator.collection("tenants").update(tenant.id, { tier: resolved.tier });
+    await recordTierChange(deps, tenant.id, previousTier, resolved);
+  }
+  const context = await loadTenantContext(deps.db, tenant, resolved.tier);
+  const keys = await deps.db.forTenant(tenant.id).collection("api_keys").listAll({});
+  const now = Date.now();
+  const pipeline = deps.redis.pipeline();
+  for (const key of keys) queueRecordWrite(pipeline, key.hash, keyRecordOf(context, key), now);
+  pipeline.publish(
+    INVALIDATE_CHANNEL,
+    JSON.stringify({ kind: "tenant", tenant_id: tenant.id } satisfies Invalidation),
+  );
+  await pipeline.exec();
+  return { tier: resolved.tier, source: resolved.source, previousTier, keys: keys.length };
+}
+
+async function recordTierChange(
+  deps: KeyringDeps,
+  tenantId: string,
+  from: Tier,
+  to: ResolvedTier,
+): Promise<void> {
+  try {
+    await deps.db
+      .forTenant(tenantId)
+      .collection("audit_logs")
+      .create({
+        actor_type: "system",
+        actor_id: "keyring",
+        action: "tenant.tier_change",
+        target_type: "tenant",
+        target_id: tenantId,
+        outcome: "success",
+        metadata: { from, to: to.tier, source: to.source },
+      });
+  } catch (error) {
+    deps.logger?.warn({ tenant: tenantId, err: error }, "could not audit a tier change");
+  }
+}
+
+/** Removes a key's record (a deleted key row) and announces it. */
+export async function removeKeyRecord(redis: Redis, keyHash: string): Promise<void> {
+  await redis.del(redisKeys.keyRecord(keyHash));
+  await publishInvalidation(redis, { kind: "key", key_hash: keyHash });
+}
+
+/**
+ * The key row with this hash, whatever its tenant. Hash → key is the one look-up that must run before the tenant
+ * is known (the unique `idx_api_keys_hash` index is its named exception), so it reads the collection unscoped.
+ */
+export async function findKeyByHash(db: Db, keyHash: string): Promise<ApiKeyRow | null> {
+  if (!/^[0-9a-f]{64}$/.test(keyHash)) return null;
+  return createCollection(db.client, "api_keys").getFirst({
+    filter: "hash = {:hash}",
+    params: { hash: keyHash },
+  });
+}
+
+/**
+ * Rebuilds a key's record from PocketBase by hash and rewrites it to Redis (auth's internal resolve, after Redis
+ * lost it). Nothing changed, so nothing is announced.
+ */
+export async function reloadKeyByHash(deps: KeyringDeps & { keyHash: string }): Promise<KeyRecord | null> {
+  const key = await findKeyByHash(deps.db, deps.keyHash);
+  if (!key) return null;
+  return writeAndAnnounce(deps, key, await tenantRow(deps.db, key.tenant), false);
+}

@@ -1,0 +1,173 @@
+import { createDb, createPocketBase, type Db, toPbDate } from "@cloudfreedom/db";
+import { INVALIDATE_CHANNEL, KeyRecord, redisKeys } from "@cloudfreedom/shared";
+import {
+  createApiKey,
+  createPlan,
+  createTenant,
+  type LeasedRedisDb,
+  leaseRedisDb,
+  type StartedPocketBase,
+  startPocketBase,
+} from "@cloudfreedom/testing";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  DEAD_KEY_RETENTION_MS,
+  publishKey,
+  publishTenantKeys,
+  reloadKeyByHash,
+  resolveTier,
+  tierFallbackCount,
+} from "../../src/index.ts";
+
+let pocketbase: StartedPocketBase;
+let redisDb: LeasedRedisDb;
+let db: Db;
+let subscriber: Redis;
+const messages: unknown[] = [];
+
+beforeAll(async () => {
+  [pocketbase, redisDb] = await Promise.all([startPocketBase(), leaseRedisDb()]);
+  db = createDb(
+    createPocketBase({
+      url: pocketbase.url,
+      adminEmail: pocketbase.adminEmail,
+      adminPassword: pocketbase.adminPassword,
+    }),
+  );
+  subscriber = new Redis(redisDb.url);
+  subscriber.on("message", (_channel: string, message: string) => messages.push(JSON.parse(message)));
+  await subscriber.subscribe(INVALIDATE_CHANNEL);
+});
+
+afterAll(async () => {
+  subscriber?.disconnect();
+  await Promise.all([pocketbase?.stop(), redisDb?.release()]);
+});
+
+const stored = async (hash: string) => {
+  const raw = await redisDb.redis.get(redisKeys.keyRecord(hash));
+  return raw === null ? null : KeyRecord.parse(JSON.parse(raw));
+};
+const until = async (predicate: () => boolean) => {
+  for (let i = 0; i < 100 && !predicate(); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  return predicate();
+};
+const subscribe = (tenant: string, status: string, tier: string, extra: Record<string, unknown> = {}) =>
+  db
+    .forTenant(tenant)
+    .collection("subscriptions")
+    .create({ status: status as "active", tier: tier as "pro", ...extra });
+
+describe("resolveTier", () => {
+  it("takes the plan's tier when the tenant has no subscription", async () => {
+    const tenant = await createTenant(
+      { db },
+      { plan: await createPlan({ db }, { tier: "starter" }), tier: "free" },
+    );
+    expect(await resolveTier({ db, tenantId: tenant.id })).toEqual({ tier: "starter", source: "plan" });
+  });
+
+  it("prefers an active subscription, and a past-due one only within its grace period", async () => {
+    const tenant = await createTenant(
+      { db },
+      { tier: "free", plan: await createPlan({ db }, { tier: "free" }) },
+    );
+    await subscribe(tenant.id, "canceled", "enterprise");
+    expect((await resolveTier({ db, tenantId: tenant.id })).tier).toBe("free");
+    await subscribe(tenant.id, "past_due", "team", { grace_until: toPbDate(Date.now() - 1000) });
+    expect((await resolveTier({ db, tenantId: tenant.id })).tier).toBe("free");
+    await subscribe(tenant.id, "past_due", "team", { grace_until: toPbDate(Date.now() + 60_000) });
+    expect(await resolveTier({ db, tenantId: tenant.id })).toEqual({ tier: "team", source: "subscription" });
+  });
+
+  it("serves a tenant whose lookup fails as free, warns with the reason and counts it", async () => {
+    const warnings: Array<Record<string, unknown>> = [];
+    const before = tierFallbackCount();
+    const logger = { warn: (fields: Record<string, unknown>) => warnings.push(fields) };
+    expect(await resolveTier({ db, tenantId: "tnt_doesnotexist1", logger })).toEqual({
+      tier: "free",
+      source: "fallback",
+    });
+    expect(tierFallbackCount()).toBe(before + 1);
+    expect(warnings).toEqual([
+      expect.objectContaining({ tenant: "tnt_doesnotexist1", reason: expect.any(String) }),
+    ]);
+  });
+});
+
+describe("publishing KeyRecords", () => {
+  it("writes a key's record with the tenant's current tier and announces the key", async () => {
+    const tenant = await createTenant({ db }, { tier: "pro" });
+    const key = await createApiKey({ db, redis: redisDb.redis }, tenant, { tier: "free" });
+    const record = await publishKey({ db, redis: redisDb.redis, tenantId: tenant.id, keyId: key.row.id });
+    expect(record).toMatchObject({ key_id: key.row.id, tenant_id: tenant.id, tier: "pro", revoked: false });
+    expect(await stored(key.hash)).toEqual(record);
+    expect(
+      await until(() =>
+        messages.some((m) => JSON.stringify(m) === JSON.stringify({ kind: "key", key_hash: key.hash })),
+      ),
+    ).toBe(true);
+    expect(await redisDb.redis.pttl(redisKeys.keyRecord(key.hash))).toBe(-1);
+  });
+
+  it("keeps a revoked key's record for a day so the router can say it was revoked", async () => {
+    const tenant = await createTenant({ db });
+    const key = await createApiKey({ db, redis: redisDb.redis }, tenant);
+    await db
+      .forTenant(tenant.id)
+      .collection("api_keys")
+      .update(key.row.id, { revoked_at: toPbDate(Date.now()) });
+    await publishKey({ db, redis: redisDb.redis, tenantId: tenant.id, keyId: key.row.id });
+    expect((await stored(key.hash))?.revoked).toBe(true);
+    const ttl = await redisDb.redis.pttl(redisKeys.keyRecord(key.hash));
+    expect(ttl).toBeGreaterThan(DEAD_KEY_RETENTION_MS - 60_000);
+    expect(ttl).toBeLessThanOrEqual(DEAD_KEY_RETENTION_MS);
+  });
+
+  it("propagates a subscription's tier to every key of the tenant, the tenant row and the audit log", async () => {
+    const tenant = await createTenant(
+      { db },
+      { tier: "free", plan: await createPlan({ db }, { tier: "free" }) },
+    );
+    const keys = await Promise.all([1, 2, 3].map(() => createApiKey({ db, redis: redisDb.redis }, tenant)));
+    await subscribe(tenant.id, "active", "enterprise");
+    const result = await publishTenantKeys({ db, redis: redisDb.redis, tenantId: tenant.id });
+    expect(result).toEqual({ tier: "enterprise", source: "subscription", previousTier: "free", keys: 3 });
+    for (const key of keys) expect((await stored(key.hash))?.tier).toBe("enterprise");
+    expect((await db.operator.collection("tenants").getOne(tenant.id)).tier).toBe("enterprise");
+    const audit = await db.forTenant(tenant.id).collection("audit_logs").listAll({});
+    expect(audit).toEqual([
+      expect.objectContaining({
+        action: "tenant.tier_change",
+        actor_type: "system",
+        metadata: { from: "free", to: "enterprise", source: "subscription" },
+      }),
+    ]);
+    expect(
+      await until(() =>
+        messages.some((m) => JSON.stringify(m) === JSON.stringify({ kind: "tenant", tenant_id: tenant.id })),
+      ),
+    ).toBe(true);
+
+    // Publishing again with nothing changed writes the same records and audits nothing new.
+    expect(
+      (await publishTenantKeys({ db, redis: redisDb.redis, tenantId: tenant.id })).previousTier,
+    ).toBeNull();
+    expect(await db.forTenant(tenant.id).collection("audit_logs").listAll({})).toHaveLength(1);
+  });
+
+  it("reloads a record Redis lost from PocketBase by its hash, and knows nothing of an unknown hash", async () => {
+    const tenant = await createTenant(
+      { db },
+      { tier: "team", plan: await createPlan({ db }, { tier: "team" }) },
+    );
+    const key = await createApiKey({ db, redis: redisDb.redis }, tenant);
+    await redisDb.redis.del(redisKeys.keyRecord(key.hash));
+    const record = await reloadKeyByHash({ db, redis: redisDb.redis, keyHash: key.hash });
+    expect(record).toMatchObject({ key_id: key.row.id, tier: "team" });
+    expect(await stored(key.hash)).toEqual(record);
+    expect(await reloadKeyByHash({ db, redis: redisDb.redis, keyHash: "0".repeat(64) })).toBeNull();
+    expect(await reloadKeyByHash({ db, redis: redisDb.redis, keyHash: "not-a-hash" })).toBeNull();
+  });
+});
