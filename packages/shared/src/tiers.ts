@@ -8,6 +8,11 @@ export type Tier = z.infer<typeof Tier>;
 export const TierRestrictionMode = z.enum(["minimum", "exact", "whitelist"]);
 export type TierRestrictionMode = z.infer<typeof TierRestrictionMode>;
 
+/** How a tier is named to people: "Pro", "Enterprise". */
+export function tierLabel(tier: Tier): string {
+  return tier.charAt(0).toUpperCase() + tier.slice(1);
+}
+
 export function tierRank(tier: Tier): number {
   return TIERS.indexOf(tier);
 }
@@ -38,7 +43,7 @@ export function checkTierAccess(tier: Tier, rule: TierRule): TierDecision {
         : {
             allowed: false,
             required_tier: rule.required_tier,
-            reason: `requires the ${rule.required_tier} tier or higher`,
+            reason: `Requires ${tierLabel(rule.required_tier)} tier or higher`,
           };
     case "exact":
       return tier === rule.required_tier
@@ -46,7 +51,7 @@ export function checkTierAccess(tier: Tier, rule: TierRule): TierDecision {
         : {
             allowed: false,
             required_tier: rule.required_tier,
-            reason: `requires exactly the ${rule.required_tier} tier`,
+            reason: `Requires exactly ${tierLabel(rule.required_tier)} tier`,
           };
     case "whitelist": {
       if (rule.allowed_tiers.includes(tier)) return { allowed: true };
@@ -55,7 +60,7 @@ export function checkTierAccess(tier: Tier, rule: TierRule): TierDecision {
       return {
         allowed: false,
         required_tier: lowest,
-        reason: `is available to the ${rule.allowed_tiers.join(", ") || "no"} tier(s) only`,
+        reason: `Available to ${rule.allowed_tiers.map(tierLabel).join(", ") || "no"} tier(s) only`,
       };
     }
   }

@@ -24,7 +24,7 @@ describe("checkTierAccess", () => {
     expect(checkTierAccess("free", pro)).toEqual({
       allowed: false,
       required_tier: "pro",
-      reason: "requires the pro tier or higher",
+      reason: "Requires Pro tier or higher",
     });
   });
 
@@ -42,7 +42,7 @@ describe("checkTierAccess", () => {
     expect(checkTierAccess("enterprise", team)).toEqual({
       allowed: false,
       required_tier: "team",
-      reason: "requires exactly the team tier",
+      reason: "Requires exactly Team tier",
     });
   });
 
@@ -57,7 +57,7 @@ describe("checkTierAccess", () => {
     expect(denied).toEqual({
       allowed: false,
       required_tier: "free",
-      reason: "is available to the free, enterprise tier(s) only",
+      reason: "Available to Free, Enterprise tier(s) only",
     });
   });
 

@@ -47,10 +47,13 @@ describe("seed 003 post-deployment tests", () => {
     expect(res.body).toMatchObject({ object: "list", total: 3, user_tier: "free" });
     const models = byId(res.body);
     expect(models["gpt-5"]).toMatchObject({
+      id: "gpt-5",
+      name: "GPT-5",
       required_tier: "enterprise",
       access_status: "upgrade_required",
-      display_name: "GPT-5",
     });
+    // The seed's shape (`models`) alongside OpenAI's (`data`).
+    expect((res.body as { models: unknown }).models).toEqual((res.body as { data: unknown }).data);
     expect(models["claude-3.5-sonnet"]).toMatchObject({
       required_tier: "pro",
       access_status: "upgrade_required",
@@ -64,7 +67,7 @@ describe("seed 003 post-deployment tests", () => {
     expect(res.body).toMatchObject({
       status: "error",
       code: "model_access_restricted",
-      message: expect.stringMatching(/pro tier/i),
+      message: "Model access restricted: Requires Pro tier or higher",
       details: {
         model_id: "claude-3.5-sonnet",
         user_tier: "free",

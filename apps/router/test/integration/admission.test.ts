@@ -136,7 +136,7 @@ describe("bad requests reach no provider", () => {
         upgrade_url: expect.stringContaining("http"),
       },
     });
-    expect(res.body.message).toContain("enterprise");
+    expect(res.body.message).toBe("Model access restricted: Requires Enterprise tier or higher");
     expect(providerCalls()).toBe(0);
   });
 });

@@ -169,7 +169,11 @@ describe("models", () => {
       required_tier: "enterprise",
       access_status: "upgrade_required",
     });
-    expect(raw.data.find((m) => m.id === "gpt-test")).toMatchObject({ access_status: "allowed" });
+    expect(raw.data.find((m) => m.id === "gpt-test")).toMatchObject({
+      access_status: "allowed",
+      name: "gpt-test",
+    });
+    expect((raw as unknown as { models: unknown[] }).models).toEqual(raw.data);
   });
 
   it("retrieves one model and 404s an unknown one", async () => {
