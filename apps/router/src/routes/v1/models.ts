@@ -1,15 +1,19 @@
-import { AppError, type KeyRecord, type ModelCatalogEntry, checkTierAccess } from "@cloudfreedom/shared";
+import { AppError, checkTierAccess, type KeyRecord, type ModelCatalogEntry } from "@cloudfreedom/shared";
 import type { Hono } from "hono";
 import type { RouterDeps } from "../../deps.ts";
 import { resolveKey } from "../../services/keys/resolve-key.ts";
 
 function modelObject(deps: RouterDeps, model: ModelCatalogEntry, key: KeyRecord | null) {
-  const allowed = !deps.env.ENABLE_TIER_ENFORCEMENT || (key ? checkTierAccess(key.tier, model).allowed : true);
+  // What this key may call: its tier (when enforced) and its own model allowlist.
+  const tierAllows =
+    !deps.env.ENABLE_TIER_ENFORCEMENT || (key ? checkTierAccess(key.tier, model).allowed : true);
+  const allowed = tierAllows && (!key?.models || key.models.includes(model.model_id));
   return {
     id: model.model_id,
     object: "model" as const,
     created: Math.floor(deps.catalog.current.loadedAt / 1000),
     owned_by: model.deployments[0]?.provider ?? "cloudfreedom",
+    name: model.display_name,
     display_name: model.display_name,
     context_window: model.context_window,
     max_output_tokens: model.max_output_tokens,
@@ -23,7 +27,9 @@ function modelObject(deps: RouterDeps, model: ModelCatalogEntry, key: KeyRecord 
 
 /** The caller's key when one is sent (a bad one is refused); anonymous listing stays possible. */
 async function optionalKey(deps: RouterDeps, authorization: string | undefined): Promise<KeyRecord | null> {
-  return authorization ? resolveKey({ cache: deps.keys, redis: deps.redis }, authorization) : null;
+  return authorization
+    ? resolveKey({ cache: deps.keys, redis: deps.redis, fallback: deps.keyFallback }, authorization)
+    : null;
 }
 
 export function registerModelRoutes(app: Hono, deps: RouterDeps): void {
@@ -33,7 +39,14 @@ export function registerModelRoutes(app: Hono, deps: RouterDeps): void {
     const data = [...deps.catalog.current.models.values()]
       .filter((model) => model.is_available)
       .map((model) => modelObject(deps, model, key));
-    return c.json({ object: "list", data, total: data.length, ...(key ? { user_tier: key.tier } : {}) });
+    // OpenAI's list (`object`, `data`) and the tier contract's (`models`, `total`, `user_tier`) in one body.
+    return c.json({
+      object: "list",
+      data,
+      models: data,
+      total: data.length,
+      ...(key ? { user_tier: key.tier } : {}),
+    });
   });
 
   app.get("/v1/models/:id{.+}", async (c) => {
@@ -41,7 +54,11 @@ export function registerModelRoutes(app: Hono, deps: RouterDeps): void {
     const id = c.req.param("id");
     const model = deps.catalog.model(id);
     if (!model || !model.is_available) {
-      throw new AppError("model_not_found", `The model "${id}" does not exist; GET /v1/models lists the models`, { model_id: id });
+      throw new AppError(
+        "model_not_found",
+        `The model "${id}" does not exist; GET /v1/models lists the models`,
+        { model_id: id },
+      );
     }
     return c.json(modelObject(deps, model, key));
   });

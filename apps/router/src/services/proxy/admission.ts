@@ -1,4 +1,11 @@
-import { AppError, type Deployment, type KeyRecord, type KeyScope, type ModelCatalogEntry, checkTierAccess } from "@cloudfreedom/shared";
+import {
+  AppError,
+  checkTierAccess,
+  type Deployment,
+  type KeyRecord,
+  type KeyScope,
+  type ModelCatalogEntry,
+} from "@cloudfreedom/shared";
 import type { RouterDeps } from "../../deps.ts";
 import { weightedOrder } from "../routing/plan.ts";
 
@@ -15,16 +22,25 @@ export interface AdmittedModel {
  * (DESIGN.md §7), availability and capability; and which deployments can serve it. No provider is called
  * for any refusal.
  */
-export function admitModel(deps: RouterDeps, key: KeyRecord, modelId: string, capability: Capability): AdmittedModel {
+export function admitModel(
+  deps: RouterDeps,
+  key: KeyRecord,
+  modelId: string,
+  capability: Capability,
+): AdmittedModel {
   const scope: KeyScope = capability;
   if (!key.scopes.includes(scope)) {
     throw new AppError("forbidden", `This API key lacks the "${scope}" scope`, { scope });
   }
   const model = deps.catalog.model(modelId);
   if (!model || !model.is_available) {
-    throw new AppError("model_not_found", `The model "${modelId}" does not exist or is not available; GET /v1/models lists the models`, {
-      model_id: modelId,
-    });
+    throw new AppError(
+      "model_not_found",
+      `The model "${modelId}" does not exist or is not available; GET /v1/models lists the models`,
+      {
+        model_id: modelId,
+      },
+    );
   }
   if (key.models && !key.models.includes(modelId)) {
     throw new AppError("forbidden", `This API key may not use "${modelId}" (the key has a model allowlist)`, {
@@ -34,27 +50,32 @@ export function admitModel(deps: RouterDeps, key: KeyRecord, modelId: string, ca
   if (deps.env.ENABLE_TIER_ENFORCEMENT) {
     const decision = checkTierAccess(key.tier, model);
     if (!decision.allowed) {
-      throw new AppError(
-        "model_access_restricted",
-        `The model "${modelId}" ${decision.reason}; your tier is ${key.tier}. Upgrade to use it.`,
-        {
-          model_id: modelId,
-          user_tier: key.tier,
-          required_tier: decision.required_tier,
-          upgrade_url: deps.env.UPGRADE_URL ?? `https://admin.${deps.env.PLATFORM_DOMAIN}/billing`,
-        },
-      );
+      throw new AppError("model_access_restricted", `Model access restricted: ${decision.reason}`, {
+        model_id: modelId,
+        user_tier: key.tier,
+        required_tier: decision.required_tier,
+        upgrade_url: deps.env.UPGRADE_URL ?? `https://admin.${deps.env.PLATFORM_DOMAIN}/billing`,
+      });
     }
   }
   const wanted = capability === "completions" ? "chat" : capability;
-  if (!model.capabilities.includes(wanted) && !(capability === "completions" && model.capabilities.includes("completions"))) {
-    throw new AppError("invalid_request", `The model "${modelId}" does not support ${capability}`, { model_id: modelId });
+  if (
+    !model.capabilities.includes(wanted) &&
+    !(capability === "completions" && model.capabilities.includes("completions"))
+  ) {
+    throw new AppError("invalid_request", `The model "${modelId}" does not support ${capability}`, {
+      model_id: modelId,
+    });
   }
   const deployments = model.deployments.filter((d) => deps.catalog.provider(d.provider));
   if (deployments.length === 0) {
-    throw new AppError("service_unavailable", `No provider is configured for "${modelId}"; the operator must configure ${model.deployments.map((d) => d.provider).join(" or ")}`, {
-      model_id: modelId,
-    });
+    throw new AppError(
+      "service_unavailable",
+      `No provider is configured for "${modelId}"; the operator must configure ${model.deployments.map((d) => d.provider).join(" or ")}`,
+      {
+        model_id: modelId,
+      },
+    );
   }
   return { model, deployments: weightedOrder(deployments) };
 }
