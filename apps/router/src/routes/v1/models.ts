@@ -53,7 +53,7 @@ export function registerModelRoutes(app: Hono, deps: RouterDeps): void {
     const key = await optionalKey(deps, c.req.header("authorization"));
     const id = c.req.param("id");
     const model = deps.catalog.model(id);
-    if (!model || !model.is_available) {
+    if (!model?.is_available) {
       throw new AppError(
         "model_not_found",
         `The model "${id}" does not exist; GET /v1/models lists the models`,

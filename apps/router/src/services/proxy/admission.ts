@@ -33,7 +33,7 @@ export function admitModel(
     throw new AppError("forbidden", `This API key lacks the "${scope}" scope`, { scope });
   }
   const model = deps.catalog.model(modelId);
-  if (!model || !model.is_available) {
+  if (!model?.is_available) {
     throw new AppError(
       "model_not_found",
       `The model "${modelId}" does not exist or is not available; GET /v1/models lists the models`,

@@ -33,7 +33,10 @@ function offeredTool(body: unknown): OfferedTool | undefined {
     for (const declaration of asArray(field(tool, "functionDeclarations")) ?? []) {
       const name = asString(field(declaration, "name"));
       if (name !== undefined && (allowed === undefined || allowed === name)) {
-        return { name, parameters: field(declaration, "parametersJsonSchema") ?? field(declaration, "parameters") };
+        return {
+          name,
+          parameters: field(declaration, "parametersJsonSchema") ?? field(declaration, "parameters"),
+        };
       }
     }
   }
