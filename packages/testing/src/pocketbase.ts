@@ -76,17 +76,30 @@ export async function startPocketBase(options: StartPocketBaseOptions = {}): Pro
         root,
       );
       const outcome = await waitUntilHealthy(url, child, options.startTimeoutMs ?? 30_000);
-      if (outcome === "healthy") {
+      // Two suites can pick the same free port: the loser's health check may be answered by the winner's
+      // PocketBase. Only an instance our own superuser can log into is ours.
+      if (outcome === "healthy" && (await isOurs(url, adminEmail, adminPassword, child))) {
         return { url, adminEmail, adminPassword, dataDir, stop: once(() => stopProcess(child, root)) };
       }
       await stopProcess(child, undefined);
       const log = readFileSync(logFile, "utf8");
-      if (outcome === "exited" && /address already in use/i.test(log) && attempt < 3) continue;
+      const collided = outcome === "healthy" || (outcome === "exited" && /address already in use/i.test(log));
+      if (collided && attempt < 5) continue;
       throw new Error(`PocketBase did not become healthy at ${url} (${outcome}). Its output:\n${log}`);
     }
   } catch (error) {
     await rm(root, { recursive: true, force: true });
     throw error;
+  }
+}
+
+async function isOurs(url: string, email: string, password: string, child: ChildProcess): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return false;
+  try {
+    await pocketBaseClient(url).collection("_superusers").authWithPassword(email, password);
+    return child.exitCode === null;
+  } catch {
+    return false;
   }
 }
 

@@ -54,7 +54,10 @@ export async function leaseRedisDb(): Promise<LeasedRedisDb> {
     await control.connect();
     for (let db = FIRST_DB; db <= LAST_DB; db += 1) {
       const owner = `${process.pid}:${Date.now()}`;
-      const taken = await control.set(leaseKey(db), owner, "EX", LEASE_TTL_SECONDS, "NX");
+      let taken = await control.set(leaseKey(db), owner, "EX", LEASE_TTL_SECONDS, "NX");
+      if (taken !== "OK" && (await reclaimDeadLease(control, db))) {
+        taken = await control.set(leaseKey(db), owner, "EX", LEASE_TTL_SECONDS, "NX");
+      }
       if (taken !== "OK") continue;
       const redis = new Redis({ ...server, db, maxRetriesPerRequest: 3 });
       await redis.flushdb();
@@ -66,6 +69,33 @@ export async function leaseRedisDb(): Promise<LeasedRedisDb> {
     );
   } finally {
     control.disconnect();
+  }
+}
+
+/**
+ * A suite killed before its afterAll leaves its lease for an hour; after fifteen of those, no suite can run.
+ * A lease whose owner process no longer exists on this machine is taken back (compare-and-delete, so a
+ * lease renewed meanwhile is left alone). Leases name their owner as `<pid>:<ms>`.
+ */
+async function reclaimDeadLease(control: Redis, db: number): Promise<boolean> {
+  const owner = await control.get(leaseKey(db));
+  const pid = Number(owner?.split(":")[0]);
+  if (!owner || !Number.isInteger(pid) || pid <= 0 || processAlive(pid)) return false;
+  const deleted = await control.eval(
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+    1,
+    leaseKey(db),
+    owner,
+  );
+  return deleted === 1;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

@@ -39,3 +39,23 @@ describe("leased Redis databases", () => {
     expect(await control.exists(`cf:test:lease:${second.db}`)).toBe(0);
   });
 });
+
+describe("stale leases", () => {
+  it("takes back a db whose lease belongs to a process that no longer exists", async () => {
+    const control = new Redis({ ...redisServer(), db: 0 });
+    // Every db leased by a dead process (pid 2^22 + 7 exceeds Linux's pid_max default, so it cannot be alive).
+    const dead = `${4_194_311}:1`;
+    const saved: Array<[string, string | null]> = [];
+    for (let db = 1; db <= 15; db++) {
+      const key = `cf:test:lease:${db}`;
+      saved.push([key, await control.get(key)]);
+      await control.set(key, dead, "EX", 60, "NX");
+    }
+    const lease = await leaseRedisDb();
+    expect(await control.get(`cf:test:lease:${lease.db}`)).toMatch(new RegExp(`^${process.pid}:`));
+    await lease.release();
+    for (const [key, value] of saved)
+      if (value === null && (await control.get(key)) === dead) await control.del(key);
+    control.disconnect();
+  });
+});
