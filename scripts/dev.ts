@@ -83,9 +83,11 @@ await runOnce(
     PB_BIN,
     "superuser",
     "upsert",
+    ...pbFlags,
+    // `--`: a password starting with "-" must not be read as a flag.
+    "--",
     secrets.POCKETBASE_ADMIN_EMAIL ?? "",
     secrets.POCKETBASE_ADMIN_PASSWORD ?? "",
-    ...pbFlags,
   ],
   "could not create the PocketBase operator superuser",
 );

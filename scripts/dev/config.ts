@@ -46,9 +46,8 @@ export function loadDevSecrets(): Record<string, string> {
   stored.POCKETBASE_ADMIN_EMAIL ??= "operator@cloudfreedom.local";
   // Encrypts provider credentials at rest (the sandbox provider's, and any you add).
   stored.MASTER_KEY ??= Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
-  stored.POCKETBASE_ADMIN_PASSWORD ??= Buffer.from(crypto.getRandomValues(new Uint8Array(18))).toString(
-    "base64url",
-  );
+  // Prefixed so it never starts with "-", which the PocketBase CLI would read as a flag.
+  stored.POCKETBASE_ADMIN_PASSWORD ??= `pb${Buffer.from(crypto.getRandomValues(new Uint8Array(18))).toString("base64url")}`;
   // Router and auth share it for service-to-service calls (the router's key resolve).
   stored.INTERNAL_TOKEN ??= Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex");
   saveDevSecrets(stored);

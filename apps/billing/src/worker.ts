@@ -1,18 +1,24 @@
-import { register } from "@cloudfreedom/queue";
 import { loadEnv, runWorker } from "@cloudfreedom/service-kit";
+import { buildBillingDeps } from "./app.ts";
 import { BillingEnv } from "./env.ts";
-import { logBillingMaintenance, logUsageEvent } from "./jobs/receive.ts";
+import { scheduleMaintenance, startMaintenanceConsumer } from "./jobs/maintenance.ts";
+import { startSnapshotRefresher } from "./jobs/snapshot-refresher.ts";
+import { startUsageConsumer } from "./jobs/usage-consumer.ts";
 
-// Consumers of `usage` and `billing-maintenance`. Settlement, rollover and Stripe sync arrive with the
-// billing issue; until then each job is validated against its contract and logged.
+// Consumers of `usage` (the usage pipeline) and `billing-maintenance` (rollover, reaper, Stripe meter sync,
+// payment grace), plus the budget snapshot refresher.
 await runWorker({
   name: "billing",
   env: loadEnv("billing-worker", BillingEnv),
-  start: (runtime) => {
-    const options = { connection: runtime.queueRedis(), logger: runtime.logger };
+  start: async (runtime) => {
+    const deps = buildBillingDeps(runtime);
+    const queueRedis = runtime.queueRedis();
+    await scheduleMaintenance(deps, queueRedis);
     return [
-      register("usage", (event) => logUsageEvent(runtime.logger, event), { ...options, concurrency: 8 }),
-      register("billing-maintenance", (job) => logBillingMaintenance(runtime.logger, job), options),
+      startUsageConsumer({ ...deps, client: runtime.db, queueRedis }),
+      startMaintenanceConsumer(deps, queueRedis),
+      startSnapshotRefresher({ ...deps, intervalMs: runtime.env.SNAPSHOT_INTERVAL_MS }),
+      { close: () => deps.usageQueue.close() },
     ];
   },
 });

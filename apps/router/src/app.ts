@@ -1,6 +1,7 @@
+import { Admission, pocketBaseCounterSource } from "@cloudfreedom/admission";
 import { createDb } from "@cloudfreedom/db";
 import { closeRedis, createProducer, createRedis } from "@cloudfreedom/queue";
-import { type Runtime, type Service, createService, runtimeReadiness } from "@cloudfreedom/service-kit";
+import { createService, type Runtime, runtimeReadiness, type Service } from "@cloudfreedom/service-kit";
 import type { RouterDeps } from "./deps.ts";
 import type { RouterEnv } from "./env.ts";
 import { ADAPTERS } from "./providers/registry.ts";
@@ -8,8 +9,10 @@ import { registerModelRoutes } from "./routes/v1/models.ts";
 import { registerProxyRoutes } from "./routes/v1/proxy.ts";
 import { Catalog } from "./services/catalog/catalog.ts";
 import { EventPublisher } from "./services/events/publisher.ts";
+import { Settler } from "./services/events/settler.ts";
 import { subscribeInvalidations } from "./services/invalidation.ts";
 import { KeyCache } from "./services/keys/key-cache.ts";
+import { AuthKeyFallback } from "./services/keys/resolve-key.ts";
 import { CircuitBreaker } from "./services/routing/circuit-breaker.ts";
 
 export async function buildRouterApp(runtime: Runtime<RouterEnv>): Promise<Service> {
@@ -25,14 +28,31 @@ export async function buildRouterApp(runtime: Runtime<RouterEnv>): Promise<Servi
     flushMs: env.EVENT_FLUSH_MS,
     logger,
   });
+  const admission = new Admission({
+    redis: runtime.redis,
+    source: pocketBaseCounterSource(runtime.db),
+    logger,
+    failOpen: env.BUDGET_FAIL_OPEN,
+    reservationTtlMs: env.RESERVATION_TTL_MS,
+    settledRetentionMs: env.SETTLED_RETENTION_MS,
+  });
+  const settler = new Settler({ admission, events, flushMs: env.EVENT_FLUSH_MS, logger });
+  if (env.BUDGET_FAIL_OPEN)
+    logger.warn({}, "BUDGET_FAIL_OPEN=true: requests are admitted unchecked whenever Redis is unreachable");
   const deps: RouterDeps = {
     env,
     logger,
     redis: runtime.redis,
     keys,
+    keyFallback:
+      env.AUTH_INTERNAL_URL && env.INTERNAL_TOKEN
+        ? new AuthKeyFallback({ authUrl: env.AUTH_INTERNAL_URL, internalToken: env.INTERNAL_TOKEN })
+        : undefined,
     catalog,
     breaker: new CircuitBreaker(env.CIRCUIT_FAILURE_THRESHOLD, env.CIRCUIT_COOLDOWN_MS),
     events,
+    admission,
+    settler,
     adapters: ADAPTERS,
   };
   await catalog.refresh();
@@ -51,6 +71,7 @@ export async function buildRouterApp(runtime: Runtime<RouterEnv>): Promise<Servi
   registerProxyRoutes(service.app, deps);
   service.onClose = async () => {
     catalog.stop();
+    await settler.close();
     await events.close();
     await closeRedis(subscriber);
   };

@@ -1,10 +1,13 @@
+import type { Admission } from "@cloudfreedom/admission";
 import type { Logger } from "@cloudfreedom/service-kit";
 import type { Redis } from "ioredis";
 import type { RouterEnv } from "./env.ts";
 import type { AdapterRegistry } from "./providers/types.ts";
 import type { Catalog } from "./services/catalog/catalog.ts";
 import type { EventPublisher } from "./services/events/publisher.ts";
+import type { Settler } from "./services/events/settler.ts";
 import type { KeyCache } from "./services/keys/key-cache.ts";
+import type { KeyFallback } from "./services/keys/resolve-key.ts";
 import type { CircuitBreaker } from "./services/routing/circuit-breaker.ts";
 
 /** Everything a request needs, built once per process in app.ts and passed to handlers. */
@@ -13,8 +16,14 @@ export interface RouterDeps {
   logger: Logger;
   redis: Redis;
   keys: KeyCache;
+  /** Auth's internal key resolve, when AUTH_INTERNAL_URL and INTERNAL_TOKEN are set. */
+  keyFallback?: KeyFallback | undefined;
   catalog: Catalog;
   breaker: CircuitBreaker;
   events: EventPublisher;
+  /** Budgets, query and rate limits: reserve before the provider call (DESIGN.md §5). */
+  admission: Admission;
+  /** Settles finished calls in batches, then publishes their events. */
+  settler: Settler;
   adapters: AdapterRegistry;
 }

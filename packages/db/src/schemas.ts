@@ -37,6 +37,10 @@ export const PlanRow = BaseRow.extend({
   stripe_price_id: z.string(),
   features: z.array(z.string()).nullable(),
   is_active: z.boolean(),
+  /** Days a past-due subscription keeps its tier; 0 = the billing service's default. */
+  grace_days: Count.default(0),
+  /** Plan slug a tenant falls back to when the grace period ends; "" = the free plan. */
+  downgrade_to: z.string().default(""),
 });
 export type PlanRow = z.infer<typeof PlanRow>;
 
@@ -157,6 +161,142 @@ export const UsageLogRow = BaseRow.extend({
 });
 export type UsageLogRow = z.infer<typeof UsageLogRow>;
 
+export const SubscriptionRow = BaseRow.extend({
+  tenant: Relation,
+  plan: Relation,
+  stripe_subscription_id: z.string(),
+  stripe_customer_id: z.string(),
+  stripe_price_id: z.string(),
+  status: z.enum([
+    "incomplete",
+    "incomplete_expired",
+    "trialing",
+    "active",
+    "past_due",
+    "canceled",
+    "unpaid",
+    "paused",
+  ]),
+  tier: Tier,
+  current_period_start: PbDate,
+  current_period_end: PbDate,
+  cancel_at_period_end: z.boolean(),
+  canceled_at: PbDate,
+  grace_until: PbDate,
+  /** `created` (epoch s) of the newest Stripe event applied; older events are ignored. */
+  last_event_at: Count.default(0),
+});
+export type SubscriptionRow = z.infer<typeof SubscriptionRow>;
+
+export const BudgetRow = BaseRow.extend({
+  tenant: Relation,
+  scope_type: z.enum(["tenant", "user", "key"]),
+  scope_id: z.string(),
+  /** `YYYY-MM` for a period's snapshot; `default` for the standing limit that applies to every period. */
+  period: z.string(),
+  limit_micros: Count,
+  spent_micros: Count,
+  query_count: Count,
+  closed_at: PbDate,
+  metered_units: Count.default(0),
+  meter_batches: Count.default(0),
+  meter_pending_units: Count.default(0),
+});
+export type BudgetRow = z.infer<typeof BudgetRow>;
+
+export const StripeEventRow = BaseRow.extend({
+  event_id: z.string(),
+  type: z.string(),
+  processed_at: PbDate,
+});
+export type StripeEventRow = z.infer<typeof StripeEventRow>;
+
+/** View `usage_period_totals`: usage_logs summed per (tenant, period, key, user). Read-only. */
+export const UsagePeriodTotalRow = z.object({
+  id: z.string(),
+  tenant: Relation,
+  period: z.string(),
+  api_key: Relation,
+  user: Relation,
+  billed_micros: z.number().int(),
+  cost_micros: z.number().int(),
+  requests: z.number().int(),
+  queries: z.number().int(),
+});
+export type UsagePeriodTotalRow = z.infer<typeof UsagePeriodTotalRow>;
+
+/** View `usage_daily_totals`: usage_logs summed per (tenant, period, UTC day, model, key). Read-only. */
+export const UsageDailyTotalRow = z.object({
+  id: z.string(),
+  tenant: Relation,
+  period: z.string(),
+  day: z.string(),
+  model: z.string(),
+  api_key: Relation,
+  requests: z.number().int(),
+  failed_requests: z.number().int(),
+  input_tokens: z.number().int(),
+  cached_input_tokens: z.number().int(),
+  output_tokens: z.number().int(),
+  cost_micros: z.number().int(),
+  billed_micros: z.number().int(),
+});
+export type UsageDailyTotalRow = z.infer<typeof UsageDailyTotalRow>;
+
+export const AuditLogRow = BaseRow.extend({
+  /** "" for events of no tenant (a failed login for an unknown email). */
+  tenant: Relation,
+  actor_type: z.enum(["user", "api_key", "operator", "system", "anonymous"]),
+  actor_id: z.string(),
+  actor_label: z.string(),
+  action: z.string(),
+  target_type: z.string(),
+  target_id: z.string(),
+  outcome: z.enum(["success", "failure"]),
+  ip: z.string(),
+  user_agent: z.string(),
+  metadata: z.record(z.string(), z.unknown()).nullable(),
+});
+export type AuditLogRow = z.infer<typeof AuditLogRow>;
+
+export const SigningKeyRow = BaseRow.extend({
+  kid: z.string(),
+  alg: z.enum(["ES256", "EdDSA"]),
+  public_jwk: z.record(z.string(), z.unknown()).nullable(),
+  private_jwk_encrypted: z.string(),
+  activated_at: PbDate,
+  retired_at: PbDate,
+  verify_until: PbDate,
+});
+export type SigningKeyRow = z.infer<typeof SigningKeyRow>;
+
+export const RefreshTokenRow = BaseRow.extend({
+  tenant: Relation,
+  user: Relation,
+  family: z.string(),
+  hash: z.string(),
+  expires_at: PbDate,
+  used_at: PbDate,
+  revoked_at: PbDate,
+  replaced_by: z.string(),
+  ip: z.string(),
+  user_agent: z.string(),
+});
+export type RefreshTokenRow = z.infer<typeof RefreshTokenRow>;
+
+export const InvitationRow = BaseRow.extend({
+  tenant: Relation,
+  email: z.string(),
+  role: z.enum(["owner", "admin", "member"]),
+  token_hash: z.string(),
+  invited_by: Relation,
+  expires_at: PbDate,
+  accepted_at: PbDate,
+  accepted_by: Relation,
+  revoked_at: PbDate,
+});
+export type InvitationRow = z.infer<typeof InvitationRow>;
+
 export const ROW_SCHEMAS = {
   plans: PlanRow,
   tenants: TenantRow,
@@ -166,16 +306,49 @@ export const ROW_SCHEMAS = {
   memberships: MembershipRow,
   api_keys: ApiKeyRow,
   usage_logs: UsageLogRow,
+  subscriptions: SubscriptionRow,
+  audit_logs: AuditLogRow,
+  signing_keys: SigningKeyRow,
+  refresh_tokens: RefreshTokenRow,
+  invitations: InvitationRow,
+  budgets: BudgetRow,
+  stripe_events: StripeEventRow,
+  usage_period_totals: UsagePeriodTotalRow,
+  usage_daily_totals: UsageDailyTotalRow,
 } as const;
 
 export type CollectionName = keyof typeof ROW_SCHEMAS;
 export type RowOf<C extends CollectionName> = z.infer<(typeof ROW_SCHEMAS)[C]>;
 
 /** Rows owned by one tenant: reached only through `db.forTenant(tenantId)`. */
-export const TENANT_COLLECTIONS = ["api_keys", "memberships", "usage_logs"] as const;
+export const TENANT_COLLECTIONS = [
+  "api_keys",
+  "memberships",
+  "usage_logs",
+  "subscriptions",
+  // Also an operator collection: a failed login for an unknown email belongs to no tenant.
+  "audit_logs",
+  "refresh_tokens",
+  "invitations",
+  "budgets",
+  // Views over usage_logs (read-only): every row carries its tenant.
+  "usage_period_totals",
+  "usage_daily_totals",
+] as const;
 export type TenantCollectionName = (typeof TENANT_COLLECTIONS)[number];
 /** Platform-wide rows: reached only through the explicitly named `db.operator`. */
-export const OPERATOR_COLLECTIONS = ["plans", "tenants", "users", "providers", "models"] as const;
+export const OPERATOR_COLLECTIONS = [
+  "plans",
+  "tenants",
+  "users",
+  "providers",
+  "models",
+  "signing_keys",
+  "audit_logs",
+  "stripe_events",
+  // Operator jobs (period rollover) read every tenant's totals of a period.
+  "usage_period_totals",
+] as const;
 export type OperatorCollectionName = (typeof OPERATOR_COLLECTIONS)[number];
 
 /** Write-side fields: everything but the autodates, all optional (PocketBase enforces `required`). */

@@ -4,4 +4,5 @@ export * from "./depth.ts";
 export * from "./job-options.ts";
 export * from "./payload.ts";
 export * from "./producer.ts";
+export * from "./scheduler.ts";
 export type * from "./types.ts";

@@ -84,6 +84,10 @@ export interface KeyRecordSource {
     /** After a rotation the old key works until then. */
     grace_until?: DateLike;
   };
+  /** The key owner's budget limit for the period (`budgets` scope `user`), 0 or absent = none. */
+  userBudgetMicros?: number;
+  /** The anchor day of the tenant's subscription periods (`anchorDayOf`); absent = calendar months. */
+  periodAnchorDay?: number | null;
 }
 
 /** Epoch ms of a PocketBase date ("2026-11-23 10:00:00.000Z"), an ISO string, a Date or ms; "" → null. */
@@ -118,12 +122,16 @@ export function buildKeyRecord(source: KeyRecordSource): KeyRecord {
     rpm: limit(key.rpm),
     tpm: limit(key.tpm),
     budget_micros: limit(key.budget_micros),
+    ...(key.user && limit(source.userBudgetMicros) !== null
+      ? { user_budget_micros: source.userBudgetMicros }
+      : {}),
     tenant_limits: {
       rpm: limit(plan?.rpm),
       tpm: limit(plan?.tpm),
       query_limit: limit(plan?.query_limit),
       budget_micros: limit(plan?.monthly_budget_micros),
       markup_pct: plan?.markup_pct ?? 0,
+      ...(source.periodAnchorDay ? { period_anchor_day: source.periodAnchorDay } : {}),
     },
     expires_at: ends.length > 0 ? Math.min(...ends) : null,
     revoked: dateLikeToMs(key.revoked_at) !== null || tenantInactive,

@@ -11,6 +11,7 @@ export const ERROR_STATUS = {
   unauthorized: 401,
   invalid_api_key: 401,
   token_expired: 401,
+  invalid_credentials: 401,
   payment_required: 402,
   budget_exceeded: 402,
   forbidden: 403,
@@ -23,6 +24,7 @@ export const ERROR_STATUS = {
   unsupported_media_type: 415,
   rate_limited: 429,
   query_limit_exceeded: 429,
+  too_many_attempts: 429,
   internal_error: 500,
   upstream_error: 502,
   admission_unavailable: 503,
@@ -89,7 +91,9 @@ export function isAppError(value: unknown): value is AppError {
 /** OpenAI's `error.type` vocabulary, so SDKs classify our errors the way they classify OpenAI's. */
 export function openAIErrorType(code: ErrorCode): string {
   const status = statusOf(code);
-  if (code === "rate_limited" || code === "query_limit_exceeded") return "rate_limit_error";
+  if (code === "rate_limited" || code === "query_limit_exceeded" || code === "too_many_attempts") {
+    return "rate_limit_error";
+  }
   if (code === "budget_exceeded" || code === "payment_required") return "insufficient_quota";
   if (status === 401) return "authentication_error";
   if (status === 403) return "permission_error";

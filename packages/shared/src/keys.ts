@@ -12,6 +12,8 @@ export const TenantLimits = z.object({
   query_limit: z.number().int().positive().nullable(),
   budget_micros: NonNegativeMicros.nullable(),
   markup_pct: z.number().int().nonnegative(),
+  /** Day of month (UTC) the tenant's budget periods start on (subscription anchor); absent/null = the 1st. */
+  period_anchor_day: z.number().int().min(1).max(31).nullable().optional(),
 });
 export type TenantLimits = z.infer<typeof TenantLimits>;
 
@@ -30,6 +32,8 @@ export const KeyRecord = z.object({
   rpm: z.number().int().positive().nullable(),
   tpm: z.number().int().positive().nullable(),
   budget_micros: NonNegativeMicros.nullable(),
+  /** The key owner's monthly budget (a `budgets` row of scope `user`); absent or null = none. */
+  user_budget_micros: NonNegativeMicros.nullable().optional(),
   tenant_limits: TenantLimits,
   expires_at: z.number().int().nullable(),
   revoked: z.boolean(),

@@ -25,5 +25,9 @@ export const Plan = z.object({
   stripe_price_id: z.string().nullable(),
   features: z.array(z.string()),
   is_active: z.boolean().default(true),
+  /** Days a past-due subscription keeps its tier after a failed payment; absent = the billing default. */
+  grace_days: z.number().int().nonnegative().optional(),
+  /** The plan a tenant falls back to when that grace ends (or the subscription ends); absent = `free`. */
+  downgrade_to: PlanSlug.optional(),
 });
 export type Plan = z.infer<typeof Plan>;

@@ -1,12 +1,16 @@
 import type { ModelPrices } from "./models.ts";
-import { type Micros, applyMarkup, tokenCost } from "./money.ts";
+import { applyMarkup, type Micros, tokenCost } from "./money.ts";
 import type { TokenUsage } from "./usage.ts";
 
 /**
  * Provider cost of a request: uncached input, cached input and output (reasoning tokens are part of
  * output and priced as output) at the catalog's per-million prices; billed adds the plan's markup.
  */
-export function priceUsage(usage: TokenUsage, prices: ModelPrices, markupPct: number): { cost: Micros; billed: Micros } {
+export function priceUsage(
+  usage: TokenUsage,
+  prices: ModelPrices,
+  markupPct: number,
+): { cost: Micros; billed: Micros } {
   const cached = Math.min(usage.cached_input, usage.input);
   const cost =
     tokenCost(usage.input - cached, prices.input_per_million) +

@@ -4,3 +4,4 @@ export * from "./paths.ts";
 export * from "./pocketbase.ts";
 export * from "./processes.ts";
 export * from "./redis.ts";
+export * from "./stripe-mock.ts";

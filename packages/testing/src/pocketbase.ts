@@ -63,7 +63,8 @@ export async function startPocketBase(options: StartPocketBaseOptions = {}): Pro
   const common = ["--dir", dataDir, "--migrationsDir", migrationsDir];
 
   try {
-    await execFileAsync(bin, ["superuser", "upsert", adminEmail, adminPassword, ...common]);
+    // `--` ends the flags: a generated password may start with "-", and PocketBase exits 0 on a CLI error.
+    await execFileAsync(bin, ["superuser", "upsert", ...common, "--", adminEmail, adminPassword]);
     // A port picked free can be taken before PocketBase binds it; try again with another.
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();

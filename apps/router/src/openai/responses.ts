@@ -26,7 +26,12 @@ export interface ChatCompletion {
   object: "chat.completion";
   created: number;
   model: string;
-  choices: Array<{ index: number; message: ChatCompletionMessage; finish_reason: FinishReason | null; logprobs: null }>;
+  choices: Array<{
+    index: number;
+    message: ChatCompletionMessage;
+    finish_reason: FinishReason | null;
+    logprobs: null;
+  }>;
   usage?: OpenAIUsage;
   system_fingerprint?: string | null;
 }
@@ -45,7 +50,12 @@ export interface ChatCompletionChunk {
   model: string;
   choices: Array<{
     index: number;
-    delta: { role?: "assistant"; content?: string | null; tool_calls?: ToolCallDelta[]; refusal?: string | null };
+    delta: {
+      role?: "assistant";
+      content?: string | null;
+      tool_calls?: ToolCallDelta[];
+      refusal?: string | null;
+    };
     finish_reason: FinishReason | null;
     logprobs?: null;
   }>;

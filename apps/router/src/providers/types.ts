@@ -79,7 +79,11 @@ export interface ChatAdapter {
 
 export interface EmbeddingsAdapter {
   request(req: EmbeddingRequest, ctx: CallContext): UpstreamHttpRequest;
-  response(body: unknown, ctx: CallContext, req: EmbeddingRequest): { list: EmbeddingList; usage: NormalizedUsage };
+  response(
+    body: unknown,
+    ctx: CallContext,
+    req: EmbeddingRequest,
+  ): { list: EmbeddingList; usage: NormalizedUsage };
 }
 
 export interface CompletionsAdapter {

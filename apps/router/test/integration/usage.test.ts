@@ -1,8 +1,8 @@
-import { type Span, SpanBatch, UsageEvent, priceUsage, redisKeys } from "@cloudfreedom/shared";
+import { priceUsage, redisKeys, type Span, SpanBatch, UsageEvent } from "@cloudfreedom/shared";
 import { Queue } from "bullmq";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type RouterStack, TEST_MODELS, startRouterStack } from "./stack.ts";
+import { type RouterStack, startRouterStack, TEST_MODELS } from "./stack.ts";
 
 // Every call, success or failure, leaves a complete UsageEvent on `usage` and an LLM span on `traces`.
 let stack: RouterStack;
@@ -38,13 +38,20 @@ async function recorded(requestId: string): Promise<{ event: UsageEvent; span: S
   throw new Error(`no usage event and span for ${requestId}`);
 }
 
-const prices = TEST_MODELS[0]?.prices ?? { input_per_million: 0, cached_input_per_million: 0, output_per_million: 0 };
+const prices = TEST_MODELS[0]?.prices ?? {
+  input_per_million: 0,
+  cached_input_per_million: 0,
+  output_per_million: 0,
+};
 
 describe("usage of a successful call", () => {
   it("records the provider's exact tokens, cached and reasoning separately, and the billed cost", async () => {
     stack.emulators.openai.enqueue({ cachedTokens: 4, reasoningTokens: 3 });
     const { data, response } = await client.chat.completions
-      .create({ model: "gpt-test", messages: [{ role: "user", content: "count my tokens exactly please" }] }, { headers: { "x-request-id": "req-usage-exact" } })
+      .create(
+        { model: "gpt-test", messages: [{ role: "user", content: "count my tokens exactly please" }] },
+        { headers: { "x-request-id": "req-usage-exact" } },
+      )
       .withResponse();
     const { event, span } = await recorded("req-usage-exact");
     expect(event).toMatchObject({
@@ -85,21 +92,37 @@ describe("usage of a successful call", () => {
 
   it("puts the cost in the final usage chunk of a stream and records the same usage", async () => {
     const stream = await client.chat.completions.create(
-      { model: "claude-test", messages: [{ role: "user", content: "stream and bill me" }], stream: true, stream_options: { include_usage: true } },
+      {
+        model: "claude-test",
+        messages: [{ role: "user", content: "stream and bill me" }],
+        stream: true,
+        stream_options: { include_usage: true },
+      },
       { headers: { "x-request-id": "req-usage-stream" } },
     );
     let last: (OpenAI.CompletionUsage & { cost_micros?: number }) | null | undefined;
     for await (const chunk of stream) last = chunk.usage ?? last;
     const { event } = await recorded("req-usage-stream");
-    expect(event).toMatchObject({ stream: true, status: "success", estimated: false, tokens: { input: last?.prompt_tokens, output: last?.completion_tokens } });
+    expect(event).toMatchObject({
+      stream: true,
+      status: "success",
+      estimated: false,
+      tokens: { input: last?.prompt_tokens, output: last?.completion_tokens },
+    });
     expect(last?.cost_micros).toBe(event.billed_micros);
   });
 
   it("joins the caller's trace from traceparent", async () => {
     const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-    await client.chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "trace me" }] }, { headers: { traceparent, "x-request-id": "req-trace" } });
+    await client.chat.completions.create(
+      { model: "gpt-test", messages: [{ role: "user", content: "trace me" }] },
+      { headers: { traceparent, "x-request-id": "req-trace" } },
+    );
     const { span } = await recorded("req-trace");
-    expect(span).toMatchObject({ trace_id: "4bf92f3577b34da6a3ce929d0e0e4736", parent_span_id: "00f067aa0ba902b7" });
+    expect(span).toMatchObject({
+      trace_id: "4bf92f3577b34da6a3ce929d0e0e4736",
+      parent_span_id: "00f067aa0ba902b7",
+    });
   });
 });
 
@@ -107,7 +130,12 @@ describe("usage when the provider gives none or the stream breaks", () => {
   it("counts with a tokenizer and marks the usage estimated when a stream has no usage", async () => {
     stack.emulators.ollama.enqueue({ omitUsage: true });
     const stream = await client.chat.completions.create(
-      { model: "llama-test", messages: [{ role: "user", content: "no usage from me" }], stream: true, stream_options: { include_usage: true } },
+      {
+        model: "llama-test",
+        messages: [{ role: "user", content: "no usage from me" }],
+        stream: true,
+        stream_options: { include_usage: true },
+      },
       { headers: { "x-request-id": "req-estimated" } },
     );
     let usage: (OpenAI.CompletionUsage & { estimated?: boolean }) | null | undefined;
@@ -125,8 +153,18 @@ describe("usage when the provider gives none or the stream breaks", () => {
     const res = await fetch(`${stack.url}/v1/chat/completions`, {
       method: "POST",
       signal: controller.signal,
-      headers: { authorization: `Bearer ${stack.key}`, "content-type": "application/json", "x-request-id": "req-cut" },
-      body: JSON.stringify({ model: "gpt-test", stream: true, messages: [{ role: "user", content: "one two three four five six seven eight nine ten eleven twelve" }] }),
+      headers: {
+        authorization: `Bearer ${stack.key}`,
+        "content-type": "application/json",
+        "x-request-id": "req-cut",
+      },
+      body: JSON.stringify({
+        model: "gpt-test",
+        stream: true,
+        messages: [
+          { role: "user", content: "one two three four five six seven eight nine ten eleven twelve" },
+        ],
+      }),
     });
     const reader = res.body?.getReader();
     let received = "";
@@ -146,7 +184,11 @@ describe("usage when the provider gives none or the stream breaks", () => {
   it("ends a stream that fails midway with an error event and records what was produced", async () => {
     stack.emulators.anthropic.enqueue({ failAfterChunks: 4, mode: "error-event" });
     const stream = await client.chat.completions.create(
-      { model: "claude-test", messages: [{ role: "user", content: "fail half way through this long answer" }], stream: true },
+      {
+        model: "claude-test",
+        messages: [{ role: "user", content: "fail half way through this long answer" }],
+        stream: true,
+      },
       { headers: { "x-request-id": "req-midway" } },
     );
     let text = "";
@@ -172,7 +214,12 @@ describe("usage of a failed call", () => {
     });
     expect(res.status).toBe(502);
     const { event, span } = await recorded("req-failed");
-    expect(event).toMatchObject({ status: "error", error_code: "upstream_error", cost_micros: 0, tokens: { input: 0, output: 0 } });
+    expect(event).toMatchObject({
+      status: "error",
+      error_code: "upstream_error",
+      cost_micros: 0,
+      tokens: { input: 0, output: 0 },
+    });
     expect(span.status).toEqual({ code: "error", message: "upstream_error" });
   });
 });

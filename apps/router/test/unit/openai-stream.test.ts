@@ -3,16 +3,36 @@ import { OpenAIPassThroughStream } from "../../src/providers/openai/stream.ts";
 import { UpstreamStreamError } from "../../src/providers/types.ts";
 
 const chunk = (delta: object, extra: object = {}) =>
-  JSON.stringify({ id: "c1", object: "chat.completion.chunk", created: 1, model: "gpt-4o-mini", choices: [{ index: 0, delta, finish_reason: null }], usage: null, ...extra });
+  JSON.stringify({
+    id: "c1",
+    object: "chat.completion.chunk",
+    created: 1,
+    model: "gpt-4o-mini",
+    choices: [{ index: 0, delta, finish_reason: null }],
+    usage: null,
+    ...extra,
+  });
 const usageChunk = JSON.stringify({
   id: "c1",
   object: "chat.completion.chunk",
   created: 1,
   model: "gpt-4o-mini",
   choices: [],
-  usage: { prompt_tokens: 9, completion_tokens: 3, total_tokens: 12, prompt_tokens_details: { cached_tokens: 4 }, completion_tokens_details: { reasoning_tokens: 1 } },
+  usage: {
+    prompt_tokens: 9,
+    completion_tokens: 3,
+    total_tokens: 12,
+    prompt_tokens_details: { cached_tokens: 4 },
+    completion_tokens_details: { reasoning_tokens: 1 },
+  },
 });
-const wire = [chunk({ role: "assistant", content: "" }), chunk({ content: "Hel" }), chunk({ content: "lo" }), usageChunk, "[DONE]"]
+const wire = [
+  chunk({ role: "assistant", content: "" }),
+  chunk({ content: "Hel" }),
+  chunk({ content: "lo" }),
+  usageChunk,
+  "[DONE]",
+]
   .map((data) => `data: ${data}\n\n`)
   .join("");
 
@@ -25,7 +45,12 @@ const run = (includeUsage: boolean, parts: string[]) => {
 describe("OpenAI pass-through stream", () => {
   it("passes chunks through unchanged and reads usage from the usage chunk", () => {
     const { out, stream } = run(true, [wire]);
-    expect(out).toEqual([chunk({ role: "assistant", content: "" }), chunk({ content: "Hel" }), chunk({ content: "lo" }), usageChunk]);
+    expect(out).toEqual([
+      chunk({ role: "assistant", content: "" }),
+      chunk({ content: "Hel" }),
+      chunk({ content: "lo" }),
+      usageChunk,
+    ]);
     expect(stream.usage()).toEqual({ input: 9, output: 3, cached_input: 4, reasoning: 1, estimated: false });
     expect(stream.outputText()).toBe("Hello");
   });

@@ -8,10 +8,19 @@ const spaced = (value: unknown) => JSON.stringify(value).replaceAll(":", ": ").r
 describe("OpenAI pass-through with spaced JSON", () => {
   it("reads usage, drops the usage chunk the client did not ask for, and sees errors", () => {
     const stream = new OpenAIPassThroughStream({ includeUsage: false, id: "x", created: 1 }, "vllm");
-    const content = spaced({ id: "c", choices: [{ index: 0, delta: { content: "hi" }, finish_reason: null }] });
-    const usage = spaced({ id: "c", choices: [], usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 } });
+    const content = spaced({
+      id: "c",
+      choices: [{ index: 0, delta: { content: "hi" }, finish_reason: null }],
+    });
+    const usage = spaced({
+      id: "c",
+      choices: [],
+      usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 },
+    });
     expect(stream.push(`data: ${content}\n\ndata: ${usage}\n\n`)).toEqual([content]);
     expect(stream.usage()).toMatchObject({ input: 3, output: 1, estimated: false });
-    expect(() => stream.push(`data: ${spaced({ error: { message: "boom" } })}\n\n`)).toThrow(UpstreamStreamError);
+    expect(() => stream.push(`data: ${spaced({ error: { message: "boom" } })}\n\n`)).toThrow(
+      UpstreamStreamError,
+    );
   });
 });

@@ -1,6 +1,6 @@
 import type { Producer } from "@cloudfreedom/queue";
-import { type QueuePayloadInput, type Span, newId } from "@cloudfreedom/shared";
 import { createLogger } from "@cloudfreedom/service-kit";
+import { newId, type QueuePayloadInput, type Span } from "@cloudfreedom/shared";
 import type { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
 import { EventPublisher } from "../../src/services/events/publisher.ts";
@@ -63,7 +63,8 @@ describe("EventPublisher", () => {
       if (i % 50 === 0) await new Promise((resolve) => setTimeout(resolve, 3));
     }
     const deadline = Date.now() + 5_000;
-    while ((sent.usage.length < ids.length || sent.spans < 2_000) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    while ((sent.usage.length < ids.length || sent.spans < 2_000) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 10));
     expect(sent.usage.sort()).toEqual(ids.sort());
     expect(sent.spans).toBe(2_000);
     expect(publisher.pending).toBe(0);
@@ -72,7 +73,11 @@ describe("EventPublisher", () => {
 
   it("flushes what is buffered on close", async () => {
     const { sent, ...deps } = slowProducers(1);
-    const publisher = new EventPublisher({ ...deps, flushMs: 10_000, logger: createLogger("test", "silent") });
+    const publisher = new EventPublisher({
+      ...deps,
+      flushMs: 10_000,
+      logger: createLogger("test", "silent"),
+    });
     for (let i = 0; i < 1_200; i++) publisher.publish(event(i), span);
     await publisher.close();
     expect(sent.usage).toHaveLength(1_200);

@@ -106,7 +106,13 @@ describe("executeWithRouting", () => {
 
   it("does not retry a failure that is not retryable", async () => {
     let calls = 0;
-    const failure: UpstreamFailure = { status: 400, code: "invalid_request", message: "bad", retryable: false, retryAfterMs: null };
+    const failure: UpstreamFailure = {
+      status: 400,
+      code: "invalid_request",
+      message: "bad",
+      retryable: false,
+      retryAfterMs: null,
+    };
     await expect(
       executeWithRouting({
         plan: [dep("a"), dep("b")],
@@ -139,16 +145,34 @@ describe("executeWithRouting", () => {
     expect(calls).toEqual(["b"]);
     breaker.failure("b");
     await expect(
-      executeWithRouting({ plan: [dep("a"), dep("b")], breaker, policy, signal: never, attempt: async () => ({ ok: true, value: 1 }) }),
+      executeWithRouting({
+        plan: [dep("a"), dep("b")],
+        breaker,
+        policy,
+        signal: never,
+        attempt: async () => ({ ok: true, value: 1 }),
+      }),
     ).rejects.toMatchObject({ code: "upstream_error", message: expect.stringMatching(/cooling down/) });
   });
 
   it("closes the circuit when the half-open probe is answered with a client error", async () => {
     const breaker = new CircuitBreaker(1, 10);
     breaker.failure("a", Date.now() - 100);
-    const bad: UpstreamFailure = { status: 400, code: "invalid_request", message: "bad", retryable: false, retryAfterMs: null };
+    const bad: UpstreamFailure = {
+      status: 400,
+      code: "invalid_request",
+      message: "bad",
+      retryable: false,
+      retryAfterMs: null,
+    };
     await expect(
-      executeWithRouting({ plan: [dep("a")], breaker, policy, signal: never, attempt: async () => ({ ok: false, failure: bad }) }),
+      executeWithRouting({
+        plan: [dep("a")],
+        breaker,
+        policy,
+        signal: never,
+        attempt: async () => ({ ok: false, failure: bad }),
+      }),
     ).rejects.toMatchObject({ code: "invalid_request" });
     expect(breaker.allow("a")).toBe(true);
     expect(breaker.allow("a")).toBe(true);
@@ -192,7 +216,13 @@ describe("executeWithRouting", () => {
     const controller = new AbortController();
     controller.abort();
     await expect(
-      executeWithRouting({ plan: [dep("a")], breaker: new CircuitBreaker(5, 1), policy, signal: controller.signal, attempt: async () => ({ ok: true, value: 1 }) }),
+      executeWithRouting({
+        plan: [dep("a")],
+        breaker: new CircuitBreaker(5, 1),
+        policy,
+        signal: controller.signal,
+        attempt: async () => ({ ok: true, value: 1 }),
+      }),
     ).rejects.toBeInstanceOf(ClientGone);
   });
 });

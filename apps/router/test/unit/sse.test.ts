@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { NdjsonParser, SseParser, type SseEvent } from "../../src/providers/sse.ts";
+import { NdjsonParser, type SseEvent, SseParser } from "../../src/providers/sse.ts";
 
-const wire = 'event: message_start\ndata: {"a":1}\n\n: comment\n\nevent: delta\r\ndata: {"text":"héllo wörld 🙂"}\r\n\r\ndata: line1\ndata: line2\n\ndata: [DONE]\n\n';
+const wire =
+  'event: message_start\ndata: {"a":1}\n\n: comment\n\nevent: delta\r\ndata: {"text":"héllo wörld 🙂"}\r\n\r\ndata: line1\ndata: line2\n\ndata: [DONE]\n\n';
 
 function parseAll(parts: string[]): SseEvent[] {
   const parser = new SseParser();
@@ -37,7 +38,7 @@ describe("NdjsonParser", () => {
   it("yields complete lines only, in any split", () => {
     const parser = new NdjsonParser();
     expect(parser.push('{"a":1}\n{"b"')).toEqual(['{"a":1}']);
-    expect(parser.push(':2}\n\n')).toEqual(['{"b":2}']);
+    expect(parser.push(":2}\n\n")).toEqual(['{"b":2}']);
     expect(parser.push('{"c":3}')).toEqual([]);
     expect(parser.end()).toEqual(['{"c":3}']);
   });

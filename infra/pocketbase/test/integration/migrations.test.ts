@@ -26,7 +26,13 @@ const OBSERVABILITY = [
   "shared_items",
   "analytics_rollups",
 ];
-const ALL = [...CONTROL_PLANE, ...CATALOG, ...BILLING, "usage_logs", ...OBSERVABILITY];
+// The auth service's own collections (1767226200_auth.js).
+const AUTH = ["signing_keys", "refresh_tokens", "invitations"];
+const ALL = [...CONTROL_PLANE, ...CATALOG, ...BILLING, "usage_logs", ...OBSERVABILITY, ...AUTH];
+// Read-only aggregate views over usage_logs (1767226600_billing_usage.js).
+const VIEWS = ["usage_period_totals", "usage_daily_totals"];
+// Every collection's case-insensitive id index (1767226500_id_lookup_indexes.js), outside the tenant-first rule.
+const isIdLookupIndex = (name: string) => /^idx_\w+_id_nocase$/.test(name);
 
 const TENANT_OWNED = [
   "memberships",
@@ -40,6 +46,8 @@ const TENANT_OWNED = [
   "spans",
   "shared_items",
   "analytics_rollups",
+  "refresh_tokens",
+  "invitations",
 ];
 // Indexes that resolve the tenant from a global identifier, so they cannot start with it.
 const TENANT_RESOLVING_INDEXES = [
@@ -47,6 +55,8 @@ const TENANT_RESOLVING_INDEXES = [
   "idx_memberships_user",
   "idx_shared_items_token_hash",
   "idx_subscriptions_stripe_subscription_id",
+  "idx_refresh_tokens_hash",
+  "idx_invitations_token_hash",
 ];
 
 interface SchemaField {
@@ -140,7 +150,9 @@ describe("PocketBase migrations on a served instance", () => {
         name,
       ).toBe(true);
       leadingOther.push(
-        ...indexes.filter((index) => index.firstColumn !== "tenant").map((index) => index.name),
+        ...indexes
+          .filter((index) => index.firstColumn !== "tenant" && !isIdLookupIndex(index.name))
+          .map((index) => index.name),
       );
     }
     expect(leadingOther.sort()).toEqual([...TENANT_RESOLVING_INDEXES].sort());
@@ -172,6 +184,59 @@ describe("PocketBase migrations on a served instance", () => {
     const stored = await pb.collection("plans").create({ ...plan, price_micros: 9_990_000, markup_pct: 20 });
     expect(stored).toMatchObject({ price_micros: 9_990_000, markup_pct: 20 });
     expect(stored.created).toMatch(/^\d{4}-\d{2}-\d{2} /);
+  });
+
+  it("gives every collection a case-insensitive id index, so inserts do not scan the table", async () => {
+    for (const name of ALL) {
+      const collection = await pb.collections.getOne(name);
+      expect(collection.indexes, name).toContainEqual(expect.stringMatching(/`?id`? COLLATE NOCASE/));
+      expect(
+        indexesOf(collection.indexes).map((index) => index.name),
+        name,
+      ).toContain(`idx_${name}_id_nocase`);
+    }
+  });
+
+  it("sums usage_logs per tenant, period, key and user, and per day and model, in closed views", async () => {
+    const [tenant, other] = await Promise.all([createTenant(), createTenant()]);
+    const row = (tenantId: string, eventId: string, model: string, billed: number, status = "success") => ({
+      tenant: tenantId,
+      event_id: eventId,
+      source: "router",
+      model,
+      status,
+      input_tokens: 10,
+      output_tokens: 5,
+      cost_micros: billed,
+      billed_micros: billed,
+      period: "2026-11",
+      occurred_at: `2026-11-0${eventId.endsWith("3") ? 2 : 1} 10:00:00.000Z`,
+    });
+    const batch = pb.createBatch();
+    batch.collection("usage_logs").create(row(tenant.id, "evt_v1", "gpt-4o", 100));
+    batch.collection("usage_logs").create(row(tenant.id, "evt_v2", "gpt-4o", 0, "error"));
+    batch.collection("usage_logs").create(row(tenant.id, "evt_v3", "claude", 50));
+    batch.collection("usage_logs").create(row(other.id, "evt_v1", "gpt-4o", 999));
+    await batch.send();
+    const filter = pb.filter("tenant = {:t} && period = '2026-11'", { t: tenant.id });
+
+    const totals = await pb.collection("usage_period_totals").getFullList({ filter });
+    expect(totals.map((r) => [r.billed_micros, r.requests, r.queries])).toEqual([[150, 3, 2]]);
+    const daily = await pb.collection("usage_daily_totals").getFullList({ filter, sort: "day,model" });
+    expect(daily.map((r) => [r.day, r.model, r.requests, r.failed_requests, r.billed_micros])).toEqual([
+      ["2026-11-01", "gpt-4o", 2, 1, 100],
+      ["2026-11-02", "claude", 1, 0, 50],
+    ]);
+    for (const name of VIEWS) {
+      const view = await pb.collections.getOne(name);
+      expect(view.type, name).toBe("view");
+      expect([view.listRule, view.viewRule], name).toEqual([null, null]);
+    }
+    await expect(
+      pocketBaseClient(pocketbase.url).collection("usage_period_totals").getList(),
+    ).rejects.toMatchObject({
+      status: 403,
+    });
   });
 
   it("gives records type-prefixed ids", async () => {
@@ -404,19 +469,22 @@ describe("PocketBase migrations run up and down from the command line", () => {
     expect(afterUp.collections).toEqual(expect.arrayContaining(ALL));
     expect(afterUp.batchEnabled).toBe(true);
 
-    // The last two migrations: observability collections and the batch settings.
-    const lastTwo = files.slice(-2).reverse();
-    expect((await migrate(["down", "2"], "y\n")).match(/Reverted \S+\.js/g)).toEqual(
-      lastTwo.map((file) => `Reverted ${file}`),
+    // Down to before the observability collections: the auth collections, batch settings and observability.
+    const reverted = files.length - files.findIndex((file) => file.endsWith("_observability.js"));
+    const lastOnes = files.slice(-reverted).reverse();
+    expect((await migrate(["down", String(reverted)], "y\n")).match(/Reverted \S+\.js/g)).toEqual(
+      lastOnes.map((file) => `Reverted ${file}`),
     );
-    const afterTwoDown = await inspect();
-    expect(afterTwoDown.batchEnabled).toBe(false);
-    expect(afterTwoDown.collections).toEqual(
+    const afterSomeDown = await inspect();
+    expect(afterSomeDown.batchEnabled).toBe(false);
+    expect(afterSomeDown.collections).toEqual(
       expect.arrayContaining([...CONTROL_PLANE, ...CATALOG, ...BILLING, "usage_logs"]),
     );
-    expect(afterTwoDown.collections.filter((name) => OBSERVABILITY.includes(name))).toEqual([]);
+    expect(
+      afterSomeDown.collections.filter((name) => OBSERVABILITY.includes(name) || AUTH.includes(name)),
+    ).toEqual([]);
 
-    await migrate(["down", String(files.length - 2)], "y\n");
+    await migrate(["down", String(files.length - reverted)], "y\n");
     const afterAllDown = await inspect();
     expect(afterAllDown.collections.filter((name) => ALL.includes(name))).toEqual(["users"]);
     expect(afterAllDown.usersListRule).toBe("id = @request.auth.id");

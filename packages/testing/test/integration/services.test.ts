@@ -1,9 +1,11 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { createDb, createPocketBase } from "@cloudfreedom/db";
 import { createProducer, createRedis } from "@cloudfreedom/queue";
 import { ErrorEnvelope, newId, type QueueName, ReadyBody } from "@cloudfreedom/shared";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTenant } from "../../src/factories.ts";
 import { REPO_ROOT } from "../../src/paths.ts";
 import { type StartedPocketBase, startPocketBase } from "../../src/pocketbase.ts";
 import { type ServiceProcess, startServiceProcess } from "../../src/processes.ts";
@@ -32,6 +34,8 @@ beforeAll(async () => {
     POCKETBASE_ADMIN_EMAIL: pocketbase.adminEmail,
     POCKETBASE_ADMIN_PASSWORD: pocketbase.adminPassword,
     SHUTDOWN_TIMEOUT_MS: "5000",
+    // Auth encrypts its signing keys with it.
+    MASTER_KEY: Buffer.alloc(32, 7).toString("base64"),
   };
   queueRedis = createRedis({ url: redisDb.url, purpose: "queue" });
   await Promise.all(
@@ -122,9 +126,36 @@ const sampleJobs: { [Q in QueueName]?: () => Record<string, unknown> } = {
 
 describe("worker processes consume their queues through real Redis", () => {
   const cases: Array<[string, QueueName, string, string]> = [
-    ["billing", "usage", "usage event received", "event_id"],
     ["traces", "traces", "span batch received", "batch_id"],
   ];
+
+  it("the billing worker persists a usage job produced through packages/queue into usage_logs", async () => {
+    const db = createDb(
+      createPocketBase({
+        url: pocketbase.url,
+        adminEmail: pocketbase.adminEmail,
+        adminPassword: pocketbase.adminPassword,
+      }),
+    );
+    const tenant = await createTenant({ db }, { plan: null });
+    const producer = createProducer("usage", { connection: queueRedis });
+    const payload: Record<string, unknown> = { ...(sampleJobs.usage?.() ?? {}), tenant_id: tenant.id };
+    await producer.add(payload as never);
+    await producer.close();
+    const worker = workers.get("billing");
+    if (!worker) throw new Error("billing worker not started");
+    await worker.waitForLog((entry) => entry.msg === "usage batch processed");
+    const stored = await db
+      .forTenant(tenant.id)
+      .collection("usage_logs")
+      .getFirst({ filter: "event_id = {:id}", params: { id: payload.event_id } });
+    expect(stored).toMatchObject({
+      tenant: tenant.id,
+      model: "gpt-4o-mini",
+      billed_micros: 12,
+      source: "router",
+    });
+  });
 
   it.each(cases)(
     "the %s worker consumes a %s job produced through packages/queue",

@@ -12,7 +12,10 @@ declare module "hono" {
 /** Virtual-key authentication for `/v1/*`: sets `key` and `tenantId`. */
 export function keyAuth(deps: RouterDeps): MiddlewareHandler {
   return async (c, next) => {
-    const key = await resolveKey({ cache: deps.keys, redis: deps.redis }, c.req.header("authorization"));
+    const key = await resolveKey(
+      { cache: deps.keys, redis: deps.redis, fallback: deps.keyFallback },
+      c.req.header("authorization"),
+    );
     c.set("key", key);
     c.set("tenantId", key.tenant_id);
     await next();

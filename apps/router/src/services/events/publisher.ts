@@ -1,7 +1,7 @@
 import type { Producer } from "@cloudfreedom/queue";
-import { type QueuePayloadInput, type Span, newId, redisKeys } from "@cloudfreedom/shared";
-import type { Redis } from "ioredis";
 import type { Logger } from "@cloudfreedom/service-kit";
+import { newId, type QueuePayloadInput, redisKeys, type Span } from "@cloudfreedom/shared";
+import type { Redis } from "ioredis";
 
 const MAX_BUFFERED = 100_000;
 const MAX_BATCH = 500;
@@ -31,7 +31,10 @@ export class EventPublisher {
 
   publish(event: QueuePayloadInput<"usage">, span: Span): void {
     if (this.usage.length >= MAX_BUFFERED) {
-      this.deps.logger.error({ event_id: event.event_id }, "usage buffer full (queue unreachable?): dropping event");
+      this.deps.logger.error(
+        { event_id: event.event_id },
+        "usage buffer full (queue unreachable?): dropping event",
+      );
       return;
     }
     this.usage.push(event);
@@ -97,15 +100,24 @@ export class EventPublisher {
       }
     } catch (error) {
       this.usage.unshift(...usage);
-      this.deps.logger.warn({ err: error, events: usage.length }, "usage events not enqueued yet; will retry");
+      this.deps.logger.warn(
+        { err: error, events: usage.length },
+        "usage events not enqueued yet; will retry",
+      );
     }
     try {
       const byTenant = new Map<string, Span[]>();
-      for (const { tenantId, span } of spans) byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), span]);
+      for (const { tenantId, span } of spans)
+        byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), span]);
       if (byTenant.size > 0) {
         await this.deps.tracesProducer.addBulk(
           [...byTenant].map(([tenantId, tenantSpans]) => ({
-            payload: { batch_id: newId("job"), tenant_id: tenantId, source: "router" as const, spans: tenantSpans },
+            payload: {
+              batch_id: newId("job"),
+              tenant_id: tenantId,
+              source: "router" as const,
+              spans: tenantSpans,
+            },
           })),
         );
       }

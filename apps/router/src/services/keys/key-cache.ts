@@ -43,7 +43,8 @@ export class KeyCache {
   }
 
   evictTenant(tenantId: string): void {
-    for (const [hash, entry] of this.entries) if (entry.record.tenant_id === tenantId) this.entries.delete(hash);
+    for (const [hash, entry] of this.entries)
+      if (entry.record.tenant_id === tenantId) this.entries.delete(hash);
   }
 
   clear(): void {

@@ -1,11 +1,84 @@
 import { createHash } from "node:crypto";
-import { AppError, KeyRecord, keyRejection, redisKeys } from "@cloudfreedom/shared";
+import {
+  AppError,
+  INTERNAL_TOKEN_HEADER,
+  KEY_RESOLVE_PATH,
+  KeyRecord,
+  keyRejection,
+  redisKeys,
+} from "@cloudfreedom/shared";
 import type { Redis } from "ioredis";
 import type { KeyCache } from "./key-cache.ts";
 
 export interface KeyResolverDeps {
   cache: KeyCache;
   redis: Redis;
+  /** Asked when Redis has no record (it lost them): auth's internal resolve, which also reloads Redis. */
+  fallback?: KeyFallback | undefined;
+}
+
+export interface KeyFallback {
+  resolve(hash: string): Promise<KeyRecord | null>;
+}
+
+/** A hash auth did not know is not asked about again for this long, so invalid keys cannot hammer auth. */
+const NEGATIVE_TTL_MS = 5_000;
+const MAX_NEGATIVE_ENTRIES = 100_000;
+const RESOLVE_TIMEOUT_MS = 2_000;
+
+/**
+ * `POST <auth>/internal/keys/resolve` on a Redis miss. Concurrent misses of one hash share one call
+ * (single flight); a 404 is remembered for a few seconds (negative cache).
+ */
+export class AuthKeyFallback implements KeyFallback {
+  private readonly unknown = new Map<string, number>();
+  private readonly inFlight = new Map<string, Promise<KeyRecord | null>>();
+
+  constructor(private readonly options: { authUrl: string; internalToken: string; negativeTtlMs?: number }) {}
+
+  resolve(hash: string): Promise<KeyRecord | null> {
+    const until = this.unknown.get(hash);
+    if (until !== undefined && until > Date.now()) return Promise.resolve(null);
+    let pending = this.inFlight.get(hash);
+    if (!pending) {
+      pending = this.ask(hash).finally(() => this.inFlight.delete(hash));
+      this.inFlight.set(hash, pending);
+    }
+    return pending;
+  }
+
+  private async ask(hash: string): Promise<KeyRecord | null> {
+    let res: Response;
+    try {
+      res = await fetch(new URL(KEY_RESOLVE_PATH, this.options.authUrl), {
+        method: "POST",
+        headers: { "content-type": "application/json", [INTERNAL_TOKEN_HEADER]: this.options.internalToken },
+        body: JSON.stringify({ key_hash: hash }),
+        signal: AbortSignal.timeout(RESOLVE_TIMEOUT_MS),
+      });
+    } catch {
+      throw new AppError(
+        "service_unavailable",
+        "Cannot verify API keys right now (key store unreachable); retry shortly",
+      );
+    }
+    if (res.status === 404) {
+      await res.body?.cancel();
+      if (this.unknown.size >= MAX_NEGATIVE_ENTRIES) this.unknown.clear();
+      this.unknown.set(hash, Date.now() + (this.options.negativeTtlMs ?? NEGATIVE_TTL_MS));
+      return null;
+    }
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new AppError(
+        "service_unavailable",
+        "Cannot verify API keys right now (auth answered an error); retry shortly",
+      );
+    }
+    const parsed = KeyRecord.safeParse(await res.json());
+    if (!parsed.success) throw new AppError("internal_error", "Auth answered a malformed key record");
+    return parsed.data;
+  }
 }
 
 /** SHA-256 hex, synchronously (node:crypto): equal to `hashApiKey` from shared, without a promise per request. */
@@ -20,10 +93,14 @@ export function bearerToken(header: string | undefined): string | undefined {
 }
 
 /**
- * Authorization header → KeyRecord: the in-process LRU, else Redis `cf:key:<hash>` (DESIGN.md §5).
+ * Authorization header → KeyRecord: the in-process LRU, else Redis `cf:key:<hash>`, else auth's internal resolve
+ * when configured (DESIGN.md §5).
  * Revoked and expired keys are refused with 401 and the reason.
  */
-export async function resolveKey(deps: KeyResolverDeps, authorization: string | undefined): Promise<KeyRecord> {
+export async function resolveKey(
+  deps: KeyResolverDeps,
+  authorization: string | undefined,
+): Promise<KeyRecord> {
   const secret = bearerToken(authorization);
   if (!secret) {
     throw new AppError("unauthorized", "Missing API key; send Authorization: Bearer <your CloudFreedom key>");
@@ -35,12 +112,20 @@ export async function resolveKey(deps: KeyResolverDeps, authorization: string | 
     try {
       stored = await deps.redis.get(redisKeys.keyRecord(hash));
     } catch {
-      throw new AppError("service_unavailable", "Cannot verify API keys right now (key store unreachable); retry shortly");
+      throw new AppError(
+        "service_unavailable",
+        "Cannot verify API keys right now (key store unreachable); retry shortly",
+      );
     }
-    if (stored === null) throw new AppError("invalid_api_key", "Invalid API key");
-    const parsed = KeyRecord.safeParse(JSON.parse(stored));
-    if (!parsed.success) throw new AppError("internal_error", "Stored key record is malformed");
-    record = parsed.data;
+    if (stored === null) {
+      const resolved = deps.fallback ? await deps.fallback.resolve(hash) : null;
+      if (!resolved) throw new AppError("invalid_api_key", "Invalid API key");
+      record = resolved;
+    } else {
+      const parsed = KeyRecord.safeParse(JSON.parse(stored));
+      if (!parsed.success) throw new AppError("internal_error", "Stored key record is malformed");
+      record = parsed.data;
+    }
     deps.cache.set(hash, record);
   }
   const rejection = keyRejection(record, Date.now());

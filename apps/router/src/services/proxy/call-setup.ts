@@ -1,8 +1,9 @@
-import type { KeyRecord } from "@cloudfreedom/shared";
+import type { KeyRecord, ModelCatalogEntry } from "@cloudfreedom/shared";
 import type { Context } from "hono";
 import type { RouterDeps } from "../../deps.ts";
 import type { Operation } from "../usage/record.ts";
-import { type Capability, admitModel } from "./admission.ts";
+import { admitModel, type Capability } from "./admission.ts";
+import { type MaxUsage, reserveForCall } from "./budget.ts";
 import { CallTracker } from "./tracker.ts";
 
 export interface RequestScope {
@@ -32,16 +33,33 @@ export function requestScope(c: Context, deps: RouterDeps): RequestScope {
   };
 }
 
-/** Admit the model for this key and open the call's tracker. Refusals throw before any provider is called. */
-export function startCall(
+/**
+ * Admit the model for this key, then admit the call against budgets and limits (holding its maximum cost),
+ * and open the call's tracker. Every refusal throws before any provider is called, and produces no usage
+ * event: nothing was consumed, and the request log line records the denial.
+ */
+export async function startCall(
   c: Context,
   deps: RouterDeps,
   key: KeyRecord,
-  modelId: string,
-  capability: Capability,
-  operation: Operation,
-  stream: boolean,
-): CallTracker {
-  const admitted = admitModel(deps, key, modelId, capability);
-  return new CallTracker(deps, c.get("requestId"), key, admitted, operation, stream, c.req.header("traceparent"));
+  call: {
+    modelId: string;
+    capability: Capability;
+    operation: Operation;
+    stream: boolean;
+    usage: (model: ModelCatalogEntry) => MaxUsage;
+  },
+): Promise<CallTracker> {
+  const admitted = admitModel(deps, key, call.modelId, call.capability);
+  const reservation = await reserveForCall(deps, key, admitted.model, call.usage(admitted.model));
+  return new CallTracker(
+    deps,
+    c.get("requestId"),
+    key,
+    admitted,
+    call.operation,
+    call.stream,
+    c.req.header("traceparent"),
+    reservation,
+  );
 }

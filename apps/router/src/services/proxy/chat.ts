@@ -6,6 +6,7 @@ import type { ChatCompletion } from "../../openai/responses.ts";
 import { toOpenAIUsage } from "../../providers/openai/usage.ts";
 import type { UpstreamCall } from "../upstream/call.ts";
 import { chatPromptText, estimateUsage } from "../usage/estimate.ts";
+import { chatMaxUsage } from "./budget.ts";
 import { requestScope, startCall } from "./call-setup.ts";
 import { routeCall } from "./routed-call.ts";
 import { streamResponse } from "./stream-response.ts";
@@ -20,15 +21,32 @@ function completionText(completion: ChatCompletion): string {
 }
 
 /** POST /v1/chat/completions for an admitted key: routed, translated, usage recorded. */
-export async function proxyChat(c: Context, deps: RouterDeps, key: KeyRecord, body: ChatCompletionRequest): Promise<Response> {
+export async function proxyChat(
+  c: Context,
+  deps: RouterDeps,
+  key: KeyRecord,
+  body: ChatCompletionRequest,
+): Promise<Response> {
   const stream = body.stream === true;
-  const tracker = startCall(c, deps, key, body.model, "chat", "chat", stream);
+  const tracker = await startCall(c, deps, key, {
+    modelId: body.model,
+    capability: "chat",
+    operation: "chat",
+    stream,
+    usage: (model) => chatMaxUsage(body, model),
+  });
   const scope = requestScope(c, deps);
   const signal = scope.signal;
   let streaming = false;
   try {
     if (stream) {
-      const served = await routeCall<UpstreamCall>(deps, tracker, signal, (a, ctx) => a.chat.request(body, ctx, true), "stream");
+      const served = await routeCall<UpstreamCall>(
+        deps,
+        tracker,
+        signal,
+        (a, ctx) => a.chat.request(body, ctx, true),
+        "stream",
+      );
       const created = Math.floor(tracker.startedAt / 1000);
       const fallbackId = `chatcmpl-${tracker.requestId}`;
       streaming = true;
@@ -44,13 +62,21 @@ export async function proxyChat(c: Context, deps: RouterDeps, key: KeyRecord, bo
         headers: {},
       });
     }
-    const served = await routeCall<unknown>(deps, tracker, signal, (a, ctx) => a.chat.request(body, ctx, false), "json");
+    const served = await routeCall<unknown>(
+      deps,
+      tracker,
+      signal,
+      (a, ctx) => a.chat.request(body, ctx, false),
+      "json",
+    );
     const { completion, usage: reported } = served.adapter.chat.response(served.value, served.ctx);
     const usage = reported ?? estimateUsage(chatPromptText(body), completionText(completion));
     const billed = tracker.finish({
       usage,
       status: "success",
-      finishReasons: completion.choices.flatMap((choice) => (choice.finish_reason ? [choice.finish_reason] : [])),
+      finishReasons: completion.choices.flatMap((choice) =>
+        choice.finish_reason ? [choice.finish_reason] : [],
+      ),
       responseModel: completion.model,
     });
     if (!completion.usage) completion.usage = toOpenAIUsage(usage);
@@ -64,5 +90,8 @@ export async function proxyChat(c: Context, deps: RouterDeps, key: KeyRecord, bo
 }
 
 export function costHeaders(billed: number, estimated: boolean): Record<string, string> {
-  return { "x-cloudfreedom-cost-micros": String(billed), "x-cloudfreedom-usage-estimated": String(estimated) };
+  return {
+    "x-cloudfreedom-cost-micros": String(billed),
+    "x-cloudfreedom-usage-estimated": String(estimated),
+  };
 }

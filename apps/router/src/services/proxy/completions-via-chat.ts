@@ -5,11 +5,19 @@ import type { ChatStreamTransform } from "../../providers/types.ts";
 
 /** A legacy completion request as one user message, for providers without a completions endpoint. */
 export function completionAsChat(req: CompletionRequest): ChatCompletionRequest {
-  const prompt = Array.isArray(req.prompt) ? (req.prompt.length === 1 ? req.prompt[0] : undefined) : req.prompt;
+  const prompt = Array.isArray(req.prompt)
+    ? req.prompt.length === 1
+      ? req.prompt[0]
+      : undefined
+    : req.prompt;
   if (typeof prompt !== "string") {
-    throw new AppError("validation_failed", "prompt: only a single text prompt is supported for this model's provider", {
-      field: "prompt",
-    });
+    throw new AppError(
+      "validation_failed",
+      "prompt: only a single text prompt is supported for this model's provider",
+      {
+        field: "prompt",
+      },
+    );
   }
   const chat: ChatCompletionRequest = { model: req.model, messages: [{ role: "user", content: prompt }] };
   for (const field of ["max_tokens", "temperature", "top_p", "n", "stop", "seed", "user"] as const) {
@@ -42,11 +50,26 @@ export function chatStreamAsCompletion(inner: ChatStreamTransform): ChatStreamTr
       const chunk = JSON.parse(json) as ChatCompletionChunk;
       const choices = chunk.choices.flatMap((choice) =>
         choice.delta.content || choice.finish_reason
-          ? [{ index: choice.index, text: choice.delta.content ?? "", finish_reason: choice.finish_reason, logprobs: null }]
+          ? [
+              {
+                index: choice.index,
+                text: choice.delta.content ?? "",
+                finish_reason: choice.finish_reason,
+                logprobs: null,
+              },
+            ]
           : [],
       );
       if (choices.length === 0) return [];
-      return [JSON.stringify({ id: chunk.id, object: "text_completion", created: chunk.created, model: chunk.model, choices })];
+      return [
+        JSON.stringify({
+          id: chunk.id,
+          object: "text_completion",
+          created: chunk.created,
+          model: chunk.model,
+          choices,
+        }),
+      ];
     });
   return {
     push: (text) => convert(inner.push(text)),

@@ -6,6 +6,7 @@ import type { Completion } from "../../openai/responses.ts";
 import { toOpenAIUsage } from "../../providers/openai/usage.ts";
 import type { UpstreamCall } from "../upstream/call.ts";
 import { estimateUsage, inputText } from "../usage/estimate.ts";
+import { completionMaxUsage } from "./budget.ts";
 import { requestScope, startCall } from "./call-setup.ts";
 import { costHeaders } from "./chat.ts";
 import { chatAsCompletion, chatStreamAsCompletion, completionAsChat } from "./completions-via-chat.ts";
@@ -13,9 +14,20 @@ import { routeCall } from "./routed-call.ts";
 import { streamResponse } from "./stream-response.ts";
 
 /** POST /v1/completions: native on OpenAI-compatible providers, through chat everywhere else. */
-export async function proxyCompletions(c: Context, deps: RouterDeps, key: KeyRecord, body: CompletionRequest): Promise<Response> {
+export async function proxyCompletions(
+  c: Context,
+  deps: RouterDeps,
+  key: KeyRecord,
+  body: CompletionRequest,
+): Promise<Response> {
   const stream = body.stream === true;
-  const tracker = startCall(c, deps, key, body.model, "completions", "text_completion", stream);
+  const tracker = await startCall(c, deps, key, {
+    modelId: body.model,
+    capability: "completions",
+    operation: "text_completion",
+    stream,
+    usage: (model) => completionMaxUsage(body, model),
+  });
   const scope = requestScope(c, deps);
   const signal = scope.signal;
   const prompt = inputText(body.prompt);
@@ -25,7 +37,10 @@ export async function proxyCompletions(c: Context, deps: RouterDeps, key: KeyRec
       deps,
       tracker,
       signal,
-      (a, ctx) => (a.completions ? a.completions.request(body, ctx, stream) : a.chat.request(completionAsChat(body), ctx, stream)),
+      (a, ctx) =>
+        a.completions
+          ? a.completions.request(body, ctx, stream)
+          : a.chat.request(completionAsChat(body), ctx, stream),
       stream ? "stream" : "json",
     );
     const { adapter, ctx } = served;
@@ -36,7 +51,9 @@ export async function proxyCompletions(c: Context, deps: RouterDeps, key: KeyRec
       return streamResponse({
         onEnd: scope.dispose,
         upstream: served.value as UpstreamCall,
-        transform: adapter.completions ? adapter.completions.stream(ctx, options) : chatStreamAsCompletion(adapter.chat.stream(ctx, options)),
+        transform: adapter.completions
+          ? adapter.completions.stream(ctx, options)
+          : chatStreamAsCompletion(adapter.chat.stream(ctx, options)),
         tracker,
         includeUsage: body.stream_options?.include_usage === true,
         object: "text_completion",
@@ -45,13 +62,18 @@ export async function proxyCompletions(c: Context, deps: RouterDeps, key: KeyRec
         headers: {},
       });
     }
-    const result = adapter.completions ? adapter.completions.response(served.value, ctx) : translate(adapter.chat.response(served.value, ctx));
+    const result = adapter.completions
+      ? adapter.completions.response(served.value, ctx)
+      : translate(adapter.chat.response(served.value, ctx));
     const completion: Completion = result.completion;
-    const usage = result.usage ?? estimateUsage(prompt, completion.choices.map((choice) => choice.text).join(""));
+    const usage =
+      result.usage ?? estimateUsage(prompt, completion.choices.map((choice) => choice.text).join(""));
     const billed = tracker.finish({
       usage,
       status: "success",
-      finishReasons: completion.choices.flatMap((choice) => (choice.finish_reason ? [choice.finish_reason] : [])),
+      finishReasons: completion.choices.flatMap((choice) =>
+        choice.finish_reason ? [choice.finish_reason] : [],
+      ),
       responseModel: completion.model,
     });
     if (!completion.usage) completion.usage = toOpenAIUsage(usage);

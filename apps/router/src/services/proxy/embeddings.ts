@@ -3,13 +3,25 @@ import type { Context } from "hono";
 import type { RouterDeps } from "../../deps.ts";
 import type { EmbeddingRequest } from "../../openai/requests.ts";
 import { estimateUsage, inputText } from "../usage/estimate.ts";
+import { embeddingMaxUsage } from "./budget.ts";
 import { requestScope, startCall } from "./call-setup.ts";
 import { costHeaders } from "./chat.ts";
 import { routeCall } from "./routed-call.ts";
 
 /** POST /v1/embeddings. */
-export async function proxyEmbeddings(c: Context, deps: RouterDeps, key: KeyRecord, body: EmbeddingRequest): Promise<Response> {
-  const tracker = startCall(c, deps, key, body.model, "embeddings", "embeddings", false);
+export async function proxyEmbeddings(
+  c: Context,
+  deps: RouterDeps,
+  key: KeyRecord,
+  body: EmbeddingRequest,
+): Promise<Response> {
+  const tracker = await startCall(c, deps, key, {
+    modelId: body.model,
+    capability: "embeddings",
+    operation: "embeddings",
+    stream: false,
+    usage: () => embeddingMaxUsage(body),
+  });
   const scope = requestScope(c, deps);
   const signal = scope.signal;
   try {
@@ -19,7 +31,10 @@ export async function proxyEmbeddings(c: Context, deps: RouterDeps, key: KeyReco
       signal,
       (adapter, ctx) => {
         if (!adapter.embeddings) {
-          throw new AppError("invalid_request", `The provider of "${body.model}" (${ctx.target.name}) serves no embeddings`);
+          throw new AppError(
+            "invalid_request",
+            `The provider of "${body.model}" (${ctx.target.name}) serves no embeddings`,
+          );
         }
         return adapter.embeddings.request(body, ctx);
       },

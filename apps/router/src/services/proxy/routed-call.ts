@@ -1,7 +1,7 @@
 import type { RouterDeps } from "../../deps.ts";
 import type { CallContext, ProviderAdapter, UpstreamHttpRequest } from "../../providers/types.ts";
 import { executeWithRouting } from "../routing/execute.ts";
-import { type UpstreamCall, callUpstream, readJsonBody } from "../upstream/call.ts";
+import { callUpstream, readJsonBody, type UpstreamCall } from "../upstream/call.ts";
 import type { CallTracker } from "./tracker.ts";
 
 export interface Served<T> {
@@ -26,17 +26,34 @@ export async function routeCall<T>(
     plan: tracker.admitted.deployments,
     breaker: deps.breaker,
     signal,
-    policy: { maxAttempts: deps.env.MAX_ATTEMPTS, retryBaseMs: deps.env.RETRY_BASE_MS, retryMaxMs: deps.env.RETRY_MAX_MS },
+    policy: {
+      maxAttempts: deps.env.MAX_ATTEMPTS,
+      retryBaseMs: deps.env.RETRY_BASE_MS,
+      retryMaxMs: deps.env.RETRY_MAX_MS,
+    },
     attempt: async (deployment, attemptNumber) => {
       tracker.attempts = attemptNumber;
       const target = deps.catalog.provider(deployment.provider);
       if (!target) {
-        return { ok: false, failure: { status: 503, code: "service_unavailable", message: `provider ${deployment.provider} is no longer configured`, retryable: true, retryAfterMs: null } };
+        return {
+          ok: false,
+          failure: {
+            status: 503,
+            code: "service_unavailable",
+            message: `provider ${deployment.provider} is no longer configured`,
+            retryable: true,
+            retryAfterMs: null,
+          },
+        };
       }
       tracker.deployment = deployment;
       tracker.target = target;
       const adapter = deps.adapters[target.kind];
-      const ctx: CallContext = { target, upstreamModel: deployment.upstream_model, requestId: tracker.requestId };
+      const ctx: CallContext = {
+        target,
+        upstreamModel: deployment.upstream_model,
+        requestId: tracker.requestId,
+      };
       const request = build(adapter, ctx);
       const answered = await callUpstream(request, {
         adapter,

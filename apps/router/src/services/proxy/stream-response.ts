@@ -1,7 +1,11 @@
 import { buildErrorEnvelope, isAppError } from "@cloudfreedom/shared";
-import { toOpenAIUsage } from "../../providers/openai/usage.ts";
 import { makeUsage } from "../../providers/common.ts";
-import { type ChatStreamTransform, type NormalizedUsage, UpstreamStreamError } from "../../providers/types.ts";
+import { toOpenAIUsage } from "../../providers/openai/usage.ts";
+import {
+  type ChatStreamTransform,
+  type NormalizedUsage,
+  UpstreamStreamError,
+} from "../../providers/types.ts";
 import type { UpstreamCall } from "../upstream/call.ts";
 import { estimateUsage } from "../usage/estimate.ts";
 import type { CallTracker } from "./tracker.ts";
@@ -62,7 +66,8 @@ export function streamResponse(options: {
       if (!first || chunk.includes('"finish_reason":"')) {
         const parsed = JSON.parse(chunk) as FirstChunk;
         first ??= parsed;
-        for (const choice of parsed.choices ?? []) if (choice.finish_reason) finishReasons.push(choice.finish_reason);
+        for (const choice of parsed.choices ?? [])
+          if (choice.finish_reason) finishReasons.push(choice.finish_reason);
       }
       controller.enqueue(frame(chunk));
     }
@@ -91,7 +96,12 @@ export function streamResponse(options: {
     emit(controller, transform.push(decoder.decode()));
     emit(controller, transform.end());
     const usage = settleUsage(transform, options.prompt, true);
-    const billed = tracker.finish({ usage, status: "success", finishReasons, responseModel: first?.model ?? null });
+    const billed = tracker.finish({
+      usage,
+      status: "success",
+      finishReasons,
+      responseModel: first?.model ?? null,
+    });
     if (options.includeUsage) controller.enqueue(frame(usageChunk(usage, billed)));
     controller.enqueue(encoder.encode("data: [DONE]\n\n"));
     controller.close();
@@ -102,7 +112,12 @@ export function streamResponse(options: {
     const code = failure?.code ?? (isAppError(error) ? error.code : "upstream_error");
     const reason = error instanceof Error ? error.message : "unknown";
     const message = failure?.message ?? `${tracker.target?.name ?? "provider"} stream broke off: ${reason}`;
-    tracker.finish({ usage: settleUsage(transform, options.prompt, false), status: "error", errorCode: code, finishReasons });
+    tracker.finish({
+      usage: settleUsage(transform, options.prompt, false),
+      status: "error",
+      errorCode: code,
+      finishReasons,
+    });
     const envelope = buildErrorEnvelope({ code, message, requestId: tracker.requestId, openAI: true });
     controller.enqueue(frame(JSON.stringify(envelope)));
     controller.close();

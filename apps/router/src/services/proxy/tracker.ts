@@ -1,9 +1,11 @@
-import { type Deployment, type KeyRecord, isAppError } from "@cloudfreedom/shared";
+import { isRefundable, type Reservation } from "@cloudfreedom/admission";
+import { type Deployment, isAppError, type KeyRecord } from "@cloudfreedom/shared";
 import type { RouterDeps } from "../../deps.ts";
-import type { NormalizedUsage, ProviderTarget } from "../../providers/types.ts";
 import { makeUsage } from "../../providers/common.ts";
+import type { NormalizedUsage, ProviderTarget } from "../../providers/types.ts";
+import { buildCallRecord, type Operation } from "../usage/record.ts";
 import type { AdmittedModel } from "./admission.ts";
-import { type Operation, buildCallRecord } from "../usage/record.ts";
+import { admissionHeaders } from "./budget.ts";
 
 export interface Outcome {
   usage: NormalizedUsage;
@@ -14,8 +16,9 @@ export interface Outcome {
 }
 
 /**
- * One call's bookkeeping: which deployment served it, how many attempts, and exactly one usage event and
- * span when it ends, whether it succeeded, failed or the client left.
+ * One call's bookkeeping: which deployment served it, how many attempts, and when it ends (success, error, or
+ * the client left mid-stream) exactly one settlement of its admission hold with the actual cost, followed by
+ * its usage event and span.
  */
 export class CallTracker {
   readonly startedAt = Date.now();
@@ -32,6 +35,7 @@ export class CallTracker {
     readonly operation: Operation,
     readonly stream: boolean,
     private readonly traceparent: string | undefined,
+    readonly reservation: Reservation,
   ) {}
 
   /** Records the call; returns the billed amount in micro-units. Later calls are no-ops returning 0. */
@@ -55,15 +59,35 @@ export class CallTracker {
       finishReasons: outcome.finishReasons ?? [],
       responseModel: outcome.responseModel ?? null,
       traceparent: this.traceparent,
+      reservationId: this.reservation.id,
+      period: this.reservation.period,
     });
-    this.deps.events.publish(event, span);
+    this.deps.settler.submit(
+      {
+        reservationId: this.reservation.id,
+        hold: this.reservation.hold,
+        tenantId: this.key.tenant_id,
+        keyId: this.key.key_id,
+        userId: this.key.user_id,
+        period: this.reservation.period,
+        billedMicros: billed,
+        tokens: outcome.usage.input + outcome.usage.output,
+        refundable: isRefundable(outcome.status, billed),
+      },
+      event,
+      span,
+    );
     return billed;
   }
 
   /** A call that failed before any output: no tokens, the error's code. */
   fail(error: unknown): void {
     const code = isAppError(error) ? error.code : "internal_error";
-    this.finish({ usage: makeUsage(0, 0), status: error instanceof Error && error.name === "ClientGone" ? "cancelled" : "error", errorCode: code });
+    this.finish({
+      usage: makeUsage(0, 0),
+      status: error instanceof Error && error.name === "ClientGone" ? "cancelled" : "error",
+      errorCode: code,
+    });
   }
 
   headers(): Record<string, string> {
@@ -71,6 +95,7 @@ export class CallTracker {
       "x-cloudfreedom-provider": this.target?.name ?? "",
       "x-cloudfreedom-deployment": this.deployment?.id ?? "",
       "x-cloudfreedom-attempts": String(this.attempts),
+      ...admissionHeaders(this.reservation),
     };
   }
 }

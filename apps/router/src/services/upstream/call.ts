@@ -9,7 +9,13 @@ export interface UpstreamCall {
 
 const failure = (code: UpstreamFailure["code"], message: string): AttemptResult<never> => ({
   ok: false,
-  failure: { status: code === "upstream_timeout" ? 504 : 502, code, message, retryable: true, retryAfterMs: null },
+  failure: {
+    status: code === "upstream_timeout" ? 504 : 502,
+    code,
+    message,
+    retryable: true,
+    retryAfterMs: null,
+  },
 });
 
 /**
@@ -42,7 +48,8 @@ export async function callUpstream(
     return { ok: false, failure: options.adapter.failure(response.status, text, response.headers) };
   } catch (error) {
     if (options.signal.aborted) throw new ClientGone();
-    if (timedOut) return failure("upstream_timeout", `${options.provider} did not answer within ${options.timeoutMs} ms`);
+    if (timedOut)
+      return failure("upstream_timeout", `${options.provider} did not answer within ${options.timeoutMs} ms`);
     const reason = error instanceof Error ? error.message : "connection failed";
     return failure("upstream_error", `${options.provider} is unreachable: ${reason}`);
   } finally {

@@ -12,7 +12,8 @@ let countTokens: CountTokens | undefined;
  */
 export function tokensOf(text: string): number {
   if (!text) return 0;
-  countTokens ??= (createRequire(import.meta.url)("gpt-tokenizer") as { countTokens: CountTokens }).countTokens;
+  countTokens ??= (createRequire(import.meta.url)("gpt-tokenizer") as { countTokens: CountTokens })
+    .countTokens;
   return countTokens(text);
 }
 

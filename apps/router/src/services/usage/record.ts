@@ -2,11 +2,11 @@ import {
   type Deployment,
   type KeyRecord,
   type ModelCatalogEntry,
+  newId,
+  type PeriodId,
+  priceUsage,
   type QueuePayloadInput,
   type Span,
-  newId,
-  periodOf,
-  priceUsage,
 } from "@cloudfreedom/shared";
 import type { NormalizedUsage, ProviderTarget } from "../../providers/types.ts";
 
@@ -29,6 +29,9 @@ export interface CallRecord {
   finishReasons: string[];
   responseModel: string | null;
   traceparent: string | undefined;
+  /** The admission hold this call settles, and the budget period it was admitted in. */
+  reservationId: string;
+  period: PeriodId;
 }
 
 const hex = (bytes: number) => {
@@ -41,11 +44,17 @@ const hex = (bytes: number) => {
 /** Join the caller's W3C trace when it sent `traceparent`, else start a new trace. */
 function traceIds(traceparent: string | undefined): { traceId: string; parentId: string | null } {
   const match = traceparent ? /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/.exec(traceparent) : null;
-  return match?.[1] && match[2] ? { traceId: match[1], parentId: match[2] } : { traceId: hex(16), parentId: null };
+  return match?.[1] && match[2]
+    ? { traceId: match[1], parentId: match[2] }
+    : { traceId: hex(16), parentId: null };
 }
 
 /** The usage event for billing and the LLM span (OpenTelemetry GenAI conventions) for traces. */
-export function buildCallRecord(call: CallRecord): { event: QueuePayloadInput<"usage">; span: Span; billed: number } {
+export function buildCallRecord(call: CallRecord): {
+  event: QueuePayloadInput<"usage">;
+  span: Span;
+  billed: number;
+} {
   const { cost, billed } = priceUsage(call.usage, call.model.prices, call.key.tenant_limits.markup_pct);
   const occurredAt = new Date(call.endedAt);
   const event: QueuePayloadInput<"usage"> = {
@@ -57,8 +66,9 @@ export function buildCallRecord(call: CallRecord): { event: QueuePayloadInput<"u
     model: call.model.model_id,
     provider: call.target?.name ?? null,
     deployment: call.deployment?.id ?? null,
-    reservation_id: null,
-    period: periodOf(occurredAt),
+    reservation_id: call.reservationId,
+    // The period of admission, not of the end: a call straddling midnight is billed where it was held.
+    period: call.period,
     tokens: {
       input: call.usage.input,
       cached_input: call.usage.cached_input,
@@ -85,7 +95,8 @@ export function buildCallRecord(call: CallRecord): { event: QueuePayloadInput<"u
     kind: "client",
     start_time: new Date(call.startedAt).toISOString(),
     end_time: occurredAt.toISOString(),
-    status: call.status === "success" ? { code: "ok" } : { code: "error", message: call.errorCode ?? call.status },
+    status:
+      call.status === "success" ? { code: "ok" } : { code: "error", message: call.errorCode ?? call.status },
     attributes: {
       "gen_ai.operation.name": operation,
       "gen_ai.provider.name": call.target?.kind ?? "unknown",

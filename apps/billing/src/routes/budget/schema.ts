@@ -1,0 +1,26 @@
+import { ModelId, NonNegativeMicros } from "@cloudfreedom/shared";
+import { z } from "zod";
+
+const Tokens = z.coerce.number().int().nonnegative().max(10_000_000);
+
+export const BudgetCheckBody = z.object({
+  model: ModelId,
+  /** Estimated prompt tokens. */
+  input_tokens: Tokens,
+  max_output_tokens: Tokens.positive().optional(),
+  reserve: z.boolean().default(false),
+});
+
+export const BudgetQuery = z.object({
+  tenant_id: z.string().min(1).optional(),
+  key_id: z.string().min(1).optional(),
+  user_id: z.string().min(1).optional(),
+});
+
+export const SetBudgetBody = z.object({
+  tenant_id: z.string().min(1).optional(),
+  scope_type: z.enum(["tenant", "user", "key"]),
+  scope_id: z.string().min(1).optional(),
+  /** Per period, micro-units; null removes the limit. */
+  limit_micros: NonNegativeMicros.nullable(),
+});

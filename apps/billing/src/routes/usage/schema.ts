@@ -1,0 +1,49 @@
+import { ModelId, NonNegativeMicros, PeriodId, UsageStatus } from "@cloudfreedom/shared";
+import { z } from "zod";
+
+const Count = z.number().int().nonnegative();
+
+export const UsageReportBody = z.object({
+  model: ModelId,
+  tokens: z.object({
+    input: Count,
+    output: Count,
+    cached_input: Count.optional(),
+    reasoning: Count.optional(),
+  }),
+  cost_micros: NonNegativeMicros.optional(),
+  status: UsageStatus.default("success"),
+  error_code: z.string().max(64).nullable().optional(),
+  latency_ms: Count.default(0),
+  stream: z.boolean().default(false),
+  provider: z.string().min(1).max(64).nullable().optional(),
+  request_id: z.string().min(1).max(128).optional(),
+  reservation_id: z.string().min(1).max(128).nullable().optional(),
+  key_id: z.string().min(1).max(64).nullable().optional(),
+  user_id: z.string().min(1).max(64).nullable().optional(),
+  occurred_at: z.iso.datetime().optional(),
+  metadata: z.record(z.string(), z.string().max(1_000)).optional(),
+});
+
+export const IdempotencyKey = z
+  .string({ message: "send an Idempotency-Key header (1-255 characters) so a retried report counts once" })
+  .min(1)
+  .max(255);
+
+export const UsageListQuery = z.object({
+  tenant_id: z.string().min(1).optional(),
+  page: z.coerce.number().int().positive().default(1),
+  per_page: z.coerce.number().int().min(1).max(500).default(50),
+  model: z.string().min(1).optional(),
+  key_id: z.string().min(1).optional(),
+  user_id: z.string().min(1).optional(),
+  status: UsageStatus.optional(),
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
+});
+
+export const SummaryQuery = z.object({
+  tenant_id: z.string().min(1).optional(),
+  period: PeriodId.optional(),
+  format: z.enum(["json", "csv"]).optional(),
+});

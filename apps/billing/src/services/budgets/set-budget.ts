@@ -1,0 +1,74 @@
+import type { BudgetRow, Db } from "@cloudfreedom/db";
+import { AppError, isAppError } from "@cloudfreedom/shared";
+import type { BillingDeps } from "../../deps.ts";
+import { type ScopeType, STANDING_PERIOD } from "./standing-limits.ts";
+
+export interface SetBudgetInput {
+  tenantId: string;
+  scopeType: ScopeType;
+  /** The user or key id; ignored for the tenant scope. */
+  scopeId: string | null;
+  /** Micro-units per period; null removes the limit (the plan's included budget applies to the tenant). */
+  limitMicros: number | null;
+}
+
+/** The scope must belong to the tenant: another tenant's user or key looks absent. */
+async function assertScopeInTenant(db: Db, input: SetBudgetInput): Promise<string> {
+  if (input.scopeType === "tenant") return input.tenantId;
+  if (!input.scopeId) {
+    throw new AppError("validation_failed", "scope_id: required for user and key budgets", {
+      field: "scope_id",
+    });
+  }
+  const scoped = db.forTenant(input.tenantId);
+  const found =
+    input.scopeType === "key"
+      ? await scoped.collection("api_keys").getFirst({ filter: "id = {:id}", params: { id: input.scopeId } })
+      : await scoped
+          .collection("memberships")
+          .getFirst({ filter: "user = {:id}", params: { id: input.scopeId } });
+  if (!found)
+    throw new AppError("not_found", `No ${input.scopeType} ${input.scopeId} in this tenant`, {
+      field: "scope_id",
+    });
+  return input.scopeId;
+}
+
+/**
+ * Sets a standing budget for a tenant, user or key. A key's limit is also written to its `api_keys` row
+ * (where its KeyRecord is built from); then the tenant's KeyRecords are refreshed so admission enforces it.
+ */
+export async function setBudget(
+  deps: Pick<BillingDeps, "db" | "refreshTenantKeys">,
+  input: SetBudgetInput,
+): Promise<BudgetRow> {
+  const scopeId = await assertScopeInTenant(deps.db, input);
+  const budgets = deps.db.forTenant(input.tenantId).collection("budgets");
+  const filter = {
+    filter: "scope_type = {:type} && scope_id = {:id} && period = {:period}",
+    params: { type: input.scopeType, id: scopeId, period: STANDING_PERIOD },
+  };
+  const limit = input.limitMicros ?? 0;
+  const existing = await budgets.getFirst(filter);
+  let row: BudgetRow;
+  if (existing) row = await budgets.update(existing.id, { limit_micros: limit });
+  else {
+    try {
+      row = await budgets.create({
+        scope_type: input.scopeType,
+        scope_id: scopeId,
+        period: STANDING_PERIOD,
+        limit_micros: limit,
+      });
+    } catch (error) {
+      const raced = isAppError(error) && error.code === "conflict" ? await budgets.getFirst(filter) : null;
+      if (!raced) throw error;
+      row = await budgets.update(raced.id, { limit_micros: limit });
+    }
+  }
+  if (input.scopeType === "key") {
+    await deps.db.forTenant(input.tenantId).collection("api_keys").update(scopeId, { budget_micros: limit });
+  }
+  await deps.refreshTenantKeys(input.tenantId);
+  return row;
+}

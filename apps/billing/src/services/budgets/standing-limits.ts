@@ -1,0 +1,28 @@
+import type { BudgetRow, Db } from "@cloudfreedom/db";
+
+/** Standing limits (set by owners or operators) live in `budgets` rows of this pseudo-period. */
+export const STANDING_PERIOD = "default";
+
+export type ScopeType = BudgetRow["scope_type"];
+
+export interface StandingLimits {
+  tenant: number | null;
+  users: Map<string, number>;
+  keys: Map<string, number>;
+}
+
+/** A tenant's standing limits; 0 in a row means "no limit of its own". */
+export async function loadStandingLimits(db: Db, tenantId: string): Promise<StandingLimits> {
+  const rows = await db
+    .forTenant(tenantId)
+    .collection("budgets")
+    .listAll({ filter: "period = {:period}", params: { period: STANDING_PERIOD } });
+  const limits: StandingLimits = { tenant: null, users: new Map(), keys: new Map() };
+  for (const row of rows) {
+    if (row.limit_micros === 0) continue;
+    if (row.scope_type === "tenant") limits.tenant = row.limit_micros;
+    else if (row.scope_type === "user") limits.users.set(row.scope_id, row.limit_micros);
+    else limits.keys.set(row.scope_id, row.limit_micros);
+  }
+  return limits;
+}

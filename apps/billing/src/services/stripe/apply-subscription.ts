@@ -1,0 +1,112 @@
+import {
+  createCollection,
+  type PlanRow,
+  type SubscriptionRow,
+  type TenantRow,
+  toPbDate,
+} from "@cloudfreedom/db";
+import type { BillingDeps } from "../../deps.ts";
+import {
+  applyTenantPlan,
+  fallbackPlan,
+  loadTenant,
+  planById,
+  planBySlug,
+  planByStripePrice,
+} from "../tenants/tenant-plan.ts";
+import { idOf, type Subscription, subscriptionTerms } from "./webhook-payloads.ts";
+
+export type SubscriptionDeps = Pick<BillingDeps, "db" | "refreshTenantKeys" | "periods" | "logger">;
+
+/** Statuses that end what the subscription granted: the tenant falls back to its plan's downgrade target. */
+const ENDED = new Set<SubscriptionRow["status"]>(["canceled", "unpaid", "incomplete_expired", "paused"]);
+const GRANTING = new Set<SubscriptionRow["status"]>(["active", "trialing"]);
+
+const seconds = (value: number | null | undefined): string => (value ? toPbDate(value * 1000) : "");
+
+/** The subscription row by Stripe id, whatever its tenant (the tenant-resolving index of subscriptions). */
+export function findSubscriptionRow(
+  deps: Pick<BillingDeps, "db">,
+  stripeId: string,
+): Promise<SubscriptionRow | null> {
+  return createCollection(deps.db.client, "subscriptions").getFirst({
+    filter: "stripe_subscription_id = {:id}",
+    params: { id: stripeId },
+  });
+}
+
+async function tenantFor(
+  deps: SubscriptionDeps,
+  sub: Subscription,
+  row: SubscriptionRow | null,
+): Promise<TenantRow | null> {
+  const byMetadata = sub.metadata?.tenant_id;
+  if (byMetadata) return loadTenant(deps.db, byMetadata).catch(() => null);
+  if (row) return loadTenant(deps.db, row.tenant).catch(() => null);
+  const customer = idOf(sub.customer);
+  if (!customer) return null;
+  return deps.db.operator
+    .collection("tenants")
+    .getFirst({ filter: "stripe_customer_id = {:customer}", params: { customer } });
+}
+
+export type SubscriptionOutcome = "applied" | "stale" | "unmapped";
+
+/**
+ * `customer.subscription.created|updated|deleted`: mirror the subscription into `subscriptions`, put the
+ * tenant on the plan its price belongs to (or back on its fallback plan when the subscription ended), and
+ * refresh the tenant's KeyRecords. An event older than the last one applied changes nothing.
+ */
+export async function applySubscription(
+  deps: SubscriptionDeps,
+  sub: Subscription,
+  eventCreated: number,
+  deleted = false,
+): Promise<SubscriptionOutcome> {
+  const row = await findSubscriptionRow(deps, sub.id);
+  if (row && row.last_event_at > eventCreated) return "stale";
+  const tenant = await tenantFor(deps, sub, row);
+  if (!tenant) {
+    deps.logger.warn({ subscription: sub.id }, "stripe subscription belongs to no known tenant; ignored");
+    return "unmapped";
+  }
+  const terms = subscriptionTerms(sub);
+  const plan: PlanRow | null =
+    (await planByStripePrice(deps.db, terms.priceId ?? "")) ??
+    (sub.metadata?.plan ? await planBySlug(deps.db, sub.metadata.plan) : null) ??
+    (row ? await planById(deps.db, row.plan) : null);
+  const status: SubscriptionRow["status"] = deleted ? "canceled" : sub.status;
+  const data = {
+    plan: plan?.id ?? "",
+    stripe_subscription_id: sub.id,
+    stripe_customer_id: idOf(sub.customer) ?? "",
+    stripe_price_id: terms.priceId ?? "",
+    status,
+    tier: plan?.tier ?? row?.tier ?? tenant.tier,
+    current_period_start: seconds(terms.start),
+    current_period_end: seconds(terms.end),
+    cancel_at_period_end: sub.cancel_at_period_end ?? false,
+    canceled_at: seconds(sub.canceled_at),
+    last_event_at: eventCreated,
+    ...(GRANTING.has(status) ? { grace_until: "" } : {}),
+  };
+  const subscriptions = deps.db.forTenant(tenant.id).collection("subscriptions");
+  if (row) await subscriptions.update(row.id, data);
+  else await subscriptions.create(data);
+  deps.periods.forget(tenant.id);
+
+  const customer = idOf(sub.customer) ?? undefined;
+  if (GRANTING.has(status) && plan) {
+    await applyTenantPlan(deps, tenant, plan, {
+      stripe_customer_id: customer,
+      stripe_subscription_id: sub.id,
+    });
+  } else if (ENDED.has(status) && (tenant.stripe_subscription_id || sub.id) === sub.id) {
+    const fallback = await fallbackPlan(deps.db, plan ?? (await planById(deps.db, tenant.plan)));
+    if (fallback) await applyTenantPlan(deps, tenant, fallback, { stripe_subscription_id: "" });
+    else await deps.refreshTenantKeys(tenant.id);
+  } else {
+    await deps.refreshTenantKeys(tenant.id);
+  }
+  return "applied";
+}

@@ -1,0 +1,53 @@
+import { AppError } from "@cloudfreedom/shared";
+import type { BillingDeps } from "../../deps.ts";
+import { loadTenant, planBySlug } from "../tenants/tenant-plan.ts";
+import { requireStripe } from "./client.ts";
+import { ensureCustomer } from "./ensure-customer.ts";
+
+export interface CheckoutInput {
+  tenantId: string;
+  planSlug: string;
+  successUrl?: string | undefined;
+  cancelUrl?: string | undefined;
+}
+
+export function returnUrl(deps: Pick<BillingDeps, "env">): string {
+  return deps.env.BILLING_RETURN_URL ?? `https://admin.${deps.env.PLATFORM_DOMAIN}/billing`;
+}
+
+/**
+ * A Stripe Checkout session subscribing the tenant to a plan. The tenant and plan travel in the session's and
+ * the subscription's metadata, so the webhooks map the result back without trusting anything else.
+ */
+export async function createCheckout(
+  deps: Pick<BillingDeps, "db" | "stripe" | "env">,
+  input: CheckoutInput,
+): Promise<{ id: string; url: string | null }> {
+  const stripe = requireStripe(deps);
+  const tenant = await loadTenant(deps.db, input.tenantId);
+  const plan = await planBySlug(deps.db, input.planSlug);
+  if (!plan?.is_active) {
+    throw new AppError("not_found", `No active plan "${input.planSlug}"`, { field: "plan" });
+  }
+  if (!plan.stripe_price_id) {
+    throw new AppError(
+      "invalid_request",
+      `The plan "${plan.slug}" is not sold through Stripe (it has no stripe_price_id); contact sales`,
+      { field: "plan" },
+    );
+  }
+  const customer = await ensureCustomer(deps, tenant);
+  const metadata = { tenant_id: tenant.id, plan: plan.slug };
+  const base = returnUrl(deps);
+  const session = await stripe.checkout.sessions.create({
+    mode: "subscription",
+    customer,
+    client_reference_id: tenant.id,
+    line_items: [{ price: plan.stripe_price_id, quantity: 1 }],
+    metadata,
+    subscription_data: { metadata },
+    success_url: input.successUrl ?? `${base}?checkout=success`,
+    cancel_url: input.cancelUrl ?? `${base}?checkout=cancelled`,
+  });
+  return { id: session.id, url: session.url };
+}

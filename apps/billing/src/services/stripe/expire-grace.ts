@@ -1,0 +1,35 @@
+import { createCollection } from "@cloudfreedom/db";
+import type { BillingDeps } from "../../deps.ts";
+import { applyTenantPlan, fallbackPlan, loadTenant, planById } from "../tenants/tenant-plan.ts";
+
+/**
+ * `payment_grace_expiry`: past-due subscriptions whose grace ended lose what they granted: the tenant moves
+ * to its plan's downgrade target (default `free`) and its KeyRecords are refreshed. Stripe keeps retrying the
+ * payment; a later `invoice.paid` + `customer.subscription.updated` (active) restores the plan.
+ */
+export async function expirePaymentGrace(
+  deps: Pick<BillingDeps, "db" | "refreshTenantKeys" | "logger">,
+  now = new Date(),
+): Promise<number> {
+  // Across tenants: a maintenance job, the one reader of subscriptions that is not tenant-scoped.
+  const expired = await createCollection(deps.db.client, "subscriptions").listAll({
+    filter: "status = 'past_due' && grace_until != '' && grace_until <= {:now}",
+    // Stored dates read "2026-11-23 10:00:00.000Z": compare in that format, not ISO's "T".
+    params: { now: now.toISOString().replace("T", " ") },
+  });
+  let downgraded = 0;
+  for (const row of expired) {
+    const tenant = await loadTenant(deps.db, row.tenant);
+    if (tenant.stripe_subscription_id && tenant.stripe_subscription_id !== row.stripe_subscription_id)
+      continue;
+    const fallback = await fallbackPlan(deps.db, await planById(deps.db, row.plan));
+    if (!fallback || tenant.plan === fallback.id) continue;
+    await applyTenantPlan(deps, tenant, fallback);
+    deps.logger.info(
+      { tenant: tenant.id, plan: fallback.slug, subscription: row.stripe_subscription_id },
+      "payment grace ended: tenant downgraded",
+    );
+    downgraded += 1;
+  }
+  return downgraded;
+}

@@ -1,0 +1,87 @@
+import type { SettleRequest, SettleResult } from "@cloudfreedom/admission";
+import { settlementOf } from "@cloudfreedom/admission";
+import { createBatchWriter, type PocketBaseClient, type WriteOutcome } from "@cloudfreedom/db";
+import type { Producer } from "@cloudfreedom/queue";
+import type { UsageEvent } from "@cloudfreedom/shared";
+import type { Redis } from "ioredis";
+import { withRememberedHolds } from "../budgets/reservation-holds.ts";
+import { markSnapshotsDirty } from "../budgets/snapshot-queue.ts";
+import { forwardToAnalytics } from "./forward-analytics.ts";
+import { type UsageLogWrite, usageLogRow } from "./usage-log-row.ts";
+
+export interface UsagePipelineDeps {
+  client: PocketBaseClient;
+  redis: Redis;
+  analytics: Producer<"analytics">;
+  /** packages/admission's `settle`: idempotent by reservation id. */
+  settle(batch: SettleRequest[]): Promise<SettleResult[]>;
+}
+
+/** Retrying cannot help (the row itself is invalid, e.g. its tenant is gone): the job fails for inspection. */
+export class PermanentUsageError extends Error {
+  override readonly name = "PermanentUsageError";
+}
+
+const PERMANENT_CODES = new Set(["validation_failed", "not_found", "invalid_request"]);
+
+function outcomeError(outcome: WriteOutcome): Error | null {
+  if (outcome.status !== "failed") return null;
+  const message = `usage_logs write failed: ${outcome.error.message}`;
+  return PERMANENT_CODES.has(outcome.error.code) ? new PermanentUsageError(message) : new Error(message);
+}
+
+/**
+ * One batch of usage events, exactly once in effect, in this order:
+ * 1. confirm settlement (admission, idempotent by reservation id; usage reported through the API is charged
+ *    here, before its log exists, so a counter rebuilt from the logs never counts it twice);
+ * 2. write `usage_logs` through the batch API keyed by (tenant, event_id): a redelivered event is a duplicate;
+ * 3. mark the periods' `budgets` snapshots stale (the refresher recomputes them from the logs);
+ * 4. forward the persisted events to queue `analytics` (whose consumer de-duplicates by event id).
+ * Returns one error (or null) per event; a job is acknowledged only when its event got null.
+ */
+export async function persistUsageBatch(
+  deps: UsagePipelineDeps,
+  events: UsageEvent[],
+): Promise<Array<Error | null>> {
+  const errors: Array<Error | null> = events.map(() => null);
+  // Usage reported through the API may name a reservation of `POST /v1/budget/check`: release its hold.
+  const requests = await withRememberedHolds(
+    deps.redis,
+    events.map(settlementOf),
+    events.map((event) => event.source === "api" && event.reservation_id !== null),
+  );
+  const settled = await deps.settle(requests);
+  settled.forEach((result, i) => {
+    if (result.kind === "failed") errors[i] = new Error(`settlement failed: ${result.error.message}`);
+    else if (result.kind === "unseeded") errors[i] = new Error("settlement failed: counters not seeded yet");
+  });
+
+  const writer = createBatchWriter<UsageLogWrite>({
+    client: deps.client,
+    collection: "usage_logs",
+    maxBatch: Math.max(1, events.length),
+    idempotencyKey: ["tenant", "event_id"],
+  });
+  const writes = events.map((event, i) => (errors[i] ? null : writer.write(usageLogRow(event))));
+  await writer.flush();
+  const outcomes = await Promise.all(writes);
+  outcomes.forEach((outcome, i) => {
+    if (outcome) errors[i] = outcomeError(outcome);
+  });
+
+  const persisted = events.filter((_, i) => outcomes[i] !== null && errors[i] === null);
+  if (persisted.length === 0) return errors;
+  try {
+    await markSnapshotsDirty(
+      deps.redis,
+      persisted.map((event) => ({ tenantId: event.tenant_id, period: event.period })),
+    );
+    await forwardToAnalytics(deps.analytics, persisted);
+  } catch (error) {
+    const failure = new Error(`usage persisted but not yet announced: ${String(error)}`);
+    events.forEach((_, i) => {
+      if (errors[i] === null) errors[i] = failure;
+    });
+  }
+  return errors;
+}

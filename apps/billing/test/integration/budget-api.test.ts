@@ -1,0 +1,195 @@
+import { readPeriodCounters } from "@cloudfreedom/admission";
+import type { ModelRow } from "@cloudfreedom/db";
+import { createProducer } from "@cloudfreedom/queue";
+import { periodOf } from "@cloudfreedom/shared";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { persistUsageBatch } from "../../src/services/usage/persist-usage-batch.ts";
+import { type TenantFixture, tenantFixture, testModel, usageEvent } from "./fixtures.ts";
+import { type BillingHarness, OPERATOR_TOKEN, startBilling } from "./harness.ts";
+
+let h: BillingHarness;
+let a: TenantFixture;
+let model: ModelRow;
+const period = periodOf(new Date());
+
+beforeAll(async () => {
+  h = await startBilling();
+  const ctx = { db: h.db, redis: h.redisDb.redis };
+  [a, model] = await Promise.all([tenantFixture(ctx), testModel(h.db)]);
+});
+afterAll(() => h?.stop());
+
+const check = (token: string, body: Record<string, unknown>) =>
+  h.call("POST", "/v1/budget/check", { token, body });
+
+describe("POST /v1/budget/check", () => {
+  it("admits a request the budget affords without holding anything", async () => {
+    const res = await check(a.billingKey.secret, {
+      model: model.model_id,
+      input_tokens: 1_000,
+      max_output_tokens: 500,
+    });
+    // (1,000 × €1 + 500 × €2) / 1M = 2,000 micros, +20 % markup.
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      allowed: true,
+      model: model.model_id,
+      period,
+      estimated_cost_micros: 2_400,
+      estimated_tokens: 1_500,
+      reservation_id: null,
+      budget_remaining_micros: 1_000_000 - 2_400,
+    });
+    const counters = await readPeriodCounters(h.redisDb.redis, a.tenant.id, period);
+    expect(counters.tenant).toEqual({ spent: 0, reserved: 0 });
+  });
+
+  it("holds the maximum cost when asked to reserve, and settles it with the usage report", async () => {
+    const res = await check(a.billingKey.secret, {
+      model: model.model_id,
+      input_tokens: 1_000,
+      reserve: true,
+    });
+    // Without max_output_tokens the model's cap (1,000) is reserved: 1,000 + 2,000 = 3,000 micros → 3,600.
+    expect(res.body).toMatchObject({
+      estimated_cost_micros: 3_600,
+      reservation_id: expect.stringMatching(/^rsv_/),
+    });
+    expect((await readPeriodCounters(h.redisDb.redis, a.tenant.id, period)).tenant).toEqual({
+      spent: 0,
+      reserved: 3_600,
+    });
+
+    const event = usageEvent(a.tenant, a.billingKey.row, {
+      reservation_id: String(res.body.reservation_id),
+      source: "api",
+      billed_micros: 1_500,
+    });
+    const analytics = createProducer("analytics", { connection: h.runtime.queueRedis() });
+    const errors = await persistUsageBatch(
+      { client: h.runtime.db, redis: h.redisDb.redis, analytics, settle: (b) => h.deps.admission.settle(b) },
+      [event],
+    );
+    await analytics.close();
+    expect(errors).toEqual([null]);
+    expect((await readPeriodCounters(h.redisDb.redis, a.tenant.id, period)).tenant).toEqual({
+      spent: 1_500,
+      reserved: 0,
+    });
+
+    const budget = await h.call("GET", "/v1/budget", { token: a.billingKey.secret });
+    expect(budget.status).toBe(200);
+    expect(budget.body).toMatchObject({
+      tenant_id: a.tenant.id,
+      period,
+      counters: "live",
+      currency: "EUR",
+      scopes: [
+        {
+          scope_type: "tenant",
+          scope_id: a.tenant.id,
+          limit_micros: 1_000_000,
+          spent_micros: 1_500,
+          reserved_micros: 0,
+          remaining_micros: 998_500,
+        },
+        { scope_type: "user", scope_id: a.owner.id, limit_micros: null, spent_micros: 1_500 },
+        {
+          scope_type: "key",
+          scope_id: a.billingKey.row.id,
+          limit_micros: null,
+          spent_micros: 1_500,
+          remaining_micros: null,
+        },
+      ],
+    });
+  });
+
+  it("refuses what the budget cannot afford with the router's 402, naming the scope", async () => {
+    const res = await check(a.billingKey.secret, { model: model.model_id, input_tokens: 2_000_000 });
+    expect(res.status).toBe(402);
+    expect(res.body).toMatchObject({
+      code: "budget_exceeded",
+      details: { scope: "tenant", limit: 1_000_000, spent: 1_500, period },
+      error: { type: "insufficient_quota" },
+    });
+  });
+
+  it("names the bad field", async () => {
+    const res = await check(a.billingKey.secret, { model: model.model_id, input_tokens: -5 });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ code: "validation_failed", details: { field: "input_tokens" } });
+    const unknown = await check(a.billingKey.secret, { model: "no-such-model", input_tokens: 5 });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body).toMatchObject({ code: "model_not_found", details: { model_id: "no-such-model" } });
+  });
+
+  it("accepts a member's access token (tenant and user budgets)", async () => {
+    const token = await h.signToken({ sub: a.member.id, tenant: a.tenant.id, role: "member" });
+    const res = await check(token, { model: model.model_id, input_tokens: 10, max_output_tokens: 10 });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ allowed: true, estimated_cost_micros: 36 });
+  });
+});
+
+describe("PUT /v1/budgets", () => {
+  it("lets the owner cap a key, and the key's next check is refused by that cap", async () => {
+    const owner = await h.signToken({ sub: a.owner.id, tenant: a.tenant.id, role: "owner" });
+    const set = await h.call("PUT", "/v1/budgets", {
+      token: owner,
+      body: { scope_type: "key", scope_id: a.billingKey.row.id, limit_micros: 2_000 },
+    });
+    expect(set.status).toBe(200);
+    expect(set.body).toEqual({
+      tenant_id: a.tenant.id,
+      scope_type: "key",
+      scope_id: a.billingKey.row.id,
+      limit_micros: 2_000,
+    });
+    const res = await check(a.billingKey.secret, {
+      model: model.model_id,
+      input_tokens: 1_000,
+      max_output_tokens: 10,
+    });
+    expect(res.status).toBe(402);
+    expect(res.body).toMatchObject({ details: { scope: "key", limit: 2_000, spent: 1_500 } });
+
+    const budget = await h.call("GET", "/v1/budget", { token: a.billingKey.secret });
+    expect(budget.body.scopes).toContainEqual(
+      expect.objectContaining({ scope_type: "key", limit_micros: 2_000, remaining_micros: 500 }),
+    );
+  });
+
+  it("lets an operator raise the tenant budget, and removes a cap with null", async () => {
+    const raised = await h.call("PUT", "/v1/budgets", {
+      token: OPERATOR_TOKEN,
+      body: { tenant_id: a.tenant.id, scope_type: "tenant", limit_micros: 5_000_000 },
+    });
+    expect(raised.status).toBe(200);
+    const cleared = await h.call("PUT", "/v1/budgets", {
+      token: OPERATOR_TOKEN,
+      body: { tenant_id: a.tenant.id, scope_type: "key", scope_id: a.billingKey.row.id, limit_micros: null },
+    });
+    expect(cleared.body).toMatchObject({ limit_micros: null });
+    const budget = await h.call("GET", "/v1/budget", { token: a.billingKey.secret });
+    expect(budget.body.scopes).toContainEqual(
+      expect.objectContaining({ scope_type: "tenant", limit_micros: 5_000_000 }),
+    );
+    expect(budget.body.scopes).toContainEqual(
+      expect.objectContaining({ scope_type: "key", limit_micros: null }),
+    );
+  });
+
+  it("refuses members and billing-only keys, and names a missing scope id", async () => {
+    const member = await h.signToken({ sub: a.member.id, tenant: a.tenant.id, role: "member" });
+    const body = { scope_type: "tenant", limit_micros: 1 };
+    expect((await h.call("PUT", "/v1/budgets", { token: member, body })).status).toBe(403);
+    expect((await h.call("PUT", "/v1/budgets", { token: a.billingKey.secret, body })).status).toBe(403);
+    const noScope = await h.call("PUT", "/v1/budgets", {
+      token: OPERATOR_TOKEN,
+      body: { tenant_id: a.tenant.id, scope_type: "user", limit_micros: 1 },
+    });
+    expect(noScope.status).toBe(400);
+    expect(noScope.body).toMatchObject({ code: "validation_failed", details: { field: "scope_id" } });
+  });
+});

@@ -1,0 +1,59 @@
+import { queueDepth } from "@cloudfreedom/queue";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually, type TenantFixture, tenantFixture, usageEvent } from "./fixtures.ts";
+import { type PipelineStack, startPipelineStack } from "./pipeline-stack.ts";
+
+let stack: PipelineStack;
+let t: TenantFixture;
+
+beforeAll(async () => {
+  stack = await startPipelineStack({ USAGE_BATCH_SIZE: "200", USAGE_CONCURRENCY: "400" });
+  t = await tenantFixture({ db: stack.db, redis: stack.redisDb.redis });
+});
+afterAll(() => stack?.stop());
+
+describe("usage pipeline crash", () => {
+  it("stores every event exactly once when the worker is SIGKILLed in the middle of a batch and restarted", async () => {
+    const events = Array.from({ length: 4_000 }, () => usageEvent(t.tenant, t.billingKey.row));
+    await stack.usage.addBulk(events.map((payload) => ({ payload, jobId: payload.event_id })));
+    const first = await stack.startWorker();
+    // Killed once some batches are stored and others are in flight.
+    await eventually(async () => {
+      const stored = (await stack.storedEventIds(t.tenant.id)).length;
+      return stored >= 400 ? stored : undefined;
+    }, "the first batches to be stored");
+    first.child.kill("SIGKILL");
+    await first.exited;
+    const atCrash = (await stack.storedEventIds(t.tenant.id)).length;
+    expect(atCrash).toBeLessThan(events.length);
+    // Jobs were in flight when it died: they stay locked (active) until their lock expires.
+    expect((await queueDepth("usage", { connection: stack.queueRedis })).active).toBeGreaterThan(0);
+
+    const second = await stack.startWorker();
+    const stored = await eventually(
+      async () => {
+        if (!(await stack.drained())) return undefined;
+        const ids = await stack.storedEventIds(t.tenant.id);
+        return ids.length >= events.length ? ids : undefined;
+      },
+      "every event after the restart",
+      120_000,
+    );
+    expect(stored.length).toBe(events.length);
+    expect(new Set(stored)).toEqual(new Set(events.map((event) => event.event_id)));
+
+    const period = events[0]?.period ?? "";
+    const spent = events.reduce((total, event) => total + event.billed_micros, 0);
+    await eventually(async () => {
+      const row = await stack.db
+        .forTenant(t.tenant.id)
+        .collection("budgets")
+        .getFirst({ filter: "scope_type = 'tenant' && period = {:p}", params: { p: period } });
+      return row?.spent_micros === spent ? row : undefined;
+    }, "the snapshot to match the stored events");
+    expect(second.logs().filter((line) => line.msg === "queue job failed" && line.final === true)).toEqual(
+      [],
+    );
+    await second.stop("SIGTERM");
+  }, 240_000);
+});

@@ -1,0 +1,158 @@
+import { readPeriodCounters } from "@cloudfreedom/admission";
+import { createProducer } from "@cloudfreedom/queue";
+import { newId, periodEnd, periodOf } from "@cloudfreedom/shared";
+import type Stripe from "stripe";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runMaintenanceJob } from "../../src/jobs/maintenance.ts";
+import { rolloverPeriods } from "../../src/services/budgets/rollover-periods.ts";
+import { type MeterClient, syncStripeMeter } from "../../src/services/stripe/sync-meter.ts";
+import { persistUsageBatch } from "../../src/services/usage/persist-usage-batch.ts";
+import { type TenantFixture, tenantFixture, usageEvent } from "./fixtures.ts";
+import { type BillingHarness, startBilling } from "./harness.ts";
+
+let h: BillingHarness;
+let t: TenantFixture;
+const period = periodOf(new Date());
+
+async function store(billed: number[]): Promise<void> {
+  const analytics = createProducer("analytics", { connection: h.runtime.queueRedis() });
+  const events = billed.map((micros) => usageEvent(t.tenant, t.billingKey.row, { billed_micros: micros }));
+  const errors = await persistUsageBatch(
+    { client: h.runtime.db, redis: h.redisDb.redis, analytics, settle: (b) => h.deps.admission.settle(b) },
+    events,
+  );
+  await analytics.close();
+  expect(errors.every((error) => error === null)).toBe(true);
+}
+
+/** The real (stripe-mock) client, recording what is sent; `failAfter` simulates a lost response. */
+function recordingClient(
+  sent: Stripe.Billing.MeterEventCreateParams[],
+  options: { failAfter?: boolean } = {},
+): MeterClient {
+  const stripe = h.deps.stripe;
+  if (!stripe) throw new Error("stripe-mock is not configured");
+  return {
+    billing: {
+      meterEvents: {
+        create: async (params) => {
+          sent.push(params);
+          const result = await stripe.billing.meterEvents.create(params);
+          if (options.failAfter) throw new Error("connection reset after Stripe accepted the event");
+          return result;
+        },
+      },
+    },
+  };
+}
+
+beforeAll(async () => {
+  h = await startBilling({ stripe: true });
+  t = await tenantFixture({ db: h.db, redis: h.redisDb.redis }, { monthly_budget_micros: 1_000_000 });
+  await h.db.operator.collection("tenants").update(t.tenant.id, { stripe_customer_id: `cus_${t.tenant.id}` });
+  await store([2_000_000, 1_500_000]);
+});
+afterAll(() => h?.stop());
+
+describe("stripe_meter_sync", () => {
+  const tenantBudget = () =>
+    h.db
+      .forTenant(t.tenant.id)
+      .collection("budgets")
+      .getFirst({ filter: "scope_type = 'tenant' && period = {:p}", params: { p: period } });
+
+  it("reports the spend above the included budget as one meter event per tenant and period, once", async () => {
+    const sent: Stripe.Billing.MeterEventCreateParams[] = [];
+    const report = await syncStripeMeter({ ...h.deps, stripe: recordingClient(sent) });
+    // €3.50 spent, €1 included: €2.50 overage = 250 cent units.
+    expect(report).toEqual({ tenants: 1, batches: 1, units: 250 });
+    expect(sent).toEqual([
+      expect.objectContaining({
+        event_name: "cloudfreedom_ai_overage",
+        identifier: `cf-${t.tenant.id}-${period}-0`,
+        payload: { stripe_customer_id: `cus_${t.tenant.id}`, value: "250" },
+      }),
+    ]);
+    expect(await tenantBudget()).toMatchObject({
+      metered_units: 250,
+      meter_batches: 1,
+      meter_pending_units: 0,
+    });
+    expect(await syncStripeMeter({ ...h.deps, stripe: recordingClient(sent) })).toEqual({
+      tenants: 1,
+      batches: 0,
+      units: 0,
+    });
+    expect(sent).toHaveLength(1);
+  });
+
+  it("re-sends a batch whose answer was lost with the same identifier and value, and counts it once", async () => {
+    await store([55_000]);
+    const sent: Stripe.Billing.MeterEventCreateParams[] = [];
+    await syncStripeMeter({ ...h.deps, stripe: recordingClient(sent, { failAfter: true }) });
+    expect(await tenantBudget()).toMatchObject({
+      metered_units: 250,
+      meter_batches: 1,
+      meter_pending_units: 5,
+    });
+    await syncStripeMeter({ ...h.deps, stripe: recordingClient(sent) });
+    expect(sent.map((params) => [params.identifier, params.payload.value])).toEqual([
+      [`cf-${t.tenant.id}-${period}-1`, "5"],
+      [`cf-${t.tenant.id}-${period}-1`, "5"],
+    ]);
+    expect(await tenantBudget()).toMatchObject({
+      metered_units: 255,
+      meter_batches: 2,
+      meter_pending_units: 0,
+    });
+  });
+});
+
+describe("period_rollover and reservation_reaper", () => {
+  it("closes an ended period with its final snapshot, once", async () => {
+    const after = new Date(periodEnd(period).getTime() + 60_000);
+    expect(await rolloverPeriods(h.deps, { period, now: new Date() })).toMatchObject({ closed: 0, open: 1 });
+    expect(await rolloverPeriods(h.deps, { period, now: after })).toMatchObject({ closed: 1, open: 0 });
+    const rows = await h.db
+      .forTenant(t.tenant.id)
+      .collection("budgets")
+      .listAll({ filter: "period = {:p}", params: { p: period } });
+    expect(rows.find((row) => row.scope_type === "tenant")).toMatchObject({
+      spent_micros: 3_555_000,
+      query_count: 3,
+      closed_at: expect.stringMatching(/\d/),
+    });
+    expect(rows.find((row) => row.scope_type === "key")).toMatchObject({
+      scope_id: t.billingKey.row.id,
+      spent_micros: 3_555_000,
+    });
+    expect(await rolloverPeriods(h.deps, { period, now: after })).toMatchObject({ closed: 0 });
+  });
+
+  it("releases reservations nobody settled", async () => {
+    await h.deps.admission.reserve({
+      reservationId: newId("reservation"),
+      tenantId: t.tenant.id,
+      keyId: t.billingKey.row.id,
+      userId: null,
+      period,
+      cost: { micros: 777, tokens: 10 },
+      limits: {
+        tenantBudget: null,
+        userBudget: null,
+        keyBudget: null,
+        queryLimit: null,
+        tenantRpm: null,
+        tenantTpm: null,
+        keyRpm: null,
+        keyTpm: null,
+      },
+      ttlMs: 1,
+    });
+    expect((await readPeriodCounters(h.redisDb.redis, t.tenant.id, period)).tenant.reserved).toBe(777);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const report = await runMaintenanceJob(h.deps, { kind: "reservation_reaper" });
+    expect(report).toMatchObject({ reaped: 1 });
+    expect((await readPeriodCounters(h.redisDb.redis, t.tenant.id, period)).tenant.reserved).toBe(0);
+  });
+});

@@ -1,0 +1,200 @@
+import type { PlanRow } from "@cloudfreedom/db";
+import { createPlan, uniqueSuffix } from "@cloudfreedom/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expirePaymentGrace } from "../../src/services/stripe/expire-grace.ts";
+import { type TenantFixture, tenantFixture } from "./fixtures.ts";
+import { type BillingHarness, startBilling } from "./harness.ts";
+import { deliver, invoiceObject, subscriptionObject } from "./stripe-helpers.ts";
+
+let h: BillingHarness;
+let t: TenantFixture;
+let free: PlanRow;
+let team: PlanRow;
+let owner: string;
+
+const tenantRow = () => h.db.operator.collection("tenants").getOne(t.tenant.id);
+const keyRecord = async () => JSON.parse((await h.redisDb.redis.get(`cf:key:${t.billingKey.hash}`)) ?? "{}");
+const subscriptionRow = (id: string) =>
+  h.db
+    .forTenant(t.tenant.id)
+    .collection("subscriptions")
+    .getFirst({ filter: "stripe_subscription_id = {:id}", params: { id } });
+
+beforeAll(async () => {
+  h = await startBilling({ stripe: true });
+  const ctx = { db: h.db, redis: h.redisDb.redis };
+  // The fallback plan is found by slug `free`; one per PocketBase, made here.
+  free = await createPlan(ctx, {
+    slug: "free",
+    tier: "free",
+    monthly_budget_micros: 1_000_000,
+    price_micros: 0,
+  });
+  team = await createPlan(ctx, {
+    slug: `team-${uniqueSuffix(6)}`,
+    tier: "team",
+    stripe_price_id: `price_${uniqueSuffix()}`,
+    grace_days: 3,
+  });
+  t = await tenantFixture(ctx, { tier: "starter" });
+  await h.db.operator.collection("tenants").update(t.tenant.id, { plan: free.id, tier: "free" });
+  owner = await h.signToken({ sub: t.owner.id, tenant: t.tenant.id, role: "owner" });
+});
+afterAll(() => h?.stop());
+
+describe("Stripe checkout and portal (stripe-mock)", () => {
+  it("creates a checkout session for a plan and maps the tenant to a new Stripe customer", async () => {
+    const res = await h.call("POST", "/v1/billing/checkout", { token: owner, body: { plan: team.slug } });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ id: expect.stringMatching(/^cs_/) });
+    expect((await tenantRow()).stripe_customer_id).toMatch(/^cus_/);
+  });
+
+  it("refuses a plan not sold through Stripe and callers who are not owners", async () => {
+    const unsold = await h.call("POST", "/v1/billing/checkout", { token: owner, body: { plan: "free" } });
+    expect(unsold.status).toBe(400);
+    expect(unsold.body).toMatchObject({ code: "invalid_request", details: { field: "plan" } });
+    const member = await h.signToken({ sub: t.member.id, tenant: t.tenant.id, role: "member" });
+    expect(
+      (await h.call("POST", "/v1/billing/checkout", { token: member, body: { plan: team.slug } })).status,
+    ).toBe(403);
+  });
+
+  it("opens the customer portal for the tenant's customer", async () => {
+    const res = await h.call("POST", "/v1/billing/portal", {
+      token: owner,
+      body: { return_url: "https://admin.example.test/billing" },
+    });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ id: expect.stringMatching(/^bps_/), url: expect.any(String) });
+  });
+});
+
+describe("Stripe webhooks", () => {
+  const subId = `sub_${uniqueSuffix()}`;
+  let customer = "";
+
+  it("refuses a bad signature with 400 and changes nothing", async () => {
+    customer = (await tenantRow()).stripe_customer_id;
+    const object = subscriptionObject({
+      id: subId,
+      customer,
+      price: team.stripe_price_id,
+      status: "active",
+      tenantId: t.tenant.id,
+    });
+    const forged = await deliver(h, "customer.subscription.created", object, { secret: "whsec_not_ours" });
+    expect(forged.status).toBe(400);
+    expect(forged.body).toMatchObject({ code: "invalid_request", details: { field: "stripe-signature" } });
+    const unsigned = await h.call("POST", "/v1/stripe/webhook", { raw: "{}" });
+    expect(unsigned.status).toBe(400);
+    expect(await subscriptionRow(subId)).toBeNull();
+    expect((await tenantRow()).plan).toBe(free.id);
+    expect(
+      await h.db.operator
+        .collection("stripe_events")
+        .listAll({ filter: "event_id = {:id}", params: { id: forged.eventId } }),
+    ).toEqual([]);
+  });
+
+  it("moves the tenant to the subscribed plan and refreshes its KeyRecords at once, once per event id", async () => {
+    const object = subscriptionObject({
+      id: subId,
+      customer,
+      price: team.stripe_price_id,
+      status: "active",
+      tenantId: t.tenant.id,
+    });
+    const first = await deliver(h, "customer.subscription.created", object);
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ received: true, duplicate: false, outcome: "applied" });
+    expect(await subscriptionRow(subId)).toMatchObject({
+      status: "active",
+      tier: "team",
+      plan: team.id,
+      stripe_customer_id: customer,
+    });
+    expect(await tenantRow()).toMatchObject({ plan: team.id, tier: "team", stripe_subscription_id: subId });
+    expect(await keyRecord()).toMatchObject({ tier: "team" });
+
+    const again = await deliver(h, "customer.subscription.created", object, { id: first.eventId });
+    expect(again.body).toMatchObject({ duplicate: true });
+    const older = await deliver(
+      h,
+      "customer.subscription.updated",
+      { ...object, status: "canceled" },
+      { created: 1_000 },
+    );
+    expect(older.body).toMatchObject({ duplicate: false, outcome: "stale" });
+    expect(await tenantRow()).toMatchObject({ plan: team.id });
+  });
+
+  it("keeps the tier through the grace period after a failed payment, then downgrades to the plan's fallback", async () => {
+    const failed = await deliver(h, "invoice.payment_failed", invoiceObject(subId, customer));
+    expect(failed.body).toMatchObject({ outcome: "applied" });
+    const pastDue = await subscriptionRow(subId);
+    expect(pastDue).toMatchObject({ status: "past_due", grace_until: expect.stringMatching(/\d/) });
+    const graceEnds = Date.parse((pastDue?.grace_until ?? "").replace(" ", "T"));
+    expect(Math.round((graceEnds - Date.now()) / 86_400_000)).toBe(3);
+    expect(await keyRecord()).toMatchObject({ tier: "team" });
+
+    expect(await expirePaymentGrace(h.deps)).toBe(0);
+    // Three days pass.
+    await h.db
+      .forTenant(t.tenant.id)
+      .collection("subscriptions")
+      .update(pastDue?.id ?? "", { grace_until: new Date(Date.now() - 60_000).toISOString() });
+    expect(await expirePaymentGrace(h.deps)).toBe(1);
+    expect(await tenantRow()).toMatchObject({ plan: free.id, tier: "free" });
+    expect(await keyRecord()).toMatchObject({ tier: "free" });
+  });
+
+  it("restores the plan when the invoice is paid and the subscription is active again", async () => {
+    await deliver(h, "invoice.paid", invoiceObject(subId, customer));
+    expect(await subscriptionRow(subId)).toMatchObject({ status: "active", grace_until: "" });
+    const object = subscriptionObject({
+      id: subId,
+      customer,
+      price: team.stripe_price_id,
+      status: "active",
+      tenantId: t.tenant.id,
+    });
+    await deliver(h, "customer.subscription.updated", object);
+    expect(await tenantRow()).toMatchObject({ plan: team.id, tier: "team" });
+  });
+
+  it("downgrades when the subscription is deleted", async () => {
+    const object = subscriptionObject({
+      id: subId,
+      customer,
+      price: team.stripe_price_id,
+      status: "canceled",
+      tenantId: t.tenant.id,
+    });
+    const res = await deliver(h, "customer.subscription.deleted", object);
+    expect(res.body).toMatchObject({ outcome: "applied" });
+    expect(await tenantRow()).toMatchObject({ plan: free.id, tier: "free", stripe_subscription_id: "" });
+    expect(await keyRecord()).toMatchObject({ tier: "free" });
+  });
+
+  it("applies a completed checkout before the subscription's own events arrive", async () => {
+    const next = `sub_${uniqueSuffix()}`;
+    const res = await deliver(h, "checkout.session.completed", {
+      id: `cs_${uniqueSuffix()}`,
+      object: "checkout.session",
+      mode: "subscription",
+      client_reference_id: t.tenant.id,
+      customer,
+      subscription: next,
+      metadata: { tenant_id: t.tenant.id, plan: team.slug },
+    });
+    expect(res.body).toMatchObject({ outcome: "applied" });
+    expect(await subscriptionRow(next)).toMatchObject({ status: "active", tier: "team" });
+    expect(await tenantRow()).toMatchObject({ plan: team.id, tier: "team", stripe_subscription_id: next });
+  });
+
+  it("records and ignores event types it does not handle", async () => {
+    const res = await deliver(h, "customer.created", { id: "cus_x", object: "customer" });
+    expect(res.body).toMatchObject({ outcome: "ignored", duplicate: false });
+  });
+});

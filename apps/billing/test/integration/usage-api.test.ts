@@ -1,0 +1,201 @@
+import type { SettleRequest } from "@cloudfreedom/admission";
+import type { ModelRow } from "@cloudfreedom/db";
+import { createProducer } from "@cloudfreedom/queue";
+import { periodOf } from "@cloudfreedom/shared";
+import { Queue } from "bullmq";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { usageEventId } from "../../src/services/usage/log-usage.ts";
+import { persistUsageBatch } from "../../src/services/usage/persist-usage-batch.ts";
+import { type TenantFixture, tenantFixture, testModel, usageEvent } from "./fixtures.ts";
+import { type BillingHarness, startBilling } from "./harness.ts";
+
+let h: BillingHarness;
+let a: TenantFixture;
+let b: TenantFixture;
+let model: ModelRow;
+const period = periodOf(new Date());
+const today = new Date().toISOString().slice(0, 10);
+
+beforeAll(async () => {
+  h = await startBilling();
+  const ctx = { db: h.db, redis: h.redisDb.redis };
+  [a, b, model] = await Promise.all([tenantFixture(ctx), tenantFixture(ctx), testModel(h.db)]);
+  // Stored usage: tenant A has 3 calls on two models and two keys (one failed), tenant B one.
+  const analytics = createProducer("analytics", { connection: h.runtime.queueRedis() });
+  const deps = {
+    client: h.runtime.db,
+    redis: h.redisDb.redis,
+    analytics,
+    settle: (x: SettleRequest[]) => h.deps.admission.settle(x),
+  };
+  const errors = await persistUsageBatch(deps, [
+    usageEvent(a.tenant, a.billingKey.row, {
+      model: "gpt-4o-mini",
+      billed_micros: 1_200,
+      cost_micros: 1_000,
+    }),
+    usageEvent(a.tenant, a.billingKey.row, { model: "gpt-4o-mini", billed_micros: 600, cost_micros: 500 }),
+    usageEvent(a.tenant, a.chatKey.row, {
+      model: "claude-haiku",
+      status: "error",
+      error_code: "upstream_error",
+      billed_micros: 0,
+      cost_micros: 0,
+    }),
+    usageEvent(b.tenant, b.billingKey.row, {
+      model: "gpt-4o-mini",
+      billed_micros: 99_999,
+      cost_micros: 83_333,
+    }),
+  ]);
+  await analytics.close();
+  expect(errors).toEqual([null, null, null, null]);
+});
+afterAll(() => h?.stop());
+
+describe("POST /v1/usage", () => {
+  const report = () => ({ model: model.model_id, tokens: { input: 1_000, output: 500 }, latency_ms: 300 });
+
+  it("queues a priced usage event for the worker, keyed by the Idempotency-Key", async () => {
+    const res = await h.call("POST", "/v1/usage", {
+      token: a.billingKey.secret,
+      headers: { "idempotency-key": "litellm-call-1" },
+      body: report(),
+    });
+    expect(res.status).toBe(202);
+    const eventId = usageEventId(a.tenant.id, "litellm-call-1");
+    expect(res.body).toEqual({
+      status: "accepted",
+      replayed: false,
+      event_id: eventId,
+      period,
+      cost_micros: 2_000,
+      billed_micros: 2_400,
+    });
+    const queue = new Queue("usage", { connection: h.runtime.queueRedis(), prefix: "cf" });
+    const job = await queue.getJob(eventId);
+    await queue.close();
+    expect(job?.data).toMatchObject({
+      event_id: eventId,
+      tenant_id: a.tenant.id,
+      key_id: a.billingKey.row.id,
+      user_id: a.owner.id,
+      source: "api",
+      billed_micros: 2_400,
+    });
+  });
+
+  it("accepts the same report again as a replay of the same event, and refuses a different body under that key", async () => {
+    const again = await h.call("POST", "/v1/usage", {
+      token: a.billingKey.secret,
+      headers: { "idempotency-key": "litellm-call-1" },
+      body: report(),
+    });
+    expect(again.status).toBe(202);
+    expect(again.body).toMatchObject({
+      replayed: true,
+      event_id: usageEventId(a.tenant.id, "litellm-call-1"),
+    });
+    const changed = await h.call("POST", "/v1/usage", {
+      token: a.billingKey.secret,
+      headers: { "idempotency-key": "litellm-call-1" },
+      body: { ...report(), tokens: { input: 1, output: 1 } },
+    });
+    expect(changed.status).toBe(409);
+    expect(changed.body).toMatchObject({ code: "conflict", details: { field: "idempotency-key" } });
+  });
+
+  it("requires the Idempotency-Key header and names bad fields", async () => {
+    const missing = await h.call("POST", "/v1/usage", { token: a.billingKey.secret, body: report() });
+    expect(missing.status).toBe(400);
+    expect(missing.body).toMatchObject({ code: "validation_failed", details: { field: "idempotency-key" } });
+    const bad = await h.call("POST", "/v1/usage", {
+      token: a.billingKey.secret,
+      headers: { "idempotency-key": "k2" },
+      body: { ...report(), tokens: { input: "many", output: 1 } },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatchObject({ details: { field: "tokens.input" } });
+  });
+});
+
+describe("GET /v1/usage", () => {
+  it("lists the tenant's usage newest first and filters by model, key and status", async () => {
+    const all = await h.call("GET", "/v1/usage", { token: a.billingKey.secret });
+    expect(all.status).toBe(200);
+    expect(all.body).toMatchObject({ page: 1, per_page: 50, total_items: 3, total_pages: 1 });
+    const failed = await h.call("GET", "/v1/usage?status=error", { token: a.billingKey.secret });
+    expect(failed.body.items).toEqual([
+      expect.objectContaining({
+        model: "claude-haiku",
+        status: "error",
+        error_code: "upstream_error",
+        key_id: a.chatKey.row.id,
+      }),
+    ]);
+    const byKey = await h.call(
+      "GET",
+      `/v1/usage?key_id=${a.billingKey.row.id}&model=gpt-4o-mini&per_page=1`,
+      { token: a.billingKey.secret },
+    );
+    expect(byKey.body).toMatchObject({ total_items: 2, total_pages: 2, per_page: 1 });
+    const future = await h.call(
+      "GET",
+      `/v1/usage?from=${encodeURIComponent(new Date(Date.now() + 3_600_000).toISOString())}`,
+      {
+        token: a.billingKey.secret,
+      },
+    );
+    expect(future.body).toMatchObject({ total_items: 0, items: [] });
+  });
+
+  it("names a bad filter", async () => {
+    const res = await h.call("GET", "/v1/usage?status=exploded", { token: a.billingKey.secret });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ details: { field: "status" } });
+  });
+});
+
+describe("GET /v1/usage/summary", () => {
+  it("totals the period by model, key and day", async () => {
+    const res = await h.call("GET", "/v1/usage/summary", { token: a.billingKey.secret });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      tenant_id: a.tenant.id,
+      period,
+      totals: {
+        requests: 3,
+        failed_requests: 1,
+        cost_micros: 1_500,
+        billed_micros: 1_800,
+        input_tokens: 300,
+        output_tokens: 150,
+      },
+      by_model: [
+        { model: "claude-haiku", requests: 1, billed_micros: 0 },
+        { model: "gpt-4o-mini", requests: 2, billed_micros: 1_800 },
+      ],
+      by_day: [{ day: today, requests: 3 }],
+    });
+    expect(res.body.by_key).toHaveLength(2);
+  });
+
+  it("exports CSV on ?format=csv and on Accept: text/csv", async () => {
+    const res = await h.call("GET", "/v1/usage/summary?format=csv", { token: a.billingKey.secret });
+    expect(res.headers.get("content-type")).toContain("text/csv");
+    expect(res.headers.get("content-disposition")).toBe(`attachment; filename="usage-${period}.csv"`);
+    const lines = res.text.trim().split("\r\n");
+    expect(lines[0]).toBe(
+      "period,day,model,key_id,requests,failed_requests,input_tokens,cached_input_tokens,output_tokens,cost,billed,cost_micros,billed_micros",
+    );
+    expect(lines).toContain(
+      `${period},${today},gpt-4o-mini,${a.billingKey.row.id},2,0,200,0,100,0.0015,0.0018,1500,1800`,
+    );
+    expect(lines).toHaveLength(3);
+    const viaAccept = await h.call("GET", "/v1/usage/summary", {
+      token: a.billingKey.secret,
+      headers: { accept: "text/csv" },
+    });
+    expect(viaAccept.text).toBe(res.text);
+  });
+});

@@ -1,0 +1,115 @@
+import type { Admission, SettleRequest } from "@cloudfreedom/admission";
+import type { Logger } from "@cloudfreedom/service-kit";
+import type { QueuePayloadInput, Span } from "@cloudfreedom/shared";
+import type { EventPublisher } from "./publisher.ts";
+
+const MAX_BATCH = 500;
+const MAX_PENDING = 100_000;
+const MAX_BACKOFF_MS = 1_000;
+
+interface Pending {
+  settle: SettleRequest;
+  event: QueuePayloadInput<"usage">;
+  span: Span;
+}
+
+/**
+ * Settlement leaves the request path like events do: finished calls are settled in one pipelined round trip
+ * per flush (a few ms), and each call's usage event is published only once its settlement is in Redis. That
+ * order is what keeps a reseed from counting a call twice: an event the billing worker persisted to PocketBase
+ * was already in the counters. A batch that cannot reach Redis is retried with backoff; settling is
+ * idempotent, so a retry after a lost reply changes nothing. On shutdown what is left is published anyway
+ * (the usage must not be lost; the reaper releases the holds).
+ */
+export class Settler {
+  private pending: Pending[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private flushing: Promise<void> | undefined;
+  private failures = 0;
+
+  constructor(
+    private readonly deps: { admission: Admission; events: EventPublisher; flushMs: number; logger: Logger },
+  ) {}
+
+  submit(settle: SettleRequest, event: QueuePayloadInput<"usage">, span: Span): void {
+    if (this.pending.length >= MAX_PENDING) {
+      this.deps.logger.error(
+        { reservation_id: settle.reservationId },
+        "settlement backlog full (Redis unreachable?): publishing unsettled",
+      );
+      this.deps.events.publish(event, span);
+      return;
+    }
+    this.pending.push({ settle, event, span });
+    this.schedule(this.deps.flushMs);
+  }
+
+  get backlog(): number {
+    return this.pending.length;
+  }
+
+  /** Settle what is pending. A timer that fires while a flush runs re-arms after it, so nothing is stranded. */
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.flushing) return this.flushing;
+    this.flushing = this.settleBatch().finally(() => {
+      this.flushing = undefined;
+      if (this.pending.length > 0) this.schedule(this.failures > 0 ? this.backoffMs() : this.deps.flushMs);
+    });
+    return this.flushing;
+  }
+
+  /** Settles what it can, then publishes every remaining event so no usage is lost at shutdown. */
+  async close(): Promise<void> {
+    for (let before = Number.POSITIVE_INFINITY; this.pending.length > 0 && this.pending.length < before; ) {
+      before = this.pending.length;
+      await this.flush();
+    }
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const left = this.pending.splice(0);
+    if (left.length > 0)
+      this.deps.logger.error(
+        { unsettled: left.length },
+        "shutting down with unsettled calls; their holds will be reaped",
+      );
+    for (const item of left) this.deps.events.publish(item.event, item.span);
+  }
+
+  private schedule(ms: number): void {
+    this.timer ??= setTimeout(() => void this.flush(), ms);
+  }
+
+  private backoffMs(): number {
+    return Math.min(MAX_BACKOFF_MS, this.deps.flushMs * 2 ** Math.min(this.failures, 10));
+  }
+
+  private async settleBatch(): Promise<void> {
+    const batch = this.pending.splice(0, MAX_BATCH);
+    if (batch.length === 0) return;
+    const results = await this.deps.admission.settle(batch.map((item) => item.settle));
+    const retry: Pending[] = [];
+    batch.forEach((item, i) => {
+      const result = results[i];
+      if (!result || result.kind === "failed" || result.kind === "unseeded") retry.push(item);
+      else this.deps.events.publish(item.event, item.span);
+    });
+    if (retry.length === 0) {
+      this.failures = 0;
+      return;
+    }
+    this.failures += 1;
+    this.pending.unshift(...retry);
+    if (this.failures !== 1 && this.failures % 30 !== 0) return;
+    const first = results.find((result) => result?.kind === "failed");
+    this.deps.logger.warn(
+      {
+        err: first && "error" in first ? first.error : undefined,
+        unsettled: retry.length,
+        attempt: this.failures,
+      },
+      "settlements not written yet; will retry",
+    );
+  }
+}

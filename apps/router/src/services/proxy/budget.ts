@@ -1,0 +1,112 @@
+import { limitsOf, maxCost, outputAllowance, type Reservation } from "@cloudfreedom/admission";
+import { billingPeriodOf, type KeyRecord, type ModelCatalogEntry, newId } from "@cloudfreedom/shared";
+import type { RouterDeps } from "../../deps.ts";
+import type { ChatCompletionRequest, CompletionRequest, EmbeddingRequest } from "../../openai/requests.ts";
+import { chatPromptText, inputText } from "../usage/estimate.ts";
+
+/** The most a request may use: its prompt estimate and its output allowance, in tokens. */
+export interface MaxUsage {
+  promptTokens: number;
+  outputTokens: number;
+}
+
+/**
+ * Prompt tokens estimated without a tokenizer (the hot path loads no BPE tables): UTF-8 bytes / 2, above
+ * what o200k counts for prose (≈ 4.5 bytes per token), code (≈ 3.4), JSON and numbers (≈ 2.2), CJK (≈ 6)
+ * and emoji (≈ 2.6); only random strings (base64, hex: ≈ 1.5) tokenize worse. Plus a few tokens of framing
+ * per message. The hold is an upper estimate; settlement charges the provider's real counts.
+ */
+export const BYTES_PER_TOKEN_ESTIMATE = 2;
+const PER_MESSAGE_TOKENS = 4;
+/** An image costs at most about this many input tokens at the providers' largest sizes. */
+const PER_IMAGE_TOKENS = 1_600;
+
+export function estimateTextTokens(text: string): number {
+  return text ? Math.ceil(Buffer.byteLength(text, "utf8") / BYTES_PER_TOKEN_ESTIMATE) : 0;
+}
+
+export function chatMaxUsage(body: ChatCompletionRequest, model: ModelCatalogEntry): MaxUsage {
+  let images = 0;
+  for (const message of body.messages) {
+    if (Array.isArray(message.content))
+      for (const part of message.content) if (part.type !== "text") images += 1;
+  }
+  return {
+    promptTokens:
+      estimateTextTokens(chatPromptText(body)) +
+      body.messages.length * PER_MESSAGE_TOKENS +
+      images * PER_IMAGE_TOKENS,
+    outputTokens: outputAllowance(
+      body.max_completion_tokens ?? body.max_tokens,
+      model.max_output_tokens,
+      body.n ?? 1,
+    ),
+  };
+}
+
+export function completionMaxUsage(body: CompletionRequest, model: ModelCatalogEntry): MaxUsage {
+  const prompts = Array.isArray(body.prompt) ? body.prompt.length : 1;
+  return {
+    promptTokens: estimateTextTokens(inputText(body.prompt)) + prompts * PER_MESSAGE_TOKENS,
+    outputTokens: outputAllowance(body.max_tokens, model.max_output_tokens, (body.n ?? 1) * prompts),
+  };
+}
+
+export function embeddingMaxUsage(body: EmbeddingRequest): MaxUsage {
+  const input = body.input;
+  let promptTokens = 0;
+  if (typeof input === "string") promptTokens = estimateTextTokens(input);
+  else
+    for (const item of input) {
+      if (typeof item === "string") promptTokens += estimateTextTokens(item);
+      else if (typeof item === "number") promptTokens += 1;
+      else promptTokens += item.length;
+    }
+  return { promptTokens, outputTokens: 0 };
+}
+
+/**
+ * Admission for one call (DESIGN.md §5 step 3): one Redis round trip that checks the key's and tenant's
+ * RPM/TPM, the tenant's query limit and every budget scope, and holds the call's maximum cost until it
+ * settles. Throws the denial (402/429) or 503 when the counters are unreachable and fail-open is off.
+ */
+export function reserveForCall(
+  deps: RouterDeps,
+  key: KeyRecord,
+  model: ModelCatalogEntry,
+  usage: MaxUsage,
+): Promise<Reservation> {
+  const period = billingPeriodOf(new Date(), key.tenant_limits.period_anchor_day ?? null);
+  return deps.admission.reserve({
+    reservationId: newId("reservation"),
+    tenantId: key.tenant_id,
+    keyId: key.key_id,
+    userId: key.user_id,
+    period: period.period,
+    periodEnd: period.end,
+    cost: maxCost({
+      promptTokens: usage.promptTokens,
+      outputTokens: usage.outputTokens,
+      prices: model.prices,
+      markupPct: key.tenant_limits.markup_pct,
+    }),
+    limits: limitsOf(key),
+  });
+}
+
+/** What the client may still do: OpenAI-style rate-limit headers and the tightest budget's remainder. */
+export function admissionHeaders(reservation: Reservation): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const rate = reservation.rate;
+  if (rate?.limitRequests != null && rate.remainingRequests != null) {
+    headers["x-ratelimit-limit-requests"] = String(rate.limitRequests);
+    headers["x-ratelimit-remaining-requests"] = String(rate.remainingRequests);
+  }
+  if (rate?.limitTokens != null && rate.remainingTokens != null) {
+    headers["x-ratelimit-limit-tokens"] = String(rate.limitTokens);
+    headers["x-ratelimit-remaining-tokens"] = String(rate.remainingTokens);
+  }
+  if (reservation.budgetRemaining !== null)
+    headers["x-cloudfreedom-budget-remaining-micros"] = String(reservation.budgetRemaining);
+  return headers;
+}

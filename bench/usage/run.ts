@@ -1,0 +1,115 @@
+// bench/usage: usage events persisted per second, end to end: enqueued on queue `usage` (as the router does,
+// 500 per addBulk), consumed by the billing worker process, settled, written to PocketBase usage_logs,
+// snapshotted and forwarded to `analytics`. Throwaway PocketBase and a leased Redis db; nothing else is touched.
+//
+//   bun bench/usage/run.ts            # EVENTS=20000, the worker's default settings
+//   EVENTS=50000 USAGE_BATCH_SIZE=1000 bun bench/usage/run.ts
+import { cpus } from "node:os";
+import { createDb, createPocketBase } from "@cloudfreedom/db";
+import { closeRedis, createProducer, createRedis } from "@cloudfreedom/queue";
+import { newId, periodOf, type QueuePayloadInput } from "@cloudfreedom/shared";
+import {
+  createApiKey,
+  createTenant,
+  leaseRedisDb,
+  type ServiceProcess,
+  startPocketBase,
+  startServiceProcess,
+} from "@cloudfreedom/testing";
+
+const EVENTS = Number(process.env.EVENTS ?? 20_000);
+const workerEnv = Object.fromEntries(
+  ["USAGE_BATCH_SIZE", "USAGE_CONCURRENCY", "USAGE_BATCH_LINGER_MS"].flatMap((name) =>
+    process.env[name] ? [[name, process.env[name] ?? ""]] : [],
+  ),
+);
+
+const [pocketbase, redisDb] = await Promise.all([startPocketBase(), leaseRedisDb()]);
+const client = createPocketBase({
+  url: pocketbase.url,
+  adminEmail: pocketbase.adminEmail,
+  adminPassword: pocketbase.adminPassword,
+});
+const db = createDb(client);
+const queueRedis = createRedis({ url: redisDb.url, purpose: "queue" });
+let worker: ServiceProcess | undefined;
+try {
+  worker = await startServiceProcess({
+    app: "billing",
+    entry: "worker",
+    env: {
+      REDIS_URL: redisDb.url,
+      POCKETBASE_URL: pocketbase.url,
+      POCKETBASE_ADMIN_EMAIL: pocketbase.adminEmail,
+      POCKETBASE_ADMIN_PASSWORD: pocketbase.adminPassword,
+      LOG_LEVEL: "info",
+      ...workerEnv,
+    },
+  });
+  const tenant = await createTenant({ db });
+  const key = await createApiKey({ db, redis: redisDb.redis }, tenant, { scopes: ["chat"] });
+  const period = periodOf(new Date());
+  const event = (): QueuePayloadInput<"usage"> => ({
+    event_id: newId("event"),
+    request_id: newId("request"),
+    tenant_id: tenant.id,
+    key_id: key.row.id,
+    user_id: null,
+    model: "gpt-4o-mini",
+    provider: "openai",
+    deployment: "openai/gpt-4o-mini",
+    reservation_id: null,
+    period,
+    tokens: { input: 120, output: 80 },
+    cost_micros: 66,
+    billed_micros: 80,
+    status: "success",
+    latency_ms: 420,
+    occurred_at: new Date().toISOString(),
+  });
+  const stored = async () =>
+    (await db.forTenant(tenant.id).collection("usage_logs").list({ perPage: 1 })).totalItems;
+
+  const producer = createProducer("usage", { connection: queueRedis });
+  const started = performance.now();
+  const enqueueing = (async () => {
+    for (let sent = 0; sent < EVENTS; sent += 500) {
+      const items = Array.from({ length: Math.min(500, EVENTS - sent) }, () => {
+        const payload = event();
+        return { payload, jobId: payload.event_id };
+      });
+      await producer.addBulk(items);
+    }
+    return performance.now() - started;
+  })();
+  let count = 0;
+  const deadline = Date.now() + 30 * 60_000;
+  while (count < EVENTS && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    count = await stored();
+  }
+  const elapsedMs = performance.now() - started;
+  const enqueueMs = await enqueueing;
+  await producer.close();
+  const cpu = cpus();
+  console.log(
+    JSON.stringify(
+      {
+        bench: "usage",
+        events: EVENTS,
+        persisted: count,
+        seconds: Number((elapsedMs / 1000).toFixed(2)),
+        events_per_second: Math.round((count / elapsedMs) * 1000),
+        enqueue_events_per_second: Math.round((EVENTS / enqueueMs) * 1000),
+        worker: { ...workerEnv },
+        machine: { cpus: cpu.length, model: cpu[0]?.model ?? "unknown" },
+      },
+      null,
+      2,
+    ),
+  );
+} finally {
+  await worker?.stop("SIGTERM");
+  await closeRedis(queueRedis);
+  await Promise.all([pocketbase.stop(), redisDb.release()]);
+}

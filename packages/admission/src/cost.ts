@@ -1,0 +1,65 @@
+import { type KeyRecord, type Micros, type ModelPrices, priceUsage } from "@cloudfreedom/shared";
+
+/** What one request may cost at most, and the tokens it may use: the amounts admission reserves. */
+export interface MaxCost {
+  /** Billed micro-units (provider cost + markup) of the estimated prompt and the full output allowance. */
+  micros: Micros;
+  /** Prompt estimate + output allowance: what the request holds of the TPM windows until it settles. */
+  tokens: number;
+}
+
+/**
+ * The output a request may produce: what it asked for (`max_completion_tokens` / `max_tokens`), never more
+ * than the model's cap, times the number of choices. Without a request limit the model's cap applies.
+ */
+export function outputAllowance(requested: number | null | undefined, modelCap: number, choices = 1): number {
+  const cap = Math.max(0, Math.floor(modelCap));
+  const asked = requested && requested > 0 ? Math.min(Math.floor(requested), cap) : cap;
+  return asked * Math.max(1, Math.floor(choices));
+}
+
+/**
+ * Maximum billed cost of a request, priced exactly as settlement prices the actual usage (`priceUsage`, per
+ * part rounded up, markup rounded up), so a request that uses what it announced reserves what it settles.
+ */
+export function maxCost(input: {
+  promptTokens: number;
+  outputTokens: number;
+  prices: ModelPrices;
+  markupPct: number;
+}): MaxCost {
+  const promptTokens = Math.max(0, Math.ceil(input.promptTokens));
+  const outputTokens = Math.max(0, Math.ceil(input.outputTokens));
+  const { billed } = priceUsage(
+    { input: promptTokens, cached_input: 0, output: outputTokens, reasoning: 0 },
+    input.prices,
+    input.markupPct,
+  );
+  return { micros: billed, tokens: promptTokens + outputTokens };
+}
+
+/** The limits one request is admitted against. `null` = unlimited. */
+export interface AdmissionLimits {
+  tenantBudget: Micros | null;
+  userBudget: Micros | null;
+  keyBudget: Micros | null;
+  queryLimit: number | null;
+  tenantRpm: number | null;
+  tenantTpm: number | null;
+  keyRpm: number | null;
+  keyTpm: number | null;
+}
+
+/** A KeyRecord's limits: the tenant's plan (`tenant_limits`), the key's own, and the user's budget if set. */
+export function limitsOf(key: KeyRecord): AdmissionLimits {
+  return {
+    tenantBudget: key.tenant_limits.budget_micros,
+    userBudget: key.user_id ? (key.user_budget_micros ?? null) : null,
+    keyBudget: key.budget_micros,
+    queryLimit: key.tenant_limits.query_limit,
+    tenantRpm: key.tenant_limits.rpm,
+    tenantTpm: key.tenant_limits.tpm,
+    keyRpm: key.rpm,
+    keyTpm: key.tpm,
+  };
+}

@@ -1,0 +1,122 @@
+import type { UsageEvent } from "@cloudfreedom/shared";
+import { describe, expect, it } from "vitest";
+import { addUsage, emptyTotals, mergeSnapshots } from "../src/counter-source.ts";
+import { parsePeriodHash } from "../src/read.ts";
+import { seedFields } from "../src/reseed.ts";
+import { settlementOf } from "../src/usage.ts";
+
+const row = (billed: number, user: string, key: string, status = "success") => ({
+  billed_micros: billed,
+  user,
+  api_key: key,
+  status,
+});
+
+describe("rebuilding counters from usage rows", () => {
+  it("sums spend per tenant, user and key, and counts queries except errors that cost nothing", () => {
+    const totals = addUsage(emptyTotals(), [
+      row(100, "usr_a", "key_1"),
+      row(50, "usr_a", "key_2"),
+      row(25, "", "key_2", "cancelled"),
+      row(0, "usr_a", "key_1", "error"),
+      row(7, "usr_b", "key_3", "error"),
+    ]);
+    expect(totals).toEqual({
+      tenant: 182,
+      users: { usr_a: 150, usr_b: 7 },
+      keys: { key_1: 100, key_2: 75, key_3: 7 },
+      queries: 4,
+    });
+  });
+
+  it("takes per scope the larger of logs and budget snapshots, never their sum", () => {
+    const fromLogs = addUsage(emptyTotals(), [row(100, "usr_a", "key_1"), row(40, "usr_b", "key_2")]);
+    const merged = mergeSnapshots(fromLogs, [
+      { scope_type: "tenant", scope_id: "tnt", spent_micros: 120, query_count: 5 },
+      { scope_type: "user", scope_id: "usr_a", spent_micros: 130, query_count: 0 },
+      { scope_type: "key", scope_id: "key_9", spent_micros: 3, query_count: 0 },
+    ]);
+    expect(merged).toEqual({
+      tenant: 140,
+      users: { usr_a: 130, usr_b: 40 },
+      keys: { key_1: 100, key_2: 40, key_9: 3 },
+      queries: 5,
+    });
+    expect(fromLogs.users.usr_a).toBe(100);
+  });
+
+  it("writes the totals as period-hash fields that read back as the same numbers", () => {
+    const totals = { tenant: 140, users: { usr_a: 130 }, keys: { key_1: 100 }, queries: 5 };
+    const fields = seedFields(totals);
+    expect(fields).toEqual([
+      "spent:tenant",
+      "140",
+      "queries",
+      "5",
+      "spent:user:usr_a",
+      "130",
+      "spent:key:key_1",
+      "100",
+    ]);
+    const hash: Record<string, string> = { seeded: "1", "rsv:tenant": "9", "rsv:key:key_1": "9" };
+    for (let i = 0; i < fields.length; i += 2) hash[fields[i] ?? ""] = fields[i + 1] ?? "";
+    expect(parsePeriodHash(hash)).toEqual({
+      seeded: true,
+      queries: 5,
+      tenant: { spent: 140, reserved: 9 },
+      users: { usr_a: { spent: 130, reserved: 0 } },
+      keys: { key_1: { spent: 100, reserved: 9 } },
+    });
+    expect(parsePeriodHash({}).seeded).toBe(false);
+  });
+});
+
+describe("settlement of a usage event (billing worker)", () => {
+  const event: UsageEvent = {
+    event_id: "event_abc",
+    request_id: "req_1",
+    tenant_id: "tnt_a",
+    key_id: "key_1",
+    user_id: null,
+    model: "gpt",
+    provider: "openai",
+    deployment: "openai/gpt",
+    reservation_id: "rsv_1",
+    period: "2026-11",
+    tokens: { input: 10, cached_input: 2, output: 5, reasoning: 0 },
+    cost_micros: 10,
+    billed_micros: 12,
+    estimated: false,
+    status: "success",
+    error_code: null,
+    latency_ms: 5,
+    stream: false,
+    source: "router",
+    occurred_at: "2026-11-23T10:00:00.000Z",
+  };
+
+  it("confirms a router event without ever charging it a second time", () => {
+    expect(settlementOf(event)).toEqual({
+      reservationId: "rsv_1",
+      tenantId: "tnt_a",
+      keyId: "key_1",
+      userId: null,
+      period: "2026-11",
+      billedMicros: 12,
+      tokens: 15,
+      refundable: false,
+      onUnknown: "ignore",
+    });
+  });
+
+  it("charges usage reported through the API, idempotently by event id when it held nothing", () => {
+    const api = settlementOf({
+      ...event,
+      source: "api",
+      reservation_id: null,
+      status: "error",
+      billed_micros: 0,
+    });
+    expect(api).toMatchObject({ reservationId: "event_abc", onUnknown: "charge", refundable: true });
+  });
+});

@@ -1,0 +1,151 @@
+import { type LeasedRedisDb, leaseRedisDb } from "@cloudfreedom/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { admissionKeys } from "../../src/keys.ts";
+import { admission, counters, outcome, request, settlement, tenant } from "./helpers.ts";
+
+// The admit and settle scripts against a real Redis: holds, settlement, idempotency, budget and query denials.
+let redisDb: LeasedRedisDb;
+
+beforeAll(async () => {
+  redisDb = await leaseRedisDb();
+});
+afterAll(async () => {
+  await redisDb?.release();
+});
+
+describe("reserve and settle", () => {
+  it("holds the maximum cost on every scope, then replaces it with the actual cost", async () => {
+    const who = tenant();
+    const gate = admission(redisDb.redis);
+    const req = request(who, { micros: 1_000, tokens: 300 });
+    const reservation = await gate.reserve(req);
+    expect(reservation).toMatchObject({ id: req.reservationId, held: true, budgetRemaining: null });
+    expect(await counters(redisDb.redis, who.tenantId)).toEqual({
+      seeded: true,
+      queries: 1,
+      tenant: { spent: 0, reserved: 1_000 },
+      users: { [who.userId]: { spent: 0, reserved: 1_000 } },
+      keys: { [who.keyId]: { spent: 0, reserved: 1_000 } },
+    });
+    expect(await gate.settle([settlement(reservation, 420, 120)])).toEqual([{ kind: "settled" }]);
+    expect(await counters(redisDb.redis, who.tenantId)).toEqual({
+      seeded: true,
+      queries: 1,
+      tenant: { spent: 420, reserved: 0 },
+      users: { [who.userId]: { spent: 420, reserved: 0 } },
+      keys: { [who.keyId]: { spent: 420, reserved: 0 } },
+    });
+  });
+
+  it("counts a settlement once however often it is repeated, in one batch or later", async () => {
+    const who = tenant();
+    const gate = admission(redisDb.redis);
+    const req = request(who, { micros: 1_000, tokens: 10 });
+    const again = settlement(await gate.reserve(req), 700, 10);
+    expect(await gate.settle([again, again])).toEqual([{ kind: "settled" }, { kind: "duplicate" }]);
+    expect(await gate.settle([again, { ...again, billedMicros: 999 }])).toEqual([
+      { kind: "duplicate" },
+      { kind: "duplicate" },
+    ]);
+    const after = await counters(redisDb.redis, who.tenantId);
+    expect(after.tenant).toEqual({ spent: 700, reserved: 0 });
+    expect(after.queries).toBe(1);
+  });
+
+  it("charges an unknown reservation once, or leaves it alone when told to ignore it", async () => {
+    const who = tenant();
+    const gate = admission(redisDb.redis);
+    await gate.reserve(request(who, { micros: 1, tokens: 1 }));
+    const unknown = settlement(request(who, { micros: 0, tokens: 0 }), 500, 50);
+    expect(await gate.settle([{ ...unknown, onUnknown: "ignore" }])).toEqual([{ kind: "unknown" }]);
+    expect((await counters(redisDb.redis, who.tenantId)).tenant.spent).toBe(0);
+    expect(await gate.settle([unknown, unknown])).toEqual([{ kind: "charged" }, { kind: "duplicate" }]);
+    const after = await counters(redisDb.redis, who.tenantId);
+    expect(after.tenant).toEqual({ spent: 500, reserved: 1 });
+    expect(after.queries).toBe(2);
+  });
+
+  it("gives the query back when the call failed without cost", async () => {
+    const who = tenant();
+    const gate = admission(redisDb.redis);
+    const req = request(who, { micros: 1_000, tokens: 10 });
+    await gate.settle([settlement(await gate.reserve(req), 0, 0, { refundable: true })]);
+    expect(await counters(redisDb.redis, who.tenantId)).toMatchObject({
+      queries: 0,
+      tenant: { spent: 0, reserved: 0 },
+    });
+  });
+});
+
+describe("budget denials", () => {
+  it("admits exactly what the budget affords out of 200 concurrent requests, across two connections", async () => {
+    const who = tenant();
+    const second = redisDb.redis.duplicate();
+    const gates = [admission(redisDb.redis), admission(second)] as const;
+    const requests = Array.from({ length: 200 }, () =>
+      request(who, { micros: 2_000, tokens: 10 }, { tenantBudget: 100_000 }),
+    );
+    const outcomes = await Promise.all(
+      requests.map((req, i) => outcome(gates[i % 2 === 0 ? 0 : 1].reserve(req))),
+    );
+    second.disconnect();
+    expect(outcomes.filter((o) => o === "admitted")).toHaveLength(50);
+    expect(outcomes.filter((o) => o === "budget_exceeded")).toHaveLength(150);
+    expect((await counters(redisDb.redis, who.tenantId)).tenant).toEqual({ spent: 0, reserved: 100_000 });
+  });
+
+  it("denies with the tightest scope, and a settled request frees what it did not use", async () => {
+    const who = tenant();
+    const gate = admission(redisDb.redis);
+    const limits = { tenantBudget: 1_000_000, userBudget: 10_000, keyBudget: 50_000 };
+    const first = request(who, { micros: 8_000, tokens: 1 }, limits);
+    const held = await gate.reserve(first);
+    const denied = await gate
+      .reserve(request(who, { micros: 3_000, tokens: 1 }, limits))
+      .catch((error: unknown) => error);
+    expect(denied).toMatchObject({
+      code: "budget_exceeded",
+      details: {
+        scope: "user",
+        scope_id: who.userId,
+        limit: 10_000,
+        spent: 0,
+        reserved: 8_000,
+        requested: 3_000,
+      },
+    });
+    await gate.settle([settlement(held, 5_000, 1)]);
+    const second = await gate.reserve(request(who, { micros: 3_000, tokens: 1 }, limits));
+    expect(second.budgetRemaining).toBe(2_000);
+  });
+
+  it("a key without a user is held on tenant and key only", async () => {
+    const who = { ...tenant(), userId: null };
+    const gate = admission(redisDb.redis);
+    await gate.reserve(request(who, { micros: 10, tokens: 1 }, { userBudget: 1 }));
+    expect((await counters(redisDb.redis, who.tenantId)).users).toEqual({});
+  });
+});
+
+describe("query limit", () => {
+  it("429 query_limit_exceeded once the period's queries are used", async () => {
+    const who = tenant();
+    const gate = admission(redisDb.redis);
+    for (let i = 0; i < 3; i++) await gate.reserve(request(who, { micros: 1, tokens: 1 }, { queryLimit: 3 }));
+    const denied = await gate
+      .reserve(request(who, { micros: 1, tokens: 1 }, { queryLimit: 3 }))
+      .catch((error: unknown) => error);
+    expect(denied).toMatchObject({ code: "query_limit_exceeded", details: { limit: 3, used: 3 } });
+  });
+
+  it("keeps every key inside the tenant's hash tag", async () => {
+    const who = tenant();
+    const gate = admission(redisDb.redis);
+    await gate.reserve(request(who, { micros: 1, tokens: 1 }, { keyRpm: 10, tenantRpm: 10 }));
+    await gate.settle([settlement(await gate.reserve(request(who, { micros: 1, tokens: 1 })), 1, 1)]);
+    const keys = await redisDb.redis.keys(`*${who.tenantId}*`);
+    // budget:<period>, rsv:due, rate:tenant, rate:key:<key>, settled:<bucket>
+    expect(keys).toHaveLength(5);
+    for (const key of keys) expect(key.startsWith(admissionKeys.prefix(who.tenantId))).toBe(true);
+  });
+});
