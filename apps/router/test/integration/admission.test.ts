@@ -94,6 +94,21 @@ describe("bad requests reach no provider", () => {
     expect(sent).not.toHaveProperty("store");
   });
 
+  it("serves /v1/completions for a chat-only model through chat, natively only where the model declares it", async () => {
+    const complete = (model: string) =>
+      fetch(`${stack.url}/v1/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${stack.key}` },
+        body: JSON.stringify({ model, prompt: "Once upon a time" }),
+      });
+    expect((await complete("gpt-test")).status).toBe(200);
+    expect((await complete("instruct-test")).status).toBe(200);
+    expect(stack.emulators.openai.requests.map((r) => r.path)).toEqual([
+      "/v1/chat/completions",
+      "/v1/completions",
+    ]);
+  });
+
   it("400 invalid_json for a body that is not JSON", async () => {
     const res = await post('{"model": "gpt-test", "messages": [');
     expect(res.status).toBe(400);

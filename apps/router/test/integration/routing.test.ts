@@ -7,6 +7,7 @@ let stack: RouterStack;
 beforeAll(async () => {
   stack = await startRouterStack({
     UPSTREAM_TIMEOUT_MS: "300",
+    REQUEST_TIMEOUT_MS: "1500",
     CIRCUIT_FAILURE_THRESHOLD: "3",
     CIRCUIT_COOLDOWN_MS: "1500",
   });
@@ -70,19 +71,31 @@ describe("retries", () => {
 });
 
 describe("timeouts", () => {
-  it("abandons an attempt that exceeds the per-attempt timeout and falls back", async () => {
+  it("abandons a stream whose upstream does not answer within the per-attempt timeout and falls back", async () => {
     stack.emulators.openai.enqueue({ hang: true });
-    const res = await chat("fallback-test");
+    const res = await chat("fallback-test", { stream: true });
     expect(res.status).toBe(200);
     expect(res.headers.get("x-cloudfreedom-provider")).toBe("backup");
   });
 
-  it("answers 504 upstream_timeout when every attempt times out", async () => {
+  it("answers 504 upstream_timeout when the request's whole time budget runs out", async () => {
     stack.emulators.gemini.setDefault({ delayMs: 2_000 });
     const res = await chat("gemini-test");
     expect(res.status).toBe(504);
     expect(await res.json()).toMatchObject({ code: "upstream_timeout" });
     stack.emulators.gemini.setDefault();
+  });
+});
+
+describe("answers that are not completions", () => {
+  it("treats a 200 carrying an error object as a provider failure (502), not a server error", async () => {
+    stack.emulators.openai.enqueue({ status: 200, body: { error: { message: "no credits left" } } });
+    const res = await chat("gpt-test");
+    expect(res.status).toBe(502);
+    expect(await res.json()).toMatchObject({
+      code: "upstream_error",
+      message: expect.stringContaining("no credits left"),
+    });
   });
 });
 

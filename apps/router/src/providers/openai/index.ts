@@ -1,9 +1,18 @@
+import { AppError } from "@cloudfreedom/shared";
 import type { ChatCompletion, Completion, EmbeddingList } from "../../openai/responses.ts";
 import { failureFromStatus, tryJson } from "../common.ts";
 import type { ProviderAdapter } from "../types.ts";
 import { chatRequest, completionsRequest, embeddingsRequest } from "./request.ts";
 import { OpenAIPassThroughStream } from "./stream.ts";
 import { fromOpenAIUsage } from "./usage.ts";
+
+/** Some upstreams (OpenRouter) answer 200 with an error object: that is a provider failure, not a completion. */
+function expectChoices<T extends { choices: unknown[] }>(body: unknown, provider: string): T {
+  if (typeof body === "object" && body !== null && Array.isArray((body as { choices?: unknown }).choices))
+    return body as T;
+  const reason = errorMessage(JSON.stringify(body ?? null));
+  throw new AppError("upstream_error", `${provider} answered 200 without a completion: ${reason}`);
+}
 
 function errorMessage(body: string): string {
   const parsed = tryJson(body) as { error?: { message?: string } | string; message?: string } | undefined;
@@ -16,16 +25,16 @@ function makeOpenAICompatible(kind: "openai" | "azure" | "openrouter", label: st
     kind,
     chat: {
       request: chatRequest,
-      response: (body) => {
-        const completion = body as ChatCompletion;
+      response: (body, ctx) => {
+        const completion = expectChoices<ChatCompletion>(body, ctx.target.name);
         return { completion, usage: fromOpenAIUsage(completion.usage) };
       },
       stream: (ctx, options) => new OpenAIPassThroughStream(options, ctx.target.name),
     },
     completions: {
       request: completionsRequest,
-      response: (body) => {
-        const completion = body as Completion;
+      response: (body, ctx) => {
+        const completion = expectChoices<Completion>(body, ctx.target.name);
         return { completion, usage: fromOpenAIUsage(completion.usage) };
       },
       stream: (ctx, options) => new OpenAIPassThroughStream(options, ctx.target.name),

@@ -1,6 +1,7 @@
 import type { KeyRecord, ModelCatalogEntry } from "@cloudfreedom/shared";
 import type { Context } from "hono";
 import type { RouterDeps } from "../../deps.ts";
+import { REQUEST_TIMED_OUT } from "../routing/execute.ts";
 import type { Operation } from "../usage/record.ts";
 import { admitModel, type Capability } from "./admission.ts";
 import { type MaxUsage, reserveForCall } from "./budget.ts";
@@ -20,9 +21,9 @@ export interface RequestScope {
 export function requestScope(c: Context, deps: RouterDeps): RequestScope {
   const controller = new AbortController();
   const client = c.req.raw.signal;
-  const abort = () => controller.abort();
-  const timer = setTimeout(abort, deps.env.REQUEST_TIMEOUT_MS);
-  if (client.aborted) controller.abort();
+  const abort = () => controller.abort("client");
+  const timer = setTimeout(() => controller.abort(REQUEST_TIMED_OUT), deps.env.REQUEST_TIMEOUT_MS);
+  if (client.aborted) controller.abort("client");
   else client.addEventListener("abort", abort, { once: true });
   return {
     signal: controller.signal,

@@ -4,6 +4,7 @@ import type { RouterDeps } from "../../deps.ts";
 import type { CompletionRequest } from "../../openai/requests.ts";
 import type { Completion } from "../../openai/responses.ts";
 import { toOpenAIUsage } from "../../providers/openai/usage.ts";
+import type { ProviderAdapter } from "../../providers/types.ts";
 import type { UpstreamCall } from "../upstream/call.ts";
 import { estimateUsage, inputText } from "../usage/estimate.ts";
 import { completionMaxUsage } from "./budget.ts";
@@ -32,15 +33,16 @@ export async function proxyCompletions(
   const signal = scope.signal;
   const prompt = inputText(body.prompt);
   let streaming = false;
+  // A provider's native /completions only for models that declare it (OpenAI answers 404 for chat models).
+  const declaresCompletions = tracker.admitted.model.capabilities.includes("completions");
+  const native = (adapter: ProviderAdapter) => (declaresCompletions ? adapter.completions : undefined);
   try {
     const served = await routeCall<unknown>(
       deps,
       tracker,
       signal,
       (a, ctx) =>
-        a.completions
-          ? a.completions.request(body, ctx, stream)
-          : a.chat.request(completionAsChat(body), ctx, stream),
+        native(a)?.request(body, ctx, stream) ?? a.chat.request(completionAsChat(body), ctx, stream),
       stream ? "stream" : "json",
     );
     const { adapter, ctx } = served;
@@ -51,9 +53,8 @@ export async function proxyCompletions(
       return streamResponse({
         onEnd: scope.dispose,
         upstream: served.value as UpstreamCall,
-        transform: adapter.completions
-          ? adapter.completions.stream(ctx, options)
-          : chatStreamAsCompletion(adapter.chat.stream(ctx, options)),
+        transform:
+          native(adapter)?.stream(ctx, options) ?? chatStreamAsCompletion(adapter.chat.stream(ctx, options)),
         tracker,
         includeUsage: body.stream_options?.include_usage === true,
         object: "text_completion",
@@ -62,9 +63,8 @@ export async function proxyCompletions(
         headers: {},
       });
     }
-    const result = adapter.completions
-      ? adapter.completions.response(served.value, ctx)
-      : translate(adapter.chat.response(served.value, ctx));
+    const result =
+      native(adapter)?.response(served.value, ctx) ?? translate(adapter.chat.response(served.value, ctx));
     const completion: Completion = result.completion;
     const usage =
       result.usage ?? estimateUsage(prompt, completion.choices.map((choice) => choice.text).join(""));

@@ -58,7 +58,9 @@ export async function routeCall<T>(
       const answered = await callUpstream(request, {
         adapter,
         provider: target.name,
-        timeoutMs: deps.env.UPSTREAM_TIMEOUT_MS,
+        // A non-streamed answer's status line comes only when generation ends: bounding it per attempt would
+        // abort (and re-pay) long generations. Those get the request's whole budget; streams answer at once.
+        timeoutMs: read === "stream" ? deps.env.UPSTREAM_TIMEOUT_MS : deps.env.REQUEST_TIMEOUT_MS,
         signal,
       });
       if (!answered.ok) return answered;

@@ -3,6 +3,7 @@ import { type Deployment, isAppError, type KeyRecord } from "@cloudfreedom/share
 import type { RouterDeps } from "../../deps.ts";
 import { makeUsage } from "../../providers/common.ts";
 import type { NormalizedUsage, ProviderTarget } from "../../providers/types.ts";
+import { ClientGone } from "../routing/execute.ts";
 import { buildCallRecord, type Operation } from "../usage/record.ts";
 import type { AdmittedModel } from "./admission.ts";
 import { admissionHeaders } from "./budget.ts";
@@ -82,10 +83,11 @@ export class CallTracker {
 
   /** A call that failed before any output: no tokens, the error's code. */
   fail(error: unknown): void {
-    const code = isAppError(error) ? error.code : "internal_error";
+    const gone = error instanceof ClientGone;
+    const code = gone ? "client_disconnected" : isAppError(error) ? error.code : "internal_error";
     this.finish({
       usage: makeUsage(0, 0),
-      status: error instanceof Error && error.name === "ClientGone" ? "cancelled" : "error",
+      status: gone ? "cancelled" : "error",
       errorCode: code,
     });
   }

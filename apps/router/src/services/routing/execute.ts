@@ -17,23 +17,39 @@ export interface Routed<T> {
   attempts: number;
 }
 
-/** The client went away: stop trying, answer nothing. */
-export class ClientGone extends Error {
+/** Why a request's signal aborted: the whole-request budget ran out (anything else: the client left). */
+export const REQUEST_TIMED_OUT = "request_timed_out";
+
+/**
+ * The client went away: stop trying. Nobody reads the answer, so it is an AppError that is not logged as
+ * an unhandled error; the call is recorded as cancelled.
+ */
+export class ClientGone extends AppError {
   constructor() {
-    super("client disconnected");
+    super("upstream_error", "client disconnected");
     this.name = "ClientGone";
   }
 }
 
+/** What an aborted request signal means: a 504 when its time budget ran out, else the client left. */
+export function abortError(signal: AbortSignal): AppError {
+  return signal.reason === REQUEST_TIMED_OUT
+    ? new AppError(
+        "upstream_timeout",
+        "The request exceeded its time budget (REQUEST_TIMEOUT_MS) across all attempts",
+      )
+    : new ClientGone();
+}
+
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
-    if (signal.aborted) return reject(new ClientGone());
+    if (signal.aborted) return reject(abortError(signal));
     const timer = setTimeout(resolve, ms);
     signal.addEventListener(
       "abort",
       () => {
         clearTimeout(timer);
-        reject(new ClientGone());
+        reject(abortError(signal));
       },
       { once: true },
     );
@@ -69,7 +85,7 @@ export async function executeWithRouting<T>(options: {
   }
   let last: UpstreamFailure | undefined;
   for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
-    if (signal.aborted) throw new ClientGone();
+    if (signal.aborted) throw abortError(signal);
     tried.add(current.id);
     let result: AttemptResult<T>;
     try {

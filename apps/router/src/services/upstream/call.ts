@@ -1,5 +1,5 @@
 import type { ProviderAdapter, UpstreamFailure, UpstreamHttpRequest } from "../../providers/types.ts";
-import { type AttemptResult, ClientGone } from "../routing/execute.ts";
+import { type AttemptResult, abortError } from "../routing/execute.ts";
 
 export interface UpstreamCall {
   response: Response;
@@ -47,7 +47,7 @@ export async function callUpstream(
     const text = await response.text();
     return { ok: false, failure: options.adapter.failure(response.status, text, response.headers) };
   } catch (error) {
-    if (options.signal.aborted) throw new ClientGone();
+    if (options.signal.aborted) throw abortError(options.signal);
     if (timedOut)
       return failure("upstream_timeout", `${options.provider} did not answer within ${options.timeoutMs} ms`);
     const reason = error instanceof Error ? error.message : "connection failed";
