@@ -14,5 +14,6 @@ export * from "./queues/index.ts";
 export * from "./redis-keys.ts";
 export * from "./secrets.ts";
 export * from "./spans.ts";
+export * from "./tenancy.ts";
 export * from "./tiers.ts";
 export * from "./usage.ts";

@@ -163,6 +163,20 @@ describe("keys", () => {
     expect(res.body.code).toBe("unauthorized");
   });
 
+  it("403 for a key used on another tenant's address, 200 on its own", async () => {
+    const send = (tenant: string) =>
+      fetch(`${stack.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${stack.key}`, "x-tenant": tenant },
+        body: JSON.stringify({ model: "gpt-test", messages: hello }),
+      });
+    const other = await send("someone-else");
+    expect(other.status).toBe(403);
+    expect(await other.json()).toMatchObject({ code: "forbidden", details: { tenant: "someone-else" } });
+    const slug = (await stack.db.operator.collection("tenants").getOne(stack.tenantId)).slug;
+    expect((await send(slug)).status).toBe(200);
+  });
+
   it("401 for an unknown key", async () => {
     expect((await chat({ model: "gpt-test", messages: hello }, "cf_live_not_a_key")).body.code).toBe(
       "invalid_api_key",

@@ -1,26 +1,6 @@
-import { AppError } from "@cloudfreedom/shared";
+import { AppError, RESERVED_SLUGS } from "@cloudfreedom/shared";
 
-/** Subdomains the platform itself answers on; a tenant cannot take them. */
-export const RESERVED_SLUGS = new Set([
-  "api",
-  "auth",
-  "billing",
-  "admin",
-  "www",
-  "traces",
-  "analytics",
-  "pb",
-  "app",
-  "mail",
-  "status",
-  "docs",
-  "static",
-  "cdn",
-  "smtp",
-  "ns1",
-  "ns2",
-  "localhost",
-]);
+export { RESERVED_SLUGS } from "@cloudfreedom/shared";
 
 /** One DNS label: lowercase letters, digits and inner dashes, 3..63 characters. */
 export const SLUG_PATTERN = /^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$/;

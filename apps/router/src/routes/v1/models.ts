@@ -1,7 +1,7 @@
 import { AppError, checkTierAccess, type KeyRecord, type ModelCatalogEntry } from "@cloudfreedom/shared";
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
 import type { RouterDeps } from "../../deps.ts";
-import { resolveKey } from "../../services/keys/resolve-key.ts";
+import { authenticateKey } from "./key-auth.ts";
 
 function modelObject(deps: RouterDeps, model: ModelCatalogEntry, key: KeyRecord | null) {
   // What this key may call: its tier (when enforced) and its own model allowlist.
@@ -25,17 +25,15 @@ function modelObject(deps: RouterDeps, model: ModelCatalogEntry, key: KeyRecord 
   };
 }
 
-/** The caller's key when one is sent (a bad one is refused); anonymous listing stays possible. */
-async function optionalKey(deps: RouterDeps, authorization: string | undefined): Promise<KeyRecord | null> {
-  return authorization
-    ? resolveKey({ cache: deps.keys, redis: deps.redis, fallback: deps.keyFallback }, authorization)
-    : null;
+/** The caller's key when one is sent (a bad one, or one of another tenant, is refused); anonymous listing stays possible. */
+async function optionalKey(c: Context, deps: RouterDeps): Promise<KeyRecord | null> {
+  const authorization = c.req.header("authorization");
+  return authorization ? authenticateKey(c, deps, authorization) : null;
 }
 
 export function registerModelRoutes(app: Hono, deps: RouterDeps): void {
   app.get("/v1/models", async (c) => {
-    const key = await optionalKey(deps, c.req.header("authorization"));
-    if (key) c.set("tenantId", key.tenant_id);
+    const key = await optionalKey(c, deps);
     const data = [...deps.catalog.current.models.values()]
       .filter((model) => model.is_available)
       .map((model) => modelObject(deps, model, key));
@@ -50,7 +48,7 @@ export function registerModelRoutes(app: Hono, deps: RouterDeps): void {
   });
 
   app.get("/v1/models/:id{.+}", async (c) => {
-    const key = await optionalKey(deps, c.req.header("authorization"));
+    const key = await optionalKey(c, deps);
     const id = c.req.param("id");
     const model = deps.catalog.model(id);
     if (!model?.is_available) {
