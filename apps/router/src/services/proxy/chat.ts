@@ -3,11 +3,11 @@ import type { Context } from "hono";
 import type { RouterDeps } from "../../deps.ts";
 import type { ChatCompletionRequest } from "../../openai/requests.ts";
 import type { ChatCompletion } from "../../openai/responses.ts";
-import { toOpenAIUsage } from "../../providers/openai/usage.ts";
 import type { UpstreamCall } from "../upstream/call.ts";
 import { chatPromptText, estimateUsage } from "../usage/estimate.ts";
 import { chatMaxUsage } from "./budget.ts";
 import { requestScope, startCall } from "./call-setup.ts";
+import { answerJson } from "./json-response.ts";
 import { routeCall } from "./routed-call.ts";
 import { streamResponse } from "./stream-response.ts";
 
@@ -71,27 +71,11 @@ export async function proxyChat(
     );
     const { completion, usage: reported } = served.adapter.chat.response(served.value, served.ctx);
     const usage = reported ?? estimateUsage(chatPromptText(body), completionText(completion));
-    const billed = tracker.finish({
-      usage,
-      status: "success",
-      finishReasons: completion.choices.flatMap((choice) =>
-        choice.finish_reason ? [choice.finish_reason] : [],
-      ),
-      responseModel: completion.model,
-    });
-    if (!completion.usage) completion.usage = toOpenAIUsage(usage);
-    return c.json(completion, 200, { ...tracker.headers(), ...costHeaders(billed, usage.estimated) });
+    return answerJson(c, tracker, completion, usage);
   } catch (error) {
     tracker.fail(error);
     throw error;
   } finally {
     if (!streaming) scope.dispose();
   }
-}
-
-export function costHeaders(billed: number, estimated: boolean): Record<string, string> {
-  return {
-    "x-cloudfreedom-cost-micros": String(billed),
-    "x-cloudfreedom-usage-estimated": String(estimated),
-  };
 }

@@ -3,14 +3,13 @@ import type { Context } from "hono";
 import type { RouterDeps } from "../../deps.ts";
 import type { CompletionRequest } from "../../openai/requests.ts";
 import type { Completion } from "../../openai/responses.ts";
-import { toOpenAIUsage } from "../../providers/openai/usage.ts";
 import type { ProviderAdapter } from "../../providers/types.ts";
 import type { UpstreamCall } from "../upstream/call.ts";
 import { estimateUsage, inputText } from "../usage/estimate.ts";
 import { completionMaxUsage } from "./budget.ts";
 import { requestScope, startCall } from "./call-setup.ts";
-import { costHeaders } from "./chat.ts";
 import { chatAsCompletion, chatStreamAsCompletion, completionAsChat } from "./completions-via-chat.ts";
+import { answerJson } from "./json-response.ts";
 import { routeCall } from "./routed-call.ts";
 import { streamResponse } from "./stream-response.ts";
 
@@ -68,16 +67,7 @@ export async function proxyCompletions(
     const completion: Completion = result.completion;
     const usage =
       result.usage ?? estimateUsage(prompt, completion.choices.map((choice) => choice.text).join(""));
-    const billed = tracker.finish({
-      usage,
-      status: "success",
-      finishReasons: completion.choices.flatMap((choice) =>
-        choice.finish_reason ? [choice.finish_reason] : [],
-      ),
-      responseModel: completion.model,
-    });
-    if (!completion.usage) completion.usage = toOpenAIUsage(usage);
-    return c.json(completion, 200, { ...tracker.headers(), ...costHeaders(billed, usage.estimated) });
+    return answerJson(c, tracker, completion, usage);
   } catch (error) {
     tracker.fail(error);
     throw error;

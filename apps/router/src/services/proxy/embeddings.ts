@@ -5,7 +5,7 @@ import type { EmbeddingRequest } from "../../openai/requests.ts";
 import { estimateUsage, inputText } from "../usage/estimate.ts";
 import { embeddingMaxUsage } from "./budget.ts";
 import { requestScope, startCall } from "./call-setup.ts";
-import { costHeaders } from "./chat.ts";
+import { costHeaders } from "./json-response.ts";
 import { routeCall } from "./routed-call.ts";
 
 /** POST /v1/embeddings. */
