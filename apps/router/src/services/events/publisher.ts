@@ -5,6 +5,27 @@ import type { Redis } from "ioredis";
 
 const MAX_BUFFERED = 100_000;
 const MAX_BATCH = 500;
+/** A queue connection waits out a Redis outage forever; a flush must not (shutdown waits on it). */
+const ENQUEUE_DEADLINE_MS = 5_000;
+
+/**
+ * Fails a pending enqueue after the deadline so its items go back to the buffer. Should the late add still
+ * land, usage jobs carry their event id as job id and the billing worker stores each event id once.
+ */
+async function withinDeadline<T>(work: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`enqueue took longer than ${ENQUEUE_DEADLINE_MS} ms`)),
+      ENQUEUE_DEADLINE_MS,
+    );
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /**
  * Usage events and LLM spans leave the request path through an in-process buffer flushed every few
@@ -95,7 +116,9 @@ export class EventPublisher {
     const spans = this.spans.splice(0, MAX_BATCH);
     try {
       if (usage.length > 0) {
-        await this.deps.usageProducer.addBulk(usage.map((payload) => ({ payload, jobId: payload.event_id })));
+        await withinDeadline(
+          this.deps.usageProducer.addBulk(usage.map((payload) => ({ payload, jobId: payload.event_id }))),
+        );
         await this.markKeysUsed(usage);
       }
     } catch (error) {
@@ -110,15 +133,17 @@ export class EventPublisher {
       for (const { tenantId, span } of spans)
         byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), span]);
       if (byTenant.size > 0) {
-        await this.deps.tracesProducer.addBulk(
-          [...byTenant].map(([tenantId, tenantSpans]) => ({
-            payload: {
-              batch_id: newId("job"),
-              tenant_id: tenantId,
-              source: "router" as const,
-              spans: tenantSpans,
-            },
-          })),
+        await withinDeadline(
+          this.deps.tracesProducer.addBulk(
+            [...byTenant].map(([tenantId, tenantSpans]) => ({
+              payload: {
+                batch_id: newId("job"),
+                tenant_id: tenantId,
+                source: "router" as const,
+                spans: tenantSpans,
+              },
+            })),
+          ),
         );
       }
     } catch (error) {

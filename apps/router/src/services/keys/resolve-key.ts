@@ -122,8 +122,13 @@ export async function resolveKey(
       if (!resolved) throw new AppError("invalid_api_key", "Invalid API key");
       record = resolved;
     } else {
-      const parsed = KeyRecord.safeParse(JSON.parse(stored));
-      if (!parsed.success) throw new AppError("internal_error", "Stored key record is malformed");
+      const parsed = KeyRecord.safeParse(tryParse(stored));
+      if (!parsed.success) {
+        throw new AppError(
+          "service_unavailable",
+          "This key's stored record is unreadable; retry shortly or rotate the key",
+        );
+      }
       record = parsed.data;
     }
     deps.cache.set(hash, record);
@@ -131,4 +136,12 @@ export async function resolveKey(
   const rejection = keyRejection(record, Date.now());
   if (rejection) throw new AppError("invalid_api_key", `API key ${rejection}`, { reason: rejection });
   return record;
+}
+
+function tryParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
