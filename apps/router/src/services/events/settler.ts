@@ -88,7 +88,16 @@ export class Settler {
   private async settleBatch(): Promise<void> {
     const batch = this.pending.splice(0, MAX_BATCH);
     if (batch.length === 0) return;
-    const results = await this.deps.admission.settle(batch.map((item) => item.settle));
+    let results: Awaited<ReturnType<Admission["settle"]>>;
+    try {
+      results = await this.deps.admission.settle(batch.map((item) => item.settle));
+    } catch (error) {
+      // settle() reports per-item failures; should it ever throw, the batch must not be lost either.
+      results = batch.map(() => ({
+        kind: "failed" as const,
+        error: error instanceof Error ? error : new Error(String(error)),
+      }));
+    }
     const retry: Pending[] = [];
     batch.forEach((item, i) => {
       const result = results[i];

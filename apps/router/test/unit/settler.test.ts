@@ -1,0 +1,35 @@
+import type { Admission, SettleRequest } from "@cloudfreedom/admission";
+import { createLogger } from "@cloudfreedom/service-kit";
+import type { QueuePayloadInput, Span } from "@cloudfreedom/shared";
+import { describe, expect, it } from "vitest";
+import type { EventPublisher } from "../../src/services/events/publisher.ts";
+import { Settler } from "../../src/services/events/settler.ts";
+
+describe("Settler", () => {
+  it("keeps a batch whose settle call throws, then settles and publishes it once Redis answers", async () => {
+    let calls = 0;
+    const admission = {
+      settle: async (batch: SettleRequest[]) => {
+        calls++;
+        if (calls === 1) throw new Error("connection reset");
+        return batch.map(() => ({ kind: "settled" }));
+      },
+    } as unknown as Admission;
+    const published: string[] = [];
+    const events = {
+      publish: (event: QueuePayloadInput<"usage">) => void published.push(event.event_id),
+    } as unknown as EventPublisher;
+    const settler = new Settler({ admission, events, flushMs: 1, logger: createLogger("test", "silent") });
+    settler.submit(
+      { reservationId: "rsv_1" } as SettleRequest,
+      { event_id: "evt_a" } as QueuePayloadInput<"usage">,
+      {} as Span,
+    );
+    await settler.flush();
+    expect(published).toEqual([]);
+    expect(settler.backlog).toBe(1);
+    await settler.flush();
+    expect(published).toEqual(["evt_a"]);
+    expect(settler.backlog).toBe(0);
+  });
+});
