@@ -156,18 +156,25 @@ const routerStreamLatency = await runLoad({
 
 say(`throughput at concurrency ${concurrency} (${durationMs} ms each)`);
 const directThroughput = await runLoad({ request: direct(body), concurrency, durationMs, readBody: "json" });
+const redisPid = await redisServerPid(redisDb.redis);
+const cpuBefore = { router: cpuMs(router.pid), redis: cpuMs(redisPid) };
 const routerThroughput = await runLoad({
   request: viaRouter(body),
   concurrency,
   durationMs,
   readBody: "json",
 });
+const cpuAfter = { router: cpuMs(router.pid), redis: cpuMs(redisPid) };
 const routerStreamThroughput = await runLoad({
   request: viaRouter(streamBody),
   concurrency,
   durationMs,
   readBody: "text",
 });
+const perRequestUs = (before: number | null, after: number | null) =>
+  before === null || after === null
+    ? "n/a"
+    : `${(((after - before) * 1000) / routerThroughput.requests).toFixed(0)} µs`;
 
 const status = readFileSync(`/proc/${router.pid}/status`, "utf8");
 const rssMb = (field: string) =>
@@ -194,6 +201,7 @@ console.log(
     `Router added latency (c=1): p50 ${ms(routerLatency.p50 - directLatency.p50)} ms, p99 ${ms(routerLatency.p99 - directLatency.p99)} ms`,
     `Router added latency, streaming (c=1): p50 ${ms(routerStreamLatency.p50 - directStreamLatency.p50)} ms, p99 ${ms(routerStreamLatency.p99 - directStreamLatency.p99)} ms`,
     `Router RSS: ${rssMb("VmRSS").toFixed(0)} MB now, ${rssMb("VmHWM").toFixed(0)} MB peak`,
+    `CPU per request (c=${concurrency}, non-streaming): router ${perRequestUs(cpuBefore.router, cpuAfter.router)}, Redis ${perRequestUs(cpuBefore.redis, cpuAfter.redis)}`,
   ].join("\n"),
 );
 
@@ -202,6 +210,24 @@ emulatorProc.kill("SIGTERM");
 await router.exited;
 await Promise.all([pocketbase.stop(), redisDb.release()]);
 process.exit(0);
+
+/** User + system CPU time of a local process in ms (clock ticks of 10 ms); null when it cannot be read. */
+function cpuMs(pid: number | null): number | null {
+  if (pid === null) return null;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return null;
+  }
+}
+
+/** The pid of the Redis server, when it runs on this machine (it shares the cores being measured). */
+async function redisServerPid(redis: typeof redisDb.redis): Promise<number | null> {
+  const info = String(await redis.info("server"));
+  const pid = Number(/process_id:(\d+)/.exec(info)?.[1]);
+  return Number.isFinite(pid) && cpuMs(pid) !== null ? pid : null;
+}
 
 async function readFirstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
   const reader = stream.getReader();

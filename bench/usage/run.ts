@@ -1,13 +1,13 @@
-// bench/usage: usage events persisted per second, end to end: enqueued on queue `usage` (as the router does,
-// 500 per addBulk), consumed by the billing worker process, settled, written to PocketBase usage_logs,
+// bench/usage: usage events persisted per second, end to end: enqueued on queue `usage` as the router does
+// (one job per flush; BATCH events each, 50 by default: a 5 ms flush at 10k requests/s), consumed by the billing worker process, settled, written to PocketBase usage_logs,
 // snapshotted and forwarded to `analytics`. Throwaway PocketBase and a leased Redis db; nothing else is touched.
 //
-//   bun bench/usage/run.ts            # EVENTS=20000, the worker's default settings
-//   EVENTS=50000 USAGE_BATCH_SIZE=1000 bun bench/usage/run.ts
+//   bun bench/usage/run.ts            # EVENTS=20000, BATCH=50, the worker's default settings
+//   EVENTS=50000 BATCH=500 USAGE_BATCH_SIZE=1000 bun bench/usage/run.ts
 import { cpus } from "node:os";
 import { createDb, createPocketBase } from "@cloudfreedom/db";
 import { closeRedis, createProducer, createRedis } from "@cloudfreedom/queue";
-import { newId, periodOf, type QueuePayloadInput } from "@cloudfreedom/shared";
+import { newId, periodOf, type UsageEventInput } from "@cloudfreedom/shared";
 import {
   createApiKey,
   createTenant,
@@ -18,6 +18,7 @@ import {
 } from "@cloudfreedom/testing";
 
 const EVENTS = Number(process.env.EVENTS ?? 20_000);
+const BATCH = Number(process.env.BATCH ?? 50);
 const workerEnv = Object.fromEntries(
   ["USAGE_BATCH_SIZE", "USAGE_CONCURRENCY", "USAGE_BATCH_LINGER_MS"].flatMap((name) =>
     process.env[name] ? [[name, process.env[name] ?? ""]] : [],
@@ -49,7 +50,7 @@ try {
   const tenant = await createTenant({ db });
   const key = await createApiKey({ db, redis: redisDb.redis }, tenant, { scopes: ["chat"] });
   const period = periodOf(new Date());
-  const event = (): QueuePayloadInput<"usage"> => ({
+  const event = (): UsageEventInput => ({
     event_id: newId("event"),
     request_id: newId("request"),
     tenant_id: tenant.id,
@@ -73,11 +74,15 @@ try {
   const producer = createProducer("usage", { connection: queueRedis });
   const started = performance.now();
   const enqueueing = (async () => {
-    for (let sent = 0; sent < EVENTS; sent += 500) {
-      const items = Array.from({ length: Math.min(500, EVENTS - sent) }, () => {
-        const payload = event();
-        return { payload, jobId: payload.event_id };
-      });
+    // 20 router flushes per round trip, as a router's publisher sends a backlog.
+    for (let sent = 0; sent < EVENTS; ) {
+      const items = [];
+      for (let j = 0; j < 20 && sent < EVENTS; j++) {
+        const events = Array.from({ length: Math.min(BATCH, EVENTS - sent) }, event);
+        sent += events.length;
+        const payload = { batch_id: newId("job"), events };
+        items.push({ payload, jobId: payload.batch_id });
+      }
       await producer.addBulk(items);
     }
     return performance.now() - started;
@@ -97,6 +102,7 @@ try {
       {
         bench: "usage",
         events: EVENTS,
+        events_per_job: BATCH,
         persisted: count,
         seconds: Number((elapsedMs / 1000).toFixed(2)),
         events_per_second: Math.round((count / elapsedMs) * 1000),

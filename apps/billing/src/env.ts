@@ -21,8 +21,11 @@ export const BillingEnv = serviceEnv(4200, {
   RESERVATION_TTL_MS: Int(10 * 60_000),
 
   // Worker: the usage pipeline.
-  /** Jobs of queue `usage` in flight per worker process (≥ USAGE_BATCH_SIZE keeps batches full). */
-  USAGE_CONCURRENCY: Int(1_000),
+  /**
+   * Jobs of queue `usage` in flight per worker process. A job is a batch (a router flush, up to 1,000 events;
+   * an API report, one): enough jobs in flight keep the writer's batches full either way.
+   */
+  USAGE_CONCURRENCY: Int(16),
   /** Events per PocketBase batch (≤ PocketBase's batch max requests, 1000). */
   USAGE_BATCH_SIZE: z.coerce.number().int().min(1).max(1_000).default(500),
   /** How long a partial batch waits for more events before it is written. */

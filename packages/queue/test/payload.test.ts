@@ -2,6 +2,7 @@ import { newId } from "@cloudfreedom/shared";
 import { describe, expect, it } from "vitest";
 import { formatIssuePath, parsePayload, QueuePayloadError } from "../src/index.ts";
 
+/** One usage event; a `usage` job carries a batch of them. */
 const usage = {
   event_id: newId("event"),
   request_id: "req_x",
@@ -21,6 +22,8 @@ const usage = {
   occurred_at: "2026-11-03T10:00:00.000Z",
 };
 
+const batch = (...events: unknown[]) => ({ batch_id: newId("job"), events });
+
 describe("formatIssuePath", () => {
   it("joins keys with dots and writes array indexes in brackets", () => {
     expect(formatIssuePath(["spans", 0, "name"])).toBe("spans[0].name");
@@ -34,18 +37,24 @@ describe("formatIssuePath", () => {
 
 describe("parsePayload", () => {
   it("applies the schema's defaults to a valid payload", () => {
-    const result = parsePayload("usage", usage);
+    const result = parsePayload("usage", batch(usage));
     expect(result.success).toBe(true);
     if (!result.success) return;
-    expect(result.data.tokens).toEqual({ input: 10, output: 5, cached_input: 0, reasoning: 0 });
-    expect(result.data.source).toBe("router");
+    expect(result.data.events[0]?.tokens).toEqual({ input: 10, output: 5, cached_input: 0, reasoning: 0 });
+    expect(result.data.events[0]?.source).toBe("router");
   });
 
   it("names every bad field", () => {
-    const result = parsePayload("usage", { ...usage, tenant_id: "", tokens: { input: "10", output: 5 } });
+    const result = parsePayload(
+      "usage",
+      batch(usage, { ...usage, tenant_id: "", tokens: { input: "10", output: 5 } }),
+    );
     expect(result.success).toBe(false);
     if (result.success) return;
-    expect(result.issues.map((issue) => issue.path).sort()).toEqual(["tenant_id", "tokens.input"]);
+    expect(result.issues.map((issue) => issue.path).sort()).toEqual([
+      "events[1].tenant_id",
+      "events[1].tokens.input",
+    ]);
   });
 
   it("reports array positions for batch payloads", () => {
@@ -58,8 +67,10 @@ describe("parsePayload", () => {
 
 describe("QueuePayloadError", () => {
   it("says which queue and which fields", () => {
-    const error = new QueuePayloadError("usage", [{ path: "tokens.input", message: "expected number" }]);
-    expect(error.message).toBe('invalid payload for queue "usage": tokens.input: expected number');
+    const error = new QueuePayloadError("usage", [
+      { path: "events[0].tokens.input", message: "expected number" },
+    ]);
+    expect(error.message).toBe('invalid payload for queue "usage": events[0].tokens.input: expected number');
     expect(error.name).toBe("QueuePayloadError");
     expect(error.queue).toBe("usage");
   });

@@ -43,3 +43,5 @@ export const UsageEvent = z.object({
   metadata: z.record(z.string(), z.string()).optional(),
 });
 export type UsageEvent = z.infer<typeof UsageEvent>;
+/** A usage event as a producer may write it (defaults not yet applied). */
+export type UsageEventInput = z.input<typeof UsageEvent>;

@@ -6,6 +6,7 @@ import {
   ErrorEnvelope,
   KeyRecord,
   keyRejection,
+  MAX_USAGE_BATCH,
   newId,
   periodEnd,
   periodOf,
@@ -108,9 +109,25 @@ describe("queue contracts", () => {
     const parsed = UsageEvent.parse(usageEvent);
     expect(parsed.tokens).toEqual({ input: 10, cached_input: 0, output: 5, reasoning: 0 });
     expect(parsed.source).toBe("router");
-    const bad = QUEUES.usage.payload.safeParse({ ...usageEvent, cost_micros: 1.5 });
+    const bad = UsageEvent.safeParse({ ...usageEvent, cost_micros: 1.5 });
     expect(bad.success).toBe(false);
     expect(bad.error?.issues[0]?.path).toEqual(["cost_micros"]);
+  });
+
+  it("carries usage as batches of 1 to MAX_USAGE_BATCH events, naming the bad event's field", () => {
+    const batch = { batch_id: newId("job"), events: [usageEvent, usageEvent] };
+    expect(QUEUES.usage.payload.parse(batch).events).toHaveLength(2);
+    const bad = QUEUES.usage.payload.safeParse({
+      ...batch,
+      events: [usageEvent, { ...usageEvent, cost_micros: 1.5 }],
+    });
+    expect(bad.error?.issues[0]?.path).toEqual(["events", 1, "cost_micros"]);
+    expect(QUEUES.usage.payload.safeParse({ ...batch, events: [] }).success).toBe(false);
+    const tooMany = Array.from({ length: MAX_USAGE_BATCH + 1 }, () => usageEvent);
+    expect(QUEUES.usage.payload.safeParse({ ...batch, events: tooMany }).success).toBe(false);
+    expect(QUEUES.usage.payload.safeParse({ events: [usageEvent] }).error?.issues[0]?.path).toEqual([
+      "batch_id",
+    ]);
   });
 
   it("still parses an in-flight event that lacks optional newer fields", () => {

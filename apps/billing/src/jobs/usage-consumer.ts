@@ -9,10 +9,12 @@ import { PermanentUsageError, persistUsageBatch } from "../services/usage/persis
 import { UsageBatcher } from "./usage-batcher.ts";
 
 /**
- * Consumer of queue `usage`: BullMQ delivers jobs one by one (USAGE_CONCURRENCY in flight), the batcher groups
- * them into PocketBase batches. A job completes only after its event is settled, stored and announced; a
- * SIGKILL leaves its jobs locked until USAGE_LOCK_MS, after which a restarted worker takes them again (and
- * the (tenant, event_id) key turns what was already stored into duplicates).
+ * Consumer of queue `usage`: a job is a batch of events (USAGE_CONCURRENCY jobs in flight); the batcher groups
+ * the events of all jobs in flight into writes of USAGE_BATCH_SIZE. A job completes only after every one of
+ * its events is settled, stored and announced. If some are not, the job fails: retried with backoff when a
+ * retry can help (what was stored is a duplicate the second time), kept for inspection when every remaining
+ * failure is permanent. A SIGKILL leaves its jobs locked until USAGE_LOCK_MS, after which a restarted worker
+ * takes them again, and the (tenant, event_id) key turns what was already stored into duplicates.
  */
 export function startUsageConsumer(deps: {
   env: BillingEnv;
@@ -44,13 +46,22 @@ export function startUsageConsumer(deps: {
   });
   const consumer = register(
     "usage",
-    async (event) => {
-      try {
-        await batcher.submit(event);
-      } catch (error) {
-        if (error instanceof PermanentUsageError) throw new UnrecoverableError(error.message);
-        throw error;
-      }
+    async (batch) => {
+      const outcomes = await Promise.allSettled(batch.events.map((event) => batcher.submit(event)));
+      const failures = outcomes.flatMap((outcome, i) =>
+        outcome.status === "rejected"
+          ? [{ eventId: batch.events[i]?.event_id, error: outcome.reason as unknown }]
+          : [],
+      );
+      if (failures.length === 0) return;
+      const retryable = failures.filter(({ error }) => !(error instanceof PermanentUsageError));
+      const shown = (retryable.length > 0 ? retryable : failures)
+        .slice(0, 5)
+        .map(({ eventId, error }) => `${eventId}: ${error instanceof Error ? error.message : String(error)}`)
+        .join("; ");
+      const summary = `${failures.length} of ${batch.events.length} usage events of ${batch.batch_id} not stored (${shown})`;
+      if (retryable.length > 0) throw new Error(`${summary}; retrying, stored events are not written twice`);
+      throw new UnrecoverableError(`${summary}; rejected permanently, the job is kept for inspection`);
     },
     {
       connection: deps.queueRedis,

@@ -1,13 +1,13 @@
 import { queueDepth } from "@cloudfreedom/queue";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually, type TenantFixture, tenantFixture, usageEvent } from "./fixtures.ts";
+import { eventually, type TenantFixture, tenantFixture, usageEvent, usageJobs } from "./fixtures.ts";
 import { type PipelineStack, startPipelineStack } from "./pipeline-stack.ts";
 
 let stack: PipelineStack;
 let t: TenantFixture;
 
 beforeAll(async () => {
-  stack = await startPipelineStack({ USAGE_BATCH_SIZE: "200", USAGE_CONCURRENCY: "400" });
+  stack = await startPipelineStack({ USAGE_BATCH_SIZE: "200", USAGE_CONCURRENCY: "8" });
   t = await tenantFixture({ db: stack.db, redis: stack.redisDb.redis });
 });
 afterAll(() => stack?.stop());
@@ -15,7 +15,7 @@ afterAll(() => stack?.stop());
 describe("usage pipeline crash", () => {
   it("stores every event exactly once when the worker is SIGKILLed in the middle of a batch and restarted", async () => {
     const events = Array.from({ length: 4_000 }, () => usageEvent(t.tenant, t.billingKey.row));
-    await stack.usage.addBulk(events.map((payload) => ({ payload, jobId: payload.event_id })));
+    await stack.usage.addBulk(usageJobs(events));
     const first = await stack.startWorker();
     // Killed once some batches are stored and others are in flight.
     await eventually(async () => {

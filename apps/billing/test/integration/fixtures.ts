@@ -2,8 +2,9 @@ import type { ApiKeyRow, Db, ModelRow, PlanRow, TenantRow, UserRow } from "@clou
 import {
   newId,
   periodOf,
-  type QueuePayloadInput,
+  type UsageBatch,
   type UsageEvent,
+  type UsageEventInput,
   UsageEvent as UsageEventSchema,
 } from "@cloudfreedom/shared";
 import {
@@ -64,7 +65,7 @@ export function testModel(db: Db): Promise<ModelRow> {
 export function usageEvent(
   tenant: TenantRow,
   key: ApiKeyRow | null,
-  overrides: Partial<QueuePayloadInput<"usage">> = {},
+  overrides: Partial<UsageEventInput> = {},
 ): UsageEvent {
   return UsageEventSchema.parse({
     event_id: newId("event"),
@@ -86,6 +87,16 @@ export function usageEvent(
     occurred_at: new Date().toISOString(),
     ...overrides,
   });
+}
+
+/** Events as the router enqueues them: `usage` jobs of `perJob` events, each under its batch id. */
+export function usageJobs(events: UsageEvent[], perJob = 50): Array<{ payload: UsageBatch; jobId: string }> {
+  const jobs: Array<{ payload: UsageBatch; jobId: string }> = [];
+  for (let i = 0; i < events.length; i += perJob) {
+    const payload = { batch_id: newId("job"), events: events.slice(i, i + perJob) };
+    jobs.push({ payload, jobId: payload.batch_id });
+  }
+  return jobs;
 }
 
 /** Polls until `probe` yields a value (no timing assertions: a deadline only turns a hang into a failure). */

@@ -73,9 +73,14 @@ describe("POST /v1/usage", () => {
       billed_micros: 2_400,
     });
     const queue = new Queue("usage", { connection: h.runtime.queueRedis(), prefix: "cf" });
-    const job = await queue.getJob(eventId);
+    const jobs = await queue.getJobs(["waiting", "active", "completed"]);
     await queue.close();
-    expect(job?.data).toMatchObject({
+    const batches = jobs.filter((job) =>
+      job.data.events.some((e: { event_id: string }) => e.event_id === eventId),
+    );
+    expect(batches).toHaveLength(1);
+    expect(batches[0]?.data.events).toHaveLength(1);
+    expect(batches[0]?.data.events[0]).toMatchObject({
       event_id: eventId,
       tenant_id: a.tenant.id,
       key_id: a.billingKey.row.id,

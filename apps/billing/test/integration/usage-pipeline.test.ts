@@ -1,6 +1,6 @@
 import type { UsageEvent } from "@cloudfreedom/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually, type TenantFixture, tenantFixture, usageEvent } from "./fixtures.ts";
+import { eventually, type TenantFixture, tenantFixture, usageEvent, usageJobs } from "./fixtures.ts";
 import { type PipelineStack, startPipelineStack } from "./pipeline-stack.ts";
 
 let stack: PipelineStack;
@@ -28,11 +28,9 @@ describe("usage pipeline (billing worker process)", () => {
     const events = Array.from({ length: 300 }, (_, i) =>
       usageEvent(t.tenant, i % 2 ? t.billingKey.row : t.chatKey.row, { billed_micros: 100 + i }),
     );
-    await stack.usage.addBulk(events.map((payload) => ({ payload, jobId: payload.event_id })));
-    // The same events again as other jobs (a producer retry that lost the first ack, a second router flush).
-    await stack.usage.addBulk(
-      events.slice(0, 50).map((payload) => ({ payload, jobId: `${payload.event_id}-again` })),
-    );
+    await stack.usage.addBulk(usageJobs(events));
+    // The same events again in other batches (a producer retry that lost the first ack, a second router flush).
+    await stack.usage.addBulk(usageJobs(events.slice(0, 50), 7));
 
     const stored = await eventually(async () => {
       if (!(await stack.drained())) return undefined;
@@ -61,16 +59,19 @@ describe("usage pipeline (billing worker process)", () => {
     await worker.stop("SIGTERM");
   });
 
-  it("fails an event of an unknown tenant alone, for inspection, and stores the rest of its batch", async () => {
+  it("stores the rest of a batch holding an event of an unknown tenant, and keeps that batch for inspection", async () => {
     const worker = await stack.startWorker();
     const good = usageEvent(t.tenant, t.billingKey.row);
     const orphan = { ...usageEvent(t.tenant, null), tenant_id: "tnt_doesnotexist0000" };
-    await stack.usage.addBulk([good, orphan].map((payload) => ({ payload, jobId: payload.event_id })));
+    const [job] = usageJobs([good, orphan]);
+    await stack.usage.addBulk(job ? [job] : []);
     const failure = await worker.waitForLog(
-      (line) => line.msg === "queue job failed" && line.job_id === orphan.event_id,
+      (line) => line.msg === "queue job failed" && line.job_id === job?.jobId,
       30_000,
     );
+    // Final at once: a retry cannot make the tenant exist. The reason names the event.
     expect(failure).toMatchObject({ final: true, queue: "usage" });
+    expect((failure.err as { message?: string } | undefined)?.message).toContain(orphan.event_id);
     await eventually(
       async () => ((await stack.storedEventIds(t.tenant.id)).includes(good.event_id) ? true : undefined),
       "the good event",

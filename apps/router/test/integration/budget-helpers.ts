@@ -4,7 +4,8 @@ import {
   type ModelCatalogEntry,
   periodOf,
   priceUsage,
-  UsageEvent,
+  UsageBatch,
+  type UsageEvent,
 } from "@cloudfreedom/shared";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
@@ -68,7 +69,9 @@ export function usageQueue(redisUrl: string): Queue {
 
 export async function usageEvents(queue: Queue, tenantId: string): Promise<UsageEvent[]> {
   const jobs = await queue.getJobs(["waiting", "paused", "delayed"]);
-  return jobs.map((job) => UsageEvent.parse(job.data)).filter((event) => event.tenant_id === tenantId);
+  return jobs
+    .flatMap((job) => UsageBatch.parse(job.data).events)
+    .filter((event) => event.tenant_id === tenantId);
 }
 
 /** Polls until `probe` returns something; a deadline turns a hang into a readable failure. */

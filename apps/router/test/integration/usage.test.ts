@@ -1,4 +1,11 @@
-import { priceUsage, redisKeys, type Span, SpanBatch, UsageEvent } from "@cloudfreedom/shared";
+import {
+  priceUsage,
+  redisKeys,
+  type Span,
+  SpanBatch,
+  UsageBatch,
+  type UsageEvent,
+} from "@cloudfreedom/shared";
 import { Queue } from "bullmq";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -28,7 +35,9 @@ beforeEach(async () => {
 async function recorded(requestId: string): Promise<{ event: UsageEvent; span: Span }> {
   const deadline = Date.now() + 5_000;
   while (Date.now() < deadline) {
-    const events = (await usageQueue.getJobs(["waiting"])).map((job) => UsageEvent.parse(job.data));
+    const events = (await usageQueue.getJobs(["waiting"])).flatMap(
+      (job) => UsageBatch.parse(job.data).events,
+    );
     const spans = (await tracesQueue.getJobs(["waiting"])).flatMap((job) => SpanBatch.parse(job.data).spans);
     const event = events.find((e) => e.request_id === requestId);
     const span = spans.find((s) => s.request_id === requestId);

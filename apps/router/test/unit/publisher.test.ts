@@ -1,11 +1,11 @@
 import type { Producer } from "@cloudfreedom/queue";
 import { createLogger } from "@cloudfreedom/service-kit";
-import { newId, type QueuePayloadInput, type Span } from "@cloudfreedom/shared";
+import { newId, type QueuePayloadInput, type Span, type UsageEventInput } from "@cloudfreedom/shared";
 import type { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
 import { EventPublisher } from "../../src/services/events/publisher.ts";
 
-const event = (i: number): QueuePayloadInput<"usage"> => ({
+const event = (i: number): UsageEventInput => ({
   event_id: newId("event"),
   request_id: `req_${i}`,
   tenant_id: `tnt_${i % 3}`,
@@ -25,17 +25,35 @@ const event = (i: number): QueuePayloadInput<"usage"> => ({
 });
 const span = { trace_id: "a".repeat(32), span_id: "b".repeat(16), name: "chat m" } as Span;
 
-function slowProducers(delayMs: number) {
-  const sent = { usage: [] as string[], spans: 0, lastUsed: new Map<string, number>() };
+function slowProducers(delayMs: number, options: { failFirst?: number } = {}) {
+  const sent = {
+    usage: [] as string[],
+    jobIds: [] as string[],
+    attempts: [] as string[],
+    spans: 0,
+    lastUsed: new Map<string, number>(),
+  };
+  let failures = options.failFirst ?? 0;
   const later = () => new Promise((resolve) => setTimeout(resolve, delayMs));
   const usageProducer = {
-    addBulk: async (items: Array<{ payload: QueuePayloadInput<"usage"> }>) => {
+    queueName: "usage",
+    addBulk: async (items: Array<{ payload: QueuePayloadInput<"usage">; jobId?: string }>) => {
       await later();
-      sent.usage.push(...items.map((item) => item.payload.event_id));
+      sent.attempts.push(...items.map((item) => item.jobId ?? "none"));
+      if (failures > 0) {
+        failures -= 1;
+        throw new Error("queue unreachable");
+      }
+      for (const item of items) {
+        expect(item.jobId).toBe(item.payload.batch_id);
+        sent.jobIds.push(item.payload.batch_id);
+        sent.usage.push(...item.payload.events.map((e) => e.event_id));
+      }
       return [];
     },
   } as unknown as Producer<"usage">;
   const tracesProducer = {
+    queueName: "traces",
     addBulk: async (items: Array<{ payload: { spans: Span[] } }>) => {
       await later();
       for (const item of items) sent.spans += item.payload.spans.length;
@@ -69,6 +87,22 @@ describe("EventPublisher", () => {
     expect(sent.spans).toBe(2_000);
     expect(publisher.pending).toBe(0);
     expect(sent.lastUsed.get("key_4")).toBe(1_700_000_000_000 + 1_999);
+    // One job per flush, not per event.
+    expect(sent.jobIds.length).toBeLessThan(ids.length / 10);
+  });
+
+  it("sends a batch the queue refused again under the same job id, and loses nothing", async () => {
+    const { sent, ...deps } = slowProducers(1, { failFirst: 2 });
+    const publisher = new EventPublisher({ ...deps, flushMs: 1, logger: createLogger("test", "silent") });
+    const ids = Array.from({ length: 300 }, (_, i) => event(i));
+    for (const e of ids) publisher.publish(e, span);
+    await publisher.flush();
+    await publisher.flush();
+    expect(sent.usage).toEqual([]);
+    await publisher.close();
+    expect(sent.usage.sort()).toEqual(ids.map((e) => e.event_id).sort());
+    expect(sent.jobIds).toHaveLength(1);
+    expect(sent.attempts).toEqual([sent.jobIds[0], sent.jobIds[0], sent.jobIds[0]]);
   });
 
   it("flushes what is buffered on close", async () => {

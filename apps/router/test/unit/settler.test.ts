@@ -1,6 +1,6 @@
 import type { Admission, SettleRequest } from "@cloudfreedom/admission";
 import { createLogger } from "@cloudfreedom/service-kit";
-import type { QueuePayloadInput, Span } from "@cloudfreedom/shared";
+import type { Span, UsageEventInput } from "@cloudfreedom/shared";
 import { describe, expect, it } from "vitest";
 import type { EventPublisher } from "../../src/services/events/publisher.ts";
 import { Settler } from "../../src/services/events/settler.ts";
@@ -17,12 +17,12 @@ describe("Settler", () => {
     } as unknown as Admission;
     const published: string[] = [];
     const events = {
-      publish: (event: QueuePayloadInput<"usage">) => void published.push(event.event_id),
+      publish: (event: UsageEventInput) => void published.push(event.event_id),
     } as unknown as EventPublisher;
     const settler = new Settler({ admission, events, flushMs: 1, logger: createLogger("test", "silent") });
     settler.submit(
       { reservationId: "rsv_1" } as SettleRequest,
-      { event_id: "evt_a" } as QueuePayloadInput<"usage">,
+      { event_id: "evt_a" } as UsageEventInput,
       {} as Span,
     );
     await settler.flush();

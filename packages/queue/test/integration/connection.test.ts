@@ -8,7 +8,15 @@ import {
   register,
   waitForRedis,
 } from "../../src/index.ts";
-import { REDIS_URL, recordingLogger, removePrefix, testPrefix, usageEvent, waitFor } from "./helpers.ts";
+import {
+  REDIS_URL,
+  recordingLogger,
+  removePrefix,
+  testPrefix,
+  usageBatch,
+  usageEvent,
+  waitFor,
+} from "./helpers.ts";
 
 const opened: Redis[] = [];
 const prefixes: string[] = [];
@@ -71,7 +79,7 @@ describe("connection purposes with BullMQ", () => {
     const redis = open({ url: REDIS_URL, purpose: "request" });
     const producer = createProducer("usage", { connection: redis, prefix });
 
-    await producer.add(usageEvent());
+    await producer.add(usageBatch(usageEvent()));
     await producer.close();
     expect((await queueDepth("usage", { connection: redis, prefix })).waiting).toBe(1);
   });

@@ -1,4 +1,4 @@
-import type { QueuePayloadInput } from "@cloudfreedom/shared";
+import type { QueuePayloadInput, UsageEventInput } from "@cloudfreedom/shared";
 import { newId, QUEUE_NAMES } from "@cloudfreedom/shared";
 import type { JobState } from "bullmq";
 import { Queue } from "bullmq";
@@ -12,7 +12,8 @@ export function testPrefix(): string {
   return `cf-test-${newId("job", 12)}`;
 }
 
-export function usageEvent(overrides: Partial<QueuePayloadInput<"usage">> = {}): QueuePayloadInput<"usage"> {
+/** One usage event as a producer writes it; a `usage` job carries a batch of them (see `usageBatch`). */
+export function usageEvent(overrides: Partial<UsageEventInput> = {}): UsageEventInput {
   return {
     event_id: newId("event"),
     request_id: "req_x",
@@ -32,6 +33,11 @@ export function usageEvent(overrides: Partial<QueuePayloadInput<"usage">> = {}):
     occurred_at: new Date().toISOString(),
     ...overrides,
   };
+}
+
+/** A `usage` job payload: the events under a fresh `batch_id`, which producers use as the job id. */
+export function usageBatch(...events: UsageEventInput[]): QueuePayloadInput<"usage"> {
+  return { batch_id: newId("job"), events };
 }
 
 /** Polls until `probe` returns a value; a deadline turns a hang into a readable failure. */

@@ -1,4 +1,5 @@
 import type { QueuePayload } from "@cloudfreedom/shared";
+import { newId } from "@cloudfreedom/shared";
 import { Queue } from "bullmq";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Consumer, Producer } from "../../src/index.ts";
@@ -15,6 +16,7 @@ import {
   recordingLogger,
   removePrefix,
   testPrefix,
+  usageBatch,
   usageEvent,
   waitFor,
   waitForJobState,
@@ -59,36 +61,44 @@ describe("usage queue", () => {
   it("with validate: false enqueues the payload as built, and the consumer still parses it", async () => {
     const trusted = createProducer("usage", { connection, prefix, validate: false });
     closers.push(() => trusted.close());
-    const event = usageEvent();
-    const job = await trusted.add(event);
-    expect(job.data).toEqual(event);
-    expect((job.data as { tokens: Record<string, number> }).tokens.cached_input).toBeUndefined();
+    const batch = usageBatch(usageEvent());
+    const job = await trusted.add(batch);
+    expect(job.data).toEqual(batch);
+    const stored = job.data as { events: Array<{ tokens: Record<string, number> }> };
+    expect(stored.events[0]?.tokens.cached_input).toBeUndefined();
     const received: QueuePayload<"usage">[] = [];
     consume((payload) => {
       received.push(payload);
     });
-    const parsed = await waitFor(() => received[0], "the trusted event to be consumed");
-    expect(parsed.tokens.cached_input).toBe(0);
+    const parsed = await waitFor(() => received[0], "the trusted batch to be consumed");
+    expect(parsed.events[0]?.tokens.cached_input).toBe(0);
   });
 
-  it("delivers a produced event to the handler parsed, with the schema's defaults applied", async () => {
+  it("delivers a produced batch to the handler parsed, with the schema's defaults applied", async () => {
     const received: QueuePayload<"usage">[] = [];
     consume((payload) => {
       received.push(payload);
     });
-    const event = usageEvent();
-    const job = await producer().add(event, { jobId: event.event_id });
+    const first = usageEvent();
+    const second = usageEvent({ source: "api", tokens: { input: 1, output: 2, reasoning: 3 } });
+    const batch = usageBatch(first, second);
+    const job = await producer().add(batch, { jobId: batch.batch_id });
 
     await waitFor(() => (received.length > 0 ? true : undefined), "the handler to run");
-    expect(job.id).toBe(event.event_id);
+    expect(job.id).toBe(batch.batch_id);
+    const defaults = { estimated: false, error_code: null, stream: false };
     expect(received).toEqual([
       {
-        ...event,
-        tokens: { input: 10, output: 5, cached_input: 0, reasoning: 0 },
-        estimated: false,
-        error_code: null,
-        stream: false,
-        source: "router",
+        batch_id: batch.batch_id,
+        events: [
+          {
+            ...first,
+            ...defaults,
+            tokens: { input: 10, output: 5, cached_input: 0, reasoning: 0 },
+            source: "router",
+          },
+          { ...second, ...defaults, tokens: { input: 1, output: 2, cached_input: 0, reasoning: 3 } },
+        ],
       },
     ]);
   });
@@ -98,22 +108,26 @@ describe("usage queue", () => {
     consume((payload) => {
       received.push(payload);
     });
-    await rawQueue().add("usage", usageEvent());
+    await rawQueue().add("usage", usageBatch(usageEvent()));
 
     await waitFor(() => (received.length > 0 ? true : undefined), "the handler to run");
-    expect(received[0]?.tokens.cached_input).toBe(0);
-    expect(received[0]?.source).toBe("router");
+    expect(received[0]?.events[0]?.tokens.cached_input).toBe(0);
+    expect(received[0]?.events[0]?.source).toBe("router");
   });
 
   it("refuses an invalid payload naming the field, and enqueues nothing", async () => {
     const usage = producer();
-    const bad = { ...usageEvent(), tokens: { input: "10", output: 5 } };
+    // The second event is the bad one: the path names the event's position in the batch.
+    const bad = {
+      batch_id: newId("job"),
+      events: [usageEvent(), { ...usageEvent(), tokens: { input: "10", output: 5 } }],
+    };
 
     // @ts-expect-error the point: a wrongly typed field that slipped past the type checker
     const attempt = usage.add(bad);
 
     await expect(attempt).rejects.toBeInstanceOf(QueuePayloadError);
-    await expect(attempt).rejects.toThrow(/invalid payload for queue "usage": tokens\.input: /);
+    await expect(attempt).rejects.toThrow(/invalid payload for queue "usage": events\[1\]\.tokens\.input: /);
     expect(await queueDepth("usage", { connection, prefix })).toEqual({
       waiting: 0,
       active: 0,
@@ -125,23 +139,30 @@ describe("usage queue", () => {
 
   it("rejects a whole bulk when one payload is invalid", async () => {
     const usage = producer();
-    const items = [{ payload: usageEvent() }, { payload: usageEvent({ period: "November" }) }];
+    const items = [
+      { payload: usageBatch(usageEvent()) },
+      { payload: usageBatch(usageEvent(), usageEvent({ period: "November" })) },
+    ];
 
-    await expect(usage.addBulk(items)).rejects.toThrow(/period: /);
+    await expect(usage.addBulk(items)).rejects.toThrow(/events\[1\]\.period: /);
     expect((await queueDepth("usage", { connection, prefix })).waiting).toBe(0);
   });
 
   it("fails a malformed job after one attempt, naming the field, without calling the handler", async () => {
     const { tenant_id: _dropped, ...withoutTenant } = usageEvent();
-    const raw = await rawQueue().add("usage", withoutTenant, { attempts: 8 });
+    const raw = await rawQueue().add(
+      "usage",
+      { batch_id: newId("job"), events: [withoutTenant] },
+      { attempts: 8 },
+    );
     const calls: string[] = [];
     const { logger } = consume((payload) => {
-      calls.push(payload.event_id);
+      calls.push(payload.batch_id);
     });
 
     const failed = await waitForJobState(rawQueue(), raw.id ?? "", "failed");
     expect(failed.attemptsMade).toBe(1);
-    expect(failed.failedReason).toMatch(/invalid payload for queue "usage": tenant_id: /);
+    expect(failed.failedReason).toMatch(/invalid payload for queue "usage": events\[0\]\.tenant_id: /);
     expect(calls).toEqual([]);
     expect(logger.warnings).toEqual([
       { msg: "queue job failed", obj: expect.objectContaining({ job_id: raw.id, final: true }) },
@@ -155,7 +176,7 @@ describe("usage queue", () => {
       if (calls <= 2) throw new Error(`transient failure ${calls}`);
     });
     const usage = producer({ backoff: { type: "exponential", delay: 10 } });
-    const job = await usage.add(usageEvent());
+    const job = await usage.add(usageBatch(usageEvent()));
 
     const done = await waitForJobState(rawQueue(), job.id ?? "", "completed");
     expect(calls).toBe(3);
@@ -165,27 +186,27 @@ describe("usage queue", () => {
 
   it("processes a job added twice with the same jobId once", async () => {
     const usage = producer();
-    const event = usageEvent();
-    await usage.add(event, { jobId: event.event_id });
-    await usage.addBulk([{ payload: event, jobId: event.event_id }]);
+    const batch = usageBatch(usageEvent(), usageEvent());
+    await usage.add(batch, { jobId: batch.batch_id });
+    await usage.addBulk([{ payload: batch, jobId: batch.batch_id }]);
     const seen: string[] = [];
     consume((payload) => {
-      seen.push(payload.event_id);
+      seen.push(payload.batch_id);
     });
     await waitFor(() => (seen.length > 0 ? true : undefined), "the first delivery");
     // Added again after completion: the retained completed job still holds the id.
-    await usage.add(event, { jobId: event.event_id });
+    await usage.add(batch, { jobId: batch.batch_id });
 
     // Concurrency 1 and FIFO: once the sentinel ran, any duplicate would have run before it.
-    const sentinel = usageEvent();
-    await usage.add(sentinel, { jobId: sentinel.event_id });
-    await waitFor(() => (seen.includes(sentinel.event_id) ? true : undefined), "the sentinel");
-    expect(seen).toEqual([event.event_id, sentinel.event_id]);
+    const sentinel = usageBatch(usageEvent());
+    await usage.add(sentinel, { jobId: sentinel.batch_id });
+    await waitFor(() => (seen.includes(sentinel.batch_id) ? true : undefined), "the sentinel");
+    expect(seen).toEqual([batch.batch_id, sentinel.batch_id]);
   });
 
   it("reports waiting, delayed and failed counts", async () => {
     const { tenant_id: _dropped, ...withoutTenant } = usageEvent();
-    await rawQueue().add("usage", withoutTenant);
+    await rawQueue().add("usage", { batch_id: newId("job"), events: [withoutTenant] });
     const { consumer } = consume(() => undefined);
     await waitFor(
       async () => ((await queueDepth("usage", { connection, prefix })).failed === 1 ? true : undefined),
@@ -194,8 +215,12 @@ describe("usage queue", () => {
     await consumer.close();
 
     const usage = producer();
-    await usage.addBulk([{ payload: usageEvent() }, { payload: usageEvent() }, { payload: usageEvent() }]);
-    await usage.add(usageEvent(), { delayMs: 60_000 });
+    await usage.addBulk([
+      { payload: usageBatch(usageEvent()) },
+      { payload: usageBatch(usageEvent(), usageEvent()) },
+      { payload: usageBatch(usageEvent()) },
+    ]);
+    await usage.add(usageBatch(usageEvent()), { delayMs: 60_000 });
 
     expect(await queueDepth("usage", { connection, prefix })).toEqual({
       waiting: 3,

@@ -6,6 +6,7 @@ import { usageQueue } from "./usage.ts";
 
 export * from "./analytics.ts";
 export * from "./billing-maintenance.ts";
+export * from "./usage.ts";
 
 /** Every queue of DESIGN.md §9, by name. Producers and consumers are built from this map. */
 export const QUEUES = {

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createDb, createPocketBase } from "@cloudfreedom/db";
 import { createProducer, createRedis } from "@cloudfreedom/queue";
-import { ErrorEnvelope, newId, type QueueName, ReadyBody } from "@cloudfreedom/shared";
+import { ErrorEnvelope, newId, type QueueName, ReadyBody, type UsageEventInput } from "@cloudfreedom/shared";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTenant } from "../../src/factories.ts";
@@ -88,8 +88,9 @@ describe.each(apps.map((app) => app.name))("%s service process", (name) => {
   });
 });
 
-const sampleJobs: { [Q in QueueName]?: () => Record<string, unknown> } = {
-  usage: () => ({
+/** One usage event; a `usage` job is a batch of them under a `batch_id`, which is also the job id. */
+function usageEvent(overrides: Partial<UsageEventInput> = {}): UsageEventInput {
+  return {
     event_id: newId("event"),
     request_id: newId("request"),
     tenant_id: "tnt_e2e",
@@ -106,7 +107,11 @@ const sampleJobs: { [Q in QueueName]?: () => Record<string, unknown> } = {
     status: "success",
     latency_ms: 5,
     occurred_at: new Date().toISOString(),
-  }),
+    ...overrides,
+  };
+}
+
+const sampleJobs: { [Q in QueueName]?: () => Record<string, unknown> } = {
   traces: () => ({
     batch_id: newId("job"),
     tenant_id: "tnt_e2e",
@@ -139,8 +144,9 @@ describe("worker processes consume their queues through real Redis", () => {
     );
     const tenant = await createTenant({ db }, { plan: null });
     const producer = createProducer("usage", { connection: queueRedis });
-    const payload: Record<string, unknown> = { ...(sampleJobs.usage?.() ?? {}), tenant_id: tenant.id };
-    await producer.add(payload as never);
+    const event = usageEvent({ tenant_id: tenant.id });
+    const batch = { batch_id: newId("job"), events: [event] };
+    await producer.add(batch, { jobId: batch.batch_id });
     await producer.close();
     const worker = workers.get("billing");
     if (!worker) throw new Error("billing worker not started");
@@ -148,7 +154,7 @@ describe("worker processes consume their queues through real Redis", () => {
     const stored = await db
       .forTenant(tenant.id)
       .collection("usage_logs")
-      .getFirst({ filter: "event_id = {:id}", params: { id: payload.event_id } });
+      .getFirst({ filter: "event_id = {:id}", params: { id: event.event_id } });
     expect(stored).toMatchObject({
       tenant: tenant.id,
       model: "gpt-4o-mini",
@@ -176,12 +182,15 @@ describe("worker processes consume their queues through real Redis", () => {
   it("the billing worker fails a malformed job once, naming the field, and keeps running", async () => {
     const { Queue } = await import("bullmq");
     const raw = new Queue("usage", { connection: queueRedis, prefix: "cf" });
-    await raw.add("bad", { event_id: "not-an-event-id" }, { attempts: 5 });
+    const bad = { batch_id: newId("job"), events: [{ event_id: "not-an-event-id" }] };
+    const job = await raw.add("bad", bad, { jobId: bad.batch_id, attempts: 5 });
     const worker = workers.get("billing");
     if (!worker) throw new Error("billing worker not started");
-    const failure = await worker.waitForLog((entry) => entry.msg === "queue job failed");
-    expect(failure).toMatchObject({ queue: "usage", final: true, level: "warn" });
-    expect(JSON.stringify(failure.err)).toContain("event_id");
+    const failure = await worker.waitForLog(
+      (entry) => entry.msg === "queue job failed" && entry.job_id === job.id,
+    );
+    expect(failure).toMatchObject({ queue: "usage", final: true, level: "warn", attempts_made: 1 });
+    expect(JSON.stringify(failure.err)).toContain("events[0].event_id");
     await raw.close();
     expect(worker.child.exitCode).toBeNull();
   });

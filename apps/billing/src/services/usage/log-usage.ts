@@ -3,9 +3,9 @@ import {
   AppError,
   applyMarkup,
   priceUsage,
-  type QueuePayloadInput,
   redisKeys,
   UsageEvent,
+  type UsageEventInput,
 } from "@cloudfreedom/shared";
 import type { BillingDeps } from "../../deps.ts";
 import type { Principal } from "../auth/principal.ts";
@@ -93,7 +93,7 @@ export async function logUsage(
     report.cost_micros ?? priceUsage(tokens, (await deps.catalog.require(report.model)).prices, 0).cost;
   const occurredAt = report.occurred_at ? new Date(report.occurred_at) : new Date();
   const eventId = usageEventId(tenantId, idempotencyKey);
-  const payload: QueuePayloadInput<"usage"> = {
+  const payload: UsageEventInput = {
     event_id: eventId,
     request_id: report.request_id ?? `req_${eventId.slice(4, 28)}`,
     tenant_id: tenantId,
@@ -127,6 +127,8 @@ export async function logUsage(
       field: "idempotency-key",
     });
   }
-  await deps.usageQueue.add(payload, { jobId: eventId });
+  // A batch of one, named after its event: the same report enqueued twice is one job.
+  const batchId = `job_${eventId.slice("evt_".length)}`;
+  await deps.usageQueue.add({ batch_id: batchId, events: [payload] }, { jobId: batchId });
   return { event: UsageEvent.parse(payload), replayed: claimed !== "OK" };
 }

@@ -1,16 +1,29 @@
 import type { Producer } from "@cloudfreedom/queue";
 import type { Logger } from "@cloudfreedom/service-kit";
-import { newId, type QueuePayloadInput, redisKeys, type Span } from "@cloudfreedom/shared";
+import {
+  MAX_SPANS_PER_BATCH,
+  MAX_USAGE_BATCH,
+  newId,
+  type QueuePayloadInput,
+  redisKeys,
+  type Span,
+  type UsageEventInput,
+} from "@cloudfreedom/shared";
 import type { Redis } from "ioredis";
 
+/** Events (and as many spans) held in memory at most while the queue is unreachable. */
 const MAX_BUFFERED = 100_000;
-const MAX_BATCH = 500;
+/** Batches sent per flush at most (a backlog drains over the next flushes). */
+const MAX_BATCHES_PER_FLUSH = 20;
 /** A queue connection waits out a Redis outage forever; a flush must not (shutdown waits on it). */
 const ENQUEUE_DEADLINE_MS = 5_000;
 
+type UsageBatch = QueuePayloadInput<"usage">;
+type SpanBatch = QueuePayloadInput<"traces">;
+
 /**
- * Fails a pending enqueue after the deadline so its items go back to the buffer. Should the late add still
- * land, usage jobs carry their event id as job id and the billing worker stores each event id once.
+ * Fails a pending enqueue after the deadline so its batches are sent again by the next flush. Should the late
+ * add still land, the re-sent batch has the same job id and the queue ignores it.
  */
 async function withinDeadline<T>(work: Promise<T>): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -29,15 +42,21 @@ async function withinDeadline<T>(work: Promise<T>): Promise<T> {
 
 /**
  * Usage events and LLM spans leave the request path through an in-process buffer flushed every few
- * milliseconds with one pipelined `addBulk` per queue, instead of two BullMQ round trips per request.
- * Usage jobs are keyed by event id, so a re-sent batch is not counted twice. A flush that fails keeps its
- * items for the next one; SIGTERM flushes before exit. What a SIGKILL can lose is at most one flush window.
+ * milliseconds: each flush enqueues ONE `usage` job holding the flush's events and one `traces` job per
+ * tenant, instead of a job (a BullMQ script run in Redis) per request. A batch gets its id when it is formed
+ * and keeps it until the queue took it: a flush that failed, or timed out and landed anyway, is sent again
+ * under the same job id, which the queue ignores; the billing worker also stores each event id once. SIGTERM
+ * flushes before exit; what a SIGKILL can lose is at most one flush window.
  */
 export class EventPublisher {
-  private usage: Array<QueuePayloadInput<"usage">> = [];
+  private usage: UsageEventInput[] = [];
   private spans: Array<{ tenantId: string; span: Span }> = [];
+  /** Batches formed and not yet taken by the queue, oldest first. */
+  private usageBatches: UsageBatch[] = [];
+  private spanBatches: SpanBatch[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
   private flushing: Promise<void> | undefined;
+  private droppedSpans = 0;
 
   constructor(
     private readonly deps: {
@@ -50,8 +69,8 @@ export class EventPublisher {
     },
   ) {}
 
-  publish(event: QueuePayloadInput<"usage">, span: Span): void {
-    if (this.usage.length >= MAX_BUFFERED) {
+  publish(event: UsageEventInput, span: Span): void {
+    if (this.pendingUsage >= MAX_BUFFERED) {
       this.deps.logger.error(
         { event_id: event.event_id },
         "usage buffer full (queue unreachable?): dropping event",
@@ -59,12 +78,31 @@ export class EventPublisher {
       return;
     }
     this.usage.push(event);
-    this.spans.push({ tenantId: event.tenant_id, span });
+    // Spans are observability, usage is money: when the buffer is full the span goes first.
+    if (this.pendingSpans < MAX_BUFFERED) this.spans.push({ tenantId: event.tenant_id, span });
+    else if (this.droppedSpans++ % 1_000 === 0)
+      this.deps.logger.warn(
+        { dropped: this.droppedSpans },
+        "span buffer full (queue unreachable?): dropping spans",
+      );
     this.schedule();
   }
 
+  /** Events and spans not yet taken by the queue. */
   get pending(): number {
-    return this.usage.length + this.spans.length;
+    return this.pendingUsage + this.pendingSpans;
+  }
+
+  private get pendingUsage(): number {
+    let total = this.usage.length;
+    for (const batch of this.usageBatches) total += batch.events.length;
+    return total;
+  }
+
+  private get pendingSpans(): number {
+    let total = this.spans.length;
+    for (const batch of this.spanBatches) total += batch.spans.length;
+    return total;
   }
 
   /** Send what is buffered. A timer that fires while a flush runs re-arms after it, so nothing is stranded. */
@@ -94,14 +132,36 @@ export class EventPublisher {
     this.timer = undefined;
   }
 
-  /** One `ZADD GT` per flush: the newest use of each key in the batch, never older than what is stored. */
-  private async markKeysUsed(usage: Array<QueuePayloadInput<"usage">>): Promise<void> {
-    const latest = new Map<string, number>();
-    for (const event of usage) {
-      if (!event.key_id) continue;
-      const at = Date.parse(event.occurred_at);
-      if (at > (latest.get(event.key_id) ?? 0)) latest.set(event.key_id, at);
+  /** Cuts what is buffered into batches; they keep their ids until the queue took them. */
+  private formBatches(): void {
+    while (this.usage.length > 0)
+      this.usageBatches.push({ batch_id: newId("job"), events: this.usage.splice(0, MAX_USAGE_BATCH) });
+    if (this.spans.length === 0) return;
+    const byTenant = new Map<string, Span[]>();
+    for (const { tenantId, span } of this.spans.splice(0)) {
+      const spans = byTenant.get(tenantId);
+      if (spans) spans.push(span);
+      else byTenant.set(tenantId, [span]);
     }
+    for (const [tenantId, spans] of byTenant)
+      for (let i = 0; i < spans.length; i += MAX_SPANS_PER_BATCH)
+        this.spanBatches.push({
+          batch_id: newId("job"),
+          tenant_id: tenantId,
+          source: "router",
+          spans: spans.slice(i, i + MAX_SPANS_PER_BATCH),
+        });
+  }
+
+  /** One `ZADD GT` per flush: the newest use of each key in the batch, never older than what is stored. */
+  private async markKeysUsed(batches: UsageBatch[]): Promise<void> {
+    const latest = new Map<string, number>();
+    for (const batch of batches)
+      for (const event of batch.events) {
+        if (!event.key_id) continue;
+        const at = Date.parse(event.occurred_at);
+        if (at > (latest.get(event.key_id) ?? 0)) latest.set(event.key_id, at);
+      }
     if (latest.size === 0) return;
     const args = [...latest].flatMap(([keyId, at]) => [at, keyId]);
     try {
@@ -112,43 +172,42 @@ export class EventPublisher {
   }
 
   private async send(): Promise<void> {
-    const usage = this.usage.splice(0, MAX_BATCH);
-    const spans = this.spans.splice(0, MAX_BATCH);
-    try {
-      if (usage.length > 0) {
-        await withinDeadline(
-          this.deps.usageProducer.addBulk(usage.map((payload) => ({ payload, jobId: payload.event_id }))),
-        );
-        await this.markKeysUsed(usage);
-      }
-    } catch (error) {
-      this.usage.unshift(...usage);
-      this.deps.logger.warn(
-        { err: error, events: usage.length },
-        "usage events not enqueued yet; will retry",
-      );
+    this.formBatches();
+    const usage = this.usageBatches.slice(0, MAX_BATCHES_PER_FLUSH);
+    const spans = this.spanBatches.slice(0, MAX_BATCHES_PER_FLUSH);
+    const [usageSent, spansSent] = await Promise.all([
+      this.enqueue(this.deps.usageProducer, usage, () => ({
+        events: usage.reduce((n, batch) => n + batch.events.length, 0),
+      })),
+      this.enqueue(this.deps.tracesProducer, spans, () => ({
+        spans: spans.reduce((n, batch) => n + batch.spans.length, 0),
+      })),
+    ]);
+    if (usageSent) {
+      this.usageBatches.splice(0, usage.length);
+      await this.markKeysUsed(usage);
     }
+    if (spansSent) this.spanBatches.splice(0, spans.length);
+  }
+
+  /** One pipelined `addBulk`, each batch under its own id; false (logged) when the queue did not take it. */
+  private async enqueue<Q extends "usage" | "traces">(
+    producer: Producer<Q>,
+    batches: Array<QueuePayloadInput<Q> & { batch_id: string }>,
+    sizeOf: () => Record<string, number>,
+  ): Promise<boolean> {
+    if (batches.length === 0) return true;
     try {
-      const byTenant = new Map<string, Span[]>();
-      for (const { tenantId, span } of spans)
-        byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), span]);
-      if (byTenant.size > 0) {
-        await withinDeadline(
-          this.deps.tracesProducer.addBulk(
-            [...byTenant].map(([tenantId, tenantSpans]) => ({
-              payload: {
-                batch_id: newId("job"),
-                tenant_id: tenantId,
-                source: "router" as const,
-                spans: tenantSpans,
-              },
-            })),
-          ),
-        );
-      }
+      await withinDeadline(
+        producer.addBulk(batches.map((payload) => ({ payload, jobId: payload.batch_id }))),
+      );
+      return true;
     } catch (error) {
-      this.spans.unshift(...spans);
-      this.deps.logger.warn({ err: error, spans: spans.length }, "spans not enqueued yet; will retry");
+      this.deps.logger.warn(
+        { err: error, ...sizeOf() },
+        `${producer.queueName} batches not enqueued yet; will retry`,
+      );
+      return false;
     }
   }
 }

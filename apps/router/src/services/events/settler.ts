@@ -1,6 +1,6 @@
 import type { Admission, SettleRequest } from "@cloudfreedom/admission";
 import type { Logger } from "@cloudfreedom/service-kit";
-import type { QueuePayloadInput, Span } from "@cloudfreedom/shared";
+import type { Span, UsageEventInput } from "@cloudfreedom/shared";
 import type { EventPublisher } from "./publisher.ts";
 
 const MAX_BATCH = 500;
@@ -9,7 +9,7 @@ const MAX_BACKOFF_MS = 1_000;
 
 interface Pending {
   settle: SettleRequest;
-  event: QueuePayloadInput<"usage">;
+  event: UsageEventInput;
   span: Span;
 }
 
@@ -31,7 +31,7 @@ export class Settler {
     private readonly deps: { admission: Admission; events: EventPublisher; flushMs: number; logger: Logger },
   ) {}
 
-  submit(settle: SettleRequest, event: QueuePayloadInput<"usage">, span: Span): void {
+  submit(settle: SettleRequest, event: UsageEventInput, span: Span): void {
     if (this.pending.length >= MAX_PENDING) {
       this.deps.logger.error(
         { reservation_id: settle.reservationId },

@@ -5,8 +5,8 @@ import {
   newId,
   type PeriodId,
   priceUsage,
-  type QueuePayloadInput,
   type Span,
+  type UsageEventInput,
 } from "@cloudfreedom/shared";
 import type { NormalizedUsage, ProviderTarget } from "../../providers/types.ts";
 
@@ -51,13 +51,13 @@ function traceIds(traceparent: string | undefined): { traceId: string; parentId:
 
 /** The usage event for billing and the LLM span (OpenTelemetry GenAI conventions) for traces. */
 export function buildCallRecord(call: CallRecord): {
-  event: QueuePayloadInput<"usage">;
+  event: UsageEventInput;
   span: Span;
   billed: number;
 } {
   const { cost, billed } = priceUsage(call.usage, call.model.prices, call.key.tenant_limits.markup_pct);
   const occurredAt = new Date(call.endedAt);
-  const event: QueuePayloadInput<"usage"> = {
+  const event: UsageEventInput = {
     event_id: newId("event"),
     request_id: call.requestId,
     tenant_id: call.key.tenant_id,
