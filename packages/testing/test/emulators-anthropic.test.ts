@@ -249,6 +249,18 @@ describe("Anthropic emulator: injected failures", () => {
     });
   });
 
+  it("sends the error event first, right after the 200, with failAfterChunks 0", async () => {
+    anthropic.enqueue({ failAfterChunks: 0 });
+    const response = await messages({ messages: hello, stream: true });
+    expect(response.status).toBe(200);
+    expect(parseSse(await response.text())).toEqual([
+      {
+        event: "error",
+        data: JSON.stringify({ type: "error", error: { type: "overloaded_error", message: "Overloaded" } }),
+      },
+    ]);
+  });
+
   it("disconnects midway, and streams without usage under omitUsage", async () => {
     anthropic.enqueue({ failAfterChunks: 1, mode: "disconnect" });
     const cut = await readAll(await messages({ messages: hello, stream: true }));

@@ -193,6 +193,22 @@ describe("Gemini emulator: safety, auth and failures", () => {
     gemini.enqueue({ omitUsage: true });
     expect(obj(await (await generate({ contents: hello })).json())).not.toHaveProperty("usageMetadata");
   });
+
+  it("fails a stream before any content, as SSE and as a JSON array", async () => {
+    const error = {
+      code: 503,
+      message: "The model is overloaded. Please try again later.",
+      status: "UNAVAILABLE",
+    };
+    gemini.enqueue({ failAfterChunks: 0 });
+    const sse = await stream({ contents: hello });
+    expect(sse.status).toBe(200);
+    expect(await sse.text()).toBe(`data: ${JSON.stringify({ error })}\r\n\r\n`);
+    gemini.enqueue({ failAfterChunks: 0 });
+    const array = await generate({ contents: hello }, "gemini-2.5-flash:streamGenerateContent");
+    expect(array.status).toBe(200);
+    expect(JSON.parse(await array.text())).toEqual([{ error }]);
+  });
 });
 
 describe("Gemini emulator: embeddings", () => {

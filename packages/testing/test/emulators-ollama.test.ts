@@ -99,6 +99,12 @@ describe("Ollama emulator: /api/chat", () => {
     const lines = parseNdjson(await (await chat({ messages: hello })).text()).map(obj);
     expect(lines).toHaveLength(3);
     expect(lines[2]).toEqual({ error: expect.any(String) });
+    ollama.enqueue({ failAfterChunks: 0 });
+    const first = await chat({ messages: hello });
+    expect(first.status).toBe(200);
+    expect(parseNdjson(await first.text())).toEqual([
+      { error: "an error was encountered while running the model: unexpected EOF" },
+    ]);
     ollama.enqueue({ failAfterChunks: 1, mode: "disconnect" });
     const cut = await readAll(await chat({ messages: hello }));
     expect(cut.error).toBeInstanceOf(Error);

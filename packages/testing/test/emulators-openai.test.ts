@@ -240,6 +240,22 @@ describe("OpenAI emulator: injected failures", () => {
     expect(obj(events[2]).error).toMatchObject({ type: "server_error" });
   });
 
+  it("fails a stream before any content: a 200 whose only frame is the error", async () => {
+    openai.enqueue({ failAfterChunks: 0 });
+    const response = await chat({ messages: hello, stream: true });
+    expect(response.status).toBe(200);
+    expect(sseJson(await response.text())).toEqual([
+      {
+        error: {
+          message: "The server had an error while processing your request. Sorry about that!",
+          type: "server_error",
+          param: null,
+          code: null,
+        },
+      },
+    ]);
+  });
+
   it("cuts the connection midway in disconnect mode", async () => {
     openai.enqueue({ failAfterChunks: 2, mode: "disconnect" });
     const { text, error } = await readAll(await chat({ messages: hello, stream: true }));

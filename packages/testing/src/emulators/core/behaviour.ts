@@ -13,7 +13,10 @@ export interface Behaviour {
   delayMs?: number;
   /** Wait this long between streamed frames. */
   chunkDelayMs?: number;
-  /** Send this many stream frames (SSE events / NDJSON lines), then fail as `mode` says. */
+  /**
+   * Send this many stream frames (SSE events / NDJSON lines), then fail as `mode` says. 0 in `error-event`
+   * mode is a 200 whose first event is the error, as providers do when they fail before any content.
+   */
   failAfterChunks?: number;
   /** `error-event` (default): the provider's own in-stream error, then end. `disconnect`: destroy the socket. */
   mode?: "error-event" | "disconnect";

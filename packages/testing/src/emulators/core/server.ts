@@ -85,7 +85,7 @@ export function startEmulatorServer(
       }
       counts.injected++;
       if (b.mode === "disconnect") setImmediate(() => cut(res, ex));
-      else res.end(reply.errorFrame);
+      else res.end(limit === 0 ? (reply.firstErrorFrame ?? reply.errorFrame) : reply.errorFrame);
     };
     const delay = b.chunkDelayMs ?? 0;
     if (delay <= 0) {

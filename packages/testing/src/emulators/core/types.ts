@@ -25,6 +25,8 @@ export type Reply =
       frames: string[];
       /** The provider's in-stream error frame, sent by `failAfterChunks` in `error-event` mode. */
       errorFrame: string;
+      /** The error frame when nothing preceded it, for formats where that differs (a JSON array opens with `[`). */
+      firstErrorFrame?: string;
       headers?: ResponseHeaders;
     };
 

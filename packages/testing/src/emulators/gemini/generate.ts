@@ -88,6 +88,7 @@ function streamReply(responses: unknown[], behaviour: Behaviour, sse: boolean): 
     contentType: "application/json; charset=UTF-8",
     frames,
     errorFrame: `,\r\n${JSON.stringify(error)}]`,
+    firstErrorFrame: `[${JSON.stringify(error)}]`,
   };
 }
 
