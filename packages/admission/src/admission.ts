@@ -6,7 +6,7 @@ import { admissionUnavailable, denialError } from "./denials.ts";
 import { type ReapReport, reapReservations } from "./reap.ts";
 import type { AdmitReply, RateStatus } from "./replies.ts";
 import { type ReseedOutcome, reseedCounters } from "./reseed.ts";
-import { type ReserveRequest, runAdmit } from "./reserve.ts";
+import { AdmitBatcher, type ReserveRequest } from "./reserve.ts";
 import { runSettleBatch, type SettleRequest, type SettleResult } from "./settle.ts";
 
 export interface AdmissionLogger {
@@ -61,14 +61,20 @@ export class Admission {
   private readonly seeding = new Map<string, Promise<ReseedOutcome>>();
   private failOpenLoggedAt = 0;
   private failOpenSilenced = 0;
+  private readonly admitter: AdmitBatcher;
 
-  constructor(private readonly options: AdmissionOptions) {}
+  constructor(private readonly options: AdmissionOptions) {
+    this.admitter = new AdmitBatcher(options.redis);
+  }
 
   get settledRetentionMs(): number {
     return this.options.settledRetentionMs ?? ADMISSION_DEFAULTS.settledRetentionMs;
   }
 
-  /** One round trip (two plus a reseed the first time a tenant's period is seen). Throws the denial. */
+  /**
+   * One round trip (two plus a reseed the first time a tenant's period is seen), shared with the tenant's
+   * other requests in flight (AdmitBatcher). Throws the denial.
+   */
   async reserve(input: ReserveInput): Promise<Reservation> {
     const req: ReserveRequest = {
       ...input,
@@ -76,10 +82,10 @@ export class Admission {
     };
     let reply: AdmitReply;
     try {
-      reply = await runAdmit(this.options.redis, req);
+      reply = await this.admitter.admit(req);
       if (reply.kind === "unseeded") {
         await this.reseed(req.tenantId, req.period);
-        reply = await runAdmit(this.options.redis, req);
+        reply = await this.admitter.admit(req);
       }
     } catch (error) {
       return this.unavailable(req, error);

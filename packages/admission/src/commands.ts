@@ -21,7 +21,8 @@ const defined = new WeakSet<Redis>();
  */
 export function defineAdmissionCommands(redis: Redis): Redis {
   if (defined.has(redis)) return redis;
-  redis.defineCommand("cfAdmissionAdmit", { numberOfKeys: 4, lua: ADMIT_LUA });
+  // Its first argument is the number of keys: a batch names as many key limiters as it has keys.
+  redis.defineCommand("cfAdmissionAdmit", { lua: ADMIT_LUA });
   redis.defineCommand("cfAdmissionSettle", { numberOfKeys: 1, lua: SETTLE_LUA });
   redis.defineCommand("cfAdmissionReap", { numberOfKeys: 1, lua: REAP_LUA });
   redis.defineCommand("cfAdmissionSeed", { numberOfKeys: 1, lua: SEED_LUA });

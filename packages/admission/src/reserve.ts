@@ -24,35 +24,112 @@ export interface ReserveRequest {
 
 const limit = (value: number | null): number => (value === null ? -1 : value);
 
-/** KEYS then ARGV of the admit script, in its documented order. */
-export function admitArgs(req: ReserveRequest): Array<string | number> {
-  const t = req.tenantId;
-  const l = req.limits;
-  return [
-    admissionKeys.period(t, req.period),
+/** Requests of one tenant and period admitted by one script run at most. */
+export const MAX_ADMIT_BATCH = 64;
+
+/**
+ * KEYS then ARGV of the admit script for requests of one tenant and period, in its documented order:
+ * the key limiters the batch refers to are KEYS 4…, each request names its own by index.
+ */
+export function admitArgs(batch: readonly ReserveRequest[]): Array<string | number> {
+  const first = batch[0];
+  if (!first) throw new RangeError("admitArgs: an empty batch");
+  const t = first.tenantId;
+  const limiterIndex = new Map<string, number>();
+  const keys: string[] = [
+    admissionKeys.period(t, first.period),
     admissionKeys.due(t),
     admissionKeys.tenantRate(t),
-    admissionKeys.keyRate(t, req.keyId),
-    req.reservationId,
-    req.cost.micros,
-    req.cost.tokens,
-    Math.max(1, Math.floor(req.ttlMs)),
-    req.period,
-    req.userId ?? "",
-    req.keyId,
-    limit(l.tenantBudget),
-    limit(req.userId ? l.userBudget : null),
-    limit(l.keyBudget),
-    limit(l.queryLimit),
-    limit(l.tenantRpm),
-    limit(l.tenantTpm),
-    limit(l.keyRpm),
-    limit(l.keyTpm),
-    req.dryRun ? "1" : "0",
   ];
+  const fields: Array<string | number> = [];
+  for (const req of batch) {
+    if (req.tenantId !== t || req.period !== first.period || req.ttlMs !== first.ttlMs)
+      throw new RangeError("admitArgs: a batch is one tenant, period and hold lifetime");
+    let index = limiterIndex.get(req.keyId);
+    if (index === undefined) {
+      keys.push(admissionKeys.keyRate(t, req.keyId));
+      index = keys.length;
+      limiterIndex.set(req.keyId, index);
+    }
+    const l = req.limits;
+    fields.push(
+      req.reservationId,
+      req.cost.micros,
+      req.cost.tokens,
+      req.userId ?? "",
+      req.keyId,
+      index,
+      limit(l.tenantBudget),
+      limit(req.userId ? l.userBudget : null),
+      limit(l.keyBudget),
+      limit(l.queryLimit),
+      limit(l.tenantRpm),
+      limit(l.tenantTpm),
+      limit(l.keyRpm),
+      limit(l.keyTpm),
+      req.dryRun ? "1" : "0",
+    );
+  }
+  return [keys.length, ...keys, Math.max(1, Math.floor(first.ttlMs)), first.period, batch.length, ...fields];
 }
 
-/** One EVALSHA: check everything and, if admitted, hold the request's maximum cost and tokens. */
-export async function runAdmit(redis: Redis, req: ReserveRequest): Promise<AdmitReply> {
-  return parseAdmitReply(await defineAdmissionCommands(redis).cfAdmissionAdmit(...admitArgs(req)));
+/** One EVALSHA for a batch of one tenant's requests: check each and, if admitted, hold its maximum cost. */
+export async function runAdmit(redis: Redis, batch: readonly ReserveRequest[]): Promise<AdmitReply[]> {
+  const raw = await defineAdmissionCommands(redis).cfAdmissionAdmit(...admitArgs(batch));
+  if (!Array.isArray(raw) || raw.length !== batch.length)
+    throw new TypeError(`unexpected admit reply for ${batch.length} requests: ${JSON.stringify(raw)}`);
+  return raw.map(parseAdmitReply);
+}
+
+interface Waiting {
+  req: ReserveRequest;
+  resolve: (reply: AdmitReply) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Opportunistic batching of admission, per tenant and period: a request goes to Redis at once when no
+ * admission of its tenant is in flight; otherwise it waits for that round trip and goes with every request
+ * that arrived meanwhile, in one script run. Alone, a request pays exactly one round trip as before; under
+ * load, a tenant's concurrent requests share one script run, which reads and writes the counters once. The
+ * script decides the requests in arrival order, each as if alone, so limits are exactly as precise.
+ */
+export class AdmitBatcher {
+  private readonly groups = new Map<string, { inFlight: boolean; waiting: Waiting[] }>();
+
+  constructor(private readonly redis: Redis) {}
+
+  admit(req: ReserveRequest): Promise<AdmitReply> {
+    const id = `${req.tenantId}\n${req.period}\n${req.ttlMs}`;
+    let group = this.groups.get(id);
+    if (!group) {
+      group = { inFlight: false, waiting: [] };
+      this.groups.set(id, group);
+    }
+    const reply = new Promise<AdmitReply>((resolve, reject) => group.waiting.push({ req, resolve, reject }));
+    if (!group.inFlight) void this.send(id, group);
+    return reply;
+  }
+
+  private async send(id: string, group: { inFlight: boolean; waiting: Waiting[] }): Promise<void> {
+    group.inFlight = true;
+    while (group.waiting.length > 0) {
+      const batch = group.waiting.splice(0, MAX_ADMIT_BATCH);
+      try {
+        const replies = await runAdmit(
+          this.redis,
+          batch.map((w) => w.req),
+        );
+        batch.forEach((w, i) => {
+          const reply = replies[i];
+          if (reply) w.resolve(reply);
+          else w.reject(new TypeError("no admit reply"));
+        });
+      } catch (error) {
+        for (const w of batch) w.reject(error);
+      }
+    }
+    group.inFlight = false;
+    this.groups.delete(id);
+  }
 }

@@ -4,6 +4,7 @@ import { admissionUnavailable, denialError } from "../src/denials.ts";
 import { admissionKeys, DUE_PATTERN, tenantOfDueKey } from "../src/keys.ts";
 import { parseAdmitReply, parseSettleStatus } from "../src/replies.ts";
 import { admitArgs } from "../src/reserve.ts";
+import { ADMIT_FIELDS } from "../src/scripts/admit.ts";
 import { settleFields } from "../src/settle.ts";
 
 const ctx = {
@@ -135,13 +136,10 @@ describe("denials as errors", () => {
 });
 
 describe("script arguments and keys", () => {
-  it("puts every key of a tenant in its hash tag", () => {
-    const args = admitArgs({
-      reservationId: "rsv_1",
+  it("puts every key of a tenant in its hash tag, and each request's key limiter once", () => {
+    const base = {
       tenantId: "tnt_a",
-      keyId: "key_c",
-      userId: null,
-      period: "2026-11",
+      period: "2026-11" as const,
       cost: { micros: 1_500, tokens: 300 },
       limits: {
         tenantBudget: 100,
@@ -154,16 +152,26 @@ describe("script arguments and keys", () => {
         keyTpm: 1000,
       },
       ttlMs: 60_000,
-    });
-    for (const key of args.slice(0, 4)) expect(String(key)).toMatch(/^cf:\{t:tnt_a\}:/);
-    expect(args.slice(4)).toEqual([
+    };
+    const args = admitArgs([
+      { ...base, reservationId: "rsv_1", keyId: "key_c", userId: null },
+      { ...base, reservationId: "rsv_2", keyId: "key_d", userId: "usr_u", dryRun: true },
+      { ...base, reservationId: "rsv_3", keyId: "key_c", userId: null },
+    ]);
+    expect(args[0]).toBe(5);
+    const keys = args.slice(1, 6).map(String);
+    for (const key of keys) expect(key).toMatch(/^cf:\{t:tnt_a\}:/);
+    expect(keys.slice(3)).toEqual(["cf:{t:tnt_a}:rate:key:key_c", "cf:{t:tnt_a}:rate:key:key_d"]);
+    expect(args.slice(6, 9)).toEqual([60_000, "2026-11", 3]);
+    const fields = args.slice(9);
+    expect(fields).toHaveLength(3 * ADMIT_FIELDS);
+    expect(fields.slice(0, ADMIT_FIELDS)).toEqual([
       "rsv_1",
       1_500,
       300,
-      60_000,
-      "2026-11",
       "",
       "key_c",
+      4,
       100,
       -1,
       -1,
@@ -174,6 +182,32 @@ describe("script arguments and keys", () => {
       1000,
       "0",
     ]);
+    // The user budget applies only with a user; the second key limiter is KEYS[5]; the third reuses KEYS[4].
+    expect(fields.slice(ADMIT_FIELDS, 2 * ADMIT_FIELDS)).toEqual([
+      "rsv_2",
+      1_500,
+      300,
+      "usr_u",
+      "key_d",
+      5,
+      100,
+      5,
+      -1,
+      -1,
+      60,
+      -1,
+      -1,
+      1000,
+      "1",
+    ]);
+    expect(fields[2 * ADMIT_FIELDS + 5]).toBe(4);
+    expect(() => admitArgs([])).toThrow(RangeError);
+    expect(() =>
+      admitArgs([
+        { ...base, reservationId: "rsv_1", keyId: "key_c", userId: null },
+        { ...base, tenantId: "tnt_b", reservationId: "rsv_2", keyId: "key_c", userId: null },
+      ]),
+    ).toThrow(/one tenant/);
     const settle = settleFields({
       reservationId: "rsv_1",
       tenantId: "tnt_a",

@@ -71,12 +71,12 @@ local function release(period_key, amount, user, key, refund_query)
   write_period(p)
 end
 
--- A limiter hash rolled forward to the window of now.
+-- A limiter hash rolled forward to the window of now (exists: whether the hash was there).
 local function load_window(key, now)
   local h = redis.call('HMGET', key, 'w', 'rc', 'rp', 'tc', 'tp')
   local w = math.floor(now / WINDOW)
   local stored = tonumber(h[1])
-  local s = { w = w, rc = tonumber(h[2]) or 0, rp = tonumber(h[3]) or 0, tc = tonumber(h[4]) or 0, tp = tonumber(h[5]) or 0 }
+  local s = { w = w, rc = tonumber(h[2]) or 0, rp = tonumber(h[3]) or 0, tc = tonumber(h[4]) or 0, tp = tonumber(h[5]) or 0, exists = stored ~= nil }
   if stored == w - 1 then
     s.rp, s.tp, s.rc, s.tc = s.rc, s.tc, 0, 0
   elseif stored ~= w then
@@ -89,20 +89,6 @@ end
 local function save_window(key, s)
   redis.call('HSET', key, 'w', int(s.w), 'rc', int(s.rc), 'rp', int(s.rp), 'tc', int(s.tc), 'tp', int(s.tp))
   redis.call('PEXPIRE', key, 2 * WINDOW + 1000)
-end
-
--- Moves a request's tokens in its own window (from the held estimate to the actual count).
-local function adjust_tokens(key, now, window, delta)
-  if delta == 0 then return end
-  local s = load_window(key, now)
-  if window == s.w then
-    s.tc = math.max(0, s.tc + delta)
-  elseif window == s.w - 1 then
-    s.tp = math.max(0, s.tp + delta)
-  else
-    return
-  end
-  save_window(key, s)
 end
 
 -- ms until cost fits under limit again; -1 when it never can (the cost alone exceeds the limit).
@@ -123,17 +109,6 @@ end
 local function settled_keys(prefix, now, retention)
   local bucket = math.floor(now / retention)
   return prefix .. 'settled:' .. int(bucket), prefix .. 'settled:' .. int(bucket - 1)
-end
-
-local function is_settled(prefix, now, retention, id)
-  local current, previous = settled_keys(prefix, now, retention)
-  return redis.call('SISMEMBER', current, id) == 1 or redis.call('SISMEMBER', previous, id) == 1
-end
-
-local function mark_settled(prefix, now, retention, id)
-  local current = settled_keys(prefix, now, retention)
-  redis.call('SADD', current, id)
-  redis.call('PEXPIRE', current, 2 * retention + 1000)
 end
 
 -- A hold as the due set stores it: id|period|amount|tokens|window|user|key|limiters ('t' tenant, 'k' key).

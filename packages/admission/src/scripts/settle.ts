@@ -1,7 +1,8 @@
 import { LUA_COMMON } from "./common.ts";
 
 /**
- * Settlement of a batch of one tenant's calls, each idempotent by reservation id. A call whose hold is still
+ * Settlement of a batch of one tenant's calls, each idempotent by reservation id, decided in order as if each
+ * ran alone, while every hash is read once and written once per batch. A call whose hold is still
  * in the due set has it released; every call adds its actual cost to each scope, moves its TPM window from the
  * estimate to the actual tokens and is remembered as settled (for the retention), so settling it again
  * changes nothing. A call without a hold (reaped, or never held: fail-open, usage reported through the billing
@@ -19,40 +20,131 @@ local due_key = KEYS[1]
 local retention, prefix = tonumber(ARGV[1]), ARGV[2]
 local now = now_ms()
 local window_now = math.floor(now / WINDOW)
-local statuses = {}
 
-local function settle_one(id, hold, billed, tokens, refundable, user, key, period, on_unknown)
-  local held = hold ~= '' and parse_hold(hold) or nil
-  local p = read_period(prefix .. 'budget:' .. (held and held.period or period), user, key)
-  if not p.seeded then return 'unseeded:' .. (held and held.period or period) end
-  local released = held ~= nil and redis.call('ZREM', due_key, hold) == 1
-  if not released then
-    if is_settled(prefix, now, retention, id) then return 'duplicate' end
-    if on_unknown == 'ignore' then return 'unknown' end
+-- Pass 1: the calls, and what they will read. Everything below reads each hash once and writes it once.
+local calls, holds, ids, period_fields = {}, {}, {}, {}
+for i = 3, #ARGV, 9 do
+  local c = { id = ARGV[i], hold = ARGV[i + 1], billed = tonumber(ARGV[i + 2]), tokens = tonumber(ARGV[i + 3]),
+    refundable = ARGV[i + 4] == '1', user = ARGV[i + 5], key = ARGV[i + 6], on_unknown = ARGV[i + 8] }
+  c.held = c.hold ~= '' and parse_hold(c.hold) or nil
+  c.period = c.held and c.held.period or ARGV[i + 7]
+  c.scopes = { 'tenant' }
+  if c.user ~= '' then c.scopes[#c.scopes + 1] = 'user:' .. c.user end
+  if c.key ~= '' then c.scopes[#c.scopes + 1] = 'key:' .. c.key end
+  local fields = period_fields[c.period]
+  if not fields then
+    fields = { list = { 'seeded', 'queries' }, seen = {} }
+    period_fields[c.period] = fields
   end
-  for _, s in ipairs(p.scopes) do
-    if released then s.held = s.held - held.amount end
-    s.spent = s.spent + billed
+  for _, scope in ipairs(c.scopes) do
+    if not fields.seen[scope] then
+      fields.seen[scope] = true
+      fields.list[#fields.list + 1] = 'spent:' .. scope
+      fields.list[#fields.list + 1] = 'rsv:' .. scope
+    end
   end
-  if released and refundable then p.queries = p.queries - 1 end
-  if not released and not refundable then p.queries = p.queries + 1 end
-  write_period(p)
-  if released then
-    local delta = tokens - held.tokens
-    if string.find(held.limiters, 't', 1, true) then adjust_tokens(prefix .. 'rate:tenant', now, held.window, delta) end
-    if string.find(held.limiters, 'k', 1, true) then adjust_tokens(prefix .. 'rate:key:' .. key, now, held.window, delta) end
+  if c.held then holds[#holds + 1] = c.hold end
+  ids[#ids + 1] = c.id
+  calls[#calls + 1] = c
+end
+if #calls == 0 then return {} end
+
+local periods = {}
+for period, fields in pairs(period_fields) do
+  local values = redis.call('HMGET', prefix .. 'budget:' .. period, unpack(fields.list))
+  local state = { seeded = values[1] ~= false, dirty = {} }
+  for i = 2, #fields.list do state[fields.list[i]] = tonumber(values[i]) or 0 end
+  periods[period] = state
+end
+local open_holds = {}
+if #holds > 0 then
+  local scores = redis.call('ZMSCORE', due_key, unpack(holds))
+  for i, hold in ipairs(holds) do
+    if scores[i] then open_holds[hold] = true end
+  end
+end
+local current_bucket, previous_bucket = settled_keys(prefix, now, retention)
+local known = {}
+for _, bucket in ipairs({ current_bucket, previous_bucket }) do
+  local found = redis.call('SMISMEMBER', bucket, unpack(ids))
+  for i, id in ipairs(ids) do
+    if found[i] == 1 then known[id] = true end
+  end
+end
+local windows = {}
+local function window(limiter_key)
+  local s = windows[limiter_key]
+  if not s then
+    s = load_window(limiter_key, now)
+    windows[limiter_key] = s
+  end
+  return s
+end
+-- Moves a request's tokens in its own window (from the held estimate to the actual count), in the cache.
+local function adjust(limiter_key, window_id, delta)
+  if delta == 0 then return end
+  local s = window(limiter_key)
+  if window_id == s.w then
+    s.tc = math.max(0, s.tc + delta)
+  elseif window_id == s.w - 1 then
+    s.tp = math.max(0, s.tp + delta)
   else
-    local tenant_limiter, key_limiter = prefix .. 'rate:tenant', prefix .. 'rate:key:' .. key
-    if redis.call('EXISTS', tenant_limiter) == 1 then adjust_tokens(tenant_limiter, now, window_now, tokens) end
-    if key ~= '' and redis.call('EXISTS', key_limiter) == 1 then adjust_tokens(key_limiter, now, window_now, tokens) end
+    return
   end
-  mark_settled(prefix, now, retention, id)
-  return released and 'settled' or 'charged'
+  s.dirty, s.exists = true, true
 end
 
-for i = 3, #ARGV, 9 do
-  statuses[#statuses + 1] = settle_one(ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]),
-    ARGV[i + 4] == '1', ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8])
+-- Pass 2: each call in order, as if it ran alone.
+local statuses, released_holds, settled_ids = {}, {}, {}
+local function settle_one(c)
+  local p = periods[c.period]
+  if not p.seeded then return 'unseeded:' .. c.period end
+  local released = c.held ~= nil and open_holds[c.hold] == true
+  if released then
+    open_holds[c.hold] = nil
+    released_holds[#released_holds + 1] = c.hold
+  else
+    if known[c.id] then return 'duplicate' end
+    if c.on_unknown == 'ignore' then return 'unknown' end
+  end
+  for _, scope in ipairs(c.scopes) do
+    if released then p['rsv:' .. scope] = p['rsv:' .. scope] - c.held.amount end
+    p['spent:' .. scope] = p['spent:' .. scope] + c.billed
+    p.dirty['rsv:' .. scope], p.dirty['spent:' .. scope] = true, true
+  end
+  if released and c.refundable then p.queries = p.queries - 1 end
+  if not released and not c.refundable then p.queries = p.queries + 1 end
+  p.dirty.queries = true
+  local tenant_limiter, key_limiter = prefix .. 'rate:tenant', prefix .. 'rate:key:' .. c.key
+  if released then
+    local delta = c.tokens - c.held.tokens
+    if string.find(c.held.limiters, 't', 1, true) then adjust(tenant_limiter, c.held.window, delta) end
+    if string.find(c.held.limiters, 'k', 1, true) then adjust(key_limiter, c.held.window, delta) end
+  else
+    if window(tenant_limiter).exists then adjust(tenant_limiter, window_now, c.tokens) end
+    if c.key ~= '' and window(key_limiter).exists then adjust(key_limiter, window_now, c.tokens) end
+  end
+  known[c.id] = true
+  settled_ids[#settled_ids + 1] = c.id
+  return released and 'settled' or 'charged'
+end
+for i, c in ipairs(calls) do statuses[i] = settle_one(c) end
+
+for period, p in pairs(periods) do
+  local writes = {}
+  for field in pairs(p.dirty) do
+    writes[#writes + 1] = field
+    writes[#writes + 1] = int(math.max(0, p[field]))
+  end
+  if #writes > 0 then redis.call('HSET', prefix .. 'budget:' .. period, unpack(writes)) end
+end
+for limiter_key, s in pairs(windows) do
+  if s.dirty then save_window(limiter_key, s) end
+end
+if #released_holds > 0 then redis.call('ZREM', due_key, unpack(released_holds)) end
+if #settled_ids > 0 then
+  redis.call('SADD', current_bucket, unpack(settled_ids))
+  redis.call('PEXPIRE', current_bucket, 2 * retention + 1000)
 end
 reap_due(due_key, prefix, now, 2)
 return statuses

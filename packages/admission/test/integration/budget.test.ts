@@ -1,7 +1,11 @@
+import { newId } from "@cloudfreedom/shared";
 import { type LeasedRedisDb, leaseRedisDb } from "@cloudfreedom/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Reservation } from "../../src/admission.ts";
 import { admissionKeys } from "../../src/keys.ts";
 import { admission, counters, outcome, request, settlement, tenant } from "./helpers.ts";
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // The admit and settle scripts against a real Redis: holds, settlement, idempotency, budget and query denials.
 let redisDb: LeasedRedisDb;
@@ -92,6 +96,92 @@ describe("budget denials", () => {
     expect(outcomes.filter((o) => o === "admitted")).toHaveLength(50);
     expect(outcomes.filter((o) => o === "budget_exceeded")).toHaveLength(150);
     expect((await counters(redisDb.redis, who.tenantId)).tenant).toEqual({ spent: 0, reserved: 100_000 });
+  });
+
+  it("admits a tenant's concurrent requests in shared script runs, deciding each as if it ran alone", async () => {
+    const who = tenant();
+    const connection = redisDb.redis.duplicate();
+    let scriptRuns = 0;
+    const send = connection.sendCommand.bind(connection);
+    connection.sendCommand = ((command: { name: string }) => {
+      if (command.name === "evalsha" || command.name === "eval") scriptRuns += 1;
+      return send(command as never);
+    }) as typeof connection.sendCommand;
+    const gate = admission(connection);
+    const other = { ...who, keyId: newId("key", 12), userId: null };
+    // Key 1 affords 10 requests, the tenant 30, the tenant's RPM 25: the key runs out first, then the RPM.
+    const requests = Array.from({ length: 120 }, (_, i) =>
+      request(
+        i % 2 === 0 ? who : other,
+        { micros: 1_000, tokens: 10 },
+        {
+          tenantBudget: 30_000,
+          keyBudget: i % 2 === 0 ? 10_000 : null,
+          tenantRpm: 25,
+        },
+      ),
+    );
+    const outcomes = await Promise.all(requests.map((req) => outcome(gate.reserve(req))));
+    connection.disconnect();
+    const count = (o: string, parity: number) =>
+      outcomes.filter((x, i) => x === o && i % 2 === parity).length;
+    expect(count("admitted", 0) + count("admitted", 1)).toBe(25);
+    expect(count("admitted", 0)).toBe(10);
+    expect(count("budget_exceeded", 0)).toBe(50);
+    expect(count("rate_limited", 1)).toBe(45);
+    const after = await counters(redisDb.redis, who.tenantId);
+    expect(after.tenant).toEqual({ spent: 0, reserved: 25_000 });
+    expect(after.keys[who.keyId]).toEqual({ spent: 0, reserved: 10_000 });
+    expect(after.keys[other.keyId]).toEqual({ spent: 0, reserved: 15_000 });
+    expect(after.queries).toBe(25);
+    // One script run for the first request, then batches of whatever arrived meanwhile (+ the seed).
+    expect(scriptRuns).toBeLessThan(requests.length / 4);
+  });
+
+  it("settles a mixed batch in one script run exactly as one settlement at a time would", async () => {
+    const gate = admission(redisDb.redis);
+    const run = async (who: ReturnType<typeof tenant>, together: boolean) => {
+      const limits = { tenantTpm: 1_000_000, keyRpm: 1_000, tenantBudget: 10_000_000 };
+      const other = { ...who, keyId: `${who.keyId}b`, userId: null };
+      const held = await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          gate.reserve(request(i % 3 ? who : other, { micros: 1_000 + i, tokens: 50 + i }, limits)),
+        ),
+      );
+      const calls = [
+        ...held.map((r, i) => settlement(r, 400 + i, 20 + i, { refundable: i === 4 })),
+        settlement(held[0] as Reservation, 999, 9), // a repeat: counted once
+        settlement(request(who, { micros: 0, tokens: 0 }), 300, 30), // never held: charged
+        { ...settlement(request(other, { micros: 0, tokens: 0 }), 300, 30), onUnknown: "ignore" as const },
+      ];
+      const statuses = together
+        ? await gate.settle(calls)
+        : (await Promise.all(calls.map((call, i) => delay(i).then(() => gate.settle([call]))))).flat();
+      const limiters = await Promise.all(
+        [admissionKeys.tenantRate(who.tenantId), admissionKeys.keyRate(who.tenantId, who.keyId)].map((key) =>
+          redisDb.redis.hmget(key, "rc", "tc"),
+        ),
+      );
+      return {
+        statuses,
+        counters: await counters(redisDb.redis, who.tenantId),
+        limiters,
+        other: other.keyId,
+      };
+    };
+    const a = tenant();
+    const b = { tenantId: newId("tenant", 12), keyId: a.keyId, userId: a.userId };
+    const [together, oneByOne] = [await run(a, true), await run(b, false)];
+    expect(together.statuses).toEqual(oneByOne.statuses);
+    expect(together.statuses.slice(-3)).toEqual([
+      { kind: "duplicate" },
+      { kind: "charged" },
+      { kind: "unknown" },
+    ]);
+    expect(together.counters).toEqual(oneByOne.counters);
+    expect(together.counters.tenant.reserved).toBe(0);
+    expect(together.counters.queries).toBe(12);
+    expect(together.limiters).toEqual(oneByOne.limiters);
   });
 
   it("denies with the tightest scope, and a settled request frees what it did not use", async () => {

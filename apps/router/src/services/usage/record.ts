@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import {
   type Deployment,
   type KeyRecord,
@@ -34,12 +35,7 @@ export interface CallRecord {
   period: PeriodId;
 }
 
-const hex = (bytes: number) => {
-  const data = crypto.getRandomValues(new Uint8Array(bytes));
-  let out = "";
-  for (const byte of data) out += byte.toString(16).padStart(2, "0");
-  return out;
-};
+const hex = (bytes: number) => randomBytes(bytes).toString("hex");
 
 /** Join the caller's W3C trace when it sent `traceparent`, else start a new trace. */
 function traceIds(traceparent: string | undefined): { traceId: string; parentId: string | null } {
