@@ -50,8 +50,6 @@ export class UpstreamStreamError extends Error {
 }
 
 export interface StreamOptions {
-  /** Whether the client asked for the usage chunk (`stream_options.include_usage`). */
-  includeUsage: boolean;
   /** Chunk id and `created` for transforms that must invent them. */
   id: string;
   created: number;
@@ -59,7 +57,8 @@ export interface StreamOptions {
 
 /**
  * One upstream stream's translation into OpenAI `chat.completion.chunk` JSON strings (unframed; the router
- * adds `data: …\n\n`). Keeps its own state; feed it text as it arrives, in any split.
+ * adds `data: …\n\n`). Keeps its own state; feed it text as it arrives, in any split. It never emits the
+ * usage chunk: it reports usage through `usage()`, and the router sends the chunk (with the billed cost).
  */
 export interface ChatStreamTransform {
   push(text: string): string[];

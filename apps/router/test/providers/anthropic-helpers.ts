@@ -46,12 +46,8 @@ export interface StreamRun {
 }
 
 /** Feeds the pieces in order, then ends; stops at the first UpstreamStreamError and keeps what came before. */
-export function runStream(pieces: string[], includeUsage = true): StreamRun {
-  const transform = anthropicAdapter.chat.stream(ctx, {
-    includeUsage,
-    id: "chatcmpl-fallback",
-    created: CREATED,
-  });
+export function runStream(pieces: string[]): StreamRun {
+  const transform = anthropicAdapter.chat.stream(ctx, { id: "chatcmpl-fallback", created: CREATED });
   const chunks: unknown[] = [];
   try {
     for (const piece of pieces) for (const chunk of transform.push(piece)) chunks.push(JSON.parse(chunk));

@@ -16,23 +16,6 @@ function chunk(
   };
 }
 
-function usageChunk(id: string, model: string, prompt: number, completion: number, cached: number) {
-  return {
-    id,
-    object: "chat.completion.chunk",
-    created: CREATED,
-    model,
-    choices: [],
-    usage: {
-      prompt_tokens: prompt,
-      completion_tokens: completion,
-      total_tokens: prompt + completion,
-      prompt_tokens_details: { cached_tokens: cached },
-      completion_tokens_details: { reasoning_tokens: 0 },
-    },
-  };
-}
-
 const TEXT = fixture("text-stream.sse");
 const TOOLS = fixture("tool-stream.sse");
 const FAILING = fixture("error-stream.sse");
@@ -45,8 +28,6 @@ const TEXT_CHUNKS = [
   chunk(textId, textModel, { content: ", merci 😀 — et vous ?" }),
   chunk(textId, textModel, { content: '\n你好, "Claude".' }),
   chunk(textId, textModel, {}, "stop"),
-  // 18 uncached + 1536 cache reads.
-  usageChunk(textId, textModel, 1554, 27, 1536),
 ];
 
 const toolId = "msg_014p7gG3wDgGV9EUtLvnow3U";
@@ -68,7 +49,6 @@ const TOOL_CHUNKS = [
   chunk(toolId, toolModel, call(1, "toolu_01BFqzBHCXNp1iWn7zUZxZCo")),
   chunk(toolId, toolModel, args(1, '{"location": "Zürich"}')),
   chunk(toolId, toolModel, {}, "tool_calls"),
-  usageChunk(toolId, toolModel, 472, 89, 0),
 ];
 
 const failId = "msg_01XFDUDYJgAACzvnptvVoYEL";
@@ -79,10 +59,11 @@ const FAILING_CHUNKS = [
 ];
 
 describe("anthropic stream translation", () => {
-  it("translates a text stream chunk by chunk, ping dropped, usage chunk last", () => {
+  it("translates a text stream chunk by chunk, ping dropped, usage reported beside the chunks", () => {
     const run = runStream([TEXT]);
     expect(run.error).toBeNull();
     expect(run.chunks).toEqual(TEXT_CHUNKS);
+    // 18 uncached + 1536 cache reads.
     expect(run.transform.usage()).toEqual({
       input: 1554,
       cached_input: 1536,
@@ -111,9 +92,8 @@ describe("anthropic stream translation", () => {
     );
   });
 
-  it("emits the usage chunk only when the client asked for it, and still records usage", () => {
-    const run = runStream([TEXT], false);
-    expect(run.chunks).toEqual(TEXT_CHUNKS.slice(0, -1));
+  it("never emits a usage chunk (the router sends it), and still reports usage", () => {
+    const run = runStream([TEXT]);
     expect(run.chunks.some((c) => Object.hasOwn(c as object, "usage"))).toBe(false);
     expect(run.transform.usage()).toMatchObject({ input: 1554, output: 27 });
   });

@@ -40,13 +40,8 @@ export interface StreamRun {
 }
 
 /** Feeds the pieces, then ends; stops at the first UpstreamStreamError, keeping what came before. */
-export function runStream(
-  adapter: ProviderAdapter,
-  ctx: CallContext,
-  pieces: string[],
-  includeUsage = true,
-): StreamRun {
-  const transform = adapter.chat.stream(ctx, { includeUsage, id: CHUNK_ID, created: CREATED });
+export function runStream(adapter: ProviderAdapter, ctx: CallContext, pieces: string[]): StreamRun {
+  const transform = adapter.chat.stream(ctx, { id: CHUNK_ID, created: CREATED });
   const chunks: unknown[] = [];
   try {
     for (const piece of pieces) for (const chunk of transform.push(piece)) chunks.push(JSON.parse(chunk));
@@ -72,26 +67,6 @@ export function chunk(
     created: CREATED,
     model,
     choices: [{ index, delta, finish_reason: finishReason, logprobs: null }],
-  };
-}
-
-export function usageChunk(
-  model: string,
-  usage: { prompt: number; completion: number; cached: number; reasoning: number },
-) {
-  return {
-    id: CHUNK_ID,
-    object: "chat.completion.chunk",
-    created: CREATED,
-    model,
-    choices: [],
-    usage: {
-      prompt_tokens: usage.prompt,
-      completion_tokens: usage.completion,
-      total_tokens: usage.prompt + usage.completion,
-      prompt_tokens_details: { cached_tokens: usage.cached },
-      completion_tokens_details: { reasoning_tokens: usage.reasoning },
-    },
   };
 }
 

@@ -1,14 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { geminiAdapter } from "../../src/providers/gemini/index.ts";
-import {
-  byteSplits,
-  chunk,
-  contextFor,
-  fixture,
-  runStream,
-  splits,
-  usageChunk,
-} from "./gemini-ollama-helpers.ts";
+import { byteSplits, chunk, contextFor, fixture, runStream, splits } from "./gemini-ollama-helpers.ts";
 
 const ctx = contextFor(
   "gemini",
@@ -17,7 +9,14 @@ const ctx = contextFor(
   "AIza-test-key",
 );
 const MODEL = "gemini-2.5-flash";
-const run = (pieces: string[], includeUsage = true) => runStream(geminiAdapter, ctx, pieces, includeUsage);
+const run = (pieces: string[]) => runStream(geminiAdapter, ctx, pieces);
+const usage = (input: number, output: number, reasoning: number) => ({
+  input,
+  cached_input: 0,
+  output,
+  reasoning,
+  estimated: false,
+});
 
 const TEXT = fixture("gemini", "stream-text.sse");
 const TEXT_CHUNKS = [
@@ -26,9 +25,9 @@ const TEXT_CHUNKS = [
   chunk(MODEL, { content: " — 你好，世界！" }),
   chunk(MODEL, { content: " Use <b> for bold. 🎉" }),
   chunk(MODEL, {}, "stop"),
-  // Cumulative usageMetadata: the last event's counts, thoughts inside the completion.
-  usageChunk(MODEL, { prompt: 7, completion: 42, cached: 0, reasoning: 21 }),
 ];
+// Cumulative usageMetadata: the last event's counts, thoughts inside the output.
+const TEXT_USAGE = usage(7, 42, 21);
 
 const TOOLS = fixture("gemini", "stream-tool-calls.sse");
 const call = (index: number, name: string, args: string) => ({
@@ -47,16 +46,16 @@ const TOOL_CHUNKS = [
     ],
   }),
   chunk(MODEL, {}, "tool_calls"),
-  usageChunk(MODEL, { prompt: 83, completion: 131, cached: 0, reasoning: 104 }),
 ];
+const TOOL_USAGE = usage(83, 131, 104);
 
 const SAFETY = fixture("gemini", "stream-safety.sse");
 const SAFETY_CHUNKS = [
   chunk(MODEL, { role: "assistant", content: "" }),
   chunk(MODEL, { content: "Step one: take the" }),
   chunk(MODEL, {}, "content_filter"),
-  usageChunk(MODEL, { prompt: 12, completion: 9, cached: 0, reasoning: 0 }),
 ];
+const SAFETY_USAGE = usage(12, 9, 0);
 
 const FAILING = fixture("gemini", "stream-error.sse");
 const FAILING_CHUNKS = [
@@ -72,11 +71,13 @@ describe("gemini stream translation", () => {
   });
 
   it.each([
-    ["text (CRLF)", TEXT, TEXT_CHUNKS],
-    ["tool calls (LF)", TOOLS, TOOL_CHUNKS],
-    ["a safety stop mid-answer", SAFETY, SAFETY_CHUNKS],
-  ])("translates %s chunk by chunk, identically for every split", (_name, wire, expected) => {
-    expect(run([wire])).toMatchObject({ chunks: expected, error: null });
+    ["text (CRLF)", TEXT, TEXT_CHUNKS, TEXT_USAGE],
+    ["tool calls (LF)", TOOLS, TOOL_CHUNKS, TOOL_USAGE],
+    ["a safety stop mid-answer", SAFETY, SAFETY_CHUNKS, SAFETY_USAGE],
+  ])("translates %s chunk by chunk, identically for every split", (_name, wire, expected, usage) => {
+    const whole = run([wire]);
+    expect(whole).toMatchObject({ chunks: expected, error: null });
+    expect(whole.transform.usage()).toEqual(usage);
     for (const pieces of [...splits(wire), ...byteSplits(wire)]) {
       const { chunks, error } = run(pieces);
       expect(error).toBeNull();
@@ -84,16 +85,10 @@ describe("gemini stream translation", () => {
     }
   });
 
-  it("leaves the usage chunk out unless the client asked for it, but still reports usage", () => {
-    const { chunks, transform } = run([TEXT], false);
-    expect(chunks).toEqual(TEXT_CHUNKS.slice(0, -1));
-    expect(transform.usage()).toEqual({
-      input: 7,
-      cached_input: 0,
-      output: 42,
-      reasoning: 21,
-      estimated: false,
-    });
+  it("never emits a usage chunk (the router sends it), but reports usage and the output text", () => {
+    const { chunks, transform } = run([TEXT]);
+    expect(chunks.some((c) => Object.hasOwn(c as object, "usage"))).toBe(false);
+    expect(transform.usage()).toEqual(TEXT_USAGE);
     expect(transform.outputText()).toBe("Grüße aus Zürich 🇨🇭 — 你好，世界！ Use <b> for bold. 🎉");
   });
 
@@ -166,7 +161,7 @@ describe("gemini stream translation", () => {
         ],
         modelVersion: "gemini-2.5-pro",
       })}\r\n\r\n`;
-    const { chunks, error } = run([event([{ text: "a" }]), event([{ text: "b" }], "STOP")], false);
+    const { chunks, error } = run([event([{ text: "a" }]), event([{ text: "b" }], "STOP")]);
     expect(error).toBeNull();
     const model = "gemini-2.5-pro";
     expect(chunks).toEqual([

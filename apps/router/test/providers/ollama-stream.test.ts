@@ -1,17 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { ollamaAdapter } from "../../src/providers/ollama/index.ts";
-import {
-  byteSplits,
-  chunk,
-  contextFor,
-  fixture,
-  runStream,
-  splits,
-  usageChunk,
-} from "./gemini-ollama-helpers.ts";
+import { byteSplits, chunk, contextFor, fixture, runStream, splits } from "./gemini-ollama-helpers.ts";
 
 const ctx = contextFor("ollama", "http://localhost:11434", "qwen3:8b");
-const run = (pieces: string[], includeUsage = true) => runStream(ollamaAdapter, ctx, pieces, includeUsage);
+const run = (pieces: string[]) => runStream(ollamaAdapter, ctx, pieces);
 
 const TEXT = fixture("ollama", "stream-text.ndjson");
 const TEXT_CHUNKS = [
@@ -21,8 +13,8 @@ const TEXT_CHUNKS = [
   chunk("qwen3", { content: " aus Zürich 🇨🇭" }),
   chunk("qwen3", { content: " — 你好！" }),
   chunk("qwen3", {}, "stop"),
-  usageChunk("qwen3", { prompt: 26, completion: 14, cached: 20, reasoning: 0 }),
 ];
+const TEXT_USAGE = { input: 26, cached_input: 20, output: 14, reasoning: 0, estimated: false };
 
 const TOOLS = fixture("ollama", "stream-tool-calls.ndjson");
 const TOOL_CHUNKS = [
@@ -45,8 +37,8 @@ const TOOL_CHUNKS = [
     ],
   }),
   chunk("qwen3", {}, "tool_calls"),
-  usageChunk("qwen3", { prompt: 122, completion: 33, cached: 0, reasoning: 0 }),
 ];
+const TOOL_USAGE = { input: 122, cached_input: 0, output: 33, reasoning: 0, estimated: false };
 
 const FAILING = fixture("ollama", "stream-error.ndjson");
 const FAILING_CHUNKS = [
@@ -57,10 +49,12 @@ const FAILING_CHUNKS = [
 
 describe("ollama stream translation", () => {
   it.each([
-    ["text", TEXT, TEXT_CHUNKS],
-    ["tool calls", TOOLS, TOOL_CHUNKS],
-  ])("translates %s chunk by chunk, identically for every split", (_name, wire, expected) => {
-    expect(run([wire])).toMatchObject({ chunks: expected, error: null });
+    ["text", TEXT, TEXT_CHUNKS, TEXT_USAGE],
+    ["tool calls", TOOLS, TOOL_CHUNKS, TOOL_USAGE],
+  ])("translates %s chunk by chunk, identically for every split", (_name, wire, expected, usage) => {
+    const whole = run([wire]);
+    expect(whole).toMatchObject({ chunks: expected, error: null });
+    expect(whole.transform.usage()).toEqual(usage);
     for (const pieces of [...splits(wire), ...byteSplits(wire)]) {
       const { chunks, error } = run(pieces);
       expect(error).toBeNull();
@@ -68,16 +62,10 @@ describe("ollama stream translation", () => {
     }
   });
 
-  it("leaves the usage chunk out unless asked, but reports usage and the output text", () => {
-    const { chunks, transform } = run([TEXT], false);
-    expect(chunks).toEqual(TEXT_CHUNKS.slice(0, -1));
-    expect(transform.usage()).toEqual({
-      input: 26,
-      cached_input: 20,
-      output: 14,
-      reasoning: 0,
-      estimated: false,
-    });
+  it("never emits a usage chunk (the router sends it), but reports usage and the output text", () => {
+    const { chunks, transform } = run([TEXT]);
+    expect(chunks.some((c) => Object.hasOwn(c as object, "usage"))).toBe(false);
+    expect(transform.usage()).toEqual(TEXT_USAGE);
     expect(transform.outputText()).toBe("Grüße aus Zürich 🇨🇭 — 你好！");
   });
 

@@ -36,39 +36,56 @@ const wire = [
   .map((data) => `data: ${data}\n\n`)
   .join("");
 
-const run = (includeUsage: boolean, parts: string[]) => {
-  const stream = new OpenAIPassThroughStream({ includeUsage, id: "x", created: 1 }, "openai");
+const run = (parts: string[]) => {
+  const stream = new OpenAIPassThroughStream("openai");
   const out = [...parts.flatMap((p) => stream.push(p)), ...stream.end()];
   return { out, stream };
 };
 
 describe("OpenAI pass-through stream", () => {
-  it("passes chunks through unchanged and reads usage from the usage chunk", () => {
-    const { out, stream } = run(true, [wire]);
+  it("passes content chunks through unchanged and reads usage from the usage chunk, which it drops", () => {
+    const { out, stream } = run([wire]);
     expect(out).toEqual([
       chunk({ role: "assistant", content: "" }),
       chunk({ content: "Hel" }),
       chunk({ content: "lo" }),
-      usageChunk,
     ]);
     expect(stream.usage()).toEqual({ input: 9, output: 3, cached_input: 4, reasoning: 1, estimated: false });
     expect(stream.outputText()).toBe("Hello");
   });
 
-  it("strips the usage chunk the client did not ask for but still counts it", () => {
-    const { out, stream } = run(false, [wire.slice(0, 50), wire.slice(50, 211), wire.slice(211)]);
+  it("drops the usage chunk and counts it however the text is split", () => {
+    const { out, stream } = run([wire.slice(0, 50), wire.slice(50, 211), wire.slice(211)]);
     expect(out).toHaveLength(3);
     expect(out.some((data) => data.includes('"usage":{'))).toBe(false);
     expect(stream.usage()?.input).toBe(9);
   });
 
+  it("keeps the content of a chunk that carries usage, without the usage", () => {
+    const last = chunk(
+      { content: "!" },
+      { usage: { prompt_tokens: 2, completion_tokens: 1, total_tokens: 3 } },
+    );
+    const { out, stream } = run([`data: ${last}\n\n`]);
+    expect(out.map((data) => JSON.parse(data))).toEqual([
+      {
+        id: "c1",
+        object: "chat.completion.chunk",
+        created: 1,
+        model: "gpt-4o-mini",
+        choices: [{ index: 0, delta: { content: "!" }, finish_reason: null }],
+      },
+    ]);
+    expect(stream.usage()).toMatchObject({ input: 2, output: 1 });
+  });
+
   it("drops Azure's choice-less prompt_filter_results frame", () => {
     const azure = `data: ${JSON.stringify({ id: "", object: "", created: 0, model: "", choices: [], prompt_filter_results: [{ prompt_index: 0 }] })}\n\n${wire}`;
-    expect(run(true, [azure]).out).toHaveLength(4);
+    expect(run([azure]).out).toHaveLength(3);
   });
 
   it("throws an UpstreamStreamError on an error chunk", () => {
-    const stream = new OpenAIPassThroughStream({ includeUsage: false, id: "x", created: 1 }, "openai");
+    const stream = new OpenAIPassThroughStream("openai");
     const error = 'data: {"error":{"message":"server overloaded","type":"server_error"}}\n\n';
     // The chunk before the error in the same push is delivered; the error comes with the next call.
     expect(stream.push(`data: ${chunk({ content: "a" })}\n\n${error}`)).toHaveLength(1);

@@ -1,6 +1,5 @@
 import type { ChatCompletionChunk, FinishReason } from "../../openai/responses.ts";
 import { isRecord, toolCallId, tryJson } from "../common.ts";
-import { toOpenAIUsage } from "../openai/usage.ts";
 import { type SseEvent, SseParser } from "../sse.ts";
 import {
   type CallContext,
@@ -69,9 +68,9 @@ export class AnthropicChatStream implements ChatStreamTransform {
     this.throwIfFailed();
     const out = this.translate(this.parser.end());
     const state = this.state;
-    // `message_delta` carried the finish reason and final usage: only the closing event went missing.
-    if (!state.stopped && state.finishReason !== null) this.stop(out);
-    if (!state.stopped && !state.failure) state.failure = brokenStream("the stream ended mid-message");
+    // Complete once `message_delta` carried the finish reason and final usage, even if message_stop went missing.
+    if (!state.stopped && state.finishReason === null && !state.failure)
+      state.failure = brokenStream("the stream ended mid-message");
     this.throwIfFailed();
     return out;
   }
@@ -119,7 +118,7 @@ export class AnthropicChatStream implements ChatStreamTransform {
         this.messageDelta(data, out);
         break;
       case "message_stop":
-        this.stop(out);
+        this.state.stopped = true;
         break;
       case "error":
         this.state.failure = streamFailure(data);
@@ -182,26 +181,12 @@ export class AnthropicChatStream implements ChatStreamTransform {
     out.push(this.chunk({ content: text }));
   }
 
-  private stop(out: string[]): void {
-    this.state.stopped = true;
-    const usage = this.usage();
-    if (!this.options.includeUsage || !usage) return;
-    const chunk: ChatCompletionChunk = { ...this.envelope(), choices: [], usage: toOpenAIUsage(usage) };
-    out.push(JSON.stringify(chunk));
-  }
-
-  private envelope(): Pick<ChatCompletionChunk, "id" | "object" | "created" | "model"> {
-    return {
+  private chunk(delta: Delta, finishReason: FinishReason | null = null): string {
+    const chunk: ChatCompletionChunk = {
       id: this.state.id,
       object: "chat.completion.chunk",
       created: this.options.created,
       model: this.state.model,
-    };
-  }
-
-  private chunk(delta: Delta, finishReason: FinishReason | null = null): string {
-    const chunk: ChatCompletionChunk = {
-      ...this.envelope(),
       choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }],
     };
     return JSON.stringify(chunk);

@@ -1,7 +1,6 @@
 import type { ChatCompletionChunk, FinishReason } from "../../openai/responses.ts";
 import { isRecord, toolCallId, tryJson } from "../common.ts";
 import { DeferredFailure } from "../deferred-failure.ts";
-import { toOpenAIUsage } from "../openai/usage.ts";
 import { SseParser } from "../sse.ts";
 import type { CallContext, ChatStreamTransform, NormalizedUsage, StreamOptions } from "../types.ts";
 import { UpstreamStreamError } from "../types.ts";
@@ -57,8 +56,6 @@ export class GeminiStream implements ChatStreamTransform {
         retryAfterMs: null,
       });
     }
-    const usage = this.usage();
-    if (usage && this.options.includeUsage) out.push(this.chunk([], toOpenAIUsage(usage)));
     return out;
   }
 
@@ -131,7 +128,7 @@ export class GeminiStream implements ChatStreamTransform {
     return this.chunk([{ index, delta, finish_reason: finish, logprobs: null }]);
   }
 
-  private chunk(choices: ChatCompletionChunk["choices"], usage?: ChatCompletionChunk["usage"]): string {
+  private chunk(choices: ChatCompletionChunk["choices"]): string {
     const chunk: ChatCompletionChunk = {
       id: this.options.id,
       object: "chat.completion.chunk",
@@ -139,7 +136,6 @@ export class GeminiStream implements ChatStreamTransform {
       model: this.model,
       choices,
     };
-    if (usage) chunk.usage = usage;
     return JSON.stringify(chunk);
   }
 }

@@ -1,7 +1,6 @@
 import type { ChatCompletionChunk, FinishReason } from "../../openai/responses.ts";
 import { isRecord, toolCallId, tryJson } from "../common.ts";
 import { DeferredFailure } from "../deferred-failure.ts";
-import { toOpenAIUsage } from "../openai/usage.ts";
 import { NdjsonParser } from "../sse.ts";
 import type {
   CallContext,
@@ -102,23 +101,17 @@ export class OllamaStream implements ChatStreamTransform {
       this.done = true;
       this.counts = usageOf(response);
       out.push(this.delta({}, finishReasonOf(response.done_reason, this.toolCalls > 0)));
-      if (this.counts && this.options.includeUsage) out.push(this.chunk([], toOpenAIUsage(this.counts)));
     }
   }
 
   private delta(delta: Delta, finish: FinishReason | null = null): string {
-    return this.chunk([{ index: 0, delta, finish_reason: finish, logprobs: null }]);
-  }
-
-  private chunk(choices: ChatCompletionChunk["choices"], usage?: ChatCompletionChunk["usage"]): string {
     const chunk: ChatCompletionChunk = {
       id: this.options.id,
       object: "chat.completion.chunk",
       created: this.options.created,
       model: this.model,
-      choices,
+      choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
     };
-    if (usage) chunk.usage = usage;
     return JSON.stringify(chunk);
   }
 }

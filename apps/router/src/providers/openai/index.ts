@@ -29,7 +29,7 @@ function makeOpenAICompatible(kind: "openai" | "azure" | "openrouter", label: st
         const completion = expectChoices<ChatCompletion>(body, ctx.target.name);
         return { completion, usage: fromOpenAIUsage(completion.usage) };
       },
-      stream: (ctx, options) => new OpenAIPassThroughStream(options, ctx.target.name),
+      stream: (ctx) => new OpenAIPassThroughStream(ctx.target.name),
     },
     completions: {
       request: completionsRequest,
@@ -37,7 +37,7 @@ function makeOpenAICompatible(kind: "openai" | "azure" | "openrouter", label: st
         const completion = expectChoices<Completion>(body, ctx.target.name);
         return { completion, usage: fromOpenAIUsage(completion.usage) };
       },
-      stream: (ctx, options) => new OpenAIPassThroughStream(options, ctx.target.name),
+      stream: (ctx) => new OpenAIPassThroughStream(ctx.target.name),
     },
     embeddings: {
       request: embeddingsRequest,

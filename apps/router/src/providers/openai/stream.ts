@@ -1,7 +1,7 @@
 import { tryJson } from "../common.ts";
 import { DeferredFailure } from "../deferred-failure.ts";
 import { SseParser } from "../sse.ts";
-import type { ChatStreamTransform, NormalizedUsage, StreamOptions, UpstreamFailure } from "../types.ts";
+import type { ChatStreamTransform, NormalizedUsage, UpstreamFailure } from "../types.ts";
 import { UpstreamStreamError } from "../types.ts";
 import { fromOpenAIUsage } from "./usage.ts";
 
@@ -21,9 +21,9 @@ interface ChunkShape {
 }
 
 /**
- * OpenAI-compatible streams pass through as they are: a chunk is parsed only when it carries usage or an
- * error (cheap substring checks first), so the common chunk costs no JSON work. Works for chat and legacy
- * completion chunks alike.
+ * OpenAI-compatible streams pass through as they are, less usage (counted here, sent by the router): a chunk
+ * is parsed only when it carries usage or an error (cheap substring checks first), so the common chunk costs
+ * no JSON work. Works for chat and legacy completion chunks alike.
  */
 export class OpenAIPassThroughStream implements ChatStreamTransform {
   private readonly parser = new SseParser();
@@ -31,10 +31,7 @@ export class OpenAIPassThroughStream implements ChatStreamTransform {
   private usageSoFar: NormalizedUsage | null = null;
   private readonly failures = new DeferredFailure();
 
-  constructor(
-    private readonly options: StreamOptions,
-    private readonly provider: string,
-  ) {}
+  constructor(private readonly provider: string) {}
 
   push(text: string): string[] {
     return this.failures.translate(this.parser.push(text), (event, out) => this.handle(event.data, out));
@@ -74,7 +71,7 @@ export class OpenAIPassThroughStream implements ChatStreamTransform {
     if (hasUsage) {
       const chunk = tryJson(data) as ChunkShape | undefined;
       this.usageSoFar = fromOpenAIUsage(chunk?.usage) ?? this.usageSoFar;
-      if (chunk && !this.options.includeUsage) {
+      if (chunk) {
         if ((chunk.choices ?? []).length === 0) return;
         // Some OpenAI-compatible servers attach usage to the last content chunk: keep the content only.
         const { usage: _dropped, ...rest } = chunk;

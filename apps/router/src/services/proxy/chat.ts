@@ -53,7 +53,7 @@ export async function proxyChat(
       return streamResponse({
         onEnd: scope.dispose,
         upstream: served.value,
-        transform: served.adapter.chat.stream(served.ctx, { includeUsage: false, id: fallbackId, created }),
+        transform: served.adapter.chat.stream(served.ctx, { id: fallbackId, created }),
         tracker,
         includeUsage: body.stream_options?.include_usage === true,
         object: "chat.completion.chunk",

@@ -47,7 +47,7 @@ export async function proxyCompletions(
     const { adapter, ctx } = served;
     if (stream) {
       const fallbackId = `cmpl-${tracker.requestId}`;
-      const options = { includeUsage: false, id: fallbackId, created: Math.floor(tracker.startedAt / 1000) };
+      const options = { id: fallbackId, created: Math.floor(tracker.startedAt / 1000) };
       streaming = true;
       return streamResponse({
         onEnd: scope.dispose,
