@@ -1,16 +1,35 @@
+import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type RouterStack, startRouterStack } from "./stack.ts";
+import { model, type RouterStack, startRouterStack } from "./stack.ts";
 
 // Failure handling with real HTTP: emulators inject the failure, the router process handles it.
 let stack: RouterStack;
 
 beforeAll(async () => {
-  stack = await startRouterStack({
-    UPSTREAM_TIMEOUT_MS: "300",
-    REQUEST_TIMEOUT_MS: "1500",
-    CIRCUIT_FAILURE_THRESHOLD: "3",
-    CIRCUIT_COOLDOWN_MS: "1500",
-  });
+  stack = await startRouterStack(
+    {
+      UPSTREAM_TIMEOUT_MS: "300",
+      REQUEST_TIMEOUT_MS: "1500",
+      CIRCUIT_FAILURE_THRESHOLD: "3",
+      CIRCUIT_COOLDOWN_MS: "1500",
+    },
+    {
+      models: [
+        model("claude-fallback-test", [
+          ["anthropic", "claude-3-5-sonnet-20241022", 1_000_000],
+          ["backup", "gpt-4o-mini", 1],
+        ]),
+        model("gemini-fallback-test", [
+          ["gemini", "gemini-2.0-flash", 1_000_000],
+          ["backup", "gpt-4o-mini", 1],
+        ]),
+        model("stream-circuit-test", [
+          ["openai", "gpt-4.1", 1_000_000],
+          ["backup", "gpt-4.1", 1],
+        ]),
+      ],
+    },
+  );
 });
 afterAll(async () => {
   await stack?.stop();
@@ -96,6 +115,79 @@ describe("answers that are not completions", () => {
       code: "upstream_error",
       message: expect.stringContaining("no credits left"),
     });
+  });
+});
+
+/** A streamed chat read to its end: the events' JSON (`[DONE]` as is). */
+async function streamed(res: Response): Promise<unknown[]> {
+  const text = await res.text();
+  return text
+    .split("\n\n")
+    .filter(Boolean)
+    .map((event) => event.replace(/^data: /, ""))
+    .map((data) => (data === "[DONE]" ? data : JSON.parse(data)));
+}
+
+describe("a stream whose provider fails after its 200, before any content", () => {
+  it("falls back when an OpenAI-compatible stream opens with an error chunk (official SDK)", async () => {
+    stack.emulators.openai.enqueue({ failAfterChunks: 0 });
+    const client = new OpenAI({ apiKey: stack.key, baseURL: `${stack.url}/v1`, maxRetries: 0 });
+    const { data: stream, response } = await client.chat.completions
+      .create({ model: "fallback-test", messages: [{ role: "user", content: "route me" }], stream: true })
+      .withResponse();
+    let text = "";
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? "";
+    expect(text).toBe("Echo: route me");
+    expect(response.headers.get("x-cloudfreedom-deployment")).toBe("backup/gpt-4o-mini");
+    expect(response.headers.get("x-cloudfreedom-attempts")).toBe("2");
+    expect(stack.emulators.openai.counts).toMatchObject({ streams: 1, injected: 1 });
+    expect(stack.emulators.backup.counts.streams).toBe(1);
+  });
+
+  it.each([
+    ["Anthropic's overloaded_error event", "claude-fallback-test", "anthropic"],
+    ["Gemini's UNAVAILABLE error JSON", "gemini-fallback-test", "gemini"],
+  ] as const)("falls back on %s as the first event", async (_, modelId, provider) => {
+    stack.emulators[provider].enqueue({ failAfterChunks: 0 });
+    const res = await chat(modelId, { stream: true });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-cloudfreedom-provider")).toBe("backup");
+    const events = await streamed(res);
+    expect(events.at(-1)).toBe("[DONE]");
+    expect(events.some((event) => typeof event === "object" && event !== null && "error" in event)).toBe(
+      false,
+    );
+    expect(stack.emulators[provider].counts).toMatchObject({ streams: 1, injected: 1 });
+  });
+
+  it("counts such failures against the deployment's circuit breaker", async () => {
+    stack.emulators.openai.setDefault({ failAfterChunks: 0 });
+    for (let i = 0; i < 3; i++) {
+      const res = await chat("stream-circuit-test", { stream: true });
+      expect(res.headers.get("x-cloudfreedom-attempts")).toBe("2");
+      await res.text();
+    }
+    const before = stack.emulators.openai.counts.requests;
+    const res = await chat("stream-circuit-test", { stream: true });
+    expect(res.headers.get("x-cloudfreedom-attempts")).toBe("1");
+    expect(res.headers.get("x-cloudfreedom-provider")).toBe("backup");
+    await res.text();
+    expect(stack.emulators.openai.counts.requests).toBe(before);
+    stack.emulators.openai.setDefault();
+  });
+
+  it("answers a first event that is the request's fault with the provider's error status, not a stream", async () => {
+    stack.emulators.anthropic.enqueue({
+      failAfterChunks: 0,
+      body: { type: "error", error: { type: "invalid_request_error", message: "prompt is too long" } },
+    });
+    const res = await chat("claude-fallback-test", { stream: true });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({
+      code: "invalid_request",
+      message: expect.stringContaining("prompt is too long"),
+    });
+    expect(stack.emulators.backup.counts.requests).toBe(0);
   });
 });
 

@@ -91,4 +91,40 @@ describe("OpenAI pass-through stream", () => {
     expect(stream.push(`data: ${chunk({ content: "a" })}\n\n${error}`)).toHaveLength(1);
     expect(() => stream.end()).toThrow(UpstreamStreamError);
   });
+
+  it("maps an error chunk by its type or code: server errors, rate limits and statuses are retryable", () => {
+    const failureOf = (error: object) => {
+      try {
+        new OpenAIPassThroughStream("openai").push(`data: ${JSON.stringify({ error })}\n\n`);
+      } catch (thrown) {
+        if (thrown instanceof UpstreamStreamError) return thrown.failure;
+      }
+      return null;
+    };
+    expect(failureOf({ message: "Sorry about that!", type: "server_error", code: null })).toEqual({
+      status: 500,
+      code: "upstream_error",
+      message: "openai failed (500): Sorry about that!",
+      retryable: true,
+      retryAfterMs: null,
+    });
+    expect(failureOf({ message: "Slow down", type: "requests", code: "rate_limit_exceeded" })).toMatchObject({
+      status: 429,
+      code: "rate_limited",
+      retryable: true,
+    });
+    // OpenRouter and vLLM put the status in `code`.
+    expect(failureOf({ message: "Provider returned error", code: 502 })).toMatchObject({ retryable: true });
+    expect(failureOf({ message: "bad schema", type: "BadRequestError", code: 400 })).toMatchObject({
+      code: "invalid_request",
+      retryable: false,
+    });
+    expect(failureOf({ message: "boom" })).toEqual({
+      status: 502,
+      code: "upstream_error",
+      message: "openai stream failed: boom",
+      retryable: false,
+      retryAfterMs: null,
+    });
+  });
 });

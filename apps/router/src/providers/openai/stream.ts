@@ -1,4 +1,4 @@
-import { tryJson } from "../common.ts";
+import { failureFromStatus, tryJson } from "../common.ts";
 import { DeferredFailure } from "../deferred-failure.ts";
 import { SseParser } from "../sse.ts";
 import type { ChatStreamTransform, NormalizedUsage, UpstreamFailure } from "../types.ts";
@@ -85,13 +85,30 @@ export class OpenAIPassThroughStream implements ChatStreamTransform {
   private raiseIfError(data: string): void {
     const chunk = tryJson(data) as ChunkShape | undefined;
     if (!chunk?.error) return;
-    const failure: UpstreamFailure = {
-      status: 502,
-      code: "upstream_error",
-      message: `${this.provider} stream failed: ${chunk.error.message ?? "unknown error"}`,
-      retryable: false,
-      retryAfterMs: null,
-    };
+    const message = chunk.error.message ?? "unknown error";
+    const status = streamErrorStatus(chunk.error);
+    const failure: UpstreamFailure =
+      status === null
+        ? {
+            status: 502,
+            code: "upstream_error",
+            message: `${this.provider} stream failed: ${message}`,
+            retryable: false,
+            retryAfterMs: null,
+          }
+        : failureFromStatus(status, message, new Headers(), this.provider);
     throw new UpstreamStreamError(failure);
   }
+}
+
+/**
+ * An error inside a stream has no HTTP status of its own: OpenAI's `type` (`server_error`), a rate-limit code,
+ * or the status OpenRouter and vLLM put in `code` stand in for one, so an overload before any content can go
+ * to another deployment. Anything else is not known to be worth another attempt.
+ */
+function streamErrorStatus(error: NonNullable<ChunkShape["error"]>): number | null {
+  if (typeof error.code === "number" && error.code >= 400 && error.code < 600) return error.code;
+  if (error.type === "server_error" || error.code === "server_error") return 500;
+  if (error.code === "rate_limit_exceeded") return 429;
+  return null;
 }

@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import type { RouterDeps } from "../../deps.ts";
 import type { ChatCompletionRequest } from "../../openai/requests.ts";
 import type { ChatCompletion } from "../../openai/responses.ts";
-import type { UpstreamCall } from "../upstream/call.ts";
+import type { OpenedStream } from "../upstream/open-stream.ts";
 import { chatPromptText, estimateUsage } from "../usage/estimate.ts";
 import { chatMaxUsage } from "./budget.ts";
 import { requestScope, startCall } from "./call-setup.ts";
@@ -40,20 +40,19 @@ export async function proxyChat(
   let streaming = false;
   try {
     if (stream) {
-      const served = await routeCall<UpstreamCall>(
+      const created = Math.floor(tracker.startedAt / 1000);
+      const fallbackId = `chatcmpl-${tracker.requestId}`;
+      const served = await routeCall<OpenedStream>(
         deps,
         tracker,
         signal,
         (a, ctx) => a.chat.request(body, ctx, true),
-        "stream",
+        (a, ctx) => a.chat.stream(ctx, { id: fallbackId, created }),
       );
-      const created = Math.floor(tracker.startedAt / 1000);
-      const fallbackId = `chatcmpl-${tracker.requestId}`;
       streaming = true;
       return streamResponse({
         onEnd: scope.dispose,
-        upstream: served.value,
-        transform: served.adapter.chat.stream(served.ctx, { id: fallbackId, created }),
+        opened: served.value,
         tracker,
         includeUsage: body.stream_options?.include_usage === true,
         object: "chat.completion.chunk",

@@ -3,8 +3,8 @@ import type { Context } from "hono";
 import type { RouterDeps } from "../../deps.ts";
 import type { CompletionRequest } from "../../openai/requests.ts";
 import type { Completion } from "../../openai/responses.ts";
-import type { ProviderAdapter } from "../../providers/types.ts";
-import type { UpstreamCall } from "../upstream/call.ts";
+import type { CallContext, ProviderAdapter } from "../../providers/types.ts";
+import type { OpenedStream } from "../upstream/open-stream.ts";
 import { estimateUsage, inputText } from "../usage/estimate.ts";
 import { completionMaxUsage } from "./budget.ts";
 import { requestScope, startCall } from "./call-setup.ts";
@@ -35,6 +35,10 @@ export async function proxyCompletions(
   // A provider's native /completions only for models that declare it (OpenAI answers 404 for chat models).
   const declaresCompletions = tracker.admitted.model.capabilities.includes("completions");
   const native = (adapter: ProviderAdapter) => (declaresCompletions ? adapter.completions : undefined);
+  const fallbackId = `cmpl-${tracker.requestId}`;
+  const options = { id: fallbackId, created: Math.floor(tracker.startedAt / 1000) };
+  const transform = (adapter: ProviderAdapter, ctx: CallContext) =>
+    native(adapter)?.stream(ctx, options) ?? chatStreamAsCompletion(adapter.chat.stream(ctx, options));
   try {
     const served = await routeCall<unknown>(
       deps,
@@ -42,18 +46,14 @@ export async function proxyCompletions(
       signal,
       (a, ctx) =>
         native(a)?.request(body, ctx, stream) ?? a.chat.request(completionAsChat(body), ctx, stream),
-      stream ? "stream" : "json",
+      stream ? transform : "json",
     );
     const { adapter, ctx } = served;
     if (stream) {
-      const fallbackId = `cmpl-${tracker.requestId}`;
-      const options = { id: fallbackId, created: Math.floor(tracker.startedAt / 1000) };
       streaming = true;
       return streamResponse({
         onEnd: scope.dispose,
-        upstream: served.value as UpstreamCall,
-        transform:
-          native(adapter)?.stream(ctx, options) ?? chatStreamAsCompletion(adapter.chat.stream(ctx, options)),
+        opened: served.value as OpenedStream,
         tracker,
         includeUsage: body.stream_options?.include_usage === true,
         object: "text_completion",

@@ -1,7 +1,13 @@
 import type { RouterDeps } from "../../deps.ts";
-import type { CallContext, ProviderAdapter, UpstreamHttpRequest } from "../../providers/types.ts";
+import type {
+  CallContext,
+  ChatStreamTransform,
+  ProviderAdapter,
+  UpstreamHttpRequest,
+} from "../../providers/types.ts";
 import { executeWithRouting } from "../routing/execute.ts";
-import { callUpstream, readJsonBody, type UpstreamCall } from "../upstream/call.ts";
+import { callUpstream, readJsonBody } from "../upstream/call.ts";
+import { openStream } from "../upstream/open-stream.ts";
 import type { CallTracker } from "./tracker.ts";
 
 export interface Served<T> {
@@ -11,16 +17,22 @@ export interface Served<T> {
 }
 
 /**
+ * How an answer is read: its JSON body, or a stream through the deployment's transform, opened up to its
+ * first chunk (an `OpenedStream`).
+ */
+export type Reading = "json" | ((adapter: ProviderAdapter, ctx: CallContext) => ChatStreamTransform);
+
+/**
  * Route one call through the model's deployments (weights, fallbacks, retries, circuit breaker) and return
- * the first upstream that answered 2xx. `read` turns that answer into the value (e.g. parses the JSON body)
- * and may itself fail retryably. The tracker learns the deployment and attempt count.
+ * the first upstream that answered 2xx. `read` turns that answer into the value (parses the JSON body, or
+ * opens the stream) and may itself fail retryably. The tracker learns the deployment and attempt count.
  */
 export async function routeCall<T>(
   deps: RouterDeps,
   tracker: CallTracker,
   signal: AbortSignal,
   build: (adapter: ProviderAdapter, ctx: CallContext) => UpstreamHttpRequest,
-  read: "json" | "stream",
+  read: Reading,
 ): Promise<Served<T>> {
   const routed = await executeWithRouting<Served<T>>({
     plan: tracker.admitted.deployments,
@@ -60,12 +72,14 @@ export async function routeCall<T>(
         provider: target.name,
         // A non-streamed answer's status line comes only when generation ends: bounding it per attempt would
         // abort (and re-pay) long generations. Those get the request's whole budget; streams answer at once.
-        timeoutMs: read === "stream" ? deps.env.UPSTREAM_TIMEOUT_MS : deps.env.REQUEST_TIMEOUT_MS,
+        timeoutMs: read === "json" ? deps.env.REQUEST_TIMEOUT_MS : deps.env.UPSTREAM_TIMEOUT_MS,
         signal,
       });
       if (!answered.ok) return answered;
-      if (read === "stream") return { ok: true, value: { adapter, ctx, value: answered.value as T } };
-      const body = await readJsonBody(answered.value as UpstreamCall, target.name);
+      const body =
+        read === "json"
+          ? await readJsonBody(answered.value, target.name)
+          : await openStream(answered.value, read(adapter, ctx), target.name, signal);
       return body.ok ? { ok: true, value: { adapter, ctx, value: body.value as T } } : body;
     },
   });

@@ -6,7 +6,7 @@ import {
   type NormalizedUsage,
   UpstreamStreamError,
 } from "../../providers/types.ts";
-import type { UpstreamCall } from "../upstream/call.ts";
+import type { OpenedStream } from "../upstream/open-stream.ts";
 import { estimateUsage } from "../usage/estimate.ts";
 import type { CallTracker } from "./tracker.ts";
 
@@ -39,14 +39,15 @@ function settleUsage(transform: ChatStreamTransform, prompt: string, complete: b
 }
 
 /**
- * Relay an upstream stream to the client as OpenAI SSE. Transforms never emit the usage chunk: this does,
- * once, when the client asked for it, with the billed cost (`usage.cost_micros`). A provider error or a
- * broken connection mid-stream ends the stream with an `error` event; a client that leaves aborts the
- * upstream. Every path records the usage produced so far, exactly once, and calls `onEnd` once.
+ * Relay an opened upstream stream to the client as OpenAI SSE. The relay is pulled: the upstream is read
+ * only as the client consumes (one batch of frames ahead), so a slow client holds the upstream back instead
+ * of making the router buffer the whole answer. Transforms never emit the usage chunk: this does, once,
+ * when the client asked for it, with the billed cost (`usage.cost_micros`). A provider error or a broken
+ * connection mid-stream ends the stream with an `error` event; a client that leaves aborts the upstream.
+ * Every path records the usage produced so far, exactly once, and calls `onEnd` once.
  */
 export function streamResponse(options: {
-  upstream: UpstreamCall;
-  transform: ChatStreamTransform;
+  opened: OpenedStream;
   tracker: CallTracker;
   includeUsage: boolean;
   object: "chat.completion.chunk" | "text_completion";
@@ -56,10 +57,19 @@ export function streamResponse(options: {
   /** Called once when the stream ended, however it ended. */
   onEnd: () => void;
 }): Response {
-  const { upstream, transform, tracker } = options;
+  const { tracker } = options;
+  const upstream = options.opened.stream;
+  const transform = upstream.transform;
   let first: FirstChunk | undefined;
   let cancelled = false;
+  let ended = false;
   const finishReasons: string[] = [];
+
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    options.onEnd();
+  };
 
   const emit = (controller: ReadableStreamDefaultController<Uint8Array>, chunks: string[]) => {
     for (const chunk of chunks) {
@@ -83,18 +93,10 @@ export function streamResponse(options: {
       usage: { ...toOpenAIUsage(usage), cost_micros: billed, estimated: usage.estimated },
     });
 
-  async function relay(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
-    const body = upstream.response.body;
-    if (!body) throw new Error("the provider sent no body");
-    const reader = body.getReader();
-    const decoder = new TextDecoder();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      emit(controller, transform.push(decoder.decode(value, { stream: true })));
-    }
-    emit(controller, transform.push(decoder.decode()));
-    emit(controller, transform.end());
+  /** Send chunks; once the upstream is done, the usage chunk and `[DONE]` close the stream. */
+  function deliver(controller: ReadableStreamDefaultController<Uint8Array>, chunks: string[]): void {
+    emit(controller, chunks);
+    if (!upstream.done) return;
     const usage = settleUsage(transform, options.prompt, true);
     const billed = tracker.finish({
       usage,
@@ -105,6 +107,7 @@ export function streamResponse(options: {
     if (options.includeUsage) controller.enqueue(frame(usageChunk(usage, billed)));
     controller.enqueue(encoder.encode("data: [DONE]\n\n"));
     controller.close();
+    end();
   }
 
   function fail(controller: ReadableStreamDefaultController<Uint8Array>, error: unknown): void {
@@ -118,32 +121,41 @@ export function streamResponse(options: {
       errorCode: code,
       finishReasons,
     });
+    upstream.abort();
     const envelope = buildErrorEnvelope({ code, message, requestId: tracker.requestId, openAI: true });
     controller.enqueue(frame(JSON.stringify(envelope)));
     controller.close();
+    end();
   }
 
-  const stream = new ReadableStream<Uint8Array>({
-    async start(controller) {
-      try {
-        await relay(controller);
-      } catch (error) {
-        if (!cancelled) fail(controller, error);
-      } finally {
-        options.onEnd();
-      }
+  /** One step of the relay; a failure ends the stream with an error event (unless the client left). */
+  async function relay(controller: ReadableStreamDefaultController<Uint8Array>, chunks: Promise<string[]>) {
+    try {
+      deliver(controller, await chunks);
+    } catch (error) {
+      if (!cancelled) fail(controller, error);
+    }
+  }
+
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      start: (controller) => relay(controller, Promise.resolve(options.opened.head)),
+      pull: (controller) => relay(controller, upstream.next()),
+      cancel() {
+        cancelled = true;
+        upstream.abort();
+        tracker.finish({
+          usage: settleUsage(transform, options.prompt, false),
+          status: "cancelled",
+          errorCode: "client_disconnected",
+          finishReasons,
+        });
+        end();
+      },
     },
-    cancel() {
-      cancelled = true;
-      upstream.abort();
-      tracker.finish({
-        usage: settleUsage(transform, options.prompt, false),
-        status: "cancelled",
-        errorCode: "client_disconnected",
-        finishReasons,
-      });
-    },
-  });
+    // Counted in frames: the next upstream read starts once the client has taken every queued frame.
+    { highWaterMark: 1 },
+  );
 
   return new Response(stream, {
     headers: {

@@ -1,0 +1,101 @@
+import { type ChatStreamTransform, UpstreamStreamError } from "../../providers/types.ts";
+import { type AttemptResult, abortError } from "../routing/execute.ts";
+import type { UpstreamCall } from "./call.ts";
+
+/**
+ * An upstream stream read through its transform on demand: `next` reads only until the transform has
+ * something for the client, so the client's pace sets the upstream's. A broken connection is an
+ * UpstreamStreamError like a provider's own error event.
+ */
+export class TransformedStream {
+  /** The upstream ended and the transform was flushed. */
+  done = false;
+  private readonly decoder = new TextDecoder();
+
+  constructor(
+    private readonly upstream: UpstreamCall,
+    private readonly reader: ReadableStreamDefaultReader<Uint8Array>,
+    readonly transform: ChatStreamTransform,
+    private readonly provider: string,
+  ) {}
+
+  /** The next chunks for the client: at least one, or whatever the transform flushed at the upstream's end. */
+  async next(): Promise<string[]> {
+    for (;;) {
+      const bytes = await this.read();
+      if (bytes === null) {
+        this.done = true;
+        const rest = this.transform.push(this.decoder.decode());
+        return [...rest, ...this.transform.end()];
+      }
+      const chunks = this.transform.push(this.decoder.decode(bytes, { stream: true }));
+      if (chunks.length > 0) return chunks;
+    }
+  }
+
+  /** Stop reading and close the upstream connection. */
+  abort(): void {
+    this.upstream.abort();
+  }
+
+  /** The next bytes of the upstream body; `null` at its end. */
+  private async read(): Promise<Uint8Array | null> {
+    try {
+      const { done, value } = await this.reader.read();
+      return done ? null : value;
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : "unknown";
+      throw new UpstreamStreamError({
+        status: 502,
+        code: "upstream_error",
+        message: `${this.provider} stream broke off: ${reason}`,
+        retryable: true,
+        retryAfterMs: null,
+      });
+    }
+  }
+}
+
+/** A stream whose first chunks are known; nothing of it has reached the client yet. */
+export interface OpenedStream {
+  stream: TransformedStream;
+  /** The transform's first output (empty only when the upstream ended without any). */
+  head: string[];
+}
+
+/**
+ * The commit point of a streamed call. A provider can answer 200 and then fail at once (Anthropic's
+ * `overloaded_error` event, an OpenAI-compatible `{"error":…}` chunk, Gemini's error JSON): reading up to the
+ * first chunk the client would see turns that into a failed attempt, which the routing layer retries or
+ * falls back from, and the circuit breaker counts, exactly like a non-2xx answer. Only those first chunks
+ * are held.
+ */
+export async function openStream(
+  upstream: UpstreamCall,
+  transform: ChatStreamTransform,
+  provider: string,
+  signal: AbortSignal,
+): Promise<AttemptResult<OpenedStream>> {
+  const body = upstream.response.body;
+  if (!body) {
+    return {
+      ok: false,
+      failure: {
+        status: 502,
+        code: "upstream_error",
+        message: `${provider} answered a stream without a body`,
+        retryable: true,
+        retryAfterMs: null,
+      },
+    };
+  }
+  const stream = new TransformedStream(upstream, body.getReader(), transform, provider);
+  try {
+    return { ok: true, value: { stream, head: await stream.next() } };
+  } catch (error) {
+    upstream.abort();
+    if (signal.aborted) throw abortError(signal);
+    if (error instanceof UpstreamStreamError) return { ok: false, failure: error.failure };
+    throw error;
+  }
+}
