@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds infra/pocketbase/bin/pocketbase from main.go + go.mod/go.sum, only when it is missing or stale.
+# Builds infra/pocketbase/bin/pocketbase from the Go sources + go.mod/go.sum, only when it is missing or stale.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -9,8 +9,8 @@ stale=0
 if [[ ! -x "$bin" ]]; then
   stale=1
 else
-  for src in main.go go.mod go.sum; do
-    if [[ "$here/$src" -nt "$bin" ]]; then stale=1; fi
+  for src in "$here"/*.go "$here/go.mod" "$here/go.sum"; do
+    if [[ "$src" != *_test.go && "$src" -nt "$bin" ]]; then stale=1; fi
   done
 fi
 if [[ $stale -eq 0 ]]; then

@@ -1,5 +1,5 @@
 // PocketBase host program for CloudFreedom: the stock PocketBase server plus the jsvm plugin
-// (JS migrations in pb_migrations) and the migrate command with JS templates.
+// (JS migrations in pb_migrations), the migrate command with JS templates, and the bulk insert route (bulk.go).
 package main
 
 import (
@@ -44,6 +44,8 @@ func main() {
 		Automigrate:  false,
 		Dir:          migrationsDir,
 	})
+
+	registerBulkRoute(app)
 
 	// Same commands as app.Start(), registered here so that command errors can be captured:
 	// this PocketBase version exits 0 even when a command (migrate, superuser upsert) fails.

@@ -1,4 +1,5 @@
 export * from "./batch-writer.ts";
+export * from "./bulk-insert.ts";
 export * from "./client.ts";
 export * from "./collections.ts";
 export * from "./dates.ts";

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+)
+
+// bulkLookupValues bounds the bound values of one existing-key SELECT (SQLite allows 32766).
+const bulkLookupValues = 1000
+
+// recordKey is the record's values of fields, as normalised by the collection's fields, in one comparable string.
+func recordKey(record *core.Record, fields []string) string {
+	values := make([]any, len(fields))
+	for i, field := range fields {
+		values[i] = record.Get(field)
+	}
+	encoded, err := json.Marshal(values)
+	if err != nil {
+		return fmt.Sprint(values)
+	}
+	return string(encoded)
+}
+
+// keyMatch is the condition `a = {:a} AND … AND last IN ({:v1}, …)` for records sharing all key values but
+// the last one, so the unique index answers it.
+type keyMatch struct {
+	prefix dbx.HashExp
+	values []any
+}
+
+// findExistingKeys maps the key of every record that already has a row to that row's id, with a few
+// SELECTs of bound values.
+func findExistingKeys(app core.App, collection *core.Collection, fields []string, records []*core.Record) (map[string]string, error) {
+	found := map[string]string{}
+	if len(fields) == 0 {
+		return found, nil
+	}
+	last := fields[len(fields)-1]
+	prefixFields := fields[:len(fields)-1]
+
+	matches := map[string]*keyMatch{}
+	var order []string
+	seen := map[string]bool{}
+	for _, record := range records {
+		key := recordKey(record, fields)
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		prefixKey := recordKey(record, prefixFields)
+		match := matches[prefixKey]
+		if match == nil {
+			match = &keyMatch{prefix: dbx.HashExp{}}
+			for _, field := range prefixFields {
+				match.prefix[field] = record.GetRaw(field)
+			}
+			matches[prefixKey] = match
+			order = append(order, prefixKey)
+		}
+		match.values = append(match.values, record.GetRaw(last))
+	}
+
+	columns := append([]string{"id"}, fields...)
+	var conditions []dbx.Expression
+	bound := 0
+	flush := func() error {
+		if len(conditions) == 0 {
+			return nil
+		}
+		var rows []*core.Record
+		err := app.RecordQuery(collection).Select(columns...).AndWhere(dbx.Or(conditions...)).All(&rows)
+		if err != nil {
+			return err
+		}
+		for _, row := range rows {
+			found[recordKey(row, fields)] = row.Id
+		}
+		conditions, bound = nil, 0
+		return nil
+	}
+
+	perCondition := max(1, bulkLookupValues-len(prefixFields))
+	for _, prefixKey := range order {
+		match := matches[prefixKey]
+		for start := 0; start < len(match.values); start += perCondition {
+			part := match.values[start:min(start+perCondition, len(match.values))]
+			if bound+len(prefixFields)+len(part) > bulkLookupValues {
+				if err := flush(); err != nil {
+					return nil, err
+				}
+			}
+			condition := maps.Clone(match.prefix)
+			condition[last] = part
+			conditions = append(conditions, condition)
+			bound += len(prefixFields) + len(part)
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return found, nil
+}
+
+// findKeyId is the id of the row holding record's key, read inside the transaction (it sees the row a
+// concurrent writer committed before our insert failed on it).
+func findKeyId(txApp core.App, record *core.Record, fields []string) (string, bool, error) {
+	condition := dbx.HashExp{}
+	for _, field := range fields {
+		condition[field] = record.GetRaw(field)
+	}
+	var id string
+	err := txApp.DB().Select("id").From(record.Collection().Name).Where(condition).Limit(1).Row(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	return id, true, nil
+}
