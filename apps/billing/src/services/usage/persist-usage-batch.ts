@@ -1,6 +1,6 @@
 import type { SettleRequest, SettleResult } from "@cloudfreedom/admission";
 import { settlementOf } from "@cloudfreedom/admission";
-import { createBatchWriter, type PocketBaseClient, type WriteOutcome } from "@cloudfreedom/db";
+import { bulkInsert, type PocketBaseClient, type WriteOutcome } from "@cloudfreedom/db";
 import type { Producer } from "@cloudfreedom/queue";
 import type { UsageEvent } from "@cloudfreedom/shared";
 import type { Redis } from "ioredis";
@@ -34,7 +34,8 @@ function outcomeError(outcome: WriteOutcome): Error | null {
  * One batch of usage events, exactly once in effect, in this order:
  * 1. confirm settlement (admission, idempotent by reservation id; usage reported through the API is charged
  *    here, before its log exists, so a counter rebuilt from the logs never counts it twice);
- * 2. write `usage_logs` through the batch API keyed by (tenant, event_id): a redelivered event is a duplicate;
+ * 2. write `usage_logs` in one bulk insert keyed by (tenant, event_id) (infra/pocketbase/bulk.go: one
+ *    transaction, no HTTP sub-request per row): a redelivered event is a duplicate;
  * 3. mark the periods' `budgets` snapshots stale (the refresher recomputes them from the logs);
  * 4. forward the persisted events to queue `analytics` (whose consumer de-duplicates by event id).
  * Returns one error (or null) per event; a job is acknowledged only when its event got null.
@@ -56,17 +57,18 @@ export async function persistUsageBatch(
     else if (result.kind === "unseeded") errors[i] = new Error("settlement failed: counters not seeded yet");
   });
 
-  const writer = createBatchWriter<UsageLogWrite>({
-    client: deps.client,
-    collection: "usage_logs",
-    maxBatch: Math.max(1, events.length),
-    idempotencyKey: ["tenant", "event_id"],
-  });
-  const writes = events.map((event, i) => (errors[i] ? null : writer.write(usageLogRow(event))));
-  await writer.flush();
-  const outcomes = await Promise.all(writes);
-  outcomes.forEach((outcome, i) => {
-    if (outcome) errors[i] = outcomeError(outcome);
+  const pending = events.flatMap((event, i) => (errors[i] ? [] : [{ i, row: usageLogRow(event) }]));
+  const outcomes: Array<WriteOutcome | null> = events.map(() => null);
+  const written = await bulkInsert<UsageLogWrite>(
+    deps.client,
+    "usage_logs",
+    pending.map((item) => item.row),
+    { uniqueBy: ["tenant", "event_id"] },
+  );
+  pending.forEach((item, j) => {
+    const outcome = written[j] ?? null;
+    outcomes[item.i] = outcome;
+    if (outcome) errors[item.i] = outcomeError(outcome);
   });
 
   const persisted = events.filter((_, i) => outcomes[i] !== null && errors[i] === null);
