@@ -157,14 +157,14 @@ const routerStreamLatency = await runLoad({
 say(`throughput at concurrency ${concurrency} (${durationMs} ms each)`);
 const directThroughput = await runLoad({ request: direct(body), concurrency, durationMs, readBody: "json" });
 const redisPid = await redisServerPid(redisDb.redis);
-const cpuBefore = { router: cpuMs(router.pid), redis: cpuMs(redisPid) };
+const cpuBefore = { router: cpuMs(router.pid), redis: cpuMs(redisPid), wakeups: wakeups(router.pid) };
 const routerThroughput = await runLoad({
   request: viaRouter(body),
   concurrency,
   durationMs,
   readBody: "json",
 });
-const cpuAfter = { router: cpuMs(router.pid), redis: cpuMs(redisPid) };
+const cpuAfter = { router: cpuMs(router.pid), redis: cpuMs(redisPid), wakeups: wakeups(router.pid) };
 const routerStreamThroughput = await runLoad({
   request: viaRouter(streamBody),
   concurrency,
@@ -201,7 +201,7 @@ console.log(
     `Router added latency (c=1): p50 ${ms(routerLatency.p50 - directLatency.p50)} ms, p99 ${ms(routerLatency.p99 - directLatency.p99)} ms`,
     `Router added latency, streaming (c=1): p50 ${ms(routerStreamLatency.p50 - directStreamLatency.p50)} ms, p99 ${ms(routerStreamLatency.p99 - directStreamLatency.p99)} ms`,
     `Router RSS: ${rssMb("VmRSS").toFixed(0)} MB now, ${rssMb("VmHWM").toFixed(0)} MB peak`,
-    `CPU per request (c=${concurrency}, non-streaming): router ${perRequestUs(cpuBefore.router, cpuAfter.router)}, Redis ${perRequestUs(cpuBefore.redis, cpuAfter.redis)}`,
+    `CPU per request (c=${concurrency}, non-streaming): router ${perRequestUs(cpuBefore.router, cpuAfter.router)}, Redis ${perRequestUs(cpuBefore.redis, cpuAfter.redis)}; router sleeps per request: ${((cpuAfter.wakeups - cpuBefore.wakeups) / routerThroughput.requests).toFixed(2)}`,
   ].join("\n"),
 );
 
@@ -220,6 +220,12 @@ function cpuMs(pid: number | null): number | null {
   } catch {
     return null;
   }
+}
+
+/** Voluntary context switches of a process: how often it went to sleep waiting for I/O or a timer. */
+function wakeups(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0);
 }
 
 /** The pid of the Redis server, when it runs on this machine (it shares the cores being measured). */
