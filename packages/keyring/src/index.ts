@@ -1,3 +1,5 @@
+export * from "./period-anchor.ts";
 export * from "./publish.ts";
 export * from "./records.ts";
+export * from "./standing-limits.ts";
 export * from "./tier.ts";

@@ -2,6 +2,7 @@ import type { Db, SubscriptionRow, TenantRow } from "@cloudfreedom/db";
 import { pbDateToMs } from "@cloudfreedom/db";
 import type { Tier } from "@cloudfreedom/shared";
 import { metrics } from "@opentelemetry/api";
+import { LIVE_SUBSCRIPTIONS_FILTER } from "./period-anchor.ts";
 
 /** The slice of a pino logger the keyring uses. */
 export interface KeyringLogger {
@@ -39,7 +40,7 @@ async function lookupTier(db: Db, tenant: TenantRow, nowMs: number): Promise<Res
   const subscriptions = await db
     .forTenant(tenant.id)
     .collection("subscriptions")
-    .listAll({ filter: "status = 'active' || status = 'trialing' || status = 'past_due'", sort: "-updated" });
+    .listAll({ filter: LIVE_SUBSCRIPTIONS_FILTER, sort: "-updated" });
   const granting = subscriptions.find((row) => subscriptionGrantsTier(row, nowMs));
   if (granting) return { tier: granting.tier, source: "subscription" };
   if (tenant.plan) {

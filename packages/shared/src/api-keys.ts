@@ -84,9 +84,14 @@ export interface KeyRecordSource {
     /** After a rotation the old key works until then. */
     grace_until?: DateLike;
   };
-  /** The key owner's budget limit for the period (`budgets` scope `user`), 0 or absent = none. */
-  userBudgetMicros?: number;
-  /** The anchor day of the tenant's subscription periods (`anchorDayOf`); absent = calendar months. */
+  /**
+   * The tenant's standing budget (`budgets` scope `tenant`, period "default"); it replaces the plan's monthly
+   * budget. 0, null or absent = the plan's budget applies.
+   */
+  tenantBudgetMicros?: number | null;
+  /** The key owner's standing budget (`budgets` scope `user`, period "default"); 0, null or absent = none. */
+  userBudgetMicros?: number | null;
+  /** The anchor day of the tenant's subscription periods (`anchorDayOf`); null or absent = calendar months. */
   periodAnchorDay?: number | null;
 }
 
@@ -100,17 +105,20 @@ export function dateLikeToMs(value: DateLike): number | null {
   return ms;
 }
 
-const limit = (value: number | undefined): number | null => (value && value > 0 ? value : null);
+const limit = (value: number | null | undefined): number | null => (value && value > 0 ? value : null);
 
 /**
- * Tenant + plan + key row → the KeyRecord the router admits requests with (DESIGN.md §5). The key expires at
- * the earlier of `expires_at` and `grace_until`; a revoked key, or any key of a tenant whose status is not
- * `active`, is marked revoked so the hot path needs no tenant lookup.
+ * Tenant + plan + key row (+ standing budgets and the period anchor) → the KeyRecord the router admits requests
+ * with (DESIGN.md §5). The tenant's budget is its standing limit, else its plan's monthly budget, as billing's
+ * budget check and view count it. The key expires at the earlier of `expires_at` and `grace_until`; a revoked
+ * key, or any key of a tenant whose status is not `active`, is marked revoked so the hot path needs no tenant
+ * lookup.
  */
 export function buildKeyRecord(source: KeyRecordSource): KeyRecord {
   const { tenant, plan, key } = source;
   const ends = [dateLikeToMs(key.expires_at), dateLikeToMs(key.grace_until)].filter((ms) => ms !== null);
   const tenantInactive = tenant.status !== undefined && tenant.status !== "active";
+  const userBudget = limit(source.userBudgetMicros);
   return KeyRecord.parse({
     key_id: key.id,
     tenant_id: tenant.id,
@@ -122,14 +130,12 @@ export function buildKeyRecord(source: KeyRecordSource): KeyRecord {
     rpm: limit(key.rpm),
     tpm: limit(key.tpm),
     budget_micros: limit(key.budget_micros),
-    ...(key.user && limit(source.userBudgetMicros) !== null
-      ? { user_budget_micros: source.userBudgetMicros }
-      : {}),
+    ...(key.user && userBudget !== null ? { user_budget_micros: userBudget } : {}),
     tenant_limits: {
       rpm: limit(plan?.rpm),
       tpm: limit(plan?.tpm),
       query_limit: limit(plan?.query_limit),
-      budget_micros: limit(plan?.monthly_budget_micros),
+      budget_micros: limit(source.tenantBudgetMicros) ?? limit(plan?.monthly_budget_micros),
       markup_pct: plan?.markup_pct ?? 0,
       ...(source.periodAnchorDay ? { period_anchor_day: source.periodAnchorDay } : {}),
     },

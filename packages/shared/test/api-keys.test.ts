@@ -99,6 +99,54 @@ describe("buildKeyRecord", () => {
     expect(keyRejection(record, Date.UTC(2026, 11, 2))).toBe("expired");
   });
 
+  it("puts the tenant's standing budget over its plan's, and the key's user's standing budget on the key", () => {
+    const record = buildKeyRecord({
+      tenant,
+      plan,
+      key,
+      tenantBudgetMicros: 7_000_000,
+      userBudgetMicros: 250_000,
+    });
+    expect(record.tenant_limits.budget_micros).toBe(7_000_000);
+    expect(record.user_budget_micros).toBe(250_000);
+    expect(KeyRecord.parse(record)).toEqual(record);
+    // A standing limit below the plan's is what admission counts too, not the lower of the two.
+    expect(buildKeyRecord({ tenant, plan, key, tenantBudgetMicros: 1_000 }).tenant_limits.budget_micros).toBe(
+      1_000,
+    );
+  });
+
+  it("falls back to the plan's budget without a standing tenant limit, and has no user budget without one", () => {
+    for (const tenantBudgetMicros of [undefined, null, 0]) {
+      const record = buildKeyRecord({ tenant, plan, key, tenantBudgetMicros, userBudgetMicros: null });
+      expect(record.tenant_limits.budget_micros).toBe(50_000_000);
+      expect(record).not.toHaveProperty("user_budget_micros");
+    }
+    expect(
+      buildKeyRecord({ tenant, plan: null, key, tenantBudgetMicros: 3_000 }).tenant_limits.budget_micros,
+    ).toBe(3_000);
+    expect(buildKeyRecord({ tenant, plan, key, userBudgetMicros: 0 })).not.toHaveProperty(
+      "user_budget_micros",
+    );
+  });
+
+  it("ignores a user budget for a key that belongs to no user", () => {
+    const record = buildKeyRecord({ tenant, plan, key: { ...key, user: "" }, userBudgetMicros: 250_000 });
+    expect(record.user_id).toBeNull();
+    expect(record).not.toHaveProperty("user_budget_micros");
+  });
+
+  it("carries the subscription's period anchor day, and none for calendar months", () => {
+    const anchored = buildKeyRecord({ tenant, plan, key, periodAnchorDay: 15 });
+    expect(anchored.tenant_limits.period_anchor_day).toBe(15);
+    expect(KeyRecord.parse(anchored)).toEqual(anchored);
+    for (const periodAnchorDay of [undefined, null]) {
+      expect(buildKeyRecord({ tenant, plan, key, periodAnchorDay }).tenant_limits).not.toHaveProperty(
+        "period_anchor_day",
+      );
+    }
+  });
+
   it("marks revoked keys and every key of an inactive tenant as revoked", () => {
     expect(
       buildKeyRecord({ tenant, plan, key: { ...key, revoked_at: "2026-11-01 00:00:00.000Z" } }).revoked,

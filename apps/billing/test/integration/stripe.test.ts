@@ -115,7 +115,9 @@ describe("Stripe webhooks", () => {
       stripe_customer_id: customer,
     });
     expect(await tenantRow()).toMatchObject({ plan: team.id, tier: "team", stripe_subscription_id: subId });
-    expect(await keyRecord()).toMatchObject({ tier: "team" });
+    // The router counts budgets in the subscription's periods (anchored on the 15th), as billing does.
+    expect(await keyRecord()).toMatchObject({ tier: "team", tenant_limits: { period_anchor_day: 15 } });
+    expect((await h.deps.periods.current(t.tenant.id)).start.getUTCDate()).toBe(15);
 
     const again = await deliver(h, "customer.subscription.created", object, { id: first.eventId });
     expect(again.body).toMatchObject({ duplicate: true });
@@ -175,6 +177,8 @@ describe("Stripe webhooks", () => {
     expect(res.body).toMatchObject({ outcome: "applied" });
     expect(await tenantRow()).toMatchObject({ plan: free.id, tier: "free", stripe_subscription_id: "" });
     expect(await keyRecord()).toMatchObject({ tier: "free" });
+    // No live subscription left: calendar months again.
+    expect((await keyRecord()).tenant_limits).not.toHaveProperty("period_anchor_day");
   });
 
   it("applies a completed checkout before the subscription's own events arrive", async () => {

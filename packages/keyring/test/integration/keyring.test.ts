@@ -2,8 +2,10 @@ import { createDb, createPocketBase, type Db, toPbDate } from "@cloudfreedom/db"
 import { INVALIDATE_CHANNEL, KeyRecord, redisKeys } from "@cloudfreedom/shared";
 import {
   createApiKey,
+  createMembership,
   createPlan,
   createTenant,
+  createUser,
   type LeasedRedisDb,
   leaseRedisDb,
   type StartedPocketBase,
@@ -13,6 +15,8 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   DEAD_KEY_RETENTION_MS,
+  loadPeriodAnchorDay,
+  loadStandingLimits,
   publishKey,
   publishTenantKeys,
   reloadKeyByHash,
@@ -169,5 +173,74 @@ describe("publishing KeyRecords", () => {
     expect(await stored(key.hash)).toEqual(record);
     expect(await reloadKeyByHash({ db, redis: redisDb.redis, keyHash: "0".repeat(64) })).toBeNull();
     expect(await reloadKeyByHash({ db, redis: redisDb.redis, keyHash: "not-a-hash" })).toBeNull();
+  });
+});
+
+describe("standing budgets and the period anchor in KeyRecords", () => {
+  const standing = (tenant: string, scope_type: "tenant" | "user" | "key", scope_id: string, limit: number) =>
+    db
+      .forTenant(tenant)
+      .collection("budgets")
+      .create({ scope_type, scope_id, period: "default", limit_micros: limit });
+
+  it("builds every key's record with the tenant's standing budget, its user's, and the subscription anchor", async () => {
+    const plan = await createPlan({ db }, { tier: "pro", monthly_budget_micros: 50_000_000 });
+    const tenant = await createTenant({ db }, { tier: "pro", plan });
+    const [{ user: alice }, { user: bob }] = await Promise.all([createUser({ db }), createUser({ db })]);
+    await createMembership({ db }, { tenant, user: alice, role: "member" });
+    await createMembership({ db }, { tenant, user: bob, role: "member" });
+    const ctx = { db, redis: redisDb.redis };
+    const [aliceKey, bobKey, serviceKey] = await Promise.all([
+      createApiKey(ctx, tenant, { user: alice }),
+      createApiKey(ctx, tenant, { user: bob }),
+      createApiKey(ctx, tenant, { user: null }),
+    ]);
+    await standing(tenant.id, "tenant", tenant.id, 2_000_000);
+    await standing(tenant.id, "user", alice.id, 300_000);
+    // 0 = "no limit of its own": bob has none.
+    await standing(tenant.id, "user", bob.id, 0);
+    await subscribe(tenant.id, "active", "pro", { current_period_start: "2026-03-15 09:30:00.000Z" });
+
+    expect(await loadStandingLimits(db, tenant.id)).toEqual({
+      tenant: 2_000_000,
+      users: new Map([[alice.id, 300_000]]),
+      keys: new Map(),
+    });
+    expect(await loadPeriodAnchorDay(db, tenant.id)).toBe(15);
+
+    await publishTenantKeys({ db, redis: redisDb.redis, tenantId: tenant.id });
+    const tenantLimits = { budget_micros: 2_000_000, period_anchor_day: 15 };
+    expect(await stored(aliceKey.hash)).toMatchObject({
+      user_id: alice.id,
+      user_budget_micros: 300_000,
+      tenant_limits: tenantLimits,
+    });
+    for (const key of [bobKey, serviceKey]) {
+      const record = await stored(key.hash);
+      expect(record?.tenant_limits).toMatchObject(tenantLimits);
+      expect(record?.user_budget_micros).toBeUndefined();
+    }
+
+    // One key published on its own (auth creating or updating it) and a record Redis lost get the same.
+    expect(await publishKey({ db, redis: redisDb.redis, tenantId: tenant.id, key: aliceKey.row })).toEqual(
+      await stored(aliceKey.hash),
+    );
+    await redisDb.redis.del(redisKeys.keyRecord(aliceKey.hash));
+    expect(await reloadKeyByHash({ db, redis: redisDb.redis, keyHash: aliceKey.hash })).toMatchObject({
+      user_budget_micros: 300_000,
+      tenant_limits: tenantLimits,
+    });
+  });
+
+  it("falls back to the plan's budget and calendar months without standing limits or a live subscription", async () => {
+    const plan = await createPlan({ db }, { tier: "starter", monthly_budget_micros: 4_000_000 });
+    const tenant = await createTenant({ db }, { plan });
+    const key = await createApiKey({ db, redis: redisDb.redis }, tenant);
+    await standing(tenant.id, "tenant", tenant.id, 0);
+    await subscribe(tenant.id, "canceled", "pro", { current_period_start: "2026-03-15 09:30:00.000Z" });
+    expect(await loadPeriodAnchorDay(db, tenant.id)).toBeNull();
+    const record = await publishKey({ db, redis: redisDb.redis, tenantId: tenant.id, keyId: key.row.id });
+    expect(record.tenant_limits.budget_micros).toBe(4_000_000);
+    expect(record.tenant_limits).not.toHaveProperty("period_anchor_day");
   });
 });

@@ -1,10 +1,10 @@
 import { type AdmissionLimits, limitsOf, maxCost, outputAllowance } from "@cloudfreedom/admission";
+import { loadStandingLimits } from "@cloudfreedom/keyring";
 import { AppError, checkTierAccess, newId, type Tier } from "@cloudfreedom/shared";
 import type { BillingDeps } from "../../deps.ts";
 import type { Principal } from "../auth/principal.ts";
 import { loadTenant, planById } from "../tenants/tenant-plan.ts";
 import { rememberHold } from "./reservation-holds.ts";
-import { loadStandingLimits } from "./standing-limits.ts";
 
 export interface BudgetCheckInput {
   model: string;

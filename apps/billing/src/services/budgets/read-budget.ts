@@ -1,8 +1,8 @@
 import { readPeriodCounters, type ScopeCounters } from "@cloudfreedom/admission";
+import { loadStandingLimits } from "@cloudfreedom/keyring";
 import type { BillingDeps } from "../../deps.ts";
 import { loadTenant, planById } from "../tenants/tenant-plan.ts";
 import { loadPeriodTotals } from "./period-totals.ts";
-import { loadStandingLimits } from "./standing-limits.ts";
 
 export interface ScopeBudget {
   scope_type: "tenant" | "user" | "key";

@@ -1,11 +1,11 @@
 import type { BudgetRow, Db } from "@cloudfreedom/db";
+import { type BudgetScopeType, STANDING_PERIOD } from "@cloudfreedom/keyring";
 import { AppError, isAppError } from "@cloudfreedom/shared";
 import type { BillingDeps } from "../../deps.ts";
-import { type ScopeType, STANDING_PERIOD } from "./standing-limits.ts";
 
 export interface SetBudgetInput {
   tenantId: string;
-  scopeType: ScopeType;
+  scopeType: BudgetScopeType;
   /** The user or key id; ignored for the tenant scope. */
   scopeId: string | null;
   /** Micro-units per period; null removes the limit (the plan's included budget applies to the tenant). */
@@ -36,7 +36,8 @@ async function assertScopeInTenant(db: Db, input: SetBudgetInput): Promise<strin
 
 /**
  * Sets a standing budget for a tenant, user or key. A key's limit is also written to its `api_keys` row
- * (where its KeyRecord is built from); then the tenant's KeyRecords are refreshed so admission enforces it.
+ * (where its KeyRecord is built from); then the tenant's KeyRecords are rebuilt (packages/keyring reads the
+ * standing limits written here) and routers told, so the router's admission enforces it at once.
  */
 export async function setBudget(
   deps: Pick<BillingDeps, "db" | "refreshTenantKeys">,

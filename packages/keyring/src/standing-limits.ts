@@ -3,15 +3,20 @@ import type { BudgetRow, Db } from "@cloudfreedom/db";
 /** Standing limits (set by owners or operators) live in `budgets` rows of this pseudo-period. */
 export const STANDING_PERIOD = "default";
 
-export type ScopeType = BudgetRow["scope_type"];
+export type BudgetScopeType = BudgetRow["scope_type"];
 
+/** A tenant's standing budget limits in micros; absent = no limit of its own. */
 export interface StandingLimits {
+  /** null = the plan's monthly budget applies. */
   tenant: number | null;
   users: Map<string, number>;
   keys: Map<string, number>;
 }
 
-/** A tenant's standing limits; 0 in a row means "no limit of its own". */
+/**
+ * A tenant's standing limits; 0 in a row means "no limit of its own". Billing's budget check and budget view
+ * read them here, and the KeyRecords the router admits with are built from them, so both enforce one limit.
+ */
 export async function loadStandingLimits(db: Db, tenantId: string): Promise<StandingLimits> {
   const rows = await db
     .forTenant(tenantId)
