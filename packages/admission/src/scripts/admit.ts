@@ -50,14 +50,7 @@ for i = 2, #fields do state[fields[i]] = tonumber(values[i]) or 0 end
 
 local now = now_ms()
 local windows, touched = {}, {}
-local function window(limiter_key)
-  local s = windows[limiter_key]
-  if not s then
-    s = load_window(limiter_key, now)
-    windows[limiter_key] = s
-  end
-  return s
-end
+local function window(limiter_key) return cached_window(windows, limiter_key, now) end
 local holds = {}
 
 for r = 0, count - 1 do

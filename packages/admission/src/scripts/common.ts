@@ -86,6 +86,16 @@ local function load_window(key, now)
   return s
 end
 
+-- A script's windows, each loaded once: cached_window(cache, key, now) returns the same state until saved.
+local function cached_window(cache, key, now)
+  local s = cache[key]
+  if not s then
+    s = load_window(key, now)
+    cache[key] = s
+  end
+  return s
+end
+
 local function save_window(key, s)
   redis.call('HSET', key, 'w', int(s.w), 'rc', int(s.rc), 'rp', int(s.rp), 'tc', int(s.tc), 'tp', int(s.tp))
   redis.call('PEXPIRE', key, 2 * WINDOW + 1000)

@@ -72,14 +72,7 @@ for _, bucket in ipairs({ current_bucket, previous_bucket }) do
   end
 end
 local windows = {}
-local function window(limiter_key)
-  local s = windows[limiter_key]
-  if not s then
-    s = load_window(limiter_key, now)
-    windows[limiter_key] = s
-  end
-  return s
-end
+local function window(limiter_key) return cached_window(windows, limiter_key, now) end
 -- Moves a request's tokens in its own window (from the held estimate to the actual count), in the cache.
 local function adjust(limiter_key, window_id, delta)
   if delta == 0 then return end
