@@ -55,3 +55,55 @@ export async function runLoad(options: {
     p99: percentile(latencies, 99),
   };
 }
+
+/**
+ * The same closed loop driven by wrk (C, one thread, keep-alive): on a 2-core machine the load generator
+ * shares the cores with what it measures, and wrk spends a fraction of the CPU per request that a fetch loop
+ * does. Returns null when wrk is not installed (`apt-get install wrk`).
+ */
+export async function runWrk(options: {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  concurrency: number;
+  durationMs: number;
+}): Promise<LoadResult | null> {
+  const wrk = Bun.which("wrk");
+  if (!wrk) return null;
+  const script = `/tmp/cloudfreedom-bench-wrk-${process.pid}.lua`;
+  const lua = [
+    'wrk.method = "POST"',
+    `wrk.body = ${JSON.stringify(options.body)}`,
+    ...Object.entries(options.headers).map(
+      ([name, value]) => `wrk.headers[${JSON.stringify(name)}] = ${JSON.stringify(value)}`,
+    ),
+  ].join("\n");
+  await Bun.write(script, lua);
+  const seconds = Math.max(1, Math.round(options.durationMs / 1000));
+  const proc = Bun.spawn(
+    [wrk, "-t1", `-c${options.concurrency}`, `-d${seconds}s`, "--latency", "-s", script, options.url],
+    { stdout: "pipe", stderr: "pipe" },
+  );
+  const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  if ((await proc.exited) !== 0) throw new Error(`wrk failed: ${err || out}`);
+  const ms = (label: string): number => {
+    const match = new RegExp(`^\\s*${label}\\s+([\\d.]+)(us|ms|s)\\s*$`, "m").exec(out);
+    if (!match?.[1]) return Number.NaN;
+    const value = Number(match[1]);
+    return match[2] === "us" ? value / 1000 : match[2] === "s" ? value * 1000 : value;
+  };
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const errors =
+    Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) +
+    (socketErrors ? socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0);
+  return {
+    requests,
+    errors,
+    seconds,
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
+    p50: ms("50%"),
+    p90: ms("90%"),
+    p99: ms("99%"),
+  };
+}

@@ -1,6 +1,7 @@
 // bench/router: the router's added latency over calling the provider emulator directly (p50/p99 at
 // concurrency 1), its throughput at concurrency 32 (non-streaming and streaming) and its memory, in one run.
-// Usage: bun bench/router/run.ts [--duration-ms 10000] [--latency-requests 3000] [--concurrency 32]
+// Usage: bun bench/router/run.ts [--duration-ms 10000] [--latency-requests 3000] [--concurrency 32] [--load auto|wrk|bun]
+// The load generator is wrk when installed (`--load auto`, the default), else a fetch loop in this process.
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
@@ -15,18 +16,20 @@ import {
   REPO_ROOT,
   startPocketBase,
 } from "@cloudfreedom/testing";
-import { type LoadResult, runLoad } from "./load.ts";
+import { type LoadResult, runLoad, runWrk } from "./load.ts";
 
 const { values } = parseArgs({
   options: {
     "duration-ms": { type: "string", default: "10000" },
     "latency-requests": { type: "string", default: "3000" },
     concurrency: { type: "string", default: "32" },
+    load: { type: "string", default: "auto" },
   },
 });
 const durationMs = Number(values["duration-ms"]);
 const latencyRequests = Number(values["latency-requests"]);
 const concurrency = Number(values.concurrency);
+const generator = values.load === "bun" || (values.load === "auto" && !Bun.which("wrk")) ? "bun" : "wrk";
 const say = (line: string) => console.log(`[bench] ${line}`);
 const MASTER_KEY = Buffer.alloc(32, 9).toString("base64");
 
@@ -111,66 +114,64 @@ const streamBody = JSON.stringify({
   stream: true,
   stream_options: { include_usage: true },
 });
-const direct = (payload: string) => () =>
-  fetch(`${emulator.url}/v1/chat/completions`, {
-    method: "POST",
+type Target = "direct" | "router";
+const targets = {
+  direct: {
+    url: `${emulator.url}/v1/chat/completions`,
     headers: { authorization: `Bearer ${emulator.apiKey}`, "content-type": "application/json" },
-    body: payload.replace("bench-model", "gpt-4o-mini"),
-  });
-const viaRouter = (payload: string) => () =>
-  fetch(`${routerUrl}/v1/chat/completions`, {
-    method: "POST",
+    body: (payload: string) => payload.replace("bench-model", "gpt-4o-mini"),
+  },
+  router: {
+    url: `${routerUrl}/v1/chat/completions`,
     headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
-    body: payload,
-  });
+    body: (payload: string) => payload,
+  },
+} as const;
 
+/** One phase: `count` requests (fetch loop) or the same time's worth (wrk), closed loop at `concurrency`. */
+async function measure(
+  target: Target,
+  payload: string,
+  phase: { concurrency: number; count?: number; durationMs?: number },
+): Promise<LoadResult> {
+  const { url, headers, body } = targets[target];
+  if (generator === "wrk") {
+    const durationMs = phase.durationMs ?? Math.max(3_000, (phase.count ?? 0) * 1.5);
+    const result = await runWrk({
+      url,
+      headers,
+      body: body(payload),
+      concurrency: phase.concurrency,
+      durationMs,
+    });
+    if (result) return result;
+  }
+  return runLoad({
+    request: () => fetch(url, { method: "POST", headers, body: body(payload) }),
+    concurrency: phase.concurrency,
+    ...(phase.count !== undefined ? { count: phase.count } : { durationMs: phase.durationMs ?? 0 }),
+    readBody: payload === streamBody ? "text" : "json",
+  });
+}
+
+say(`load generator: ${generator}`);
 say("warming up");
-await runLoad({ request: viaRouter(body), concurrency: 8, count: 2_000, readBody: "json" });
-await runLoad({ request: direct(body), concurrency: 8, count: 2_000, readBody: "json" });
+await measure("router", body, { concurrency: 8, count: 2_000 });
+await measure("direct", body, { concurrency: 8, count: 2_000 });
 
 say(`latency at concurrency 1 (${latencyRequests} requests each)`);
-const directLatency = await runLoad({
-  request: direct(body),
-  concurrency: 1,
-  count: latencyRequests,
-  readBody: "json",
-});
-const routerLatency = await runLoad({
-  request: viaRouter(body),
-  concurrency: 1,
-  count: latencyRequests,
-  readBody: "json",
-});
-const directStreamLatency = await runLoad({
-  request: direct(streamBody),
-  concurrency: 1,
-  count: latencyRequests,
-  readBody: "text",
-});
-const routerStreamLatency = await runLoad({
-  request: viaRouter(streamBody),
-  concurrency: 1,
-  count: latencyRequests,
-  readBody: "text",
-});
+const directLatency = await measure("direct", body, { concurrency: 1, count: latencyRequests });
+const routerLatency = await measure("router", body, { concurrency: 1, count: latencyRequests });
+const directStreamLatency = await measure("direct", streamBody, { concurrency: 1, count: latencyRequests });
+const routerStreamLatency = await measure("router", streamBody, { concurrency: 1, count: latencyRequests });
 
 say(`throughput at concurrency ${concurrency} (${durationMs} ms each)`);
-const directThroughput = await runLoad({ request: direct(body), concurrency, durationMs, readBody: "json" });
+const directThroughput = await measure("direct", body, { concurrency, durationMs });
 const redisPid = await redisServerPid(redisDb.redis);
 const cpuBefore = { router: cpuMs(router.pid), redis: cpuMs(redisPid), wakeups: wakeups(router.pid) };
-const routerThroughput = await runLoad({
-  request: viaRouter(body),
-  concurrency,
-  durationMs,
-  readBody: "json",
-});
+const routerThroughput = await measure("router", body, { concurrency, durationMs });
 const cpuAfter = { router: cpuMs(router.pid), redis: cpuMs(redisPid), wakeups: wakeups(router.pid) };
-const routerStreamThroughput = await runLoad({
-  request: viaRouter(streamBody),
-  concurrency,
-  durationMs,
-  readBody: "text",
-});
+const routerStreamThroughput = await measure("router", streamBody, { concurrency, durationMs });
 const perRequestUs = (before: number | null, after: number | null) =>
   before === null || after === null
     ? "n/a"
@@ -186,7 +187,7 @@ const row = (name: string, r: LoadResult) =>
 console.log(
   [
     "",
-    `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Bun ${Bun.version}`,
+    `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Bun ${Bun.version}, load generator: ${generator}`,
     "",
     "| run | requests | errors | req/s | p50 ms | p99 ms |",
     "|---|---|---|---|---|---|",
