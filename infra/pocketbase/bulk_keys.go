@@ -35,8 +35,8 @@ type keyMatch struct {
 }
 
 // findExistingKeys maps the key of every record that already has a row to that row's id, with a few
-// SELECTs of bound values.
-func findExistingKeys(app core.App, collection *core.Collection, fields []string, records []*core.Record) (map[string]string, error) {
+// SELECTs of bound values. keys are the records' recordKey of fields.
+func findExistingKeys(app core.App, collection *core.Collection, fields []string, records []*core.Record, keys []string) (map[string]string, error) {
 	found := map[string]string{}
 	if len(fields) == 0 {
 		return found, nil
@@ -47,8 +47,8 @@ func findExistingKeys(app core.App, collection *core.Collection, fields []string
 	matches := map[string]*keyMatch{}
 	var order []string
 	seen := map[string]bool{}
-	for _, record := range records {
-		key := recordKey(record, fields)
+	for i, record := range records {
+		key := keys[i]
 		if seen[key] {
 			continue
 		}

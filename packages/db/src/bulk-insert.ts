@@ -37,10 +37,12 @@ const BulkResponse = z.object({ results: z.array(BulkResult) });
 
 /**
  * Creates `records` in `collection` through `POST /api/cloudfreedom/bulk/{collection}`: one transaction per
- * chunk with PocketBase's field validation and hooks, but no HTTP sub-request per record, so it writes several
- * times faster than the batch API. Resolves with one outcome per record, in input order, and never rejects for
- * a write failure: a record PocketBase rejects is `failed` with its validation error, and a chunk whose
- * request still fails after the retries has every record `failed`.
+ * chunk with PocketBase's field validation, no HTTP sub-request per record and, for collections without file
+ * or password fields, no per-record Save (multi-row INSERTs), so it writes many times faster than the batch
+ * API. On that fast path, record hooks and realtime events do not fire (infra/pocketbase/bulk_fast.go).
+ * Resolves with one outcome per record, in input order, and never rejects for a write failure: a record
+ * PocketBase rejects is `failed` with its validation error, and a chunk whose request still fails after the
+ * retries has every record `failed`.
  *
  * A failure of the whole request (unreachable, timeout, 429, 5xx) is retried with backoff. That is safe only
  * because `uniqueBy` makes the request idempotent: when a chunk was committed but its answer was lost, the

@@ -167,6 +167,62 @@ describe("bulkInsert against PocketBase", () => {
   it("rejects a chunk size the route would refuse", async () => {
     await expect(insert([usageLog(newId("event"))], 5_001)).rejects.toThrow(RangeError);
   });
+
+  it("stores a record as the records API does: the SDK reads both back alike", async () => {
+    const { user } = await createUser({ db: harness.db });
+    const fields = {
+      tenant: tenant.id,
+      request_id: "req_stored_alike",
+      reservation_id: "rsv_1",
+      source: "api",
+      api_key: "",
+      user: user.id,
+      model: "gpt-4o",
+      provider: "openai",
+      deployment: "eu-1",
+      upstream_model: "gpt-4o-2024-08-06",
+      input_tokens: 1_200,
+      cached_input_tokens: 100,
+      output_tokens: 3_400,
+      reasoning_tokens: 50,
+      cost_micros: 123_456,
+      billed_micros: 150_000,
+      latency_ms: 987,
+      attempts: 2,
+      status: "error",
+      http_status: 502,
+      error_code: "upstream_error",
+      estimated: true,
+      stream: true,
+      period: periodOf(new Date()),
+      occurred_at: "2026-11-05T10:20:30.123Z",
+      metadata: { nested: { list: [1, "two", null, true] }, ratio: 1.5, text: "é" },
+    };
+    const viaApi = await harness.client.callRaw((pb) =>
+      pb.collection("usage_logs").create({ ...fields, event_id: newId("event") }),
+    );
+    const bulkRecord = { ...fields, event_id: newId("event") };
+    const [viaBulk] = await bulkInsert(harness.client, "usage_logs", [bulkRecord], {
+      uniqueBy: ["tenant", "event_id"],
+    });
+    if (viaBulk?.status !== "created") throw new Error(`bulk insert answered ${JSON.stringify(viaBulk)}`);
+
+    const read = (id: string) => harness.client.callRaw((pb) => pb.collection("usage_logs").getOne(id));
+    const [api, bulk] = await Promise.all([read(viaApi.id), read(viaBulk.id)]);
+    const { id: _a, event_id: _b, created: apiCreated, updated: _c, ...apiFields } = api;
+    const { id: bulkId, event_id: _d, created: bulkCreated, updated: bulkUpdated, ...bulkFields } = bulk;
+    expect(bulkFields).toEqual(apiFields);
+    expect(bulkFields).toMatchObject({
+      estimated: true,
+      metadata: fields.metadata,
+      occurred_at: "2026-11-05 10:20:30.123Z",
+    });
+    expect(bulkId).toMatch(/^use_[a-z0-9]{15}$/);
+    const pbDate = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}Z$/;
+    expect(apiCreated).toMatch(pbDate);
+    expect(bulkCreated).toMatch(pbDate);
+    expect(bulkUpdated).toBe(bulkCreated);
+  });
 });
 
 describe("POST /api/cloudfreedom/bulk/{collection}", () => {
