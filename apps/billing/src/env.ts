@@ -22,12 +22,12 @@ export const BillingEnv = serviceEnv(4200, {
 
   // Worker: the usage pipeline.
   /**
-   * Jobs of queue `usage` in flight per worker process. A job is a batch (a router flush, up to 1,000 events;
-   * an API report, one): enough jobs in flight keep the writer's batches full either way.
+   * Jobs of queue `usage` in flight per worker process. A job is a batch (a router flush, typically tens of
+   * events; an API report, one): enough jobs in flight keep the writes full (USAGE_BATCH_SIZE events each).
    */
-  USAGE_CONCURRENCY: Int(16),
+  USAGE_CONCURRENCY: Int(64),
   /** Events per PocketBase batch (≤ PocketBase's batch max requests, 1000). */
-  USAGE_BATCH_SIZE: z.coerce.number().int().min(1).max(1_000).default(500),
+  USAGE_BATCH_SIZE: z.coerce.number().int().min(1).max(1_000).default(1_000),
   /** How long a partial batch waits for more events before it is written. */
   USAGE_BATCH_LINGER_MS: Int(20),
   /** A crashed worker's jobs go back to the queue after this (BullMQ lock duration). */
