@@ -17,16 +17,24 @@ export type IdPrefix = (typeof ID_PREFIXES)[IdKind];
 
 const ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz";
 
+/** Random bytes drawn from a pool refilled 4 KB at a time: one `getRandomValues` call per ~100 ids. */
+const pool = new Uint8Array(4096);
+let poolAt = pool.length;
+function randomByte(): number {
+  if (poolAt === pool.length) {
+    crypto.getRandomValues(pool);
+    poolAt = 0;
+  }
+  return pool[poolAt++] as number;
+}
+
 /** Random base36 body; `crypto.getRandomValues` exists in Node, Bun and browsers. */
 function randomBody(length: number): string {
   let out = "";
-  const bytes = new Uint8Array(length * 2);
   while (out.length < length) {
-    crypto.getRandomValues(bytes);
+    const byte = randomByte();
     // 252 = 36 * 7: rejecting bytes at or above it keeps every character equally likely.
-    for (const byte of bytes) {
-      if (byte < 252 && out.length < length) out += ALPHABET[byte % 36];
-    }
+    if (byte < 252) out += ALPHABET[byte % 36];
   }
   return out;
 }

@@ -26,6 +26,11 @@ export interface ServiceProcess {
   output(): string;
   /** Parsed JSON log lines so far. */
   logs(): Array<Record<string, unknown>>;
+  /**
+   * The log lines once what the process logged until now has been written: services buffer stdout and
+   * write it at least every 100 ms (service-kit's LOG_FLUSH_MS). For assertions that count lines.
+   */
+  flushedLogs(): Promise<Array<Record<string, unknown>>>;
   /** Resolves with the exit code (null when killed by a signal). */
   exited: Promise<number | null>;
   waitForLog(
@@ -34,6 +39,9 @@ export interface ServiceProcess {
   ): Promise<Record<string, unknown>>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
+
+/** Longer than service-kit's LOG_FLUSH_MS (100 ms) plus a pipe's delivery. */
+const LOG_SETTLE_MS = 300;
 
 const live = new Set<ChildProcess>();
 process.once("exit", () => {
@@ -103,6 +111,10 @@ export async function startServiceProcess(options: {
     child,
     output: () => text,
     logs,
+    flushedLogs: async () => {
+      await new Promise((resolve) => setTimeout(resolve, LOG_SETTLE_MS));
+      return logs();
+    },
     exited,
     waitForLog,
     stop: async (signal = "SIGTERM") => {

@@ -133,14 +133,15 @@ describe("keys between auth and the router", () => {
   });
 
   it("an invalid key cannot hammer auth: concurrent misses share one call and the answer is remembered", async () => {
-    const resolves = () =>
-      stack.auth.logs().filter((line) => line.msg === "request" && line.path === "/internal/keys/resolve")
-        .length;
-    const before = resolves();
+    const resolves = async () =>
+      (await stack.auth.flushedLogs()).filter(
+        (line) => line.msg === "request" && line.path === "/internal/keys/resolve",
+      ).length;
+    const before = await resolves();
     const bogus = `cf_live_${"Z".repeat(32)}`;
     const answers = await Promise.all(Array.from({ length: 20 }, () => router("/v1/models", bogus)));
     expect(answers.every((a) => a.status === 401 && a.body.code === "invalid_api_key")).toBe(true);
     for (let i = 0; i < 5; i++) expect((await router("/v1/models", bogus)).status).toBe(401);
-    expect(resolves() - before).toBe(1);
+    expect((await resolves()) - before).toBe(1);
   });
 });

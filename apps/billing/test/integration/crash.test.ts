@@ -51,9 +51,9 @@ describe("usage pipeline crash", () => {
         .getFirst({ filter: "scope_type = 'tenant' && period = {:p}", params: { p: period } });
       return row?.spent_micros === spent ? row : undefined;
     }, "the snapshot to match the stored events");
-    expect(second.logs().filter((line) => line.msg === "queue job failed" && line.final === true)).toEqual(
-      [],
-    );
+    expect(
+      (await second.flushedLogs()).filter((line) => line.msg === "queue job failed" && line.final === true),
+    ).toEqual([]);
     await second.stop("SIGTERM");
   }, 240_000);
 });

@@ -55,7 +55,7 @@ describe("usage pipeline (billing worker process)", () => {
 
     const forwarded = await stack.analyticsEventIds();
     expect(new Set(forwarded)).toEqual(new Set(events.map((e) => e.event_id)));
-    expect(worker.logs().filter((line) => line.msg === "queue job failed")).toEqual([]);
+    expect((await worker.flushedLogs()).filter((line) => line.msg === "queue job failed")).toEqual([]);
     await worker.stop("SIGTERM");
   });
 

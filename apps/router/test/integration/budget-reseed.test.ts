@@ -63,12 +63,10 @@ async function loseRedis(): Promise<void> {
   await Promise.all(keyNames.map((name, i) => redis.set(name, records[i] ?? "")));
 }
 
-const rebuilt = (router: ServiceProcess, tenantId: string) =>
-  router
-    .logs()
-    .filter(
-      (entry) => entry.msg === "admission counters rebuilt from PocketBase" && entry.tenant_id === tenantId,
-    ).length;
+const rebuilt = async (router: ServiceProcess, tenantId: string) =>
+  (await router.flushedLogs()).filter(
+    (entry) => entry.msg === "admission counters rebuilt from PocketBase" && entry.tenant_id === tenantId,
+  ).length;
 
 describe("counters after Redis lost its data", () => {
   it("are rebuilt from PocketBase once, across two routers, and the period's spend still counts", async () => {
@@ -79,7 +77,7 @@ describe("counters after Redis lost its data", () => {
     });
     for (let i = 0; i < 6; i++) expect((await chat(stack.url, key, {})).status).toBe(200);
     await persist(await settledEvents(queue, tenantId, 6));
-    const seededBefore = rebuilt(stack.router, tenantId) + rebuilt(second, tenantId);
+    const seededBefore = (await rebuilt(stack.router, tenantId)) + (await rebuilt(second, tenantId));
 
     await loseRedis();
     expect((await counters(stack.redisDb.redis, tenantId)).seeded).toBe(false);
@@ -89,7 +87,9 @@ describe("counters after Redis lost its data", () => {
     );
     expect(answers.filter((a) => a.status === 200)).toHaveLength(4);
     expect(answers.filter((a) => a.status === 402)).toHaveLength(4);
-    expect(rebuilt(stack.router, tenantId) + rebuilt(second, tenantId) - seededBefore).toBe(1);
+    expect((await rebuilt(stack.router, tenantId)) + (await rebuilt(second, tenantId)) - seededBefore).toBe(
+      1,
+    );
 
     await settledEvents(queue, tenantId, 4);
     expect(await counters(stack.redisDb.redis, tenantId)).toMatchObject({

@@ -72,7 +72,7 @@ export async function routeCall<T>(
         provider: target.name,
         // A non-streamed answer's status line comes only when generation ends: bounding it per attempt would
         // abort (and re-pay) long generations. Those get the request's whole budget; streams answer at once.
-        timeoutMs: read === "json" ? deps.env.REQUEST_TIMEOUT_MS : deps.env.UPSTREAM_TIMEOUT_MS,
+        timeoutMs: read === "json" ? null : deps.env.UPSTREAM_TIMEOUT_MS,
         signal,
       });
       if (!answered.ok) return answered;

@@ -20,28 +20,31 @@ const failure = (code: UpstreamFailure["code"], message: string): AttemptResult<
 
 /**
  * One attempt against one deployment. Resolves ok once a 2xx status arrived (the body is the caller's to
- * read); a non-2xx is read and mapped by the adapter. `timeoutMs` bounds the wait for the status line;
+ * read); a non-2xx is read and mapped by the adapter. `timeoutMs` bounds the wait for the status line (null:
+ * only the request's own deadline does, and the attempt needs no controller or timer of its own);
  * `signal` is the request's (client disconnect + total timeout) and aborts the upstream too.
  */
 export async function callUpstream(
   request: UpstreamHttpRequest,
-  options: { adapter: ProviderAdapter; provider: string; timeoutMs: number; signal: AbortSignal },
+  options: { adapter: ProviderAdapter; provider: string; timeoutMs: number | null; signal: AbortSignal },
 ): Promise<AttemptResult<UpstreamCall>> {
-  const controller = new AbortController();
+  const own = options.timeoutMs === null ? null : new AbortController();
   let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort();
-  }, options.timeoutMs);
-  const onAbort = () => controller.abort();
-  options.signal.addEventListener("abort", onAbort, { once: true });
-  const abort = () => controller.abort();
+  const timer =
+    own &&
+    setTimeout(() => {
+      timedOut = true;
+      own.abort();
+    }, options.timeoutMs ?? 0);
+  const onAbort = () => own?.abort();
+  if (own) options.signal.addEventListener("abort", onAbort, { once: true });
+  const abort = () => own?.abort();
   try {
     const response = await fetch(request.url, {
       method: "POST",
       headers: request.headers,
       body: request.body,
-      signal: controller.signal,
+      signal: own?.signal ?? options.signal,
     });
     if (response.ok) return { ok: true, value: { response, abort } };
     const text = await response.text();
@@ -53,7 +56,7 @@ export async function callUpstream(
     const reason = error instanceof Error ? error.message : "connection failed";
     return failure("upstream_error", `${options.provider} is unreachable: ${reason}`);
   } finally {
-    clearTimeout(timer);
+    if (timer) clearTimeout(timer);
   }
 }
 
