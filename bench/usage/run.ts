@@ -20,8 +20,8 @@ import {
 const EVENTS = Number(process.env.EVENTS ?? 50_000);
 const BATCH = Number(process.env.BATCH ?? 50);
 const workerEnv = Object.fromEntries(
-  ["USAGE_BATCH_SIZE", "USAGE_CONCURRENCY", "USAGE_BATCH_LINGER_MS", "SNAPSHOT_INTERVAL_MS"].flatMap((name) =>
-    process.env[name] ? [[name, process.env[name] ?? ""]] : [],
+  ["USAGE_BATCH_SIZE", "USAGE_CONCURRENCY", "USAGE_BATCH_LINGER_MS", "SNAPSHOT_INTERVAL_MS"].flatMap(
+    (name) => (process.env[name] ? [[name, process.env[name] ?? ""]] : []),
   ),
 );
 
