@@ -158,6 +158,20 @@ describe("PUT /v1/budgets", () => {
     expect(budget.body.scopes).toContainEqual(
       expect.objectContaining({ scope_type: "key", limit_micros: 2_000, remaining_micros: 500 }),
     );
+
+    // Auth's key update writes only the key's row (what its KeyRecord enforces): the view follows it.
+    await h.db
+      .forTenant(a.tenant.id)
+      .collection("api_keys")
+      .update(a.billingKey.row.id, { budget_micros: 3_000 });
+    const after = await h.call("GET", "/v1/budget", { token: a.billingKey.secret });
+    expect(after.body.scopes).toContainEqual(
+      expect.objectContaining({ scope_type: "key", limit_micros: 3_000, remaining_micros: 1_500 }),
+    );
+    await h.db
+      .forTenant(a.tenant.id)
+      .collection("api_keys")
+      .update(a.billingKey.row.id, { budget_micros: 2_000 });
   });
 
   it("lets an operator raise the tenant budget, and removes a cap with null", async () => {

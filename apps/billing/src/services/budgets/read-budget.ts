@@ -108,7 +108,9 @@ export async function readBudget(
       scope(
         "key",
         key.id,
-        standing.keys.get(key.id) ?? orNull(key.budget_micros),
+        // The key's own row is what its KeyRecord (and so the router) enforces; PUT /v1/budgets writes it
+        // too, and auth's key update writes only it.
+        orNull(key.budget_micros),
         counters.keys[key.id] ?? zero,
       ),
     );
