@@ -92,10 +92,12 @@ interface Waiting {
  * admission of its tenant is in flight; otherwise it waits for that round trip and goes with every request
  * that arrived meanwhile, in one script run. Alone, a request pays exactly one round trip as before; under
  * load, a tenant's concurrent requests share one script run, which reads and writes the counters once. The
- * script decides the requests in arrival order, each as if alone, so limits are exactly as precise.
+ * script decides the requests in arrival order, each as if alone, so limits are exactly as precise. When a
+ * full batch is waiting, it is sent at once too (one connection keeps the order): a slow Redis delays a
+ * backlog by one round trip, not by one per batch.
  */
 export class AdmitBatcher {
-  private readonly groups = new Map<string, { inFlight: boolean; waiting: Waiting[] }>();
+  private readonly groups = new Map<string, { senders: number; waiting: Waiting[] }>();
 
   constructor(private readonly redis: Redis) {}
 
@@ -103,16 +105,16 @@ export class AdmitBatcher {
     const id = `${req.tenantId}\n${req.period}\n${req.ttlMs}`;
     let group = this.groups.get(id);
     if (!group) {
-      group = { inFlight: false, waiting: [] };
+      group = { senders: 0, waiting: [] };
       this.groups.set(id, group);
     }
     const reply = new Promise<AdmitReply>((resolve, reject) => group.waiting.push({ req, resolve, reject }));
-    if (!group.inFlight) void this.send(id, group);
+    if (group.senders === 0 || group.waiting.length >= MAX_ADMIT_BATCH) void this.send(id, group);
     return reply;
   }
 
-  private async send(id: string, group: { inFlight: boolean; waiting: Waiting[] }): Promise<void> {
-    group.inFlight = true;
+  private async send(id: string, group: { senders: number; waiting: Waiting[] }): Promise<void> {
+    group.senders += 1;
     while (group.waiting.length > 0) {
       const batch = group.waiting.splice(0, MAX_ADMIT_BATCH);
       try {
@@ -129,7 +131,8 @@ export class AdmitBatcher {
         for (const w of batch) w.reject(error);
       }
     }
-    group.inFlight = false;
-    this.groups.delete(id);
+    group.senders -= 1;
+    if (group.senders === 0 && group.waiting.length === 0 && this.groups.get(id) === group)
+      this.groups.delete(id);
   }
 }

@@ -15,7 +15,13 @@ let stdout: pino.DestinationStream | undefined;
  */
 function bufferedStdout(): pino.DestinationStream {
   if (!stdout) {
-    const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+    // maxLength: should stdout's reader stall, lines beyond 16 MB are dropped rather than held in memory.
+    const destination = pino.destination({
+      dest: 1,
+      sync: false,
+      minLength: 4096,
+      maxLength: 16 * 1024 * 1024,
+    });
     setInterval(() => {
       try {
         destination.flush();

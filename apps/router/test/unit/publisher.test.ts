@@ -117,4 +117,43 @@ describe("EventPublisher", () => {
     expect(sent.usage).toHaveLength(1_200);
     expect(publisher.pending).toBe(0);
   });
+
+  it("does not send again while an add that outlived its deadline still waits in the connection", async () => {
+    let release: () => void = () => undefined;
+    const hanging = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const calls: string[][] = [];
+    let hang = true;
+    const usageProducer = {
+      queueName: "usage",
+      addBulk: async (items: Array<{ jobId?: string }>) => {
+        calls.push(items.map((item) => item.jobId ?? ""));
+        if (hang) await hanging;
+        return [];
+      },
+    } as unknown as Producer<"usage">;
+    const { tracesProducer, redis } = slowProducers(0);
+    const publisher = new EventPublisher({
+      usageProducer,
+      tracesProducer,
+      redis,
+      flushMs: 10_000,
+      enqueueDeadlineMs: 20,
+      logger: createLogger("test", "silent"),
+    });
+    for (let i = 0; i < 10; i++) publisher.publish(event(i), span);
+    await publisher.flush(); // times out; the add is still pending
+    await publisher.flush();
+    await publisher.flush();
+    expect(calls).toHaveLength(1);
+    expect(publisher.pending).toBe(10);
+    hang = false;
+    release(); // Redis is back: the first add lands
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await publisher.flush(); // sent again under the same id (the queue ignores the copy)
+    expect(calls).toHaveLength(2);
+    expect(calls[1]).toEqual(calls[0]);
+    expect(publisher.pending).toBe(0);
+  });
 });

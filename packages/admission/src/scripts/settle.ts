@@ -105,7 +105,7 @@ local function settle_one(c)
     p['spent:' .. scope] = p['spent:' .. scope] + c.billed
     p.dirty['rsv:' .. scope], p.dirty['spent:' .. scope] = true, true
   end
-  if released and c.refundable then p.queries = p.queries - 1 end
+  if released and c.refundable then p.queries = math.max(0, p.queries - 1) end
   if not released and not c.refundable then p.queries = p.queries + 1 end
   p.dirty.queries = true
   local tenant_limiter, key_limiter = prefix .. 'rate:tenant', prefix .. 'rate:key:' .. c.key

@@ -22,7 +22,9 @@ export class PermanentUsageError extends Error {
   override readonly name = "PermanentUsageError";
 }
 
-const PERMANENT_CODES = new Set(["validation_failed", "not_found", "invalid_request"]);
+// Per-record rejections only: a whole request answered 404 (a PocketBase without the bulk route, e.g. deployed
+// after billing) is retried until it is there.
+const PERMANENT_CODES = new Set(["validation_failed", "invalid_request"]);
 
 function outcomeError(outcome: WriteOutcome): Error | null {
   if (outcome.status !== "failed") return null;

@@ -25,13 +25,10 @@ type SpanBatch = QueuePayloadInput<"traces">;
  * Fails a pending enqueue after the deadline so its batches are sent again by the next flush. Should the late
  * add still land, the re-sent batch has the same job id and the queue ignores it.
  */
-async function withinDeadline<T>(work: Promise<T>): Promise<T> {
+async function withinDeadline<T>(work: Promise<T>, deadlineMs: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`enqueue took longer than ${ENQUEUE_DEADLINE_MS} ms`)),
-      ENQUEUE_DEADLINE_MS,
-    );
+    timer = setTimeout(() => reject(new Error(`enqueue took longer than ${deadlineMs} ms`)), deadlineMs);
   });
   try {
     return await Promise.race([work, deadline]);
@@ -57,6 +54,8 @@ export class EventPublisher {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private flushing: Promise<void> | undefined;
   private droppedSpans = 0;
+  /** Per queue, an add that outlived its deadline and may still be waiting in the connection. */
+  private readonly unsettled = new Map<string, Promise<void>>();
 
   constructor(
     private readonly deps: {
@@ -66,6 +65,8 @@ export class EventPublisher {
       redis: Redis;
       flushMs: number;
       logger: Logger;
+      /** How long a flush waits for the queue (default 5 s). */
+      enqueueDeadlineMs?: number;
     },
   ) {}
 
@@ -190,19 +191,29 @@ export class EventPublisher {
     if (spansSent) this.spanBatches.splice(0, spans.length);
   }
 
-  /** One pipelined `addBulk`, each batch under its own id; false (logged) when the queue did not take it. */
+  /**
+   * One pipelined `addBulk`, each batch under its own id; false (logged) when the queue did not take it. While
+   * an earlier add of this queue is still waiting in the connection (Redis away), nothing is sent again:
+   * re-sending would only pile copies of the same batches up in the connection's offline queue.
+   */
   private async enqueue<Q extends "usage" | "traces">(
     producer: Producer<Q>,
     batches: Array<QueuePayloadInput<Q> & { batch_id: string }>,
     sizeOf: () => Record<string, number>,
   ): Promise<boolean> {
     if (batches.length === 0) return true;
+    if (this.unsettled.has(producer.queueName)) return false;
+    const work = producer.addBulk(batches.map((payload) => ({ payload, jobId: payload.batch_id })));
     try {
-      await withinDeadline(
-        producer.addBulk(batches.map((payload) => ({ payload, jobId: payload.batch_id }))),
-      );
+      await withinDeadline(work, this.deps.enqueueDeadlineMs ?? ENQUEUE_DEADLINE_MS);
       return true;
     } catch (error) {
+      const settled = work.then(
+        () => undefined,
+        () => undefined,
+      );
+      this.unsettled.set(producer.queueName, settled);
+      void settled.then(() => this.unsettled.delete(producer.queueName));
       this.deps.logger.warn(
         { err: error, ...sizeOf() },
         `${producer.queueName} batches not enqueued yet; will retry`,
