@@ -1,7 +1,7 @@
 import { Admission, pocketBaseCounterSource } from "@cloudfreedom/admission";
 import { createDb } from "@cloudfreedom/db";
 import { publishTenantKeys } from "@cloudfreedom/keyring";
-import { createProducer } from "@cloudfreedom/queue";
+import { createProducer, DURABLE_JOB_OPTIONS } from "@cloudfreedom/queue";
 import { createService, type Runtime, runtimeReadiness, type Service } from "@cloudfreedom/service-kit";
 import type { BillingDeps } from "./deps.ts";
 import type { BillingEnv } from "./env.ts";
@@ -27,7 +27,7 @@ export function buildBillingDeps(runtime: Runtime<BillingEnv>): BillingDeps {
       failOpen: env.BUDGET_FAIL_OPEN,
       reservationTtlMs: env.RESERVATION_TTL_MS,
     }),
-    usageQueue: createProducer("usage", { connection: runtime.redis }),
+    usageQueue: createProducer("usage", { connection: runtime.redis, jobOptions: DURABLE_JOB_OPTIONS }),
     catalog: createModelCatalog(db),
     periods: createTenantPeriods(db),
     stripe: createStripeClient(env),

@@ -1,6 +1,6 @@
 import { Admission, pocketBaseCounterSource } from "@cloudfreedom/admission";
 import { createDb } from "@cloudfreedom/db";
-import { closeRedis, createProducer, createRedis } from "@cloudfreedom/queue";
+import { closeRedis, createProducer, createRedis, DURABLE_JOB_OPTIONS } from "@cloudfreedom/queue";
 import { createService, type Runtime, runtimeReadiness, type Service } from "@cloudfreedom/service-kit";
 import type { RouterDeps } from "./deps.ts";
 import type { RouterEnv } from "./env.ts";
@@ -22,7 +22,11 @@ export async function buildRouterApp(runtime: Runtime<RouterEnv>): Promise<Servi
   const queueRedis = runtime.queueRedis();
   const events = new EventPublisher({
     // Events are built by typed code on the hot path; the billing and traces workers parse every payload.
-    usageProducer: createProducer("usage", { connection: queueRedis, validate: false }),
+    usageProducer: createProducer("usage", {
+      connection: queueRedis,
+      validate: false,
+      jobOptions: DURABLE_JOB_OPTIONS,
+    }),
     tracesProducer: createProducer("traces", { connection: queueRedis, validate: false }),
     redis: queueRedis,
     flushMs: env.EVENT_FLUSH_MS,

@@ -2,7 +2,7 @@ import type { QueueName, QueuePayload } from "@cloudfreedom/shared";
 import type { WorkerOptions } from "bullmq";
 import { UnrecoverableError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
-import { DEFAULT_QUEUE_PREFIX } from "./job-options.ts";
+import { cappedBackoff, DEFAULT_QUEUE_PREFIX } from "./job-options.ts";
 import { describePayloadIssues, parsePayload } from "./payload.ts";
 import type { QueueLogger, RawJob } from "./types.ts";
 
@@ -54,6 +54,11 @@ export function register<Q extends QueueName>(
   assertQueueConnection(queueName, options.connection);
   const worker = new Worker<unknown, void, string>(queueName, parsingProcessor(queueName, handler), {
     ...options.workerOptions,
+    settings: {
+      backoffStrategy: (attemptsMade, _type, _err, job) =>
+        cappedBackoff(attemptsMade, (job?.opts.backoff as { delay?: number } | undefined)?.delay),
+      ...options.workerOptions?.settings,
+    },
     connection: options.connection,
     concurrency: options.concurrency ?? 1,
     prefix: options.prefix ?? DEFAULT_QUEUE_PREFIX,

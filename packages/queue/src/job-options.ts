@@ -18,6 +18,29 @@ export const DEFAULT_JOB_OPTIONS = {
   removeOnFail: { age: 7 * DAY_SECONDS, count: 100_000 },
 } as const satisfies JobsOptions;
 
+/** The longest wait between two attempts of a `capped` backoff. */
+export const CAPPED_BACKOFF_MAX_MS = 60_000;
+
+/**
+ * For jobs that carry money (usage): retried for about a day and a half, never more than a minute apart, so
+ * an outage of the consumer's dependency (PocketBase, Redis) of any realistic length delays usage but never
+ * parks it in the failed set, and the first attempt after the outage comes within a minute of its end.
+ * Permanent failures still fail at once (UnrecoverableError).
+ */
+export const DURABLE_JOB_OPTIONS = {
+  attempts: 2_000,
+  backoff: { type: "capped", delay: 1_000 },
+} as const satisfies JobsOptions;
+
+/**
+ * The worker's strategy for custom backoff types (`capped`): exponential from the job's `backoff.delay`,
+ * at most CAPPED_BACKOFF_MAX_MS. `attemptsMade` starts at 1 for the first retry.
+ */
+export function cappedBackoff(attemptsMade: number, delayMs = 1_000): number {
+  const exponent = Math.min(Math.max(0, attemptsMade - 1), 30);
+  return Math.min(CAPPED_BACKOFF_MAX_MS, delayMs * 2 ** exponent);
+}
+
 /** The defaults with a caller's overrides on top (e.g. a tiny backoff in tests). */
 export function buildJobOptions(overrides: JobsOptions = {}): JobsOptions {
   return { ...DEFAULT_JOB_OPTIONS, ...overrides };

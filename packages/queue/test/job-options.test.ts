@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { buildJobOptions, DEFAULT_JOB_OPTIONS, DEFAULT_QUEUE_PREFIX } from "../src/index.ts";
+import {
+  buildJobOptions,
+  CAPPED_BACKOFF_MAX_MS,
+  cappedBackoff,
+  DEFAULT_JOB_OPTIONS,
+  DEFAULT_QUEUE_PREFIX,
+  DURABLE_JOB_OPTIONS,
+} from "../src/index.ts";
 
 describe("job options", () => {
   it("retries with exponential backoff and keeps bounded history of completed and failed jobs", () => {
@@ -18,5 +25,21 @@ describe("job options", () => {
 
   it("keeps queue keys under the platform prefix", () => {
     expect(DEFAULT_QUEUE_PREFIX).toBe("cf");
+  });
+});
+
+describe("cappedBackoff", () => {
+  it("doubles from the job's delay and never waits more than a minute", () => {
+    expect([1, 2, 3, 4].map((n) => cappedBackoff(n, 1_000))).toEqual([1_000, 2_000, 4_000, 8_000]);
+    expect(cappedBackoff(7, 1_000)).toBe(CAPPED_BACKOFF_MAX_MS);
+    expect(cappedBackoff(1_999, 1_000)).toBe(CAPPED_BACKOFF_MAX_MS);
+    expect(cappedBackoff(1)).toBe(1_000);
+  });
+
+  it("keeps a usage job retrying for more than a day", () => {
+    let waited = 0;
+    for (let n = 1; n < DURABLE_JOB_OPTIONS.attempts; n++)
+      waited += cappedBackoff(n, DURABLE_JOB_OPTIONS.backoff.delay);
+    expect(waited).toBeGreaterThan(24 * 60 * 60 * 1000);
   });
 });

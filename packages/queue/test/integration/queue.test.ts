@@ -7,6 +7,7 @@ import {
   closeRedis,
   createProducer,
   createRedis,
+  DURABLE_JOB_OPTIONS,
   QueuePayloadError,
   queueDepth,
   register,
@@ -167,6 +168,19 @@ describe("usage queue", () => {
     expect(logger.warnings).toEqual([
       { msg: "queue job failed", obj: expect.objectContaining({ job_id: raw.id, final: true }) },
     ]);
+  });
+
+  it("retries with the capped backoff of DURABLE_JOB_OPTIONS (a custom type every consumer knows)", async () => {
+    let calls = 0;
+    consume(() => {
+      calls += 1;
+      if (calls <= 3) throw new Error(`transient failure ${calls}`);
+    });
+    const usage = producer({ ...DURABLE_JOB_OPTIONS, backoff: { type: "capped", delay: 5 } });
+    const job = await usage.add(usageBatch(usageEvent()));
+    const done = await waitForJobState(rawQueue(), job.id ?? "", "completed");
+    expect(calls).toBe(4);
+    expect(done.opts.attempts).toBe(DURABLE_JOB_OPTIONS.attempts);
   });
 
   it("retries a failing handler with backoff until it succeeds", async () => {
