@@ -13,7 +13,7 @@ export interface TenantContext {
   plan: PlanRow | null;
   tier: Tier;
   /** The standing budgets set by owners and operators (`budgets` rows of period "default"). */
-  standing: Pick<StandingLimits, "tenant" | "users">;
+  standing: StandingLimits;
   /** The anchor day of the tenant's budget periods (its live subscription's); null = calendar months. */
   periodAnchorDay: number | null;
 }

@@ -204,7 +204,6 @@ describe("standing budgets and the period anchor in KeyRecords", () => {
     expect(await loadStandingLimits(db, tenant.id)).toEqual({
       tenant: 2_000_000,
       users: new Map([[alice.id, 300_000]]),
-      keys: new Map(),
     });
     expect(await loadPeriodAnchorDay(db, tenant.id)).toBe(15);
 

@@ -12,6 +12,9 @@ export interface RequestScope {
   signal: AbortSignal;
   /** Clear the timer and the listener once the response ended; nothing of the request stays reachable. */
   dispose(): void;
+  /** A stream takes the scope over: it ends when the stream does (call the returned function), not before. */
+  handOver(): () => void;
+  readonly handedOver: boolean;
 }
 
 /**
@@ -25,11 +28,20 @@ export function requestScope(c: Context, deps: RouterDeps): RequestScope {
   const timer = setTimeout(() => controller.abort(REQUEST_TIMED_OUT), deps.env.REQUEST_TIMEOUT_MS);
   if (client.aborted) controller.abort("client");
   else client.addEventListener("abort", abort, { once: true });
+  const dispose = () => {
+    clearTimeout(timer);
+    client.removeEventListener("abort", abort);
+  };
+  let handedOver = false;
   return {
     signal: controller.signal,
-    dispose: () => {
-      clearTimeout(timer);
-      client.removeEventListener("abort", abort);
+    dispose,
+    handOver: () => {
+      handedOver = true;
+      return dispose;
+    },
+    get handedOver() {
+      return handedOver;
     },
   };
 }
@@ -39,6 +51,30 @@ export function requestScope(c: Context, deps: RouterDeps): RequestScope {
  * and open the call's tracker. Every refusal throws before any provider is called, and produces no usage
  * event: nothing was consumed, and the request log line records the denial.
  */
+/**
+ * One call from admission to answer: start it (throws the refusals), open its request scope, run `answer`;
+ * a failure is recorded on the tracker before it propagates, and the scope ends with the handler unless a
+ * stream took it over.
+ */
+export async function runCall(
+  c: Context,
+  deps: RouterDeps,
+  key: KeyRecord,
+  call: Parameters<typeof startCall>[3],
+  answer: (tracker: CallTracker, scope: RequestScope) => Promise<Response>,
+): Promise<Response> {
+  const tracker = await startCall(c, deps, key, call);
+  const scope = requestScope(c, deps);
+  try {
+    return await answer(tracker, scope);
+  } catch (error) {
+    tracker.fail(error);
+    throw error;
+  } finally {
+    if (!scope.handedOver) scope.dispose();
+  }
+}
+
 export async function startCall(
   c: Context,
   deps: RouterDeps,

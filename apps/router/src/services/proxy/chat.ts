@@ -1,4 +1,4 @@
-import type { KeyRecord } from "@cloudfreedom/shared";
+import type { KeyRecord, ModelCatalogEntry } from "@cloudfreedom/shared";
 import type { Context } from "hono";
 import type { RouterDeps } from "../../deps.ts";
 import type { ChatCompletionRequest } from "../../openai/requests.ts";
@@ -6,7 +6,7 @@ import type { ChatCompletion } from "../../openai/responses.ts";
 import type { OpenedStream } from "../upstream/open-stream.ts";
 import { chatPromptText, estimateUsage } from "../usage/estimate.ts";
 import { chatMaxUsage } from "./budget.ts";
-import { requestScope, startCall } from "./call-setup.ts";
+import { runCall } from "./call-setup.ts";
 import { answerJson } from "./json-response.ts";
 import { routeCall } from "./routed-call.ts";
 import { streamResponse } from "./stream-response.ts";
@@ -28,30 +28,26 @@ export async function proxyChat(
   body: ChatCompletionRequest,
 ): Promise<Response> {
   const stream = body.stream === true;
-  const tracker = await startCall(c, deps, key, {
+  const call = {
     modelId: body.model,
-    capability: "chat",
-    operation: "chat",
+    capability: "chat" as const,
+    operation: "chat" as const,
     stream,
-    usage: (model) => chatMaxUsage(body, model),
-  });
-  const scope = requestScope(c, deps);
-  const signal = scope.signal;
-  let streaming = false;
-  try {
+    usage: (model: ModelCatalogEntry) => chatMaxUsage(body, model),
+  };
+  return runCall(c, deps, key, call, async (tracker, scope) => {
     if (stream) {
       const created = Math.floor(tracker.startedAt / 1000);
       const fallbackId = `chatcmpl-${tracker.requestId}`;
       const served = await routeCall<OpenedStream>(
         deps,
         tracker,
-        signal,
+        scope.signal,
         (a, ctx) => a.chat.request(body, ctx, true),
         (a, ctx) => a.chat.stream(ctx, { id: fallbackId, created }),
       );
-      streaming = true;
       return streamResponse({
-        onEnd: scope.dispose,
+        onEnd: scope.handOver(),
         opened: served.value,
         tracker,
         includeUsage: body.stream_options?.include_usage === true,
@@ -64,17 +60,12 @@ export async function proxyChat(
     const served = await routeCall<unknown>(
       deps,
       tracker,
-      signal,
+      scope.signal,
       (a, ctx) => a.chat.request(body, ctx, false),
       "json",
     );
     const { completion, usage: reported } = served.adapter.chat.response(served.value, served.ctx);
     const usage = reported ?? estimateUsage(chatPromptText(body), completionText(completion));
     return answerJson(c, tracker, completion, usage);
-  } catch (error) {
-    tracker.fail(error);
-    throw error;
-  } finally {
-    if (!streaming) scope.dispose();
-  }
+  });
 }

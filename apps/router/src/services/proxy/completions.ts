@@ -1,4 +1,4 @@
-import type { KeyRecord } from "@cloudfreedom/shared";
+import type { KeyRecord, ModelCatalogEntry } from "@cloudfreedom/shared";
 import type { Context } from "hono";
 import type { RouterDeps } from "../../deps.ts";
 import type { CompletionRequest } from "../../openai/requests.ts";
@@ -7,7 +7,7 @@ import type { CallContext, ProviderAdapter } from "../../providers/types.ts";
 import type { OpenedStream } from "../upstream/open-stream.ts";
 import { estimateUsage, inputText } from "../usage/estimate.ts";
 import { completionMaxUsage } from "./budget.ts";
-import { requestScope, startCall } from "./call-setup.ts";
+import { runCall } from "./call-setup.ts";
 import { chatAsCompletion, chatStreamAsCompletion, completionAsChat } from "./completions-via-chat.ts";
 import { answerJson } from "./json-response.ts";
 import { routeCall } from "./routed-call.ts";
@@ -21,38 +21,34 @@ export async function proxyCompletions(
   body: CompletionRequest,
 ): Promise<Response> {
   const stream = body.stream === true;
-  const tracker = await startCall(c, deps, key, {
+  const call = {
     modelId: body.model,
-    capability: "completions",
-    operation: "text_completion",
+    capability: "completions" as const,
+    operation: "text_completion" as const,
     stream,
-    usage: (model) => completionMaxUsage(body, model),
-  });
-  const scope = requestScope(c, deps);
-  const signal = scope.signal;
-  const prompt = inputText(body.prompt);
-  let streaming = false;
-  // A provider's native /completions only for models that declare it (OpenAI answers 404 for chat models).
-  const declaresCompletions = tracker.admitted.model.capabilities.includes("completions");
-  const native = (adapter: ProviderAdapter) => (declaresCompletions ? adapter.completions : undefined);
-  const fallbackId = `cmpl-${tracker.requestId}`;
-  const options = { id: fallbackId, created: Math.floor(tracker.startedAt / 1000) };
-  const transform = (adapter: ProviderAdapter, ctx: CallContext) =>
-    native(adapter)?.stream(ctx, options) ?? chatStreamAsCompletion(adapter.chat.stream(ctx, options));
-  try {
+    usage: (model: ModelCatalogEntry) => completionMaxUsage(body, model),
+  };
+  return runCall(c, deps, key, call, async (tracker, scope) => {
+    const prompt = inputText(body.prompt);
+    // A provider's native /completions only for models that declare it (OpenAI answers 404 for chat models).
+    const declaresCompletions = tracker.admitted.model.capabilities.includes("completions");
+    const native = (adapter: ProviderAdapter) => (declaresCompletions ? adapter.completions : undefined);
+    const fallbackId = `cmpl-${tracker.requestId}`;
+    const options = { id: fallbackId, created: Math.floor(tracker.startedAt / 1000) };
+    const transform = (adapter: ProviderAdapter, ctx: CallContext) =>
+      native(adapter)?.stream(ctx, options) ?? chatStreamAsCompletion(adapter.chat.stream(ctx, options));
     const served = await routeCall<unknown>(
       deps,
       tracker,
-      signal,
+      scope.signal,
       (a, ctx) =>
         native(a)?.request(body, ctx, stream) ?? a.chat.request(completionAsChat(body), ctx, stream),
       stream ? transform : "json",
     );
     const { adapter, ctx } = served;
     if (stream) {
-      streaming = true;
       return streamResponse({
-        onEnd: scope.dispose,
+        onEnd: scope.handOver(),
         opened: served.value as OpenedStream,
         tracker,
         includeUsage: body.stream_options?.include_usage === true,
@@ -68,12 +64,7 @@ export async function proxyCompletions(
     const usage =
       result.usage ?? estimateUsage(prompt, completion.choices.map((choice) => choice.text).join(""));
     return answerJson(c, tracker, completion, usage);
-  } catch (error) {
-    tracker.fail(error);
-    throw error;
-  } finally {
-    if (!streaming) scope.dispose();
-  }
+  });
 }
 
 function translate(result: ReturnType<RouterDeps["adapters"]["openai"]["chat"]["response"]>) {

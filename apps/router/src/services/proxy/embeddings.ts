@@ -4,7 +4,7 @@ import type { RouterDeps } from "../../deps.ts";
 import type { EmbeddingRequest } from "../../openai/requests.ts";
 import { estimateUsage, inputText } from "../usage/estimate.ts";
 import { embeddingMaxUsage } from "./budget.ts";
-import { requestScope, startCall } from "./call-setup.ts";
+import { runCall } from "./call-setup.ts";
 import { costHeaders } from "./json-response.ts";
 import { routeCall } from "./routed-call.ts";
 
@@ -15,20 +15,18 @@ export async function proxyEmbeddings(
   key: KeyRecord,
   body: EmbeddingRequest,
 ): Promise<Response> {
-  const tracker = await startCall(c, deps, key, {
+  const call = {
     modelId: body.model,
-    capability: "embeddings",
-    operation: "embeddings",
+    capability: "embeddings" as const,
+    operation: "embeddings" as const,
     stream: false,
     usage: () => embeddingMaxUsage(body),
-  });
-  const scope = requestScope(c, deps);
-  const signal = scope.signal;
-  try {
+  };
+  return runCall(c, deps, key, call, async (tracker, scope) => {
     const served = await routeCall<unknown>(
       deps,
       tracker,
-      signal,
+      scope.signal,
       (adapter, ctx) => {
         if (!adapter.embeddings) {
           throw new AppError(
@@ -46,10 +44,5 @@ export async function proxyEmbeddings(
     const usage = reported.estimated ? estimateUsage(inputText(body.input), "") : reported;
     const billed = tracker.finish({ usage, status: "success", responseModel: list.model });
     return c.json(list, 200, { ...tracker.headers(), ...costHeaders(billed, usage.estimated) });
-  } catch (error) {
-    tracker.fail(error);
-    throw error;
-  } finally {
-    scope.dispose();
-  }
+  });
 }
