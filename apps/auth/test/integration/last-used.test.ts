@@ -79,8 +79,12 @@ describe("key last_used_at", () => {
     });
     try {
       await h.redisDb.redis.zadd(redisKeys.keyLastUsed, Date.now(), key.row.id);
-      await worker.waitForLog((entry) => entry.msg === "key last_used_at flushed");
+      // A flush of entries other suites left may be logged first: wait for this key's row, then the log.
+      const deadline = Date.now() + 15_000;
+      while ((await lastUsed(tenant.id, key.row.id)) === "" && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 50));
       expect(await lastUsed(tenant.id, key.row.id)).not.toBe("");
+      await worker.waitForLog((entry) => entry.msg === "key last_used_at flushed");
     } finally {
       expect(await worker.stop()).toBe(0);
     }
