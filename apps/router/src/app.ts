@@ -1,4 +1,4 @@
-import { Admission, pocketBaseCounterSource } from "@cloudfreedom/admission";
+import { Admission, HoldPrefetcher, pocketBaseCounterSource } from "@cloudfreedom/admission";
 import { createDb } from "@cloudfreedom/db";
 import { closeRedis, createProducer, createRedis, DURABLE_JOB_OPTIONS } from "@cloudfreedom/queue";
 import { createService, type Runtime, runtimeReadiness, type Service } from "@cloudfreedom/service-kit";
@@ -40,6 +40,11 @@ export async function buildRouterApp(runtime: Runtime<RouterEnv>): Promise<Servi
     reservationTtlMs: env.RESERVATION_TTL_MS,
     settledRetentionMs: env.SETTLED_RETENTION_MS,
   });
+  const holds = new HoldPrefetcher(admission, {
+    maxHolds: env.ADMISSION_PREFETCH_MAX,
+    horizonMs: env.ADMISSION_PREFETCH_MS,
+    logger,
+  });
   const settler = new Settler({ admission, events, flushMs: env.EVENT_FLUSH_MS, logger });
   if (env.BUDGET_FAIL_OPEN)
     logger.warn({}, "BUDGET_FAIL_OPEN=true: requests are admitted unchecked whenever Redis is unreachable");
@@ -56,6 +61,7 @@ export async function buildRouterApp(runtime: Runtime<RouterEnv>): Promise<Servi
     breaker: new CircuitBreaker(env.CIRCUIT_FAILURE_THRESHOLD, env.CIRCUIT_COOLDOWN_MS),
     events,
     admission,
+    holds,
     settler,
     adapters: ADAPTERS,
   };
@@ -75,6 +81,7 @@ export async function buildRouterApp(runtime: Runtime<RouterEnv>): Promise<Servi
   registerProxyRoutes(service.app, deps);
   service.onClose = async () => {
     catalog.stop();
+    await holds.close();
     await settler.close();
     await events.close();
     await closeRedis(subscriber);

@@ -1,4 +1,4 @@
-import type { Admission } from "@cloudfreedom/admission";
+import type { Admission, HoldPrefetcher } from "@cloudfreedom/admission";
 import type { Logger } from "@cloudfreedom/service-kit";
 import type { Redis } from "ioredis";
 import type { RouterEnv } from "./env.ts";
@@ -23,6 +23,8 @@ export interface RouterDeps {
   events: EventPublisher;
   /** Budgets, query and rate limits: reserve before the provider call (DESIGN.md §5). */
   admission: Admission;
+  /** Admission for the request path: holds taken ahead far from the limits, one script run per request near them. */
+  holds: HoldPrefetcher;
   /** Settles finished calls in batches, then publishes their events. */
   settler: Settler;
   adapters: AdapterRegistry;

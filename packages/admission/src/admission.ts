@@ -6,7 +6,7 @@ import { admissionUnavailable, denialError } from "./denials.ts";
 import { type ReapReport, reapReservations } from "./reap.ts";
 import type { AdmitReply, RateStatus } from "./replies.ts";
 import { type ReseedOutcome, reseedCounters } from "./reseed.ts";
-import { AdmitBatcher, type ReserveRequest } from "./reserve.ts";
+import { AdmitBatcher, type ReserveRequest, runAdmit } from "./reserve.ts";
 import { runSettleBatch, type SettleRequest, type SettleResult } from "./settle.ts";
 
 export interface AdmissionLogger {
@@ -43,6 +43,8 @@ export interface Reservation {
   rate: RateStatus | null;
   /** What the tightest budget has left after this hold; null when no budget applies. */
   budgetRemaining: number | null;
+  /** Queries the tenant has left this period after this one; null when it has no query limit. */
+  queriesRemaining: number | null;
 }
 
 export type ReserveInput = Omit<ReserveRequest, "ttlMs"> & { ttlMs?: number };
@@ -76,10 +78,7 @@ export class Admission {
    * other requests in flight (AdmitBatcher). Throws the denial.
    */
   async reserve(input: ReserveInput): Promise<Reservation> {
-    const req: ReserveRequest = {
-      ...input,
-      ttlMs: input.ttlMs ?? this.options.reservationTtlMs ?? ADMISSION_DEFAULTS.reservationTtlMs,
-    };
+    const req = this.withTtl(input);
     let reply: AdmitReply;
     try {
       reply = await this.admitter.admit(req);
@@ -90,23 +89,9 @@ export class Admission {
     } catch (error) {
       return this.unavailable(req, error);
     }
-    const base = {
-      id: req.reservationId,
-      tenantId: req.tenantId,
-      keyId: req.keyId,
-      userId: req.userId,
-      period: req.period,
-      cost: req.cost,
-    };
     switch (reply.kind) {
       case "ok":
-        return {
-          ...base,
-          held: reply.hold !== null,
-          hold: reply.hold,
-          rate: reply.rate,
-          budgetRemaining: reply.budgetRemaining,
-        };
+        return admitted(req, reply);
       case "unseeded":
         return this.unavailable(req, new Error("counters still unseeded after a reseed"));
       default:
@@ -118,6 +103,20 @@ export class Admission {
           scopeIds: { tenant: req.tenantId, user: req.userId, key: req.keyId },
         });
     }
+  }
+
+  /**
+   * Holds for requests that have not arrived yet (`HoldPrefetcher`): one script run for requests of one tenant,
+   * period and hold lifetime, no batching with other callers, no reseed. Each is admitted or not exactly as a
+   * request would be; a denied or unseeded one is null. Throws when Redis cannot be asked.
+   */
+  async prefetch(inputs: readonly ReserveInput[]): Promise<Array<Reservation | null>> {
+    const reqs = inputs.map((input) => this.withTtl(input));
+    const replies = await runAdmit(this.options.redis, reqs);
+    return replies.map((reply, i) => {
+      const req = reqs[i];
+      return req && reply.kind === "ok" && reply.hold !== null ? admitted(req, reply) : null;
+    });
   }
 
   /**
@@ -178,6 +177,13 @@ export class Admission {
     return pending;
   }
 
+  private withTtl(input: ReserveInput): ReserveRequest {
+    return {
+      ...input,
+      ttlMs: input.ttlMs ?? this.options.reservationTtlMs ?? ADMISSION_DEFAULTS.reservationTtlMs,
+    };
+  }
+
   private async settleOnce(batch: SettleRequest[]): Promise<SettleResult[]> {
     try {
       return await runSettleBatch(this.options.redis, batch, this.settledRetentionMs);
@@ -222,6 +228,23 @@ export class Admission {
       hold: null,
       rate: null,
       budgetRemaining: null,
+      queriesRemaining: null,
     };
   }
+}
+
+function admitted(req: ReserveRequest, reply: Extract<AdmitReply, { kind: "ok" }>): Reservation {
+  return {
+    id: req.reservationId,
+    tenantId: req.tenantId,
+    keyId: req.keyId,
+    userId: req.userId,
+    period: req.period,
+    cost: req.cost,
+    held: reply.hold !== null,
+    hold: reply.hold,
+    rate: reply.rate,
+    budgetRemaining: reply.budgetRemaining,
+    queriesRemaining: reply.queriesRemaining,
+  };
 }

@@ -4,6 +4,7 @@ export * from "./cost.ts";
 export * from "./counter-source.ts";
 export * from "./denials.ts";
 export * from "./keys.ts";
+export * from "./prefetch.ts";
 export * from "./read.ts";
 export * from "./reap.ts";
 export * from "./replies.ts";

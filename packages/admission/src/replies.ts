@@ -9,7 +9,14 @@ export interface RateStatus {
 }
 
 export type AdmitReply =
-  | { kind: "ok"; rate: RateStatus; budgetRemaining: number | null; hold: string | null }
+  | {
+      kind: "ok";
+      rate: RateStatus;
+      budgetRemaining: number | null;
+      hold: string | null;
+      /** Queries the tenant has left this period after this request; null when it has no query limit. */
+      queriesRemaining: number | null;
+    }
   | { kind: "unseeded" }
   | { kind: "budget"; scope: BudgetScope; limit: number; spent: number; reserved: number }
   | { kind: "queries"; limit: number; used: number }
@@ -63,6 +70,7 @@ export function parseAdmitReply(raw: unknown): AdmitReply {
         },
         budgetRemaining: orNull(rest[4]),
         hold: typeof rest[5] === "string" && rest[5] !== "" ? rest[5] : null,
+        queriesRemaining: rest[6] === undefined ? null : orNull(rest[6]),
       };
     case "unseeded":
       return { kind };

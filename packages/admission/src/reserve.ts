@@ -20,6 +20,11 @@ export interface ReserveRequest {
   ttlMs: number;
   /** Decide only (the billing API's budget check without a reservation). */
   dryRun?: boolean;
+  /**
+   * Admit only if every limit would still fit this many such requests (default 1): holds taken ahead of
+   * requests (`HoldPrefetcher`) ask for room, so none is taken near a limit.
+   */
+  room?: number;
 }
 
 const limit = (value: number | null): number => (value === null ? -1 : value);
@@ -68,6 +73,7 @@ export function admitArgs(batch: readonly ReserveRequest[]): Array<string | numb
       limit(l.keyRpm),
       limit(l.keyTpm),
       req.dryRun ? "1" : "0",
+      Math.max(1, Math.floor(req.room ?? 1)),
     );
   }
   return [keys.length, ...keys, Math.max(1, Math.floor(first.ttlMs)), first.period, batch.length, ...fields];

@@ -18,6 +18,8 @@ export interface SettleRequest {
   tokens: number;
   /** An error that produced nothing: the request's query is given back. */
   refundable: boolean;
+  /** A prefetched hold that no request used: its query and its request in the rate windows are given back. */
+  unused?: boolean;
   /**
    * What to do when no hold is found and the id is not remembered as settled (reaped, lost, or never held):
    * `charge` adds the cost (the router, and usage reported from elsewhere), `ignore` changes nothing (a late
@@ -33,7 +35,7 @@ export function settleFields(req: SettleRequest): Array<string | number> {
     req.hold ?? "",
     Math.max(0, Math.round(req.billedMicros)),
     Math.max(0, Math.round(req.tokens)),
-    req.refundable ? "1" : "0",
+    req.unused ? "2" : req.refundable ? "1" : "0",
     req.userId ?? "",
     req.keyId ?? "",
     req.period,

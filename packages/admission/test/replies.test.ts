@@ -16,15 +16,19 @@ const ctx = {
 
 describe("admit replies", () => {
   it("parses an admission with its remaining limits; -1 means no such limit", () => {
-    expect(parseAdmitReply(["ok", "60", "59", "-1", "-1", "1000", "rsv_1|2026-11|5|3|0||key_c|"])).toEqual({
+    expect(
+      parseAdmitReply(["ok", "60", "59", "-1", "-1", "1000", "rsv_1|2026-11|5|3|0||key_c|", "49"]),
+    ).toEqual({
       kind: "ok",
       rate: { limitRequests: 60, remainingRequests: 59, limitTokens: null, remainingTokens: null },
       budgetRemaining: 1000,
       hold: "rsv_1|2026-11|5|3|0||key_c|",
+      queriesRemaining: 49,
     });
-    expect(parseAdmitReply(["ok", "-1", "-1", "-1", "-1", "-1", ""])).toMatchObject({
+    expect(parseAdmitReply(["ok", "-1", "-1", "-1", "-1", "-1", "", "-1"])).toMatchObject({
       budgetRemaining: null,
       hold: null,
+      queriesRemaining: null,
     });
   });
 
@@ -156,7 +160,7 @@ describe("script arguments and keys", () => {
     const args = admitArgs([
       { ...base, reservationId: "rsv_1", keyId: "key_c", userId: null },
       { ...base, reservationId: "rsv_2", keyId: "key_d", userId: "usr_u", dryRun: true },
-      { ...base, reservationId: "rsv_3", keyId: "key_c", userId: null },
+      { ...base, reservationId: "rsv_3", keyId: "key_c", userId: null, room: 16 },
     ]);
     expect(args[0]).toBe(5);
     const keys = args.slice(1, 6).map(String);
@@ -181,6 +185,7 @@ describe("script arguments and keys", () => {
       -1,
       1000,
       "0",
+      1,
     ]);
     // The user budget applies only with a user; the second key limiter is KEYS[5]; the third reuses KEYS[4].
     expect(fields.slice(ADMIT_FIELDS, 2 * ADMIT_FIELDS)).toEqual([
@@ -199,8 +204,10 @@ describe("script arguments and keys", () => {
       -1,
       1000,
       "1",
+      1,
     ]);
     expect(fields[2 * ADMIT_FIELDS + 5]).toBe(4);
+    expect(fields[3 * ADMIT_FIELDS - 1]).toBe(16);
     expect(() => admitArgs([])).toThrow(RangeError);
     expect(() =>
       admitArgs([

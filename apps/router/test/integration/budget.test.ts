@@ -21,7 +21,8 @@ let stack: RouterStack;
 let queue: Queue;
 
 beforeAll(async () => {
-  stack = await startRouterStack({}, { models: [BUDGET_MODEL] });
+  // These tests look at one request's own hold in Redis: no holds taken ahead (prefetch.test.ts covers those).
+  stack = await startRouterStack({ ADMISSION_PREFETCH_MAX: "0" }, { models: [BUDGET_MODEL] });
   queue = usageQueue(stack.redisDb.url);
 });
 afterAll(async () => {

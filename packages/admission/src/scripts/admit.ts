@@ -1,7 +1,7 @@
 import { LUA_COMMON } from "./common.ts";
 
 /** Fields per request in the admit script's ARGV, after its three header fields. */
-export const ADMIT_FIELDS = 15;
+export const ADMIT_FIELDS = 16;
 
 /**
  * Admission of a batch of one tenant's requests in one period, atomically and in order: for each, budgets
@@ -16,10 +16,12 @@ export const ADMIT_FIELDS = 15;
  * ARGV: 1 ttl ms, 2 period id, 3 request count, then per request ADMIT_FIELDS fields: reservation id,
  *       amount, tokens, user id ('' = none), key id, index of its key limiter in KEYS, tenant budget,
  *       user budget, key budget, query limit, tenant rpm, tenant tpm, key rpm, key tpm (limits: -1 =
- *       unlimited), dry run ('1' = decide only, write nothing)
+ *       unlimited), dry run ('1' = decide only, write nothing), room ('16': admit only if every limit
+ *       would still fit 16 such requests, a hold taken ahead; '1' for a request)
  * Returns one reply per request: {'unseeded'} | {'budget', scope, limit, spent, reserved}
  *       | {'queries', limit, used} | {'rate', scope, 'requests'|'tokens', limit, wait ms}
- *       | {'ok', limit req, remaining req, limit tokens, remaining tokens, remaining budget, hold}
+ *       | {'ok', limit req, remaining req, limit tokens, remaining tokens, remaining budget, hold,
+ *          remaining queries}
  *       (-1 = no such limit; hold: the due-set member that settlement removes, '' on a dry run)
  */
 export const ADMIT_LUA = `${LUA_COMMON}
@@ -59,6 +61,7 @@ for r = 0, count - 1 do
   local user, key = ARGV[base + 3], ARGV[base + 4]
   local key_limiter = KEYS[tonumber(ARGV[base + 5])]
   local dry = ARGV[base + 14] == '1'
+  local room = tonumber(ARGV[base + 15])
   local scopes = { { 'tenant', 'tenant', tonumber(ARGV[base + 6]) } }
   if user ~= '' then scopes[#scopes + 1] = { 'user', 'user:' .. user, tonumber(ARGV[base + 7]) } end
   if key ~= '' then scopes[#scopes + 1] = { 'key', 'key:' .. key, tonumber(ARGV[base + 8]) } end
@@ -69,7 +72,7 @@ for r = 0, count - 1 do
     local limit = s[3]
     if limit >= 0 and not reply then
       local spent, held = state['spent:' .. s[2]], state['rsv:' .. s[2]]
-      if spent + held + amount > limit then
+      if spent + held + amount * room > limit then
         reply = { 'budget', s[1], int(limit), int(spent), int(held) }
       else
         local left = limit - spent - held - amount
@@ -79,7 +82,7 @@ for r = 0, count - 1 do
   end
 
   local query_limit = tonumber(ARGV[base + 9])
-  if not reply and query_limit >= 0 and state.queries + 1 > query_limit then
+  if not reply and query_limit >= 0 and state.queries + room > query_limit then
     reply = { 'queries', int(query_limit), int(state.queries) }
   end
 
@@ -93,7 +96,7 @@ for r = 0, count - 1 do
       if s and not reply then
         if rpm >= 0 then
           local used = s.rp * s.weight + s.rc
-          if used + 1 > rpm then
+          if used + room > rpm then
             reply = { 'rate', scope, 'requests', int(rpm), int(wait_ms(s.rc, s.rp, now, 1, rpm)) }
           else
             local left = math.floor(rpm - used - 1)
@@ -102,7 +105,7 @@ for r = 0, count - 1 do
         end
         if tpm >= 0 and not reply then
           local used = s.tp * s.weight + s.tc
-          if used + tokens > tpm then
+          if used + tokens * room > tpm then
             reply = { 'rate', scope, 'tokens', int(tpm), int(wait_ms(s.tc, s.tp, now, tokens, tpm)) }
           else
             local left = math.floor(tpm - used - tokens)
@@ -114,7 +117,8 @@ for r = 0, count - 1 do
   end
 
   if not reply then
-    reply = { 'ok', int(lim_req), int(left_req), int(lim_tok), int(left_tok), int(budget_left), '' }
+    reply = { 'ok', int(lim_req), int(left_req), int(lim_tok), int(left_tok), int(budget_left), '',
+      int(query_limit >= 0 and query_limit - state.queries - 1 or -1) }
     if not dry then
       for _, s in ipairs(scopes) do
         local field = 'rsv:' .. s[2]

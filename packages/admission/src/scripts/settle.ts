@@ -11,7 +11,8 @@ import { LUA_COMMON } from "./common.ts";
  *
  * KEYS: 1 the tenant's due set (every other key is derived from the prefix: same hash tag, same slot)
  * ARGV: 1 retention ms, 2 key prefix, then per call 9 fields: reservation id, hold ('' = none known),
- *       billed micros, tokens, refundable ('1': an error that cost nothing gives its query back), user id,
+ *       billed micros, tokens, refundable ('1': an error that cost nothing gives its query back; '2': a
+ *       prefetched hold no request used gives its query and its request in the rate windows back), user id,
  *       key id, period of the usage, 'charge' | 'ignore'
  * Returns one status per call: settled | charged | duplicate | unknown | unseeded:<period>
  */
@@ -25,7 +26,7 @@ local window_now = math.floor(now / WINDOW)
 local calls, holds, ids, period_fields = {}, {}, {}, {}
 for i = 3, #ARGV, 9 do
   local c = { id = ARGV[i], hold = ARGV[i + 1], billed = tonumber(ARGV[i + 2]), tokens = tonumber(ARGV[i + 3]),
-    refundable = ARGV[i + 4] == '1', user = ARGV[i + 5], key = ARGV[i + 6], on_unknown = ARGV[i + 8] }
+    refundable = ARGV[i + 4] ~= '0', unused = ARGV[i + 4] == '2', user = ARGV[i + 5], key = ARGV[i + 6], on_unknown = ARGV[i + 8] }
   c.held = c.hold ~= '' and parse_hold(c.hold) or nil
   c.period = c.held and c.held.period or ARGV[i + 7]
   c.scopes = { 'tenant' }
@@ -74,13 +75,15 @@ end
 local windows = {}
 local function window(limiter_key) return cached_window(windows, limiter_key, now) end
 -- Moves a request's tokens in its own window (from the held estimate to the actual count), in the cache.
-local function adjust(limiter_key, window_id, delta)
-  if delta == 0 then return end
+local function adjust(limiter_key, window_id, delta, requests)
+  if delta == 0 and requests == 0 then return end
   local s = window(limiter_key)
   if window_id == s.w then
     s.tc = math.max(0, s.tc + delta)
+    s.rc = math.max(0, s.rc + requests)
   elseif window_id == s.w - 1 then
     s.tp = math.max(0, s.tp + delta)
+    s.rp = math.max(0, s.rp + requests)
   else
     return
   end
@@ -110,12 +113,12 @@ local function settle_one(c)
   p.dirty.queries = true
   local tenant_limiter, key_limiter = prefix .. 'rate:tenant', prefix .. 'rate:key:' .. c.key
   if released then
-    local delta = c.tokens - c.held.tokens
-    if string.find(c.held.limiters, 't', 1, true) then adjust(tenant_limiter, c.held.window, delta) end
-    if string.find(c.held.limiters, 'k', 1, true) then adjust(key_limiter, c.held.window, delta) end
+    local delta, requests = c.tokens - c.held.tokens, c.unused and -1 or 0
+    if string.find(c.held.limiters, 't', 1, true) then adjust(tenant_limiter, c.held.window, delta, requests) end
+    if string.find(c.held.limiters, 'k', 1, true) then adjust(key_limiter, c.held.window, delta, requests) end
   else
-    if window(tenant_limiter).exists then adjust(tenant_limiter, window_now, c.tokens) end
-    if c.key ~= '' and window(key_limiter).exists then adjust(key_limiter, window_now, c.tokens) end
+    if window(tenant_limiter).exists then adjust(tenant_limiter, window_now, c.tokens, 0) end
+    if c.key ~= '' and window(key_limiter).exists then adjust(key_limiter, window_now, c.tokens, 0) end
   end
   known[c.id] = true
   settled_ids[#settled_ids + 1] = c.id

@@ -66,9 +66,10 @@ export function embeddingMaxUsage(body: EmbeddingRequest): MaxUsage {
 }
 
 /**
- * Admission for one call (DESIGN.md §5 step 3): one Redis round trip that checks the key's and tenant's
+ * Admission for one call (DESIGN.md §5 step 3): one Redis script run that checks the key's and tenant's
  * RPM/TPM, the tenant's query limit and every budget scope, and holds the call's maximum cost until it
- * settles. Throws the denial (402/429) or 503 when the counters are unreachable and fail-open is off.
+ * settles; far from the limits, a hold taken ahead by that same script (`HoldPrefetcher`), without a round
+ * trip. Throws the denial (402/429) or 503 when the counters are unreachable and fail-open is off.
  */
 export function reserveForCall(
   deps: RouterDeps,
@@ -77,7 +78,7 @@ export function reserveForCall(
   usage: MaxUsage,
 ): Promise<Reservation> {
   const period = billingPeriodOf(new Date(), key.tenant_limits.period_anchor_day ?? null);
-  return deps.admission.reserve({
+  return deps.holds.reserve({
     reservationId: newId("reservation"),
     tenantId: key.tenant_id,
     keyId: key.key_id,
