@@ -35,7 +35,8 @@ interface Pool {
   slots: Slot[];
   /** How many holds a refill aims at: doubles when requests find the pool empty, halves when holds expire. */
   target: number;
-  filling: boolean;
+  /** The refill in flight: a request that finds the pool empty waits for it rather than asking Redis itself. */
+  filling: Promise<void> | null;
   /** How many more holds of this size the limits allowed at the last reply. */
   headroom: number;
   usedAt: number;
@@ -87,9 +88,11 @@ function headroomAfter(reservation: Reservation, cost: MaxCost): number {
  * windows too). A router that crashes leaves its holds to the reaper like any reservation.
  *
  * Nothing can overspend: every hold was admitted against the limits before a request used it. What prefetching
- * costs is precision near a limit, so it stops there: a pool takes at most 1/16 of what the tightest limit has
- * left, and not at all once that is under 4 holds. A request that its own script run refuses still takes a hold
- * of its pool if one arrived meanwhile.
+ * costs is precision near a limit, so it stops there: the script grants a hold only while every limit would
+ * still fit 16 more, and a pool asks for at most 1/16 of what the last reply left. Near a limit a request can
+ * be refused while another router still holds a few unused holds, until they come back (the horizon). A
+ * request that its own script run refuses takes a hold of its pool if one arrived meanwhile; one that finds
+ * the pool empty while a refill is in flight waits for it instead of asking Redis itself.
  */
 export class HoldPrefetcher {
   private readonly pools = new Map<string, Pool>();
@@ -112,7 +115,11 @@ export class HoldPrefetcher {
     let pool = this.pools.get(id);
     if (pool) {
       pool.usedAt = now;
-      const slot = this.take(pool, now);
+      let slot = this.take(pool, now);
+      if (!slot && pool.filling) {
+        await pool.filling;
+        slot = this.take(pool, Date.now());
+      }
       if (slot) return slot;
       pool.target = Math.min(this.options.maxHolds, pool.target * 2);
     }
@@ -134,7 +141,7 @@ export class HoldPrefetcher {
         cost,
         slots: [],
         target: MIN_BATCH,
-        filling: false,
+        filling: null,
         headroom: 0,
         usedAt: now,
       };
@@ -164,25 +171,24 @@ export class HoldPrefetcher {
       void this.giveBack([slot.reservation]);
       slot = pool.slots.shift();
     }
-    if (pool.slots.length <= pool.target / 4) this.refill(pool);
+    if (pool.slots.length <= pool.target / 2) this.refill(pool);
     return slot?.reservation;
   }
 
   private refill(pool: Pool): void {
-    if (pool.filling || pool.slots.length > pool.target / 4) return;
+    if (pool.filling || pool.slots.length > pool.target / 2) return;
     const count = Math.min(
       pool.target - pool.slots.length,
       Math.floor(pool.headroom / PREFETCH_HEADROOM_SHARE),
       this.options.maxHolds,
     );
     if (count < MIN_BATCH) return;
-    pool.filling = true;
     const inputs = Array.from({ length: count }, () => ({
       ...pool.template,
       reservationId: newId("reservation"),
       room: PREFETCH_HEADROOM_SHARE,
     }));
-    this.admission
+    pool.filling = this.admission
       .prefetch(inputs)
       .then((reservations) => {
         const expiresAt = Date.now() + this.options.horizonMs;
@@ -204,7 +210,7 @@ export class HoldPrefetcher {
         );
       })
       .finally(() => {
-        pool.filling = false;
+        pool.filling = null;
       });
   }
 
