@@ -43,6 +43,7 @@ export async function buildRouterApp(runtime: Runtime<RouterEnv>): Promise<Servi
   const holds = new HoldPrefetcher(admission, {
     maxHolds: env.ADMISSION_PREFETCH_MAX,
     horizonMs: env.ADMISSION_PREFETCH_MS,
+    reservationTtlMs: env.RESERVATION_TTL_MS,
     logger,
   });
   const settler = new Settler({ admission, events, flushMs: env.EVENT_FLUSH_MS, logger });

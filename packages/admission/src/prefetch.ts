@@ -1,13 +1,24 @@
 import { newId } from "@cloudfreedom/shared";
-import type { Admission, AdmissionLogger, Reservation, ReserveInput } from "./admission.ts";
+import {
+  ADMISSION_DEFAULTS,
+  type Admission,
+  type AdmissionLogger,
+  type Reservation,
+  type ReserveInput,
+} from "./admission.ts";
 import type { MaxCost } from "./cost.ts";
 import type { SettleRequest } from "./settle.ts";
 
 export interface PrefetchOptions {
   /** Most holds one pool takes ahead of its requests; 0 turns prefetching off (one round trip per request). */
   maxHolds: number;
-  /** How long a prefetched hold waits for a request before it is given back unused. */
+  /**
+   * How long a prefetched hold waits for a request before it is given back unused (never more than half the
+   * holds' lifetime, so the reaper cannot release a hold a request is about to take).
+   */
   horizonMs: number;
+  /** The holds' lifetime in Redis (`RESERVATION_TTL_MS`), when the admission's default is not used. */
+  reservationTtlMs?: number;
   logger: AdmissionLogger;
 }
 
@@ -97,18 +108,25 @@ function headroomAfter(reservation: Reservation, cost: MaxCost): number {
 export class HoldPrefetcher {
   private readonly pools = new Map<string, Pool>();
   private readonly sweeper: ReturnType<typeof setInterval> | undefined;
+  private readonly refills = new Set<Promise<void>>();
+  private readonly horizonMs: number;
+  private closed = false;
 
   constructor(
     private readonly admission: Admission,
     private readonly options: PrefetchOptions,
   ) {
+    this.horizonMs = Math.min(
+      options.horizonMs,
+      (options.reservationTtlMs ?? ADMISSION_DEFAULTS.reservationTtlMs) / 2,
+    );
     if (options.maxHolds > 0)
-      this.sweeper = setInterval(() => void this.sweep(Date.now()), Math.max(10, options.horizonMs / 2));
+      this.sweeper = setInterval(() => void this.sweep(Date.now()), Math.max(10, this.horizonMs / 2));
     this.sweeper?.unref?.();
   }
 
   async reserve(input: ReserveInput): Promise<Reservation> {
-    if (this.options.maxHolds <= 0 || input.dryRun) return this.admission.reserve(input);
+    if (this.options.maxHolds <= 0 || input.dryRun || this.closed) return this.admission.reserve(input);
     const cost = { micros: bucket(input.cost.micros), tokens: bucket(input.cost.tokens) };
     const id = poolId(input, cost);
     const now = Date.now();
@@ -131,7 +149,7 @@ export class HoldPrefetcher {
       if (late) return late;
       throw error;
     }
-    if (!reservation.held) return reservation;
+    if (!reservation.held || this.closed) return reservation;
     // Another request of this pool may have made it while this one waited for Redis.
     pool = this.pools.get(id);
     if (!pool) {
@@ -143,7 +161,7 @@ export class HoldPrefetcher {
         target: MIN_BATCH,
         filling: null,
         headroom: 0,
-        usedAt: now,
+        usedAt: Date.now(),
       };
       this.pools.set(id, pool);
     }
@@ -159,24 +177,28 @@ export class HoldPrefetcher {
     return n;
   }
 
-  /** Gives every prefetched hold back (shutdown). */
+  /** Gives every prefetched hold back, once the refills in flight landed (shutdown). */
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.sweeper);
+    await Promise.all(this.refills);
     await this.sweep(Number.POSITIVE_INFINITY);
   }
 
   private take(pool: Pool, now: number): Reservation | undefined {
+    const expired: Reservation[] = [];
     let slot = pool.slots.shift();
     while (slot && slot.expiresAt <= now) {
-      void this.giveBack([slot.reservation]);
+      expired.push(slot.reservation);
       slot = pool.slots.shift();
     }
+    void this.giveBack(expired);
     if (pool.slots.length <= pool.target / 2) this.refill(pool);
     return slot?.reservation;
   }
 
   private refill(pool: Pool): void {
-    if (pool.filling || pool.slots.length > pool.target / 2) return;
+    if (this.closed || pool.filling || pool.slots.length > pool.target / 2) return;
     const count = Math.min(
       pool.target - pool.slots.length,
       Math.floor(pool.headroom / PREFETCH_HEADROOM_SHARE),
@@ -188,10 +210,10 @@ export class HoldPrefetcher {
       reservationId: newId("reservation"),
       room: PREFETCH_HEADROOM_SHARE,
     }));
-    pool.filling = this.admission
+    const filling: Promise<void> = this.admission
       .prefetch(inputs)
       .then((reservations) => {
-        const expiresAt = Date.now() + this.options.horizonMs;
+        const expiresAt = Date.now() + this.horizonMs;
         let last: Reservation | undefined;
         for (const reservation of reservations) {
           if (!reservation) continue;
@@ -200,7 +222,9 @@ export class HoldPrefetcher {
         }
         // A refused hold means a limit is near: exact admission from here on until a request says otherwise.
         pool.headroom = last && reservations.every(Boolean) ? headroomAfter(last, pool.cost) : 0;
-        if (!this.pools.has(pool.id)) void this.giveBack(pool.slots.splice(0).map((s) => s.reservation));
+        // The pool was forgotten (or the prefetcher closed) while this refill was in flight.
+        if (this.closed || this.pools.get(pool.id) !== pool)
+          return this.giveBack(pool.slots.splice(0).map((s) => s.reservation));
       })
       .catch((error: unknown) => {
         pool.headroom = 0;
@@ -211,7 +235,10 @@ export class HoldPrefetcher {
       })
       .finally(() => {
         pool.filling = null;
+        this.refills.delete(filling);
       });
+    pool.filling = filling;
+    this.refills.add(filling);
   }
 
   /** Gives back holds that waited past the horizon, and forgets idle pools. */
@@ -224,7 +251,7 @@ export class HoldPrefetcher {
         if (slot) expired.push(slot.reservation);
       }
       if (pool.slots.length < before) pool.target = Math.max(MIN_BATCH, Math.floor(pool.target / 2));
-      if (pool.slots.length === 0 && now - pool.usedAt > IDLE_HORIZONS * this.options.horizonMs)
+      if (pool.slots.length === 0 && !pool.filling && now - pool.usedAt > IDLE_HORIZONS * this.horizonMs)
         this.pools.delete(id);
     }
     await this.giveBack(expired);

@@ -31,10 +31,12 @@ export class LogBuffer {
     }
     this.lines.push(line);
     this.pendingBytes += line.length;
-    if (this.pendingBytes >= LOG_FLUSH_BYTES) this.flush();
+    // While the reader lags (an unwritten backlog), only the timer retries: not one syscall per line.
+    if (this.pendingBytes >= LOG_FLUSH_BYTES && !this.unwritten) this.flush();
   }
 
-  flush(): void {
+  /** Writes what is pending; true when nothing is left. */
+  flush(): boolean {
     if (this.dropped > 0) {
       this.lines.push(
         `${JSON.stringify({ level: "warn", time: new Date().toISOString(), msg: "log lines dropped: stdout is not being read", dropped: this.dropped })}\n`,
@@ -54,6 +56,13 @@ export class LogBuffer {
     }
     this.unwritten = rest && rest.length > 0 ? rest : null;
     this.pendingBytes = this.unwritten?.length ?? 0;
+    return this.unwritten === null;
+  }
+
+  /** At exit: keep trying a lagging reader for up to a second rather than drop the last lines. */
+  flushAtExit(): void {
+    const sleeper = new Int32Array(new SharedArrayBuffer(4));
+    for (let waited = 0; !this.flush() && waited < 1_000; waited += 10) Atomics.wait(sleeper, 0, 0, 10);
   }
 }
 
@@ -64,7 +73,7 @@ export function bufferedStdout(): LogBuffer {
   if (!stdout) {
     const buffer = new LogBuffer((bytes) => writeSync(1, bytes));
     setInterval(() => buffer.flush(), LOG_FLUSH_MS).unref();
-    process.on("exit", () => buffer.flush());
+    process.on("exit", () => buffer.flushAtExit());
     stdout = buffer;
   }
   return stdout;

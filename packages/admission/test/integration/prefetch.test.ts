@@ -5,7 +5,7 @@ import type { Admission, Reservation } from "../../src/admission.ts";
 import type { AdmissionLimits } from "../../src/cost.ts";
 import { admissionKeys } from "../../src/keys.ts";
 import { HoldPrefetcher } from "../../src/prefetch.ts";
-import { admission, counters, outcome, quietLogger, request, settlement, tenant } from "./helpers.ts";
+import { admission, counters, outcome, PERIOD, quietLogger, request, settlement, tenant } from "./helpers.ts";
 
 // Holds taken ahead of requests (the router's admission far from the limits) against a real Redis.
 let redisDb: LeasedRedisDb;
@@ -74,7 +74,7 @@ describe("holds taken ahead", () => {
 
   it("give back what no request took within the horizon: its hold, its query and its place in the rate window", async () => {
     const who = tenant();
-    const { gate, holds } = router(redisDb.redis, { horizonMs: 50 });
+    const { gate, holds } = router(redisDb.redis, { horizonMs: 300 });
     const limits: Partial<AdmissionLimits> = { keyRpm: 1_000, tenantBudget: 10_000_000 };
     const first = await holds.reserve(request(who, { micros: 1_000, tokens: 10 }, limits));
     await until(() => holds.prefetched === 4, "four holds taken ahead");
@@ -166,12 +166,39 @@ describe("limits hold across two prefetching routers", () => {
   });
 
   it("a rate limit of 600 per minute admits 600 and no more", async () => {
+    // Within one minute window: past a window's end the sliding window lets the next minute's share in.
+    const intoMinute = Date.now() % 60_000;
+    if (intoMinute > 55_000) await delay(60_100 - intoMinute);
     const { who, burst, later, scriptRuns } = await drain({ keyRpm: 600 }, { micros: 0, tokens: 1 });
     expect(burst).toBeGreaterThanOrEqual(600 * (15 / 16));
     expect(burst + later).toBe(600);
     expect(scriptRuns).toBeLessThan(burst / 2);
     expect(await requestsInWindow(redisDb.redis, who.tenantId, who.keyId)).toBe(600);
   });
+});
+
+describe("room: a hold taken ahead is granted only while every limit still fits 16 such requests", () => {
+  const each = { micros: 1_000, tokens: 10 };
+  const cases: Array<[string, Partial<AdmissionLimits>, Partial<AdmissionLimits>]> = [
+    ["budget", { tenantBudget: 16_000 }, { tenantBudget: 15_999 }],
+    ["query limit", { queryLimit: 16 }, { queryLimit: 15 }],
+    ["requests per minute", { keyRpm: 16 }, { tenantRpm: 15 }],
+    ["tokens per minute", { keyTpm: 160 }, { tenantTpm: 159 }],
+  ];
+  for (const [name, fits, short] of cases) {
+    it(`${name}: granted with room for 16, refused with room for 15, while a request still fits`, async () => {
+      const gate = admission(redisDb.redis);
+      const prefetch = async (limits: Partial<AdmissionLimits>) => {
+        const who = tenant();
+        await gate.reseed(who.tenantId, PERIOD);
+        return gate.prefetch([{ ...request(who, each, limits), room: 16 }]);
+      };
+      const [granted] = await prefetch(fits);
+      expect(granted).toMatchObject({ held: true });
+      expect(await prefetch(short)).toEqual([null]);
+      expect(await outcome(gate.reserve(request(tenant(), each, short)))).toBe("admitted");
+    });
+  }
 });
 
 describe("without prefetching", () => {
