@@ -217,23 +217,15 @@ export class Admission {
     } else {
       this.failOpenSilenced += 1;
     }
-    return {
-      id: req.reservationId,
-      tenantId: req.tenantId,
-      keyId: req.keyId,
-      userId: req.userId,
-      period: req.period,
-      cost: req.cost,
-      held: false,
-      hold: null,
-      rate: null,
-      budgetRemaining: null,
-      queriesRemaining: null,
-    };
+    return admitted(req, { hold: null, rate: null, budgetRemaining: null, queriesRemaining: null });
   }
 }
 
-function admitted(req: ReserveRequest, reply: Extract<AdmitReply, { kind: "ok" }>): Reservation {
+/** The reservation of an admitted request; without a hold when it was admitted unchecked (fail-open). */
+function admitted(
+  req: ReserveRequest,
+  reply: Pick<Reservation, "hold" | "rate" | "budgetRemaining" | "queriesRemaining">,
+): Reservation {
   return {
     id: req.reservationId,
     tenantId: req.tenantId,
