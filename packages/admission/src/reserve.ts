@@ -59,8 +59,9 @@ export function admitArgs(batch: readonly ReserveRequest[]): Array<string | numb
     const l = req.limits;
     fields.push(
       req.reservationId,
-      req.cost.micros,
-      req.cost.tokens,
+      // Integers: the script copies them into the hold as written.
+      Math.max(0, Math.ceil(req.cost.micros)),
+      Math.max(0, Math.ceil(req.cost.tokens)),
       req.userId ?? "",
       req.keyId,
       index,

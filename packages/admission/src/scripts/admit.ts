@@ -51,6 +51,8 @@ local state, dirty = {}, {}
 for i = 2, #fields do state[fields[i]] = tonumber(values[i]) or 0 end
 
 local now = now_ms()
+-- The same for every hold of the batch: its rate window and its deadline, as text.
+local window_text, deadline_text = int(math.floor(now / WINDOW)), int(now + ttl)
 local windows, touched = {}, {}
 local function window(limiter_key) return cached_window(windows, limiter_key, now) end
 local holds = {}
@@ -117,8 +119,9 @@ for r = 0, count - 1 do
   end
 
   if not reply then
-    reply = { 'ok', int(lim_req), int(left_req), int(lim_tok), int(left_tok), int(budget_left), '',
-      int(query_limit >= 0 and query_limit - state.queries - 1 or -1) }
+    -- Integers as Lua numbers (integer replies, exact below 2^53): cheaper than formatting text.
+    reply = { 'ok', lim_req, left_req, lim_tok, left_tok, budget_left, '',
+      query_limit >= 0 and query_limit - state.queries - 1 or -1 }
     if not dry then
       for _, s in ipairs(scopes) do
         local field = 'rsv:' .. s[2]
@@ -137,8 +140,8 @@ for r = 0, count - 1 do
           flags = flags .. (l[1] == 'key' and 'k' or 't')
         end
       end
-      local hold = table.concat({ id, period, int(amount), int(tokens), int(math.floor(now / WINDOW)), user, key, flags }, '|')
-      holds[#holds + 1] = int(now + ttl)
+      local hold = table.concat({ id, period, ARGV[base + 1], ARGV[base + 2], window_text, user, key, flags }, '|')
+      holds[#holds + 1] = deadline_text
       holds[#holds + 1] = hold
       reply[7] = hold
     end
