@@ -1,6 +1,8 @@
 import type { RedisOptions } from "ioredis";
 import { Redis } from "ioredis";
 import type { QueueLogger } from "./types.ts";
+// Before any client exists: ioredis must see that nobody listens on its tracing channels (Bun).
+import "./tracing-channel.ts";
 
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
 
