@@ -1,7 +1,10 @@
 // bench/router: the router's added latency over calling the provider emulator directly (p50/p99 at
 // concurrency 1), its throughput at concurrency 32 (non-streaming and streaming) and its memory, in one run.
 // Usage: bun bench/router/run.ts [--duration-ms 10000] [--latency-requests 3000] [--concurrency 32] [--load auto|wrk|bun]
+//        [--compare NAME=VALUE [--rounds 6] [--phase-ms 2000]]
 // The load generator is wrk when installed (`--load auto`, the default), else a fetch loop in this process.
+// `--compare` also starts a second router with one env var changed and measures both in alternating short
+// phases, round after round (A/B, then B/A), so that the machine's drift hits both alike.
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
@@ -24,6 +27,9 @@ const { values } = parseArgs({
     "latency-requests": { type: "string", default: "3000" },
     concurrency: { type: "string", default: "32" },
     load: { type: "string", default: "auto" },
+    compare: { type: "string" },
+    rounds: { type: "string", default: "6" },
+    "phase-ms": { type: "string", default: "2000" },
   },
 });
 const durationMs = Number(values["duration-ms"]);
@@ -78,31 +84,41 @@ await db.operator.collection("models").create(
 const tenant = await createTenant({ db });
 const { secret } = await createApiKey({ db, redis: redisDb.redis }, tenant, { tier: "pro" });
 
-const port = await freePort();
 const logFile = `/tmp/cloudfreedom-bench-router-${process.pid}.log`;
-const router = Bun.spawn(
-  [BUN_BIN, ...(process.env.BENCH_BUN_FLAGS ?? "").split(" ").filter(Boolean), "src/server.ts"],
-  {
-    cwd: `${REPO_ROOT}/apps/router`,
-    env: {
-      ...process.env,
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      REDIS_URL: redisDb.url,
-      POCKETBASE_URL: pocketbase.url,
-      POCKETBASE_ADMIN_EMAIL: pocketbase.adminEmail,
-      POCKETBASE_ADMIN_PASSWORD: pocketbase.adminPassword,
-      MASTER_KEY,
-      NODE_ENV: "production",
-      // As docker/Dockerfile sets it for every service.
-      BUN_JSC_forceRAMSize: process.env.BUN_JSC_forceRAMSize ?? "536870912",
+const comparison = values.compare ? parseAssignment(values.compare) : null;
+const router = await startRouter({});
+const routerUrl = router.url;
+const other = comparison ? await startRouter({ [comparison.name]: comparison.value }) : null;
+
+/** A router process on the bench's PocketBase and Redis db; its logs go to `logFile`. */
+async function startRouter(overrides: Record<string, string>) {
+  const port = await freePort();
+  const proc = Bun.spawn(
+    [BUN_BIN, ...(process.env.BENCH_BUN_FLAGS ?? "").split(" ").filter(Boolean), "src/server.ts"],
+    {
+      cwd: `${REPO_ROOT}/apps/router`,
+      env: {
+        ...process.env,
+        PORT: String(port),
+        HOST: "127.0.0.1",
+        REDIS_URL: redisDb.url,
+        POCKETBASE_URL: pocketbase.url,
+        POCKETBASE_ADMIN_EMAIL: pocketbase.adminEmail,
+        POCKETBASE_ADMIN_PASSWORD: pocketbase.adminPassword,
+        MASTER_KEY,
+        NODE_ENV: "production",
+        // As docker/Dockerfile sets it for every service.
+        BUN_JSC_forceRAMSize: process.env.BUN_JSC_forceRAMSize ?? "536870912",
+        ...overrides,
+      },
+      stdout: Bun.file(logFile),
+      stderr: Bun.file(logFile),
     },
-    stdout: Bun.file(logFile),
-    stderr: Bun.file(logFile),
-  },
-);
-const routerUrl = `http://127.0.0.1:${port}`;
-await waitReady(`${routerUrl}/ready`);
+  );
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(`${url}/ready`);
+  return { proc, url, pid: proc.pid };
+}
 
 const body = JSON.stringify({
   model: "bench-model",
@@ -114,7 +130,7 @@ const streamBody = JSON.stringify({
   stream: true,
   stream_options: { include_usage: true },
 });
-type Target = "direct" | "router";
+type Target = "direct" | "router" | "other";
 const targets = {
   direct: {
     url: `${emulator.url}/v1/chat/completions`,
@@ -123,6 +139,11 @@ const targets = {
   },
   router: {
     url: `${routerUrl}/v1/chat/completions`,
+    headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
+    body: (payload: string) => payload,
+  },
+  other: {
+    url: `${other?.url}/v1/chat/completions`,
     headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
     body: (payload: string) => payload,
   },
@@ -158,6 +179,7 @@ say(`load generator: ${generator}`);
 say("warming up");
 await measure("router", body, { concurrency: 8, count: 2_000 });
 await measure("direct", body, { concurrency: 8, count: 2_000 });
+if (other) await measure("other", body, { concurrency: 8, count: 2_000 });
 
 say(`latency at concurrency 1 (${latencyRequests} requests each)`);
 const directLatency = await measure("direct", body, { concurrency: 1, count: latencyRequests });
@@ -168,9 +190,17 @@ const routerStreamLatency = await measure("router", streamBody, { concurrency: 1
 say(`throughput at concurrency ${concurrency} (${durationMs} ms each)`);
 const directThroughput = await measure("direct", body, { concurrency, durationMs });
 const redisPid = await redisServerPid(redisDb.redis);
-const cpuBefore = { router: cpuMs(router.pid), redis: cpuMs(redisPid), wakeups: wakeups(router.pid) };
+const cpuBefore = {
+  router: cpuMs(router.pid),
+  redis: cpuMs(redisPid),
+  wakeups: wakeups(router.pid),
+};
 const routerThroughput = await measure("router", body, { concurrency, durationMs });
-const cpuAfter = { router: cpuMs(router.pid), redis: cpuMs(redisPid), wakeups: wakeups(router.pid) };
+const cpuAfter = {
+  router: cpuMs(router.pid),
+  redis: cpuMs(redisPid),
+  wakeups: wakeups(router.pid),
+};
 const routerStreamThroughput = await measure("router", streamBody, { concurrency, durationMs });
 const perRequestUs = (before: number | null, after: number | null) =>
   before === null || after === null
@@ -206,11 +236,69 @@ console.log(
   ].join("\n"),
 );
 
-router.kill("SIGTERM");
+if (other && comparison) await compare(comparison);
+
+router.proc.kill("SIGTERM");
+other?.proc.kill("SIGTERM");
 emulatorProc.kill("SIGTERM");
-await router.exited;
+await Promise.all([router.proc.exited, other?.proc.exited]);
 await Promise.all([pocketbase.stop(), redisDb.release()]);
 process.exit(0);
+
+/**
+ * A (the router as configured) against B (one env var changed), in alternating short phases: each round
+ * measures the emulator alone at c=1, then both routers at c=1, then both at full concurrency, A first in
+ * even rounds and B first in odd ones. The ratios of the same round are what compare; the medians summarise.
+ */
+async function compare(change: { name: string; value: string }): Promise<void> {
+  const rounds = Number(values.rounds);
+  const phaseMs = Number(values["phase-ms"]);
+  say(
+    `A/B: A as configured, B with ${change.name}=${change.value}; ${rounds} rounds of ${phaseMs} ms phases`,
+  );
+  const lines = [
+    "",
+    `A/B (B: ${change.name}=${change.value}), ${rounds} rounds, ${phaseMs} ms phases`,
+    "",
+    `| round | added p50 c=1 A ms | B ms | c=${concurrency} A req/s | B req/s | B/A req/s |`,
+    "|---|---|---|---|---|---|",
+  ];
+  const added = { router: [] as number[], other: [] as number[] };
+  const rps = { router: [] as number[], other: [] as number[] };
+  const ratios: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const order: Array<"router" | "other"> = round % 2 === 0 ? ["router", "other"] : ["other", "router"];
+    const direct = await measure("direct", body, { concurrency: 1, durationMs: phaseMs });
+    for (const target of order) {
+      const result = await measure(target, body, { concurrency: 1, durationMs: phaseMs });
+      added[target].push(result.p50 - direct.p50);
+    }
+    for (const target of order)
+      rps[target].push((await measure(target, body, { concurrency, durationMs: phaseMs })).rps);
+    const a = rps.router[round] ?? 0;
+    const b = rps.other[round] ?? 0;
+    ratios.push(b / a);
+    lines.push(
+      `| ${round + 1} | ${ms(added.router[round] ?? 0)} | ${ms(added.other[round] ?? 0)} | ${a.toFixed(0)} | ${b.toFixed(0)} | ${(b / a).toFixed(3)} |`,
+    );
+  }
+  lines.push(
+    `| median | ${ms(median(added.router))} | ${ms(median(added.other))} | ${median(rps.router).toFixed(0)} | ${median(rps.other).toFixed(0)} | ${median(ratios).toFixed(3)} |`,
+  );
+  console.log(lines.join("\n"));
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+function parseAssignment(text: string): { name: string; value: string } {
+  const at = text.indexOf("=");
+  if (at <= 0) throw new Error(`--compare wants NAME=VALUE (an env var of the router), got "${text}"`);
+  return { name: text.slice(0, at), value: text.slice(at + 1) };
+}
 
 /** User + system CPU time of a local process in ms (clock ticks of 10 ms); null when it cannot be read. */
 function cpuMs(pid: number | null): number | null {

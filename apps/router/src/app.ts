@@ -14,6 +14,7 @@ import { subscribeInvalidations } from "./services/invalidation.ts";
 import { KeyCache } from "./services/keys/key-cache.ts";
 import { AuthKeyFallback } from "./services/keys/resolve-key.ts";
 import { CircuitBreaker } from "./services/routing/circuit-breaker.ts";
+import { UpstreamClient } from "./services/upstream/client.ts";
 
 export async function buildRouterApp(runtime: Runtime<RouterEnv>): Promise<Service> {
   const { env, logger } = runtime;
@@ -65,6 +66,7 @@ export async function buildRouterApp(runtime: Runtime<RouterEnv>): Promise<Servi
     holds,
     settler,
     adapters: ADAPTERS,
+    upstream: new UpstreamClient(env.UPSTREAM_HTTP_CLIENT),
   };
   await catalog.refresh();
   catalog.start();
@@ -86,6 +88,7 @@ export async function buildRouterApp(runtime: Runtime<RouterEnv>): Promise<Servi
     await settler.close();
     await events.close();
     await closeRedis(subscriber);
+    deps.upstream.close();
   };
   return service;
 }

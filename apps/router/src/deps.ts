@@ -9,6 +9,7 @@ import type { Settler } from "./services/events/settler.ts";
 import type { KeyCache } from "./services/keys/key-cache.ts";
 import type { KeyFallback } from "./services/keys/resolve-key.ts";
 import type { CircuitBreaker } from "./services/routing/circuit-breaker.ts";
+import type { UpstreamClient } from "./services/upstream/client.ts";
 
 /** Everything a request needs, built once per process in app.ts and passed to handlers. */
 export interface RouterDeps {
@@ -28,4 +29,6 @@ export interface RouterDeps {
   /** Settles finished calls in batches, then publishes their events. */
   settler: Settler;
   adapters: AdapterRegistry;
+  /** Provider calls: keep-alive HTTP/1.1 for plain-HTTP upstreams, fetch for the rest. */
+  upstream: UpstreamClient;
 }

@@ -5,10 +5,16 @@ import { type RouterStack, startRouterStack } from "./stack.ts";
 // The router as a process, driven by the official OpenAI SDK, against each provider's emulator.
 let stack: RouterStack;
 let client: OpenAI;
+// The emulators are plain HTTP, so the router reaches them with its HTTP/1.1 client; a second router calls
+// them through fetch, the path of HTTPS providers and proxies.
+const clients: Record<"http1" | "fetch", OpenAI> = {} as Record<"http1" | "fetch", OpenAI>;
 
 beforeAll(async () => {
   stack = await startRouterStack();
   client = new OpenAI({ apiKey: stack.key, baseURL: `${stack.url}/v1`, maxRetries: 0 });
+  const viaFetch = await stack.startRouter({ UPSTREAM_HTTP_CLIENT: "fetch" });
+  clients.http1 = client;
+  clients.fetch = new OpenAI({ apiKey: stack.key, baseURL: `${viaFetch.url}/v1`, maxRetries: 0 });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -24,8 +30,14 @@ const weatherTool = {
   },
 };
 
-describe.each(chatModels)("%s through the OpenAI SDK", (model) => {
+const chatCases = chatModels.flatMap((model) => [
+  [model, "http1"],
+  [model, "fetch"],
+]) as Array<[(typeof chatModels)[number], "http1" | "fetch"]>;
+
+describe.each(chatCases)("%s through the OpenAI SDK (upstream via %s)", (model, via) => {
   it("answers a chat completion with content and usage", async () => {
+    const client = clients[via];
     const completion = await client.chat.completions.create({
       model,
       messages: [
@@ -43,6 +55,7 @@ describe.each(chatModels)("%s through the OpenAI SDK", (model) => {
   });
 
   it("streams a chat completion with the usage chunk last", async () => {
+    const client = clients[via];
     const stream = await client.chat.completions.create({
       model,
       messages: [{ role: "user", content: "Stream me a few words please" }],
@@ -65,6 +78,7 @@ describe.each(chatModels)("%s through the OpenAI SDK", (model) => {
   });
 
   it("streams without a usage chunk when the client did not ask for one", async () => {
+    const client = clients[via];
     const stream = await client.chat.completions.create({
       model,
       messages: [{ role: "user", content: "hi there" }],
@@ -77,6 +91,7 @@ describe.each(chatModels)("%s through the OpenAI SDK", (model) => {
   });
 
   it("returns tool calls, streamed too", async () => {
+    const client = clients[via];
     const request = {
       model,
       messages: [{ role: "user" as const, content: "What is the weather in Paris?" }],

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { OpenAIPassThroughStream } from "../../src/providers/openai/stream.ts";
 import { streamResponse } from "../../src/services/proxy/stream-response.ts";
 import type { CallTracker, Outcome } from "../../src/services/proxy/tracker.ts";
+import { fromFetch } from "../../src/services/upstream/client.ts";
 import { type OpenedStream, openStream } from "../../src/services/upstream/open-stream.ts";
 
 const encoder = new TextEncoder();
@@ -42,7 +43,7 @@ function upstreamOf(frames: string[]) {
   const abort = () => {
     state.aborted = true;
   };
-  return { call: { response: new Response(body), abort }, state };
+  return { call: { response: fromFetch(new Response(body)), abort }, state };
 }
 
 /** The tracker's surface the relay uses, recording what it was told. */

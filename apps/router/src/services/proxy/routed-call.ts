@@ -68,6 +68,7 @@ export async function routeCall<T>(
       };
       const request = build(adapter, ctx);
       const answered = await callUpstream(request, {
+        client: deps.upstream,
         adapter,
         provider: target.name,
         // A non-streamed answer's status line comes only when generation ends: bounding it per attempt would

@@ -1,8 +1,9 @@
 import type { ProviderAdapter, UpstreamFailure, UpstreamHttpRequest } from "../../providers/types.ts";
 import { type AttemptResult, abortError } from "../routing/execute.ts";
+import type { UpstreamClient, UpstreamResponse } from "./client.ts";
 
 export interface UpstreamCall {
-  response: Response;
+  response: UpstreamResponse;
   /** Aborts the upstream request (client went away, or total timeout). */
   abort: () => void;
 }
@@ -26,7 +27,13 @@ const failure = (code: UpstreamFailure["code"], message: string): AttemptResult<
  */
 export async function callUpstream(
   request: UpstreamHttpRequest,
-  options: { adapter: ProviderAdapter; provider: string; timeoutMs: number | null; signal: AbortSignal },
+  options: {
+    client: UpstreamClient;
+    adapter: ProviderAdapter;
+    provider: string;
+    timeoutMs: number | null;
+    signal: AbortSignal;
+  },
 ): Promise<AttemptResult<UpstreamCall>> {
   const own = options.timeoutMs === null ? null : new AbortController();
   let timedOut = false;
@@ -40,12 +47,7 @@ export async function callUpstream(
   if (own) options.signal.addEventListener("abort", onAbort, { once: true });
   const abort = () => own?.abort();
   try {
-    const response = await fetch(request.url, {
-      method: "POST",
-      headers: request.headers,
-      body: request.body,
-      signal: own?.signal ?? options.signal,
-    });
+    const response = await options.client.post(request, own?.signal ?? options.signal);
     if (response.ok) return { ok: true, value: { response, abort } };
     const text = await response.text();
     return { ok: false, failure: options.adapter.failure(response.status, text, response.headers) };

@@ -14,7 +14,6 @@ export class TransformedStream {
 
   constructor(
     private readonly upstream: UpstreamCall,
-    private readonly reader: ReadableStreamDefaultReader<Uint8Array>,
     readonly transform: ChatStreamTransform,
     private readonly provider: string,
   ) {}
@@ -41,8 +40,7 @@ export class TransformedStream {
   /** The next bytes of the upstream body; `null` at its end. */
   private async read(): Promise<Uint8Array | null> {
     try {
-      const { done, value } = await this.reader.read();
-      return done ? null : value;
+      return await this.upstream.response.read();
     } catch (error) {
       const reason = error instanceof Error ? error.message : "unknown";
       throw new UpstreamStreamError({
@@ -76,20 +74,7 @@ export async function openStream(
   provider: string,
   signal: AbortSignal,
 ): Promise<AttemptResult<OpenedStream>> {
-  const body = upstream.response.body;
-  if (!body) {
-    return {
-      ok: false,
-      failure: {
-        status: 502,
-        code: "upstream_error",
-        message: `${provider} answered a stream without a body`,
-        retryable: true,
-        retryAfterMs: null,
-      },
-    };
-  }
-  const stream = new TransformedStream(upstream, body.getReader(), transform, provider);
+  const stream = new TransformedStream(upstream, transform, provider);
   try {
     return { ok: true, value: { stream, head: await stream.next() } };
   } catch (error) {
