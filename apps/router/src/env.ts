@@ -16,8 +16,8 @@ export const RouterEnv = serviceEnv(4000, {
   /** Per-attempt upstream timeout, and the whole request's (all attempts and fallbacks). */
   UPSTREAM_TIMEOUT_MS: Ms(60_000),
   REQUEST_TIMEOUT_MS: Ms(300_000),
-  /** `auto`: plain-HTTP upstreams through the router's keep-alive HTTP/1.1 client; `fetch`: every call through fetch. */
-  UPSTREAM_HTTP_CLIENT: z.enum(["auto", "fetch"]).default("auto"),
+  /** Plain-HTTP upstreams: `auto` (HTTP/1.1 client at low concurrency, fetch under load), `http1` or `fetch`. */
+  UPSTREAM_HTTP_CLIENT: z.enum(["auto", "http1", "fetch"]).default("auto"),
   MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
   RETRY_BASE_MS: Ms(200),
   RETRY_MAX_MS: Ms(5_000),

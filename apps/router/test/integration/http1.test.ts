@@ -97,6 +97,19 @@ describe("the router's HTTP/1.1 upstream client", () => {
     expect(cases.large).toEqual({ requestAtLeast: true, bodyLength: 1024 * 1024 });
   });
 
+  it("carries the first calls at once itself in auto mode and the rest through fetch; http1 and fetch modes one each", () => {
+    expect(cases.modes.maxWaiting).toBe(4);
+    expect(cases.modes.modes).toEqual({
+      auto: { http1: 4, fetch: 2 },
+      http1: { http1: 6, fetch: 0 },
+      fetch: { http1: 0, fetch: 6 },
+    });
+  });
+
+  it("leaves plain-HTTP calls to fetch, which honours it, when HTTP_PROXY is set", () => {
+    expect(cases.modes.proxiedByFetch).toBe(true);
+  });
+
   it("closes its idle connections on close()", () => {
     expect(cases.closedIdle).toBe(0);
   });
