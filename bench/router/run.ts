@@ -192,12 +192,14 @@ const directThroughput = await measure("direct", body, { concurrency, durationMs
 const redisPid = await redisServerPid(redisDb.redis);
 const cpuBefore = {
   router: cpuMs(router.pid),
+  routerMain: cpuMs(router.pid, router.pid),
   redis: cpuMs(redisPid),
   wakeups: wakeups(router.pid),
 };
 const routerThroughput = await measure("router", body, { concurrency, durationMs });
 const cpuAfter = {
   router: cpuMs(router.pid),
+  routerMain: cpuMs(router.pid, router.pid),
   redis: cpuMs(redisPid),
   wakeups: wakeups(router.pid),
 };
@@ -232,7 +234,7 @@ console.log(
     `Router added latency (c=1): p50 ${ms(routerLatency.p50 - directLatency.p50)} ms, p99 ${ms(routerLatency.p99 - directLatency.p99)} ms`,
     `Router added latency, streaming (c=1): p50 ${ms(routerStreamLatency.p50 - directStreamLatency.p50)} ms, p99 ${ms(routerStreamLatency.p99 - directStreamLatency.p99)} ms`,
     `Router RSS: ${rssMb("VmRSS").toFixed(0)} MB now, ${rssMb("VmHWM").toFixed(0)} MB peak`,
-    `CPU per request (c=${concurrency}, non-streaming): router ${perRequestUs(cpuBefore.router, cpuAfter.router)}, Redis ${perRequestUs(cpuBefore.redis, cpuAfter.redis)}; router sleeps per request: ${((cpuAfter.wakeups - cpuBefore.wakeups) / routerThroughput.requests).toFixed(2)}`,
+    `CPU per request (c=${concurrency}, non-streaming): router ${perRequestUs(cpuBefore.router, cpuAfter.router)} (main thread ${perRequestUs(cpuBefore.routerMain, cpuAfter.routerMain)}), Redis ${perRequestUs(cpuBefore.redis, cpuAfter.redis)}; router sleeps per request: ${((cpuAfter.wakeups - cpuBefore.wakeups) / routerThroughput.requests).toFixed(2)}`,
   ].join("\n"),
 );
 
@@ -300,11 +302,12 @@ function parseAssignment(text: string): { name: string; value: string } {
   return { name: text.slice(0, at), value: text.slice(at + 1) };
 }
 
-/** User + system CPU time of a local process in ms (clock ticks of 10 ms); null when it cannot be read. */
-function cpuMs(pid: number | null): number | null {
+/** User + system CPU time of a local process (or of one of its threads) in ms (clock ticks of 10 ms); null when it cannot be read. */
+function cpuMs(pid: number | null, thread?: number): number | null {
   if (pid === null) return null;
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    const path = thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`;
+    const fields = readFileSync(path, "utf8").split(") ")[1]?.split(" ") ?? [];
     return (Number(fields[11]) + Number(fields[12])) * 10;
   } catch {
     return null;
