@@ -20,16 +20,19 @@ describe("Settler", () => {
       publish: (event: UsageEventInput) => void published.push(event.event_id),
     } as unknown as EventPublisher;
     const settler = new Settler({ admission, events, flushMs: 1, logger: createLogger("test", "silent") });
-    settler.submit(
-      { reservationId: "rsv_1" } as SettleRequest,
-      { event_id: "evt_a" } as UsageEventInput,
-      {} as Span,
-    );
+    let built = 0;
+    settler.submit({ reservationId: "rsv_1" } as SettleRequest, () => {
+      built++;
+      return { event: { event_id: `evt_${built}` } as UsageEventInput, span: {} as Span };
+    });
+    expect(built).toBe(0);
     await settler.flush();
     expect(published).toEqual([]);
     expect(settler.backlog).toBe(1);
     await settler.flush();
-    expect(published).toEqual(["evt_a"]);
+    // Built once, at the first flush: the retry publishes the same event id.
+    expect(published).toEqual(["evt_1"]);
+    expect(built).toBe(1);
     expect(settler.backlog).toBe(0);
   });
 });

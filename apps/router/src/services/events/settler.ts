@@ -7,10 +7,22 @@ const MAX_BATCH = 500;
 const MAX_PENDING = 100_000;
 const MAX_BACKOFF_MS = 1_000;
 
-interface Pending {
-  settle: SettleRequest;
+/** A finished call's usage event and span. */
+export interface CallEvents {
   event: UsageEventInput;
   span: Span;
+}
+
+interface Pending {
+  settle: SettleRequest;
+  /** Builds the event and span; called once, when the call is first flushed (its ids must not change). */
+  build: () => CallEvents;
+  built?: CallEvents;
+}
+
+function eventsOf(item: Pending): CallEvents {
+  item.built ??= item.build();
+  return item.built;
 }
 
 /**
@@ -31,16 +43,17 @@ export class Settler {
     private readonly deps: { admission: Admission; events: EventPublisher; flushMs: number; logger: Logger },
   ) {}
 
-  submit(settle: SettleRequest, event: UsageEventInput, span: Span): void {
+  /** `build` makes the call's usage event and span, off the request path (at the next flush). */
+  submit(settle: SettleRequest, build: () => CallEvents): void {
     if (this.pending.length >= MAX_PENDING) {
       this.deps.logger.error(
         { reservation_id: settle.reservationId },
         "settlement backlog full (Redis unreachable?): publishing unsettled",
       );
-      this.deps.events.publish(event, span);
+      this.publish({ settle, build });
       return;
     }
-    this.pending.push({ settle, event, span });
+    this.pending.push({ settle, build });
     this.schedule(this.deps.flushMs);
   }
 
@@ -74,7 +87,12 @@ export class Settler {
         { unsettled: left.length },
         "shutting down with unsettled calls; their holds will be reaped",
       );
-    for (const item of left) this.deps.events.publish(item.event, item.span);
+    for (const item of left) this.publish(item);
+  }
+
+  private publish(item: Pending): void {
+    const { event, span } = eventsOf(item);
+    this.deps.events.publish(event, span);
   }
 
   private schedule(ms: number): void {
@@ -88,6 +106,8 @@ export class Settler {
   private async settleBatch(): Promise<void> {
     const batch = this.pending.splice(0, MAX_BATCH);
     if (batch.length === 0) return;
+    // Built now, once: a batch that must be retried keeps its event ids.
+    for (const item of batch) eventsOf(item);
     let results: Awaited<ReturnType<Admission["settle"]>>;
     try {
       results = await this.deps.admission.settle(batch.map((item) => item.settle));
@@ -102,7 +122,7 @@ export class Settler {
     batch.forEach((item, i) => {
       const result = results[i];
       if (!result || result.kind === "failed" || result.kind === "unseeded") retry.push(item);
-      else this.deps.events.publish(item.event, item.span);
+      else this.publish(item);
     });
     if (retry.length === 0) {
       this.failures = 0;

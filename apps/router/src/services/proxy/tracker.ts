@@ -4,7 +4,7 @@ import type { RouterDeps } from "../../deps.ts";
 import { makeUsage } from "../../providers/common.ts";
 import type { NormalizedUsage, ProviderTarget } from "../../providers/types.ts";
 import { ClientGone } from "../routing/execute.ts";
-import { buildCallRecord, type Operation } from "../usage/record.ts";
+import { buildCallRecord, type CallRecord, type Operation, priceCall } from "../usage/record.ts";
 import type { AdmittedModel } from "./admission.ts";
 import { admissionHeaders } from "./budget.ts";
 
@@ -43,7 +43,7 @@ export class CallTracker {
   finish(outcome: Outcome): number {
     if (this.finished) return 0;
     this.finished = true;
-    const { event, span, billed } = buildCallRecord({
+    const record: CallRecord = {
       requestId: this.requestId,
       key: this.key,
       model: this.admitted.model,
@@ -62,7 +62,9 @@ export class CallTracker {
       traceparent: this.traceparent,
       reservationId: this.reservation.id,
       period: this.reservation.period,
-    });
+    };
+    const price = priceCall(record);
+    // The event and the span are built when the settler flushes, after the response left: not on its path.
     this.deps.settler.submit(
       {
         reservationId: this.reservation.id,
@@ -71,14 +73,13 @@ export class CallTracker {
         keyId: this.key.key_id,
         userId: this.key.user_id,
         period: this.reservation.period,
-        billedMicros: billed,
+        billedMicros: price.billed,
         tokens: outcome.usage.input + outcome.usage.output,
-        refundable: isRefundable(outcome.status, billed),
+        refundable: isRefundable(outcome.status, price.billed),
       },
-      event,
-      span,
+      () => buildCallRecord(record, price),
     );
-    return billed;
+    return price.billed;
   }
 
   /** A call that failed before any output: no tokens, the error's code. */

@@ -45,13 +45,27 @@ function traceIds(traceparent: string | undefined): { traceId: string; parentId:
     : { traceId: hex(16), parentId: null };
 }
 
+export interface CallPrice {
+  /** Provider cost and billed amount (cost + the plan's markup), micro-units. */
+  cost: number;
+  billed: number;
+}
+
+/** What the call cost, as settlement and the cost header need it at once. */
+export function priceCall(call: Pick<CallRecord, "usage" | "model" | "key">): CallPrice {
+  return priceUsage(call.usage, call.model.prices, call.key.tenant_limits.markup_pct);
+}
+
 /** The usage event for billing and the LLM span (OpenTelemetry GenAI conventions) for traces. */
-export function buildCallRecord(call: CallRecord): {
+export function buildCallRecord(
+  call: CallRecord,
+  price: CallPrice = priceCall(call),
+): {
   event: UsageEventInput;
   span: Span;
   billed: number;
 } {
-  const { cost, billed } = priceUsage(call.usage, call.model.prices, call.key.tenant_limits.markup_pct);
+  const { cost, billed } = price;
   const occurredAt = new Date(call.endedAt);
   const event: UsageEventInput = {
     event_id: newId("event"),
