@@ -69,21 +69,23 @@ export function createService(options: ServiceOptions): Service {
     }
   });
 
-  app.use(
-    "*",
-    bodyLimit({
-      maxSize: options.maxBodyBytes ?? DEFAULT_MAX_BODY,
-      onError: () => {
-        throw new AppError(
-          "payload_too_large",
-          `Request body is larger than ${options.maxBodyBytes ?? DEFAULT_MAX_BODY} bytes`,
-          {
-            max_bytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY,
-          },
-        );
-      },
-    }),
-  );
+  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  const tooLarge = () => {
+    throw new AppError("payload_too_large", `Request body is larger than ${maxBody} bytes`, {
+      max_bytes: maxBody,
+    });
+  };
+  // Hono's bodyLimit counts a streamed (chunked) body as it reads it.
+  const limitStream = bodyLimit({ maxSize: maxBody, onError: tooLarge });
+  app.use("*", (c, next) => {
+    // A declared length is checked without touching the body: `Request.body` would build a web stream that
+    // the handler's `text()` then has to read through (~10 % of a bare Bun server's requests per second).
+    const length = c.req.header("content-length");
+    if (length !== undefined && c.req.header("transfer-encoding") === undefined)
+      return Number(length) > maxBody ? tooLarge() : next();
+    if (c.req.method === "GET" || c.req.method === "HEAD") return next();
+    return limitStream(c, next);
+  });
 
   app.onError((error, c) => errorResponse(c, error));
   app.notFound((c) =>

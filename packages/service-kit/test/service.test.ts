@@ -101,6 +101,16 @@ describe("error envelope", () => {
     expect(await res.json()).toMatchObject({ code: "payload_too_large", details: { max_bytes: 1024 } });
   });
 
+  it("refuses a declared Content-Length over the limit before reading the body, and admits one under it", async () => {
+    const big = JSON.stringify({ model: "x".repeat(2000) });
+    const refused = await post("/things", big, { "content-length": String(big.length) });
+    expect(refused.status).toBe(413);
+    expect(await refused.json()).toMatchObject({ code: "payload_too_large" });
+    const small = JSON.stringify({ model: "m" });
+    const admitted = await post("/things", small, { "content-length": String(small.length) });
+    expect(admitted.status).toBe(200);
+  });
+
   it("hides the message of an unexpected error behind internal_error", async () => {
     const res = await appWithRoutes().app.request("/boom");
     expect(res.status).toBe(500);
