@@ -1,12 +1,15 @@
 // bench/router: the router's added latency over calling the provider emulator directly (p50/p99 at
 // concurrency 1), its throughput at concurrency 32 (non-streaming and streaming) and its memory, in one run.
 // Usage: bun bench/router/run.ts [--duration-ms 10000] [--latency-requests 3000] [--concurrency 32] [--load auto|wrk|bun]
-//        [--compare NAME=VALUE [--rounds 6] [--phase-ms 2000]]
+//        [--compare NAME=VALUE | --baseline DIR] [--rounds 6] [--phase-ms 2000]
 // The load generator is wrk when installed (`--load auto`, the default), else a fetch loop in this process.
-// `--compare` also starts a second router with one env var changed and measures both in alternating short
-// phases, round after round (A/B, then B/A), so that the machine's drift hits both alike.
+// `--compare` also starts a second router with one env var changed, `--baseline` the router of another
+// checkout (e.g. `git worktree add /tmp/base <commit> && (cd /tmp/base && pnpm install --offline)`), and
+// measures both in alternating short phases, round after round (A/B, then B/A), so that the machine's drift
+// hits both alike.
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { createDb, createPocketBase, modelToRow } from "@cloudfreedom/db";
 import { encryptSecret, providerSecretContext } from "@cloudfreedom/shared";
@@ -28,6 +31,7 @@ const { values } = parseArgs({
     concurrency: { type: "string", default: "32" },
     load: { type: "string", default: "auto" },
     compare: { type: "string" },
+    baseline: { type: "string" },
     rounds: { type: "string", default: "6" },
     "phase-ms": { type: "string", default: "2000" },
   },
@@ -85,18 +89,24 @@ const tenant = await createTenant({ db });
 const { secret } = await createApiKey({ db, redis: redisDb.redis }, tenant, { tier: "pro" });
 
 const logFile = `/tmp/cloudfreedom-bench-router-${process.pid}.log`;
-const comparison = values.compare ? parseAssignment(values.compare) : null;
-const router = await startRouter({});
+const change = values.compare ? parseAssignment(values.compare) : null;
+const baseline = values.baseline ? resolve(values.baseline) : null;
+const comparison = change
+  ? { label: `${change.name}=${change.value}`, env: { [change.name]: change.value }, root: REPO_ROOT }
+  : baseline
+    ? { label: `the router of ${baseline}`, env: {}, root: baseline }
+    : null;
+const router = await startRouter({}, REPO_ROOT);
 const routerUrl = router.url;
-const other = comparison ? await startRouter({ [comparison.name]: comparison.value }) : null;
+const other = comparison ? await startRouter(comparison.env, comparison.root) : null;
 
-/** A router process on the bench's PocketBase and Redis db; its logs go to `logFile`. */
-async function startRouter(overrides: Record<string, string>) {
+/** A router process (of the checkout at `root`) on the bench's PocketBase and Redis db; logs go to `logFile`. */
+async function startRouter(overrides: Record<string, string>, root: string) {
   const port = await freePort();
   const proc = Bun.spawn(
     [BUN_BIN, ...(process.env.BENCH_BUN_FLAGS ?? "").split(" ").filter(Boolean), "src/server.ts"],
     {
-      cwd: `${REPO_ROOT}/apps/router`,
+      cwd: `${root}/apps/router`,
       env: {
         ...process.env,
         PORT: String(port),
@@ -252,15 +262,13 @@ process.exit(0);
  * measures the emulator alone at c=1, then both routers at c=1, then both at full concurrency, A first in
  * even rounds and B first in odd ones. The ratios of the same round are what compare; the medians summarise.
  */
-async function compare(change: { name: string; value: string }): Promise<void> {
+async function compare(b: { label: string }): Promise<void> {
   const rounds = Number(values.rounds);
   const phaseMs = Number(values["phase-ms"]);
-  say(
-    `A/B: A as configured, B with ${change.name}=${change.value}; ${rounds} rounds of ${phaseMs} ms phases`,
-  );
+  say(`A/B: A as configured, B: ${b.label}; ${rounds} rounds of ${phaseMs} ms phases`);
   const lines = [
     "",
-    `A/B (B: ${change.name}=${change.value}), ${rounds} rounds, ${phaseMs} ms phases`,
+    `A/B (B: ${b.label}), ${rounds} rounds, ${phaseMs} ms phases`,
     "",
     `| round | added p50 c=1 A ms | B ms | c=${concurrency} A req/s | B req/s | B/A req/s |`,
     "|---|---|---|---|---|---|",
