@@ -50,3 +50,37 @@ describe("money in micro-units", () => {
     expect(() => applyMarkup(1, 0.5)).toThrow(RangeError);
   });
 });
+
+describe("tokenCost and applyMarkup agree with exact BigInt arithmetic", () => {
+  const exact = (a: number, b: number, d: number) =>
+    Number((BigInt(a) * BigInt(b) + BigInt(d) - 1n) / BigInt(d));
+  it("at the edges of the double fast path and on random values", () => {
+    const cases: Array<[number, number]> = [
+      [0, 0],
+      [1, 1],
+      [999_999, 1],
+      [1_000_001, 1],
+      [Number.MAX_SAFE_INTEGER, 1],
+      [94_906_265, 94_906_265], // the product is just above 2^53
+      [9_007_199, 1_000_000_000],
+      [4_503_599_627_370_496, 2],
+      [123_456_789, 72_960_000],
+    ];
+    let seed = 42;
+    const random = (max: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return Math.floor((seed / 2_147_483_648) * max);
+    };
+    for (let i = 0; i < 20_000; i++) {
+      const scale = 10 ** random(10);
+      cases.push([random(scale), random(10 ** random(10))]);
+    }
+    // Products a whole number of millions, and one micro-unit either side.
+    for (let k = 1; k < 2_000; k++)
+      cases.push([k * 4_503_599, 1_000_000], [k * 1_000_000 + 1, 7], [k * 999_999, 3]);
+    for (const [a, b] of cases) {
+      expect(tokenCost(a, b)).toBe(exact(a, b, 1_000_000));
+      if (a * b <= Number.MAX_SAFE_INTEGER / 2) expect(applyMarkup(a * b, 20)).toBe(exact(a * b, 120, 100));
+    }
+  });
+});
