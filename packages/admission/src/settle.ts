@@ -78,10 +78,8 @@ export async function runSettleBatch(
     );
   }
   const replies = (await pipeline.exec()) ?? [];
-  const results: SettleResult[] = batch.map(() => ({
-    kind: "failed",
-    error: new Error("no reply from the settle pipeline"),
-  }));
+  // Filled per tenant below; an Error (and its stack) is made only for a call that got no reply.
+  const results: Array<SettleResult | undefined> = new Array(batch.length);
   [...byTenant.values()].forEach((indexes, t) => {
     const [error, raw] = replies[t] ?? [null, null];
     indexes.forEach((i, j) => {
@@ -97,5 +95,8 @@ export async function runSettleBatch(
       }
     });
   });
-  return results;
+  return Array.from(
+    results,
+    (result) => result ?? { kind: "failed", error: new Error("no reply from the settle pipeline") },
+  );
 }

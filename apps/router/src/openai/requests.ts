@@ -99,8 +99,10 @@ export const REFUSED_PARAMETERS: Readonly<Record<string, string>> = {
   plugins: "provider plugins are not metered by this gateway",
 };
 
+const REFUSED = Object.entries(REFUSED_PARAMETERS);
+
 function refuseParameters(value: Record<string, unknown>, ctx: z.RefinementCtx): void {
-  for (const [name, reason] of Object.entries(REFUSED_PARAMETERS)) {
+  for (const [name, reason] of REFUSED) {
     if (value[name] === undefined || value[name] === null || (name === "store" && value[name] === false))
       continue;
     ctx.addIssue({ code: "custom", path: [name], message: `is not supported by this gateway: ${reason}` });
