@@ -83,7 +83,6 @@ export function createService(options: ServiceOptions): Service {
     const length = c.req.header("content-length");
     if (length !== undefined && c.req.header("transfer-encoding") === undefined)
       return Number(length) > maxBody ? tooLarge() : next();
-    if (c.req.method === "GET" || c.req.method === "HEAD") return next();
     return limitStream(c, next);
   });
 

@@ -79,5 +79,7 @@ function ceilDiv(a: number, b: number, divisor: number): number {
 export function applyMarkup(cost: Micros, markupPct: number): Micros {
   if (!Number.isInteger(markupPct) || markupPct < 0)
     throw new RangeError("markup must be a whole percentage");
+  if (!Number.isInteger(cost) || cost < 0)
+    throw new RangeError("cost must be a non-negative integer of micro-units");
   return ceilDiv(cost, 100 + markupPct, 100);
 }

@@ -43,7 +43,7 @@ describe("the router's HTTP/1.1 upstream client", () => {
 
   it("fails a request whose kept-alive connection was dropped, without retrying it, and reconnects", () => {
     expect(cases.droppedReused).toEqual({
-      error: { name: "UpstreamConnectionError", message: "connection closed by the upstream" },
+      error: { name: "UpstreamConnectionError", message: expect.stringMatching(/ECONNRESET|closed/) },
       body: { connection: 1 },
       connections: 2,
       requests: 3,
@@ -52,7 +52,7 @@ describe("the router's HTTP/1.1 upstream client", () => {
 
   it("fails a request whose new connection was dropped before any answer", () => {
     expect(cases.droppedFresh).toEqual({
-      error: { name: "UpstreamConnectionError", message: "connection closed by the upstream" },
+      error: { name: "UpstreamConnectionError", message: expect.stringMatching(/ECONNRESET|closed/) },
       requests: 1,
     });
   });
@@ -64,7 +64,7 @@ describe("the router's HTTP/1.1 upstream client", () => {
       retryAfter: "7",
       failedBody: "busy",
       first: "0123456789",
-      error: { name: "UpstreamConnectionError", message: "connection closed by the upstream" },
+      error: { name: "UpstreamConnectionError", message: expect.stringMatching(/ECONNRESET|closed/) },
     });
   });
 
@@ -108,6 +108,34 @@ describe("the router's HTTP/1.1 upstream client", () => {
 
   it("leaves plain-HTTP calls to fetch, which honours it, when HTTP_PROXY is set", () => {
     expect(cases.modes.proxiedByFetch).toBe(true);
+  });
+
+  it("rejects at once, sending nothing, when aborted while connecting", () => {
+    expect(cases.abortWhileConnecting).toEqual({ error: "AbortError", requests: 0 });
+  });
+
+  it("does not reuse a connection answered before its request was fully written", () => {
+    expect(cases.earlyAnswer).toMatchObject({ first: 413, second: "ok", connections: 2 });
+  });
+
+  it("takes a new connection after a server closed right after its answer, without failing a request", () => {
+    expect(cases.closesAfterAnswer).toEqual({ failed: 0, connections: 20 });
+  });
+
+  it("closes every expired idle connection in one sweep", () => {
+    expect(cases.sweep).toEqual({ idle: 8, closedByServerSide: 8, idleAfter: 0 });
+  });
+
+  it("fails a read-until-close body cut by a reset instead of ending it as complete", () => {
+    expect(cases.resetUntilClose.error?.message).toMatch(/ECONNRESET|reset/i);
+  });
+
+  it("sends credentials of the URL as Basic auth", () => {
+    expect(cases.basicAuth).toBe(Buffer.from("ollama:s3cr:t").toString("base64"));
+  });
+
+  it("follows a redirect through fetch, as a call that went through fetch would have", () => {
+    expect(cases.redirect).toEqual({ status: 200, body: { followed: true }, requests: 3 });
   });
 
   it("closes its idle connections on close()", () => {

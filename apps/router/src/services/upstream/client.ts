@@ -35,8 +35,12 @@ export class UpstreamClient {
   async post(request: UpstreamHttpRequest, signal: AbortSignal): Promise<UpstreamResponse> {
     this.waiting++;
     try {
-      if (this.http1 && this.waiting <= this.maxWaiting && request.url.startsWith("http:"))
-        return await this.http1.post(new URL(request.url), request.headers, request.body, signal);
+      if (this.http1 && this.waiting <= this.maxWaiting && request.url.startsWith("http:")) {
+        const answer = await this.http1.post(new URL(request.url), request.headers, request.body, signal);
+        // Redirects are fetch's to follow (307/308 re-send the POST), whichever client took the call.
+        if (!Http1Client.isRedirect(answer)) return answer;
+        await answer.text();
+      }
       const response = await fetch(request.url, {
         method: "POST",
         headers: request.headers,

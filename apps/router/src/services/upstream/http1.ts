@@ -26,6 +26,9 @@ const DEFAULTS = { idleMs: 4_000, maxIdlePerOrigin: 256, maxHeadBytes: 64 * 1024
 const CRLF = 0x0d0a;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+// Header bytes are Latin-1 (as fetch reads them), one character per byte.
+const headDecoder = new TextDecoder("latin1");
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const FORBIDDEN_HEADERS = new Set([
   "host",
   "content-length",
@@ -74,8 +77,13 @@ export class Http1Client {
       throw new TypeError(`Http1Client speaks plain HTTP only, not ${url.protocol}`);
     signal?.throwIfAborted();
     const payload = requestBytes(url, headers, body);
-    const connection = this.take(url.host) ?? (await this.connect(url));
+    const connection = this.take(url.host) ?? (await this.connect(url, signal));
     return connection.exchange(payload, signal);
+  }
+
+  /** Whether fetch would have followed this answer (the HTTP/1.1 client does not follow redirects). */
+  static isRedirect(response: UpstreamResponse): boolean {
+    return REDIRECTS.has(response.status) && response.headers.has("location");
   }
 
   /** Idle connections, all origins (for tests and metrics). */
@@ -96,10 +104,16 @@ export class Http1Client {
     const list = this.idle.get(host);
     const now = Date.now();
     for (let connection = list?.pop(); connection; connection = list?.pop()) {
-      if (connection.usable && now - connection.idleSince < this.options.idleMs) return connection;
+      if (this.fresh(connection, now)) return connection;
       connection.destroy();
     }
     return undefined;
+  }
+
+  /** Open, and idle for less than our limit and than the server's `Keep-Alive: timeout` (minus a second). */
+  private fresh(connection: Connection, now: number): boolean {
+    const limit = Math.min(this.options.idleMs, connection.serverIdleMs);
+    return connection.usable && now - connection.idleSince < limit;
   }
 
   private release(connection: Connection): void {
@@ -120,22 +134,33 @@ export class Http1Client {
   }
 
   private sweep(now: number): void {
-    for (const [host, list] of this.idle) {
-      const keep = list.filter((c) => c.usable && now - c.idleSince < this.options.idleMs);
-      for (const c of list) if (!keep.includes(c)) c.destroy();
-      if (keep.length > 0) this.idle.set(host, keep);
-      else this.idle.delete(host);
+    for (const [host, list] of [...this.idle]) {
+      // destroy() closes at once, and the close removes the connection from `list`: iterate a copy.
+      for (const connection of list.filter((c) => !this.fresh(c, now))) {
+        this.forget(connection);
+        connection.destroy();
+      }
+      if (list.length === 0) this.idle.delete(host);
     }
   }
 
-  private async connect(url: URL): Promise<Connection> {
+  private async connect(url: URL, signal?: AbortSignal): Promise<Connection> {
     const connection = new Connection(url.host, this.options.maxHeadBytes, {
       release: (c) => this.release(c),
       forget: (c) => this.forget(c),
     });
+    const opening = connection.open(url.hostname.replace(/^\[|\]$/g, ""), Number(url.port || 80));
     try {
-      await connection.open(url.hostname.replace(/^\[|\]$/g, ""), Number(url.port || 80));
+      await (signal ? untilAborted(opening, signal) : opening);
     } catch (error) {
+      if (signal?.aborted) {
+        // A connect that lands after the abort is closed at once.
+        opening.then(
+          () => connection.destroy(),
+          () => undefined,
+        );
+        throw abortReason(signal);
+      }
       const code = (error as { code?: unknown } | null)?.code;
       const reason = error instanceof Error ? error.message : String(error);
       throw new UpstreamConnectionError(
@@ -146,10 +171,28 @@ export class Http1Client {
   }
 }
 
+/** `work`, or the signal's abort reason as soon as it aborts. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortReason(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortReason(signal));
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
 /** The request line, headers and body, as one buffer for one write. */
 function requestBytes(url: URL, headers: Record<string, string>, body: string): Uint8Array {
   const bodyBytes = encoder.encode(body);
   let head = `POST ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n`;
+  // Credentials in the base URL are sent as Basic auth, as fetch does.
+  if (
+    (url.username || url.password) &&
+    !Object.keys(headers).some((h) => h.toLowerCase() === "authorization")
+  ) {
+    const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+    head += `authorization: Basic ${Buffer.from(credentials).toString("base64")}\r\n`;
+  }
   for (const name in headers) {
     const value = headers[name] ?? "";
     if (FORBIDDEN_HEADERS.has(name.toLowerCase())) continue;
@@ -178,6 +221,8 @@ interface Pool {
 /** One socket and the one exchange in flight on it. */
 class Connection {
   idleSince = 0;
+  /** The server's `Keep-Alive: timeout` less a second, when it said one. */
+  serverIdleMs = Number.POSITIVE_INFINITY;
   private socket: Socket<undefined> | null = null;
   private pending: Uint8Array | null = null;
   private unwritten: Uint8Array | null = null;
@@ -206,7 +251,8 @@ class Connection {
       socket: {
         data: (_socket, data) => this.onData(data),
         drain: () => this.flushUnwritten(),
-        close: () => this.onClose(null),
+        // Bun reports a reset only here, as the second argument.
+        close: (_socket, error) => this.onClose(error ?? null),
         end: () => this.onClose(null),
         error: (_socket, error) => this.onClose(error),
       },
@@ -218,9 +264,14 @@ class Connection {
     this.keepAlive = true;
     this.framing = null;
     this.pending = null;
+    this.unwritten = null;
     return new Promise<Http1Response>((resolve, reject) => {
       this.waiting = { resolve, reject };
       this.response = null;
+      if (signal?.aborted) {
+        this.fail(abortReason(signal));
+        return;
+      }
       if (signal) {
         this.signal = signal;
         this.onAbort = () => this.fail(abortReason(signal));
@@ -296,7 +347,7 @@ class Connection {
   private parseHead(bytes: Uint8Array): number {
     const end = indexOfHeadEnd(bytes);
     if (end < 0) return -1;
-    const lines = decoder.decode(bytes.subarray(0, end)).split("\r\n");
+    const lines = headDecoder.decode(bytes.subarray(0, end)).split("\r\n");
     const statusLine = /^HTTP\/1\.([01]) (\d{3})/.exec(lines[0] ?? "");
     if (!statusLine)
       throw new UpstreamConnectionError(`not an HTTP/1.x response: ${(lines[0] ?? "").slice(0, 40)}`);
@@ -305,7 +356,7 @@ class Connection {
     if (status >= 100 && status < 200) return consumed;
     const pairs: [string, string][] = [];
     let length: number | null = null;
-    let chunked = false;
+    let codings: string | null = null;
     this.keepAlive = statusLine[1] === "1";
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i] ?? "";
@@ -314,20 +365,28 @@ class Connection {
       const name = line.slice(0, colon).trim().toLowerCase();
       const value = line.slice(colon + 1).trim();
       pairs.push([name, value]);
-      if (name === "content-length") length = Number(value);
-      else if (name === "transfer-encoding")
-        chunked = value.toLowerCase().split(",").at(-1)?.trim() === "chunked";
+      if (name === "content-length") {
+        if (!/^\d+$/.test(value) || (length !== null && length !== Number(value)))
+          throw new UpstreamConnectionError(`invalid content-length: ${value.slice(0, 40)}`);
+        length = Number(value);
+      } else if (name === "transfer-encoding") codings = codings === null ? value : `${codings}, ${value}`;
       else if (name === "connection") {
         const tokens = value.toLowerCase();
         if (tokens.includes("close")) this.keepAlive = false;
         else if (tokens.includes("keep-alive")) this.keepAlive = true;
+      } else if (name === "keep-alive") {
+        const timeout = /timeout=(\d+)/i.exec(value)?.[1];
+        if (timeout) this.serverIdleMs = Math.max(0, Number(timeout) * 1000 - 1000);
       }
     }
+    // A transfer coding overrides any length; the body is chunked only if chunked is its last coding.
+    const chunked = codings !== null && codings.toLowerCase().split(",").at(-1)?.trim() === "chunked";
+    if (codings !== null) length = null;
     const response = new Http1Response(status, pairs);
     this.response = response;
     if (status === 204 || status === 304) this.framing = { kind: "length", remaining: 0 };
     else if (chunked) this.framing = { kind: "chunked", state: "size", remaining: 0 };
-    else if (length !== null && Number.isSafeInteger(length) && length >= 0)
+    else if (length !== null && Number.isSafeInteger(length))
       this.framing = { kind: "length", remaining: length };
     else {
       this.framing = { kind: "close" };
@@ -374,9 +433,9 @@ class Connection {
         if (line !== "") throw new UpstreamConnectionError("malformed chunk end");
         framing.state = "size";
       } else if (framing.state === "size") {
-        const size = Number.parseInt(line.split(";")[0] ?? "", 16);
-        if (!Number.isSafeInteger(size) || size < 0)
-          throw new UpstreamConnectionError("malformed chunk size");
+        const digits = (line.split(";")[0] ?? "").trim();
+        const size = /^[0-9a-fA-F]{1,12}$/.test(digits) ? Number.parseInt(digits, 16) : Number.NaN;
+        if (!Number.isSafeInteger(size)) throw new UpstreamConnectionError("malformed chunk size");
         if (size === 0) framing.state = "trailers";
         else {
           framing.state = "data";
@@ -396,8 +455,16 @@ class Connection {
     this.framing = null;
     this.detachSignal();
     response?.end();
-    if (this.keepAlive && !this.dead) this.pool.release(this);
-    else this.destroy();
+    // An answer that came before the whole request was written (a 413, a 401) leaves the socket mid-body.
+    if (!this.keepAlive || this.dead || this.unwritten) {
+      this.destroy();
+      return;
+    }
+    // Back to the pool on the next turn of the event loop, so that a close the server sent right after its
+    // answer is seen first and the connection is not handed to a new request as it goes.
+    setImmediate(() => {
+      if (!this.dead) this.pool.release(this);
+    });
   }
 
   private onClose(error: Error | null): void {
@@ -461,7 +528,17 @@ class Http1Response implements UpstreamResponse {
   }
 
   get headers(): Headers {
-    this.parsedHeaders ??= new Headers(this.pairs);
+    if (!this.parsedHeaders) {
+      const headers = new Headers();
+      for (const [name, value] of this.pairs) {
+        try {
+          headers.append(name, value);
+        } catch {
+          // A header fetch would not accept either (an invalid name or value) is left out, not fatal.
+        }
+      }
+      this.parsedHeaders = headers;
+    }
     return this.parsedHeaders;
   }
 
