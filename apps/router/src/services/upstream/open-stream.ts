@@ -4,7 +4,8 @@ import type { UpstreamCall } from "./call.ts";
 
 /**
  * An upstream stream read through its transform on demand: `next` reads only until the transform has
- * something for the client, so the client's pace sets the upstream's. A broken connection is an
+ * something for the client, so the client's pace sets the upstream's (through fetch; the HTTP/1.1 client of
+ * plain-HTTP upstreams buffers what arrives, which an LLM's slow answer keeps small). A broken connection is an
  * UpstreamStreamError like a provider's own error event.
  */
 export class TransformedStream {
