@@ -35,4 +35,30 @@ describe("Settler", () => {
     expect(built).toBe(1);
     expect(settler.backlog).toBe(0);
   });
+
+  it("settles a call whose events cannot be built and still publishes the rest of its batch", async () => {
+    const settled: string[] = [];
+    const admission = {
+      settle: async (batch: SettleRequest[]) => {
+        settled.push(...batch.map((item) => item.reservationId));
+        return batch.map(() => ({ kind: "settled" }));
+      },
+    } as unknown as Admission;
+    const published: string[] = [];
+    const events = {
+      publish: (event: UsageEventInput) => void published.push(event.event_id),
+    } as unknown as EventPublisher;
+    const settler = new Settler({ admission, events, flushMs: 1, logger: createLogger("test", "silent") });
+    settler.submit({ reservationId: "rsv_1" } as SettleRequest, () => {
+      throw new Error("bug");
+    });
+    settler.submit({ reservationId: "rsv_2" } as SettleRequest, () => ({
+      event: { event_id: "evt_2" } as UsageEventInput,
+      span: {} as Span,
+    }));
+    await settler.flush();
+    expect(settled).toEqual(["rsv_1", "rsv_2"]);
+    expect(published).toEqual(["evt_2"]);
+    expect(settler.backlog).toBe(0);
+  });
 });

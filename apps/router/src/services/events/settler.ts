@@ -17,12 +17,8 @@ interface Pending {
   settle: SettleRequest;
   /** Builds the event and span; called once, when the call is first flushed (its ids must not change). */
   build: () => CallEvents;
-  built?: CallEvents;
-}
-
-function eventsOf(item: Pending): CallEvents {
-  item.built ??= item.build();
-  return item.built;
+  /** null: building failed (a bug), logged once; the call is still settled. */
+  built?: CallEvents | null;
 }
 
 /**
@@ -91,8 +87,24 @@ export class Settler {
   }
 
   private publish(item: Pending): void {
-    const { event, span } = eventsOf(item);
-    this.deps.events.publish(event, span);
+    const built = this.eventsOf(item);
+    if (built) this.deps.events.publish(built.event, built.span);
+  }
+
+  /** The call's event and span, built once; a builder that throws costs that one call's events, not a batch. */
+  private eventsOf(item: Pending): CallEvents | null {
+    if (item.built === undefined) {
+      try {
+        item.built = item.build();
+      } catch (error) {
+        item.built = null;
+        this.deps.logger.error(
+          { err: error, reservation_id: item.settle.reservationId },
+          "could not build the usage event and span of a call; it is settled without them",
+        );
+      }
+    }
+    return item.built;
   }
 
   private schedule(ms: number): void {
@@ -107,7 +119,7 @@ export class Settler {
     const batch = this.pending.splice(0, MAX_BATCH);
     if (batch.length === 0) return;
     // Built now, once: a batch that must be retried keeps its event ids.
-    for (const item of batch) eventsOf(item);
+    for (const item of batch) this.eventsOf(item);
     let results: Awaited<ReturnType<Admission["settle"]>>;
     try {
       results = await this.deps.admission.settle(batch.map((item) => item.settle));
