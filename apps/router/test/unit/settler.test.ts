@@ -16,8 +16,12 @@ describe("Settler", () => {
       },
     } as unknown as Admission;
     const published: string[] = [];
+    let queueFlushes = 0;
     const events = {
       publish: (event: UsageEventInput) => void published.push(event.event_id),
+      flush: async () => {
+        queueFlushes++;
+      },
     } as unknown as EventPublisher;
     const settler = new Settler({ admission, events, flushMs: 1, logger: createLogger("test", "silent") });
     let built = 0;
@@ -28,10 +32,13 @@ describe("Settler", () => {
     expect(built).toBe(0);
     await settler.flush();
     expect(published).toEqual([]);
+    expect(queueFlushes).toBe(0);
     expect(settler.backlog).toBe(1);
     await settler.flush();
     // Built once, at the first flush: the retry publishes the same event id.
     expect(published).toEqual(["evt_1"]);
+    // Settled events are handed to their queue at once, not a flush window later.
+    expect(queueFlushes).toBe(1);
     expect(built).toBe(1);
     expect(settler.backlog).toBe(0);
   });
@@ -47,6 +54,7 @@ describe("Settler", () => {
     const published: string[] = [];
     const events = {
       publish: (event: UsageEventInput) => void published.push(event.event_id),
+      flush: async () => {},
     } as unknown as EventPublisher;
     const settler = new Settler({ admission, events, flushMs: 1, logger: createLogger("test", "silent") });
     settler.submit({ reservationId: "rsv_1" } as SettleRequest, () => {

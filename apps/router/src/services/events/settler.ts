@@ -136,6 +136,8 @@ export class Settler {
       if (!result || result.kind === "failed" || result.kind === "unseeded") retry.push(item);
       else this.publish(item);
     });
+    // Settled events go to their queue now rather than a flush window later: half the time in memory.
+    if (retry.length < batch.length) void this.deps.events.flush();
     if (retry.length === 0) {
       this.failures = 0;
       return;
