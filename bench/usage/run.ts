@@ -4,6 +4,8 @@
 //
 //   bun bench/usage/run.ts            # EVENTS=50000, BATCH=50, the worker's default settings
 //   EVENTS=100000 BATCH=500 USAGE_CONCURRENCY=16 bun bench/usage/run.ts
+//   PREFILL=1000000 bun bench/usage/run.ts   # steady state: the same tenant's table holds 1M rows first
+import { Database } from "bun:sqlite";
 import { cpus } from "node:os";
 import { createDb, createPocketBase } from "@cloudfreedom/db";
 import { closeRedis, createProducer, createRedis, queueDepth } from "@cloudfreedom/queue";
@@ -19,6 +21,7 @@ import {
 
 const EVENTS = Number(process.env.EVENTS ?? 50_000);
 const BATCH = Number(process.env.BATCH ?? 50);
+const PREFILL = Number(process.env.PREFILL ?? 0);
 const workerEnv = Object.fromEntries(
   ["USAGE_BATCH_SIZE", "USAGE_CONCURRENCY", "USAGE_BATCH_LINGER_MS", "SNAPSHOT_INTERVAL_MS"].flatMap(
     (name) => (process.env[name] ? [[name, process.env[name] ?? ""]] : []),
@@ -68,6 +71,7 @@ try {
     latency_ms: 420,
     occurred_at: new Date().toISOString(),
   });
+  if (PREFILL > 0) prefill(pocketbase.dataDir, tenant.id, key.row.id, period, PREFILL);
   const stored = async () =>
     (await db.forTenant(tenant.id).collection("usage_logs").list({ perPage: 1 })).totalItems;
 
@@ -101,7 +105,7 @@ try {
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  const count = await stored();
+  const count = (await stored()) - PREFILL;
   const enqueueMs = await enqueueing;
   await producer.close();
   const cpu = cpus();
@@ -111,6 +115,7 @@ try {
         bench: "usage",
         events: EVENTS,
         events_per_job: BATCH,
+        prefilled_rows: PREFILL,
         persisted: count,
         seconds: Number((elapsedMs / 1000).toFixed(2)),
         events_per_second: Math.round((count / elapsedMs) * 1000),
@@ -127,7 +132,55 @@ try {
     process.exitCode = 1;
   }
 } finally {
+  // What the worker said, counted by message (DUMP_WORKER_LOG=1): where a slow run spent its time.
+  if (process.env.DUMP_WORKER_LOG) {
+    const counts = new Map<string, number>();
+    for (const line of worker?.logs() ?? [])
+      counts.set(String(line.msg), (counts.get(String(line.msg)) ?? 0) + 1);
+    console.error([...counts].sort((a, b) => b[1] - a[1]).slice(0, 20));
+  }
   await worker?.stop("SIGTERM");
   await closeRedis(queueRedis);
   await Promise.all([pocketbase.stop(), redisDb.release()]);
+}
+
+/**
+ * Writes `rows` usage_logs rows of the tenant straight into PocketBase's SQLite file (WAL; PocketBase is idle
+ * meanwhile), shaped like the worker's: random ids as PocketBase makes them, random event and request ids, an
+ * hour of occurred_at before now. Then the timed run inserts into indexes of that size, as a table in
+ * production would be.
+ */
+function prefill(dataDir: string, tenantId: string, keyId: string, period: string, rows: number): void {
+  const db = new Database(`${dataDir}/data.db`);
+  db.exec("PRAGMA busy_timeout = 10000");
+  const insert = db.prepare(
+    `INSERT INTO usage_logs (id, tenant, event_id, request_id, api_key, source, model, provider, deployment,
+       upstream_model, status, period, occurred_at, created, updated, input_tokens, output_tokens, cost_micros,
+       billed_micros, latency_ms, http_status, attempts)
+     VALUES (?, ?, ?, ?, ?, 'router', 'gpt-4o-mini', 'openai', 'openai/gpt-4o-mini', 'gpt-4o-mini', 'success', ?,
+       ?, ?, ?, 120, 80, 66, 80, 420, 200, 1)`,
+  );
+  const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  const pbId = () => {
+    let id = "use_";
+    for (let i = 0; i < 15; i++) id += alphabet[Math.floor(Math.random() * 36)];
+    return id;
+  };
+  const start = Date.now() - 3_600_000;
+  const began = performance.now();
+  const chunk = 50_000;
+  for (let done = 0; done < rows; ) {
+    const n = Math.min(chunk, rows - done);
+    db.transaction(() => {
+      for (let i = 0; i < n; i++) {
+        const at = new Date(start + ((done + i) * 3_600_000) / rows).toISOString().replace("T", " ");
+        insert.run(pbId(), tenantId, newId("event"), newId("request"), keyId, period, at, at, at);
+      }
+    })();
+    done += n;
+    console.error(
+      `[bench] prefilled ${done} of ${rows} rows (${((performance.now() - began) / 1000).toFixed(0)} s)`,
+    );
+  }
+  db.close();
 }

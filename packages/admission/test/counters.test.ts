@@ -1,36 +1,36 @@
 import type { UsageEvent } from "@cloudfreedom/shared";
 import { describe, expect, it } from "vitest";
-import { addUsage, emptyTotals, mergeSnapshots } from "../src/counter-source.ts";
+import { addPeriodSlices, emptyTotals, mergeSnapshots } from "../src/counter-source.ts";
 import { parsePeriodHash } from "../src/read.ts";
 import { seedFields } from "../src/reseed.ts";
 import { settlementOf } from "../src/usage.ts";
 
-const row = (billed: number, user: string, key: string, status = "success") => ({
+const row = (billed: number, user: string, key: string, queries = 1) => ({
   billed_micros: billed,
   user,
   api_key: key,
-  status,
+  queries,
 });
 
-describe("rebuilding counters from usage rows", () => {
-  it("sums spend per tenant, user and key, and counts queries except errors that cost nothing", () => {
-    const totals = addUsage(emptyTotals(), [
-      row(100, "usr_a", "key_1"),
+describe("rebuilding counters from usage sums per key and user", () => {
+  it("sums spend per tenant, user and key, and adds up the queries", () => {
+    const totals = addPeriodSlices(emptyTotals(), [
+      row(100, "usr_a", "key_1", 3),
       row(50, "usr_a", "key_2"),
-      row(25, "", "key_2", "cancelled"),
-      row(0, "usr_a", "key_1", "error"),
-      row(7, "usr_b", "key_3", "error"),
+      row(25, "", "key_2"),
+      row(0, "usr_b", "", 0),
+      row(7, "usr_b", "key_3"),
     ]);
     expect(totals).toEqual({
       tenant: 182,
       users: { usr_a: 150, usr_b: 7 },
       keys: { key_1: 100, key_2: 75, key_3: 7 },
-      queries: 4,
+      queries: 6,
     });
   });
 
   it("takes per scope the larger of logs and budget snapshots, never their sum", () => {
-    const fromLogs = addUsage(emptyTotals(), [row(100, "usr_a", "key_1"), row(40, "usr_b", "key_2")]);
+    const fromLogs = addPeriodSlices(emptyTotals(), [row(100, "usr_a", "key_1"), row(40, "usr_b", "key_2")]);
     const merged = mergeSnapshots(fromLogs, [
       { scope_type: "tenant", scope_id: "tnt", spent_micros: 120, query_count: 5 },
       { scope_type: "user", scope_id: "usr_a", spent_micros: 130, query_count: 0 },

@@ -1,4 +1,4 @@
-import { createDb, createPocketBase, type Db, toPbDate } from "@cloudfreedom/db";
+import { bulkInsert, createDb, createPocketBase, type Db, toPbDate } from "@cloudfreedom/db";
 import { newId } from "@cloudfreedom/shared";
 import type { LeasedRedisDb } from "@cloudfreedom/testing";
 import {
@@ -82,5 +82,44 @@ describe("pocketBaseCounterSource", () => {
       keys: {},
       queries: 0,
     });
+  });
+
+  it("reads a period of thousands of logs in one aggregate read, not page by page", async () => {
+    const tenant = await createTenant({ db });
+    const key = await createApiKey({ db, redis: redisDb.redis }, tenant);
+    const rows = Array.from({ length: 2_500 }, (_, i) => ({
+      tenant: tenant.id,
+      event_id: newId("event"),
+      source: "router",
+      api_key: key.row.id,
+      user: "",
+      model: "gpt-test",
+      billed_micros: 3,
+      // Every tenth an error that cost nothing: it gave its query back.
+      status: i % 10 === 0 ? "error" : "success",
+      period: "2026-11",
+      occurred_at: toPbDate(Date.now()),
+    }));
+    for (let i = 0; i < rows.length; i += 10)
+      rows[i] = { ...rows[i], billed_micros: 0 } as (typeof rows)[number];
+    const written = await bulkInsert(db.client, "usage_logs", rows, { uniqueBy: ["tenant", "event_id"] });
+    expect(written.every((w) => w.status === "created")).toBe(true);
+    let reads = 0;
+    const counting = {
+      ...db.client,
+      call: <T>(fn: Parameters<typeof db.client.call<T>>[0]) => {
+        reads++;
+        return db.client.call(fn);
+      },
+    };
+    const totals = await pocketBaseCounterSource(counting).load(tenant.id, "2026-11");
+    expect(totals).toEqual({
+      tenant: 2_250 * 3,
+      users: {},
+      keys: { [key.row.id]: 2_250 * 3 },
+      queries: 2_250,
+    });
+    // The sums and the budget snapshots: two reads whatever the number of logs.
+    expect(reads).toBe(2);
   });
 });
