@@ -84,6 +84,18 @@ describe("ids", () => {
     expect(new Set(Array.from({ length: 1000 }, () => newId("request"))).size).toBe(1000);
   });
 
+  it("starts ids with their creation time, so later ids sort after earlier ones", async () => {
+    const before = Date.now();
+    const first = newId("event");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const later = Array.from({ length: 100 }, () => newId("event"));
+    expect(later.every((id) => id > first)).toBe(true);
+    expect(Number.parseInt(first.slice(4, 13), 36)).toBeGreaterThanOrEqual(before);
+    expect(Number.parseInt(first.slice(4, 13), 36)).toBeLessThanOrEqual(Date.now());
+    // Short ids stay random throughout.
+    expect(newId("job", 12)).toMatch(/^job_[0-9a-z]{12}$/);
+  });
+
   it("accepts a sane caller request id and replaces a hostile one", () => {
     expect(acceptRequestId("abc-123")).toBe("abc-123");
     expect(acceptRequestId("bad id\nwith newline")).toMatch(/^req_/);
