@@ -84,6 +84,13 @@ describe("bulkInsert against PocketBase", () => {
     expect(new Set(created.values()).size).toBe(2_500);
     expect(await storedCount()).toBe(2_500);
 
+    // Generated ids follow the pattern and start with their creation time: later chunks sort after earlier ones.
+    const ids = [...created.values()];
+    for (const id of ids) expect(id).toMatch(/^use_[a-z0-9]{15}$/);
+    const stamp = (id: string) => Number.parseInt(id.slice(4, 13), 36);
+    expect(Math.abs(stamp(ids[0] ?? "") - Date.now())).toBeLessThan(60_000);
+    expect(stamp(ids[2_499] ?? "")).toBeGreaterThanOrEqual(stamp(ids[0] ?? ""));
+
     const stored = await usageLogs().getFirst({
       filter: "event_id = {:id}",
       params: { id: eventIds[1_234] },
