@@ -32,6 +32,18 @@ const timeIdChars = 9
 // timeIdAlphabet is the pattern's own alphabet.
 const timeIdAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
 
+// timeIdSeqChars is the sequence's share of a time-ordered id's rest (36^12 < 2^64).
+const timeIdSeqChars = 12
+
+// timeIdSeq numbers the time-ordered ids of this process from a random start, so two ids never share their
+// rest (it wraps after 36^6 ≈ 2.2e9 ids for usage_logs' 6 characters, far beyond one millisecond's rows).
+var timeIdSeq atomic.Uint64
+
+func init() {
+	start, _ := strconv.ParseUint(security.RandomStringWithAlphabet(12, "0123456789"), 10, 64)
+	timeIdSeq.Store(start)
+}
+
 // The fast path of the bulk route: the records are validated in memory with the collection's own field
 // definitions and written with multi-row INSERTs, instead of one app.Save per record. A Save costs ~250-300 µs
 // a row (an id-uniqueness SELECT and a SELECT per relation, dbx statement building, hooks), which capped
@@ -86,18 +98,38 @@ type fastFields struct {
 }
 
 // timeId is an id of the primary key's pattern `<prefix>[a-z0-9]{N}` whose first 9 characters after the
-// prefix are the creation time in ms (base 36) and the rest random: the table's primary-key index then grows
-// at its end instead of at random places (usage_logs: ~1.5× the insert rate at a million rows), and the rest
-// is still random enough (36^(N-9) per ms; a clash is retried by insertOne like any generated id).
+// prefix are the creation time in ms (base 36): the table's primary-key index then grows at its end instead of
+// at random places (usage_logs: ~1.5× the insert rate at a million rows). The rest is this process's sequence
+// (its last up to 12 characters, see timeIdSeq) after random characters for any beyond, so no two ids of one
+// PocketBase share a value; a clash with an id sent by a client is still retried by insertOne.
 func (plan *fastFields) timeId() (string, bool) {
 	if plan.idRandom <= 0 {
 		return "", false
 	}
-	stamp := strconv.FormatInt(time.Now().UnixMilli(), 36)
-	if len(stamp) < timeIdChars {
-		stamp = strings.Repeat("0", timeIdChars-len(stamp)) + stamp
+	seqChars := min(plan.idRandom, timeIdSeqChars)
+	seq := timeIdSeq.Add(1)
+	if seqChars < timeIdSeqChars {
+		seq %= pow36(seqChars)
 	}
-	return plan.idPrefix + stamp + security.RandomStringWithAlphabet(plan.idRandom, timeIdAlphabet), true
+	return plan.idPrefix + base36(uint64(time.Now().UnixMilli()), timeIdChars) +
+		security.RandomStringWithAlphabet(plan.idRandom-seqChars, timeIdAlphabet) + base36(seq, seqChars), true
+}
+
+func pow36(n int) uint64 {
+	p := uint64(1)
+	for range n {
+		p *= 36
+	}
+	return p
+}
+
+// base36 is value in base 36 (digits then lower-case letters, so it sorts like the number), zero-padded to width.
+func base36(value uint64, width int) string {
+	digits := strconv.FormatUint(value, 36)
+	if len(digits) < width {
+		digits = strings.Repeat("0", width-len(digits)) + digits
+	}
+	return digits
 }
 
 // newFastFields is nil when a field of collection needs the Save path.
@@ -473,11 +505,11 @@ func (f *fastInsert) prepare(row *bulkRow, memo textMemo) error {
 		switch field := field.(type) {
 		case *core.TextField:
 			if field.PrimaryKey && row.generated {
-				// A generated id is not looked up. It comes from PocketBase's own generator and the field's
-				// autogenerate pattern (PocketBase's default `[a-z0-9]{15}`, ours `use_[a-z0-9]{15}`): 15
-				// characters of 36 drawn from crypto/rand, 36^15 ≈ 2.2e23 values, so the chance that any two
-				// of a billion rows share an id is about 2e-6. Nor is it trusted: the primary key rejects a
-				// clash, and insertOne retries with a new id, so a clash never overwrites or loses a row.
+				// A generated id is not looked up. It follows the field's autogenerate pattern (PocketBase's
+				// default `[a-z0-9]{15}`, ours `use_[a-z0-9]{15}`): the creation time then this process's
+				// sequence (timeId), so no two generated here are equal. Nor is it trusted: the primary key
+				// rejects a clash (with an id a client sent), and insertOne retries with a new, random id, so a
+				// clash never overwrites or loses a row.
 				// PocketBase's lookup is case-insensitive (against ids differing in case only, which matter
 				// to files on some platforms: collections with files take Save); with a pattern admitting no
 				// upper case, as usage_logs' ^[a-z0-9_]+$, it is the primary key's check, and PocketBase skips

@@ -613,3 +613,40 @@ func TestBulkInsertRejectsUnknownUniqueByFields(t *testing.T) {
 		t.Fatalf("expected a 400 naming unique_by, got %d %s", status, raw)
 	}
 }
+
+// Generated ids of a `<prefix>[a-z0-9]{N}` pattern: the pattern's shape, the creation time first (so they sort
+// by creation), and never two alike, even thousands within one millisecond.
+func TestTimeOrderedIds(t *testing.T) {
+	plan := &fastFields{primaryKey: &core.TextField{AutogeneratePattern: "use_[a-z0-9]{15}"}}
+	if m := timeIdPattern.FindStringSubmatch(plan.primaryKey.AutogeneratePattern); m != nil {
+		plan.idPrefix, plan.idRandom = m[1], 15-timeIdChars
+	}
+	shape := regexp.MustCompile(`^use_[a-z0-9]{15}$`)
+	seen := map[string]bool{}
+	previous := ""
+	before := time.Now().UnixMilli()
+	for i := 0; i < 50_000; i++ {
+		id, ok := plan.timeId()
+		if !ok || !shape.MatchString(id) {
+			t.Fatalf("id %q does not follow the pattern", id)
+		}
+		if seen[id] {
+			t.Fatalf("id %q generated twice", id)
+		}
+		seen[id] = true
+		if id[:4+timeIdChars] < previous {
+			t.Fatalf("id %q is older than the one before (%q)", id, previous)
+		}
+		previous = id[:4+timeIdChars]
+	}
+	if stamp := previous[4:]; stamp < base36(uint64(before), timeIdChars) {
+		t.Fatalf("time part %q is before the test started", stamp)
+	}
+	// PocketBase's default pattern gets the same treatment; other patterns keep PocketBase's generator.
+	if m := timeIdPattern.FindStringSubmatch("[a-z0-9]{15}"); m == nil || m[1] != "" || m[2] != "15" {
+		t.Fatalf("default pattern not recognised: %v", m)
+	}
+	if timeIdPattern.MatchString("[A-Z]{15}") {
+		t.Fatal("a pattern of another alphabet must keep PocketBase's generator")
+	}
+}

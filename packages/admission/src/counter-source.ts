@@ -19,6 +19,8 @@ export const emptyTotals = (): PeriodTotals => ({ tenant: 0, users: {}, keys: {}
 
 /** One row of the `usage_period_totals` view: a period's logs of one key and user, summed in SQL. */
 const PeriodSlice = z.object({
+  /** `tenant:period:api_key:user`: one per pair. */
+  id: z.string(),
   api_key: z.string(),
   user: z.string(),
   billed_micros: z.number().int().nonnegative(),
@@ -68,9 +70,14 @@ const PAGE = 1000;
 
 /**
  * Totals from PocketBase: the tenant's period summed by SQL in the `usage_period_totals` view (one row per key
- * and user, read through idx_usage_logs_tenant_period: one statement, so one consistent read, whatever the
- * number of logs), merged with the `budgets` snapshots. Reading the logs themselves page by page made a
- * reseed quadratic in the period's rows: 49 s for 100,000 of them, and admission waits for it.
+ * and user pair; one page unless a period has more than 1,000 pairs), merged with the `budgets` snapshots.
+ * Reading the logs themselves page by page made a reseed quadratic in the period's rows: 49 s for 100,000
+ * of them, and admission waits for it.
+ *
+ * Pages are separate statements: a pair first seen while they are read shifts the later rows by one, so the
+ * next page can repeat a row already read. Rows are taken once by their id (`tenant:period:key:user`); pairs
+ * are never removed within a period, so a shift can only repeat a row, never hide one read before. A pair
+ * that appears during the read may be missed, as a log written just after it would be: never counted twice.
  */
 export function pocketBaseCounterSource(client: PocketBaseClient): CounterSource {
   return {
@@ -78,9 +85,12 @@ export function pocketBaseCounterSource(client: PocketBaseClient): CounterSource
       const filter = client.filter("tenant = {:tenant} && period = {:period}", { tenant: tenantId, period });
       const [slices, snapshots] = await Promise.all([
         client.call((pb) =>
-          pb
-            .collection("usage_period_totals")
-            .getFullList({ filter, fields: "api_key,user,billed_micros,queries", batch: PAGE }),
+          pb.collection("usage_period_totals").getFullList({
+            filter,
+            fields: "id,api_key,user,billed_micros,queries",
+            sort: "id",
+            batch: PAGE,
+          }),
         ),
         client.call((pb) =>
           pb
@@ -88,11 +98,13 @@ export function pocketBaseCounterSource(client: PocketBaseClient): CounterSource
             .getFullList({ filter, fields: "scope_type,scope_id,spent_micros,query_count", batch: PAGE }),
         ),
       ]);
+      const unique = new Map<string, PeriodSlice>();
+      for (const row of slices) {
+        const slice = PeriodSlice.parse(row);
+        if (!unique.has(slice.id)) unique.set(slice.id, slice);
+      }
       return mergeSnapshots(
-        addPeriodSlices(
-          emptyTotals(),
-          slices.map((row) => PeriodSlice.parse(row)),
-        ),
+        addPeriodSlices(emptyTotals(), unique.values()),
         snapshots.map((row) => BudgetSnapshot.parse(row)),
       );
     },
