@@ -7,9 +7,10 @@ import {
   UsageBatch,
   type UsageEvent,
 } from "@cloudfreedom/shared";
+import type { ServiceProcess } from "@cloudfreedom/testing";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import { model } from "./stack.ts";
+import { model, type RouterStack, startRouterStack } from "./stack.ts";
 
 /** Output-priced only (1 micro per token before markup): a call that writes max_tokens settles what it held. */
 export const BUDGET_MODEL: ModelCatalogEntry = model("budget-test", [["openai", "gpt-4o-mini"]], {
@@ -65,6 +66,20 @@ export const counters = (redis: Redis, tenantId: string): Promise<PeriodCounters
 /** The `usage` queue as the billing worker would see it. */
 export function usageQueue(redisUrl: string): Queue {
   return new Queue("usage", { connection: { url: redisUrl }, prefix: "cf" });
+}
+
+/** A router stack with BUDGET_MODEL, a second router process (with `routerEnv`) and the `usage` queue. */
+export async function startBudgetStack(
+  routerEnv: Record<string, string> = {},
+): Promise<{ stack: RouterStack; router: ServiceProcess; queue: Queue }> {
+  const stack = await startRouterStack({}, { models: [BUDGET_MODEL] });
+  const router = await stack.startRouter(routerEnv);
+  return { stack, router, queue: usageQueue(stack.redisDb.url) };
+}
+
+export async function stopBudgetStack(parts: { stack?: RouterStack; queue?: Queue }): Promise<void> {
+  await parts.queue?.close();
+  await parts.stack?.stop();
 }
 
 export async function usageEvents(queue: Queue, tenantId: string): Promise<UsageEvent[]> {

@@ -3,15 +3,15 @@ import type { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type Answer,
-  BUDGET_MODEL,
   billedFor,
   chat,
   counters,
   MARKUP_PCT,
   settledEvents,
-  usageQueue,
+  startBudgetStack,
+  stopBudgetStack,
 } from "./budget-helpers.ts";
-import { type RouterStack, startRouterStack } from "./stack.ts";
+import type { RouterStack } from "./stack.ts";
 
 // No overspend under concurrency, with one router and with two sharing Redis; rate limits hold across routers.
 let stack: RouterStack;
@@ -19,14 +19,9 @@ let second: ServiceProcess;
 let queue: Queue;
 
 beforeAll(async () => {
-  stack = await startRouterStack({}, { models: [BUDGET_MODEL] });
-  second = await stack.startRouter();
-  queue = usageQueue(stack.redisDb.url);
+  ({ stack, router: second, queue } = await startBudgetStack());
 });
-afterAll(async () => {
-  await queue?.close();
-  await stack?.stop();
-});
+afterAll(() => stopBudgetStack({ stack, queue }));
 
 const COST = billedFor(10);
 const AFFORDABLE = 50;

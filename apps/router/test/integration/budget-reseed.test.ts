@@ -4,15 +4,15 @@ import type { ServiceProcess } from "@cloudfreedom/testing";
 import type { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  BUDGET_MODEL,
   billedFor,
   chat,
   counters,
   MARKUP_PCT,
   settledEvents,
-  usageQueue,
+  startBudgetStack,
+  stopBudgetStack,
 } from "./budget-helpers.ts";
-import { type RouterStack, startRouterStack } from "./stack.ts";
+import type { RouterStack } from "./stack.ts";
 
 // Redis loses everything (FLUSHDB): the period's spend survives, rebuilt once from PocketBase.
 let stack: RouterStack;
@@ -20,14 +20,9 @@ let second: ServiceProcess;
 let queue: Queue;
 
 beforeAll(async () => {
-  stack = await startRouterStack({}, { models: [BUDGET_MODEL] });
-  second = await stack.startRouter();
-  queue = usageQueue(stack.redisDb.url);
+  ({ stack, router: second, queue } = await startBudgetStack());
 });
-afterAll(async () => {
-  await queue?.close();
-  await stack?.stop();
-});
+afterAll(() => stopBudgetStack({ stack, queue }));
 
 /** What the billing worker does with each usage event: one `usage_logs` row in PocketBase. */
 async function persist(events: UsageEvent[]): Promise<void> {

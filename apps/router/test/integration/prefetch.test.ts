@@ -2,15 +2,15 @@ import type { ServiceProcess } from "@cloudfreedom/testing";
 import type { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  BUDGET_MODEL,
   billedFor,
   chat,
   counters,
   MARKUP_PCT,
   settledEvents,
-  usageQueue,
+  startBudgetStack,
+  stopBudgetStack,
 } from "./budget-helpers.ts";
-import { type RouterStack, startRouterStack } from "./stack.ts";
+import type { RouterStack } from "./stack.ts";
 
 // Holds taken ahead by a router process (HoldPrefetcher): used by its requests, given back when it stops.
 let stack: RouterStack;
@@ -18,15 +18,10 @@ let router: ServiceProcess;
 let queue: Queue;
 
 beforeAll(async () => {
-  stack = await startRouterStack({}, { models: [BUDGET_MODEL] });
   // A horizon longer than the test: what is still held when the router stops was given back by its shutdown.
-  router = await stack.startRouter({ ADMISSION_PREFETCH_MS: "120000" });
-  queue = usageQueue(stack.redisDb.url);
+  ({ stack, router, queue } = await startBudgetStack({ ADMISSION_PREFETCH_MS: "120000" }));
 });
-afterAll(async () => {
-  await queue?.close();
-  await stack?.stop();
-});
+afterAll(() => stopBudgetStack({ stack, queue }));
 
 describe("a router far from the limits", () => {
   it("admits from holds taken ahead, settles each call exactly, and gives the rest back when it stops", async () => {
