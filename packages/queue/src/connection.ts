@@ -29,6 +29,10 @@ export interface CreateRedisOptions {
   connectTimeoutMs?: number;
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /**
+   * Send the commands of one event-loop turn in one socket write (default true); see `coalesceWrites`.
+   */
+  coalesceWrites?: boolean;
   logger?: QueueLogger;
 }
 
@@ -72,6 +76,7 @@ export function buildRedisOptions(options: CreateRedisOptions = {}): RedisOption
 /** The one ioredis connection factory of the platform. */
 export function createRedis(options: CreateRedisOptions = {}): Redis {
   const redis = new Redis(options.url ?? DEFAULT_REDIS_URL, buildRedisOptions(options));
+  if (options.coalesceWrites ?? true) coalesceWrites(redis);
   const name = options.name ?? null;
   const purpose = options.purpose ?? "queue";
   // Without a listener ioredis prints every connection error to stderr itself.
@@ -79,6 +84,34 @@ export function createRedis(options: CreateRedisOptions = {}): Redis {
     options.logger?.warn({ err, redis: name, purpose }, "redis connection error");
   });
   return redis;
+}
+
+type WritableSocket = NonNullable<Redis["stream"]>;
+
+/**
+ * Makes a connection send every command of one event-loop turn (commands, pipelines, MULTI, scripts) in one
+ * socket write: the first command of a turn corks the socket, and the turn's end (`setImmediate`) uncorks it.
+ * On a loopback connection each write is a system call that also wakes Redis, and costs the sender tens of µs
+ * on a VM; a router settling, enqueuing and prefetching in the same turn paid it once per command. Commands
+ * still leave within the turn that issued them, in order, so replies and their order are unchanged.
+ */
+export function coalesceWrites(redis: Redis): void {
+  const send = redis.sendCommand.bind(redis);
+  let corked: WritableSocket | null = null;
+  const uncork = () => {
+    const socket = corked;
+    corked = null;
+    socket?.uncork();
+  };
+  redis.sendCommand = (...args: Parameters<Redis["sendCommand"]>) => {
+    const socket = redis.stream;
+    if (corked === null && socket && socket.writable && !socket.destroyed) {
+      socket.cork();
+      corked = socket;
+      setImmediate(uncork);
+    }
+    return send(...args);
+  };
 }
 
 /** QUIT (lets pending replies arrive), falling back to a hard disconnect when Redis does not answer. */

@@ -72,6 +72,71 @@ describe("createRedis", () => {
   });
 });
 
+/** Counts the socket's writes to the kernel: one `_write`, or one `_writev` for writes buffered while corked. */
+function countSocketWrites(redis: Redis): { count: number } {
+  const socket = redis.stream as unknown as {
+    _write: (...args: unknown[]) => unknown;
+    _writev?: (...args: unknown[]) => unknown;
+  };
+  const counter = { count: 0 };
+  for (const method of ["_write", "_writev"] as const) {
+    const original = socket[method];
+    if (!original) continue;
+    socket[method] = function (this: unknown, ...args: unknown[]) {
+      counter.count += 1;
+      return original.apply(this, args);
+    };
+  }
+  return counter;
+}
+
+describe("write coalescing", () => {
+  it("sends the commands, pipelines and scripts of one event-loop turn in one socket write, replies in order", async () => {
+    const redis = open({ url: REDIS_URL, purpose: "request" });
+    await waitForRedis(redis);
+    const key = `queue-test-coalesce-${process.pid}`;
+    const writes = countSocketWrites(redis);
+
+    const replies = await Promise.all([
+      redis.set(key, "1"),
+      redis.incr(key),
+      redis.pipeline().incr(key).get(key).exec(),
+      redis.eval("return redis.call('INCR', KEYS[1])", 1, key),
+      redis.del(key),
+    ]);
+
+    expect(replies).toEqual([
+      "OK",
+      2,
+      [
+        [null, 3],
+        [null, "3"],
+      ],
+      4,
+      1,
+    ]);
+    expect(writes.count).toBe(1);
+  });
+
+  it("does not hold a command past its turn: each awaited command is its own write", async () => {
+    const redis = open({ url: REDIS_URL, purpose: "queue" });
+    await waitForRedis(redis);
+    const writes = countSocketWrites(redis);
+
+    for (let i = 0; i < 3; i++) expect(await redis.ping()).toBe("PONG");
+    expect(writes.count).toBe(3);
+  });
+
+  it("writes each command at once when coalescing is turned off", async () => {
+    const redis = open({ url: REDIS_URL, purpose: "request", coalesceWrites: false });
+    await waitForRedis(redis);
+    const writes = countSocketWrites(redis);
+
+    await Promise.all([redis.ping(), redis.ping(), redis.ping()]);
+    expect(writes.count).toBe(3);
+  });
+});
+
 describe("connection purposes with BullMQ", () => {
   it("lets a producer enqueue over a fail-fast request connection", async () => {
     const prefix = testPrefix();

@@ -133,11 +133,13 @@ export class EventPublisher {
     this.timer = undefined;
   }
 
-  /** Cuts what is buffered into batches; they keep their ids until the queue took them. */
-  private formBatches(): void {
+  /** Cuts what is buffered into batches (returns the new usage batches); they keep their ids until the queue took them. */
+  private formBatches(): UsageBatch[] {
+    const formed: UsageBatch[] = [];
     while (this.usage.length > 0)
-      this.usageBatches.push({ batch_id: newId("job"), events: this.usage.splice(0, MAX_USAGE_BATCH) });
-    if (this.spans.length === 0) return;
+      formed.push({ batch_id: newId("job"), events: this.usage.splice(0, MAX_USAGE_BATCH) });
+    this.usageBatches.push(...formed);
+    if (this.spans.length === 0) return formed;
     const byTenant = new Map<string, Span[]>();
     for (const { tenantId, span } of this.spans.splice(0)) {
       const spans = byTenant.get(tenantId);
@@ -152,6 +154,7 @@ export class EventPublisher {
           source: "router",
           spans: spans.slice(i, i + MAX_SPANS_PER_BATCH),
         });
+    return formed;
   }
 
   /** One `ZADD GT` per flush: the newest use of each key in the batch, never older than what is stored. */
@@ -173,9 +176,12 @@ export class EventPublisher {
   }
 
   private async send(): Promise<void> {
-    this.formBatches();
+    const formed = this.formBatches();
     const usage = this.usageBatches.slice(0, MAX_BATCHES_PER_FLUSH);
     const spans = this.spanBatches.slice(0, MAX_BATCHES_PER_FLUSH);
+    // Sent in the same turn, so one socket write carries all three (the connection coalesces them). The keys
+    // of a batch are marked once, when it is formed, without waiting for its enqueue: the calls happened
+    // either way.
     const [usageSent, spansSent] = await Promise.all([
       this.enqueue(this.deps.usageProducer, usage, () => ({
         events: usage.reduce((n, batch) => n + batch.events.length, 0),
@@ -183,11 +189,9 @@ export class EventPublisher {
       this.enqueue(this.deps.tracesProducer, spans, () => ({
         spans: spans.reduce((n, batch) => n + batch.spans.length, 0),
       })),
+      this.markKeysUsed(formed),
     ]);
-    if (usageSent) {
-      this.usageBatches.splice(0, usage.length);
-      await this.markKeysUsed(usage);
-    }
+    if (usageSent) this.usageBatches.splice(0, usage.length);
     if (spansSent) this.spanBatches.splice(0, spans.length);
   }
 
