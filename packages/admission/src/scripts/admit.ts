@@ -25,20 +25,28 @@ export const ADMIT_FIELDS = 16;
  *       (-1 = no such limit; hold: the due-set member that settlement removes, '' on a dry run)
  */
 export const ADMIT_LUA = `${LUA_COMMON}
+local tonumber = tonumber
+local KEYS, ARGV = KEYS, ARGV
 local period_key, due_key = KEYS[1], KEYS[2]
 local ttl, period, count = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
 local F = ${ADMIT_FIELDS}
 
--- The period hash fields of every scope in the batch, in one HMGET.
-local fields, seen = { 'seeded', 'queries', 'spent:tenant', 'rsv:tenant' }, {}
+-- The period hash fields of every scope in the batch, in one HMGET. Field names are made once per user and
+-- key of the batch (a prefetch batch is many requests of one key), not once per request.
+local fields = { 'seeded', 'queries', 'spent:tenant', 'rsv:tenant' }
+local user_spent, user_rsv, key_spent, key_rsv = {}, {}, {}, {}
 for r = 0, count - 1 do
   local base = 4 + r * F
-  for _, f in ipairs({ ARGV[base + 3] ~= '' and ('user:' .. ARGV[base + 3]) or false, ARGV[base + 4] ~= '' and ('key:' .. ARGV[base + 4]) or false }) do
-    if f and not seen[f] then
-      seen[f] = true
-      fields[#fields + 1] = 'spent:' .. f
-      fields[#fields + 1] = 'rsv:' .. f
-    end
+  local user, key = ARGV[base + 3], ARGV[base + 4]
+  if user ~= '' and not user_spent[user] then
+    user_spent[user], user_rsv[user] = 'spent:user:' .. user, 'rsv:user:' .. user
+    fields[#fields + 1] = user_spent[user]
+    fields[#fields + 1] = user_rsv[user]
+  end
+  if key ~= '' and not key_spent[key] then
+    key_spent[key], key_rsv[key] = 'spent:key:' .. key, 'rsv:key:' .. key
+    fields[#fields + 1] = key_spent[key]
+    fields[#fields + 1] = key_rsv[key]
   end
 end
 local values = redis.call('HMGET', period_key, unpack(fields))
@@ -54,9 +62,42 @@ local now = now_ms()
 -- The same for every hold of the batch: its rate window and its deadline, as text.
 local window_text, deadline_text = int(math.floor(now / WINDOW)), int(now + ttl)
 local windows, touched = {}, {}
-local function window(limiter_key) return cached_window(windows, limiter_key, now) end
 local holds = {}
 
+-- One budget scope: a denial, or the budget left after this request (the smallest over the scopes).
+local function check_budget(scope, spent_field, rsv_field, limit, amount, room, budget_left)
+  local spent, held = state[spent_field], state[rsv_field]
+  if spent + held + amount * room > limit then
+    return { 'budget', scope, int(limit), int(spent), int(held) }, budget_left
+  end
+  local left = limit - spent - held - amount
+  if budget_left < 0 or left < budget_left then budget_left = left end
+  return nil, budget_left
+end
+
+-- One limiter (rpm, tpm; -1 = none): a denial, or nil with the tightest remaining request and token counts
+-- so far updated in rate (lim_req, left_req, lim_tok, left_tok).
+local function check_rate(scope, s, rpm, tpm, tokens, room, rate)
+  if rpm >= 0 then
+    local used = s.rp * s.weight + s.rc
+    if used + room > rpm then
+      return { 'rate', scope, 'requests', int(rpm), int(wait_ms(s.rc, s.rp, now, 1, rpm)) }
+    end
+    local left = math.floor(rpm - used - 1)
+    if rate[2] < 0 or left < rate[2] then rate[1], rate[2] = rpm, left end
+  end
+  if tpm >= 0 then
+    local used = s.tp * s.weight + s.tc
+    if used + tokens * room > tpm then
+      return { 'rate', scope, 'tokens', int(tpm), int(wait_ms(s.tc, s.tp, now, tokens, tpm)) }
+    end
+    local left = math.floor(tpm - used - tokens)
+    if rate[4] < 0 or left < rate[4] then rate[3], rate[4] = tpm, left end
+  end
+  return nil
+end
+
+local tenant_limiter = KEYS[3]
 for r = 0, count - 1 do
   local base = 4 + r * F
   local id, amount, tokens = ARGV[base], tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2])
@@ -64,23 +105,19 @@ for r = 0, count - 1 do
   local key_limiter = KEYS[tonumber(ARGV[base + 5])]
   local dry = ARGV[base + 14] == '1'
   local room = tonumber(ARGV[base + 15])
-  local scopes = { { 'tenant', 'tenant', tonumber(ARGV[base + 6]) } }
-  if user ~= '' then scopes[#scopes + 1] = { 'user', 'user:' .. user, tonumber(ARGV[base + 7]) } end
-  if key ~= '' then scopes[#scopes + 1] = { 'key', 'key:' .. key, tonumber(ARGV[base + 8]) } end
+  local tenant_budget, user_budget, key_budget = tonumber(ARGV[base + 6]), tonumber(ARGV[base + 7]), tonumber(ARGV[base + 8])
 
+  -- Budgets: tenant, then user, then key (each when the request has one and it has a limit).
   local reply
   local budget_left = -1
-  for _, s in ipairs(scopes) do
-    local limit = s[3]
-    if limit >= 0 and not reply then
-      local spent, held = state['spent:' .. s[2]], state['rsv:' .. s[2]]
-      if spent + held + amount * room > limit then
-        reply = { 'budget', s[1], int(limit), int(spent), int(held) }
-      else
-        local left = limit - spent - held - amount
-        if budget_left < 0 or left < budget_left then budget_left = left end
-      end
-    end
+  if tenant_budget >= 0 then
+    reply, budget_left = check_budget('tenant', 'spent:tenant', 'rsv:tenant', tenant_budget, amount, room, budget_left)
+  end
+  if not reply and user ~= '' and user_budget >= 0 then
+    reply, budget_left = check_budget('user', user_spent[user], user_rsv[user], user_budget, amount, room, budget_left)
+  end
+  if not reply and key ~= '' and key_budget >= 0 then
+    reply, budget_left = check_budget('key', key_spent[key], key_rsv[key], key_budget, amount, room, budget_left)
   end
 
   local query_limit = tonumber(ARGV[base + 9])
@@ -88,59 +125,56 @@ for r = 0, count - 1 do
     reply = { 'queries', int(query_limit), int(state.queries) }
   end
 
-  local limiters = { { 'key', key_limiter, tonumber(ARGV[base + 12]), tonumber(ARGV[base + 13]) }, { 'tenant', KEYS[3], tonumber(ARGV[base + 10]), tonumber(ARGV[base + 11]) } }
-  local lim_req, left_req, lim_tok, left_tok = -1, -1, -1, -1
+  -- Rate limits: the key's limiter, then the tenant's (each loaded only when it has a limit).
+  local key_rpm, key_tpm = tonumber(ARGV[base + 12]), tonumber(ARGV[base + 13])
+  local tenant_rpm, tenant_tpm = tonumber(ARGV[base + 10]), tonumber(ARGV[base + 11])
+  local key_window, tenant_window = false, false
+  local rate = { -1, -1, -1, -1 }
   if not reply then
-    for _, l in ipairs(limiters) do
-      local scope, limiter_key, rpm, tpm = l[1], l[2], l[3], l[4]
-      local s = (rpm >= 0 or tpm >= 0) and window(limiter_key) or false
-      l[5] = s
-      if s and not reply then
-        if rpm >= 0 then
-          local used = s.rp * s.weight + s.rc
-          if used + room > rpm then
-            reply = { 'rate', scope, 'requests', int(rpm), int(wait_ms(s.rc, s.rp, now, 1, rpm)) }
-          else
-            local left = math.floor(rpm - used - 1)
-            if left_req < 0 or left < left_req then left_req, lim_req = left, rpm end
-          end
-        end
-        if tpm >= 0 and not reply then
-          local used = s.tp * s.weight + s.tc
-          if used + tokens * room > tpm then
-            reply = { 'rate', scope, 'tokens', int(tpm), int(wait_ms(s.tc, s.tp, now, tokens, tpm)) }
-          else
-            local left = math.floor(tpm - used - tokens)
-            if left_tok < 0 or left < left_tok then left_tok, lim_tok = left, tpm end
-          end
-        end
-      end
+    if key_rpm >= 0 or key_tpm >= 0 then
+      key_window = cached_window(windows, key_limiter, now)
+      reply = check_rate('key', key_window, key_rpm, key_tpm, tokens, room, rate)
+    end
+    if tenant_rpm >= 0 or tenant_tpm >= 0 then
+      tenant_window = cached_window(windows, tenant_limiter, now)
+      if not reply then reply = check_rate('tenant', tenant_window, tenant_rpm, tenant_tpm, tokens, room, rate) end
     end
   end
 
   if not reply then
     -- Integers as Lua numbers (integer replies, exact below 2^53): cheaper than formatting text.
-    reply = { 'ok', lim_req, left_req, lim_tok, left_tok, budget_left, '',
+    reply = { 'ok', rate[1], rate[2], rate[3], rate[4], budget_left, '',
       query_limit >= 0 and query_limit - state.queries - 1 or -1 }
     if not dry then
-      for _, s in ipairs(scopes) do
-        local field = 'rsv:' .. s[2]
+      state['rsv:tenant'] = state['rsv:tenant'] + amount
+      dirty['rsv:tenant'] = true
+      if user ~= '' then
+        local field = user_rsv[user]
+        state[field] = state[field] + amount
+        dirty[field] = true
+      end
+      if key ~= '' then
+        local field = key_rsv[key]
         state[field] = state[field] + amount
         dirty[field] = true
       end
       state.queries = state.queries + 1
       dirty.queries = true
       local flags = ''
-      for _, l in ipairs(limiters) do
-        local s = l[5]
-        if s then
-          s.rc = s.rc + 1
-          s.tc = s.tc + tokens
-          touched[l[2]] = true
-          flags = flags .. (l[1] == 'key' and 'k' or 't')
-        end
+      if key_window then
+        key_window.rc = key_window.rc + 1
+        key_window.tc = key_window.tc + tokens
+        touched[key_limiter] = true
+        flags = 'k'
       end
-      local hold = table.concat({ id, period, ARGV[base + 1], ARGV[base + 2], window_text, user, key, flags }, '|')
+      if tenant_window then
+        tenant_window.rc = tenant_window.rc + 1
+        tenant_window.tc = tenant_window.tc + tokens
+        touched[tenant_limiter] = true
+        flags = flags .. 't'
+      end
+      local hold = id .. '|' .. period .. '|' .. ARGV[base + 1] .. '|' .. ARGV[base + 2] .. '|' .. window_text
+        .. '|' .. user .. '|' .. key .. '|' .. flags
       holds[#holds + 1] = deadline_text
       holds[#holds + 1] = hold
       reply[7] = hold

@@ -21,12 +21,6 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
-local function split(s)
-  local out = {}
-  for field in string.gmatch(s .. '|', '([^|]*)|') do out[#out + 1] = field end
-  return out
-end
-
 local function scope_field(kind, scope, id)
   if scope == 'tenant' then return kind .. ':tenant' end
   return kind .. ':' .. scope .. ':' .. id
@@ -123,8 +117,9 @@ end
 
 -- A hold as the due set stores it: id|period|amount|tokens|window|user|key|limiters ('t' tenant, 'k' key).
 local function parse_hold(member)
-  local f = split(member)
-  return { id = f[1], period = f[2], amount = tonumber(f[3]), tokens = tonumber(f[4]), window = tonumber(f[5]), user = f[6], key = f[7], limiters = f[8] or '' }
+  local id, period, amount, tokens, window, user, key, limiters =
+    string.match(member, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|?([^|]*)')
+  return { id = id, period = period, amount = tonumber(amount), tokens = tonumber(tokens), window = tonumber(window), user = user, key = key, limiters = limiters or '' }
 end
 
 -- Releases up to max holds past their deadline (their query refunded: no usage will be recorded for them).

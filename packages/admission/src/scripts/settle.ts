@@ -17,10 +17,33 @@ import { LUA_COMMON } from "./common.ts";
  * Returns one status per call: settled | charged | duplicate | unknown | unseeded:<period>
  */
 export const SETTLE_LUA = `${LUA_COMMON}
+local tonumber = tonumber
+local ARGV = ARGV
 local due_key = KEYS[1]
 local retention, prefix = tonumber(ARGV[1]), ARGV[2]
 local now = now_ms()
 local window_now = math.floor(now / WINDOW)
+
+-- A scope's field names (and a key's limiter), made once per user and key of the batch, not once per call.
+local TENANT = { spent = 'spent:tenant', rsv = 'rsv:tenant' }
+local user_names, key_names = {}, {}
+local function user_scope(id)
+  local n = user_names[id]
+  if not n then
+    n = { spent = 'spent:user:' .. id, rsv = 'rsv:user:' .. id }
+    user_names[id] = n
+  end
+  return n
+end
+local function key_scope(id)
+  local n = key_names[id]
+  if not n then
+    n = { spent = 'spent:key:' .. id, rsv = 'rsv:key:' .. id, limiter = prefix .. 'rate:key:' .. id }
+    key_names[id] = n
+  end
+  return n
+end
+local tenant_limiter, keyless_limiter = prefix .. 'rate:tenant', prefix .. 'rate:key:'
 
 -- Pass 1: the calls, and what they will read. Everything below reads each hash once and writes it once.
 local calls, holds, ids, period_fields = {}, {}, {}, {}
@@ -29,19 +52,25 @@ for i = 3, #ARGV, 9 do
     refundable = ARGV[i + 4] ~= '0', unused = ARGV[i + 4] == '2', user = ARGV[i + 5], key = ARGV[i + 6], on_unknown = ARGV[i + 8] }
   c.held = c.hold ~= '' and parse_hold(c.hold) or nil
   c.period = c.held and c.held.period or ARGV[i + 7]
-  c.scopes = { 'tenant' }
-  if c.user ~= '' then c.scopes[#c.scopes + 1] = 'user:' .. c.user end
-  if c.key ~= '' then c.scopes[#c.scopes + 1] = 'key:' .. c.key end
+  local scopes = { TENANT }
+  if c.user ~= '' then scopes[#scopes + 1] = user_scope(c.user) end
+  c.key_limiter = keyless_limiter
+  if c.key ~= '' then
+    local n = key_scope(c.key)
+    scopes[#scopes + 1] = n
+    c.key_limiter = n.limiter
+  end
+  c.scopes = scopes
   local fields = period_fields[c.period]
   if not fields then
     fields = { list = { 'seeded', 'queries' }, seen = {} }
     period_fields[c.period] = fields
   end
-  for _, scope in ipairs(c.scopes) do
+  for _, scope in ipairs(scopes) do
     if not fields.seen[scope] then
       fields.seen[scope] = true
-      fields.list[#fields.list + 1] = 'spent:' .. scope
-      fields.list[#fields.list + 1] = 'rsv:' .. scope
+      fields.list[#fields.list + 1] = scope.spent
+      fields.list[#fields.list + 1] = scope.rsv
     end
   end
   if c.held then holds[#holds + 1] = c.hold end
@@ -104,14 +133,14 @@ local function settle_one(c)
     if c.on_unknown == 'ignore' then return 'unknown' end
   end
   for _, scope in ipairs(c.scopes) do
-    if released then p['rsv:' .. scope] = p['rsv:' .. scope] - c.held.amount end
-    p['spent:' .. scope] = p['spent:' .. scope] + c.billed
-    p.dirty['rsv:' .. scope], p.dirty['spent:' .. scope] = true, true
+    if released then p[scope.rsv] = p[scope.rsv] - c.held.amount end
+    p[scope.spent] = p[scope.spent] + c.billed
+    p.dirty[scope.rsv], p.dirty[scope.spent] = true, true
   end
   if released and c.refundable then p.queries = math.max(0, p.queries - 1) end
   if not released and not c.refundable then p.queries = p.queries + 1 end
   p.dirty.queries = true
-  local tenant_limiter, key_limiter = prefix .. 'rate:tenant', prefix .. 'rate:key:' .. c.key
+  local key_limiter = c.key_limiter
   if released then
     local delta, requests = c.tokens - c.held.tokens, c.unused and -1 or 0
     if string.find(c.held.limiters, 't', 1, true) then adjust(tenant_limiter, c.held.window, delta, requests) end
