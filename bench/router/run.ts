@@ -117,8 +117,9 @@ async function startRouter(overrides: Record<string, string>, root: string) {
         POCKETBASE_ADMIN_PASSWORD: pocketbase.adminPassword,
         MASTER_KEY,
         NODE_ENV: "production",
-        // As docker/Dockerfile sets it for every service.
+        // As docker/Dockerfile sets them for every service.
         BUN_JSC_forceRAMSize: process.env.BUN_JSC_forceRAMSize ?? "536870912",
+        BUN_JSC_useFTLJIT: process.env.BUN_JSC_useFTLJIT ?? "0",
         ...overrides,
       },
       stdout: Bun.file(logFile),
