@@ -5,8 +5,15 @@ export { LOG_FLUSH_MS } from "./log-buffer.ts";
 
 export type Logger = pino.Logger;
 
-/** Structured JSON logs; secrets that might appear in logged objects are redacted. */
-export function createLogger(service: string, level = "info"): Logger {
+/**
+ * Structured JSON logs; secrets that might appear in logged objects are redacted. Lines go to the process's
+ * buffered stdout unless `destination` is given (tests).
+ */
+export function createLogger(
+  service: string,
+  level = "info",
+  destination?: pino.DestinationStream,
+): Logger {
   return pino(
     {
       level,
@@ -27,6 +34,40 @@ export function createLogger(service: string, level = "info"): Logger {
         censor: "[redacted]",
       },
     },
-    level === "silent" ? pino.destination({ dest: 1, sync: true }) : bufferedStdout(),
+    destination ?? (level === "silent" ? pino.destination({ dest: 1, sync: true }) : bufferedStdout()),
   );
+}
+
+/** The fields of a service's one line per request. */
+export interface RequestLogFields {
+  request_id: string;
+  tenant: string | undefined;
+  method: string;
+  path: string;
+  status: number;
+  latency_ms: number;
+}
+
+const { chindingsSym, streamSym } = pino.symbols;
+
+/**
+ * Writes the request line as `logger.info(fields, "request")` would (same keys, order, level, time and
+ * bindings, to the same destination), without pino's per-call work: its serializers, redaction wrapper and
+ * generic object walk cost ~9 µs a line, a third of what a bare request costs the router's main thread.
+ * The fields are fixed and never secret, so nothing here needs redacting.
+ */
+export function requestLogWriter(logger: Logger): (fields: RequestLogFields) => void {
+  const target = logger as unknown as Record<symbol, unknown>;
+  const stream = target[streamSym] as { write(line: string): unknown } | undefined;
+  const bindings = target[chindingsSym];
+  // Not a pino logger (a test double): its own info().
+  if (typeof stream?.write !== "function" || typeof bindings !== "string")
+    return (fields) => logger.info(fields, "request");
+  return (fields) => {
+    if (!logger.isLevelEnabled("info")) return;
+    const tenant = fields.tenant === undefined ? "" : `,"tenant":${JSON.stringify(fields.tenant)}`;
+    stream.write(
+      `{"level":"info","time":"${new Date().toISOString()}"${bindings},"request_id":${JSON.stringify(fields.request_id)}${tenant},"method":${JSON.stringify(fields.method)},"path":${JSON.stringify(fields.path)},"status":${fields.status},"latency_ms":${fields.latency_ms},"msg":"request"}\n`,
+    );
+  };
 }

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import "./context.ts";
 import { errorResponse } from "./errors.ts";
-import type { Logger } from "./logger.ts";
+import { type Logger, requestLogWriter } from "./logger.ts";
 
 export type DependencyCheck = () => Promise<boolean>;
 
@@ -47,6 +47,7 @@ export function createService(options: ServiceOptions): Service {
   const version = options.version ?? "0.1.0";
   let draining = false;
 
+  const logRequest = requestLogWriter(options.logger);
   app.use("*", async (c, next) => {
     const requestId = acceptRequestId(c.req.header("x-request-id"));
     c.set("requestId", requestId);
@@ -55,17 +56,14 @@ export function createService(options: ServiceOptions): Service {
     const start = performance.now();
     await next();
     if (options.logRequests !== false && c.req.path !== "/health") {
-      options.logger.info(
-        {
-          request_id: requestId,
-          tenant: c.get("tenantId"),
-          method: c.req.method,
-          path: c.req.path,
-          status: c.res.status,
-          latency_ms: Math.round((performance.now() - start) * 1000) / 1000,
-        },
-        "request",
-      );
+      logRequest({
+        request_id: requestId,
+        tenant: c.get("tenantId"),
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        latency_ms: Math.round((performance.now() - start) * 1000) / 1000,
+      });
     }
   });
 
