@@ -9,11 +9,7 @@ export type Logger = pino.Logger;
  * Structured JSON logs; secrets that might appear in logged objects are redacted. Lines go to the process's
  * buffered stdout unless `destination` is given (tests).
  */
-export function createLogger(
-  service: string,
-  level = "info",
-  destination?: pino.DestinationStream,
-): Logger {
+export function createLogger(service: string, level = "info", destination?: pino.DestinationStream): Logger {
   return pino(
     {
       level,

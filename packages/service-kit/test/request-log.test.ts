@@ -26,7 +26,14 @@ const cases: RequestLogFields[] = [
     latency_ms: 2.032,
   },
   // No tenant (an unauthenticated request): pino leaves the key out.
-  { request_id: "req-test-1", tenant: undefined, method: "GET", path: "/nope", status: 404, latency_ms: 0.05 },
+  {
+    request_id: "req-test-1",
+    tenant: undefined,
+    method: "GET",
+    path: "/nope",
+    status: 404,
+    latency_ms: 0.05,
+  },
   // A path with characters JSON must escape.
   {
     request_id: "r1",
