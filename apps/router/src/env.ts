@@ -51,7 +51,7 @@ export const RouterEnv = serviceEnv(4000, {
   /** How long an admission hold lives if its router dies before settling; the reaper releases it after. */
   RESERVATION_TTL_MS: Ms(10 * 60_000),
   /** Most admission holds taken ahead per key, far from its limits (0: one Redis round trip per request). */
-  ADMISSION_PREFETCH_MAX: z.coerce.number().int().min(0).max(256).default(64),
+  ADMISSION_PREFETCH_MAX: z.coerce.number().int().min(0).max(64).default(64),
   /** How long a prefetched hold waits for a request before it is given back. */
   ADMISSION_PREFETCH_MS: Ms(1_000),
   /** How long (at least; at most twice) a settled reservation id is remembered, so a repeated settlement counts once. */

@@ -118,6 +118,35 @@ describe("EventPublisher", () => {
     expect(publisher.pending).toBe(0);
   });
 
+  it("marks each batch's keys once, and a mark that never answers (Redis away) does not hold up flush or close", async () => {
+    const { sent, usageProducer, tracesProducer } = slowProducers(0);
+    const marks: Array<Array<string | number>> = [];
+    const redis = {
+      // A queue connection waits out an outage: this ZADD never answers.
+      zadd: (_key: string, _gt: string, ...args: Array<string | number>) => {
+        marks.push(args);
+        return new Promise<number>(() => undefined);
+      },
+    } as unknown as Redis;
+    const publisher = new EventPublisher({
+      usageProducer,
+      tracesProducer,
+      redis,
+      flushMs: 10_000,
+      logger: createLogger("test", "silent"),
+    });
+    for (let i = 0; i < 10; i++) publisher.publish(event(i), span);
+    await publisher.flush();
+    await publisher.close();
+    expect(sent.usage).toHaveLength(10);
+    expect(publisher.pending).toBe(0);
+    // One mark for the one batch: the newest use of each of the 5 keys.
+    expect(marks).toHaveLength(1);
+    expect(marks[0]).toHaveLength(10);
+    expect(marks[0]).toContain("key_4");
+    expect(marks[0]).toContain(Date.parse(event(9).occurred_at));
+  });
+
   it("does not send again while an add that outlived its deadline still waits in the connection", async () => {
     let release: () => void = () => undefined;
     const hanging = new Promise<void>((resolve) => {

@@ -92,7 +92,7 @@ function countSocketWrites(redis: Redis): { count: number } {
 
 describe("write coalescing", () => {
   it("sends the commands, pipelines and scripts of one event-loop turn in one socket write, replies in order", async () => {
-    const redis = open({ url: REDIS_URL, purpose: "request" });
+    const redis = open({ url: REDIS_URL, purpose: "queue" });
     await waitForRedis(redis);
     const key = `queue-test-coalesce-${process.pid}`;
     const writes = countSocketWrites(redis);
@@ -127,13 +127,27 @@ describe("write coalescing", () => {
     expect(writes.count).toBe(3);
   });
 
-  it("writes each command at once when coalescing is turned off", async () => {
-    const redis = open({ url: REDIS_URL, purpose: "request", coalesceWrites: false });
+  it("writes each command at once on a request connection, or when coalescing is turned off", async () => {
+    for (const options of [
+      { purpose: "request" as const },
+      { purpose: "queue" as const, coalesceWrites: false },
+    ]) {
+      const redis = open({ url: REDIS_URL, ...options });
+      await waitForRedis(redis);
+      const writes = countSocketWrites(redis);
+
+      await Promise.all([redis.ping(), redis.ping(), redis.ping()]);
+      expect(writes.count).toBe(3);
+    }
+  });
+
+  it("coalesces a request connection too when asked", async () => {
+    const redis = open({ url: REDIS_URL, purpose: "request", coalesceWrites: true });
     await waitForRedis(redis);
     const writes = countSocketWrites(redis);
 
     await Promise.all([redis.ping(), redis.ping(), redis.ping()]);
-    expect(writes.count).toBe(3);
+    expect(writes.count).toBe(1);
   });
 });
 

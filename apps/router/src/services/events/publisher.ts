@@ -180,8 +180,10 @@ export class EventPublisher {
     const usage = this.usageBatches.slice(0, MAX_BATCHES_PER_FLUSH);
     const spans = this.spanBatches.slice(0, MAX_BATCHES_PER_FLUSH);
     // Sent in the same turn, so one socket write carries all three (the connection coalesces them). The keys
-    // of a batch are marked once, when it is formed, without waiting for its enqueue: the calls happened
-    // either way.
+    // of a batch are marked once, when it is formed, without waiting for its enqueue (the calls happened
+    // either way), and the flush does not wait for the mark: on a queue connection a command waits out a
+    // Redis outage, and a flush must not (shutdown waits on it).
+    void this.markKeysUsed(formed);
     const [usageSent, spansSent] = await Promise.all([
       this.enqueue(this.deps.usageProducer, usage, () => ({
         events: usage.reduce((n, batch) => n + batch.events.length, 0),
@@ -189,7 +191,6 @@ export class EventPublisher {
       this.enqueue(this.deps.tracesProducer, spans, () => ({
         spans: spans.reduce((n, batch) => n + batch.spans.length, 0),
       })),
-      this.markKeysUsed(formed),
     ]);
     if (usageSent) this.usageBatches.splice(0, usage.length);
     if (spansSent) this.spanBatches.splice(0, spans.length);
