@@ -47,6 +47,9 @@ try {
       POCKETBASE_ADMIN_EMAIL: pocketbase.adminEmail,
       POCKETBASE_ADMIN_PASSWORD: pocketbase.adminPassword,
       LOG_LEVEL: "info",
+      // As docker/Dockerfile sets them for every service.
+      BUN_JSC_forceRAMSize: process.env.BUN_JSC_forceRAMSize ?? "536870912",
+      BUN_JSC_useFTLJIT: process.env.BUN_JSC_useFTLJIT ?? "0",
       ...workerEnv,
     },
   });
