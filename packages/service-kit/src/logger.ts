@@ -50,7 +50,9 @@ const { chindingsSym, streamSym } = pino.symbols;
  * Writes the request line as `logger.info(fields, "request")` would (same keys, order, level, time and
  * bindings, to the same destination), without pino's per-call work: its serializers, redaction wrapper and
  * generic object walk cost ~9 µs a line, a third of what a bare request costs the router's main thread.
- * The fields are fixed and never secret, so nothing here needs redacting.
+ * The fields are fixed and never secret, so nothing here needs redacting. It writes `createLogger`'s format
+ * (level label, ISO time, no message prefix, one destination stream, bindings as of now); a logger that is
+ * not pino gets its own `info()`.
  */
 export function requestLogWriter(logger: Logger): (fields: RequestLogFields) => void {
   const target = logger as unknown as Record<symbol, unknown>;
