@@ -78,9 +78,9 @@ export function buildRedisOptions(options: CreateRedisOptions = {}): RedisOption
 /** The one ioredis connection factory of the platform. */
 export function createRedis(options: CreateRedisOptions = {}): Redis {
   const redis = new Redis(options.url ?? DEFAULT_REDIS_URL, buildRedisOptions(options));
-  if (options.coalesceWrites ?? (options.purpose ?? "queue") === "queue") coalesceWrites(redis);
   const name = options.name ?? null;
   const purpose = options.purpose ?? "queue";
+  if (options.coalesceWrites ?? purpose === "queue") coalesceWrites(redis);
   // Without a listener ioredis prints every connection error to stderr itself.
   redis.on("error", (err: unknown) => {
     options.logger?.warn({ err, redis: name, purpose }, "redis connection error");

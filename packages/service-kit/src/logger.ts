@@ -65,7 +65,7 @@ export function requestLogWriter(logger: Logger): (fields: RequestLogFields) => 
     if (!logger.isLevelEnabled("info")) return;
     const tenant = fields.tenant === undefined ? "" : `,"tenant":${JSON.stringify(fields.tenant)}`;
     stream.write(
-      `{"level":"info","time":"${new Date().toISOString()}"${bindings},"request_id":${JSON.stringify(fields.request_id)}${tenant},"method":${JSON.stringify(fields.method)},"path":${JSON.stringify(fields.path)},"status":${fields.status},"latency_ms":${fields.latency_ms},"msg":"request"}\n`,
+      `{"level":"info","time":"${new Date().toISOString()}"${bindings},"request_id":${JSON.stringify(fields.request_id)}${tenant},"method":${JSON.stringify(fields.method)},"path":${JSON.stringify(fields.path)},"status":${JSON.stringify(fields.status)},"latency_ms":${JSON.stringify(fields.latency_ms)},"msg":"request"}\n`,
     );
   };
 }
