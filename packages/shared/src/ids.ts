@@ -28,6 +28,18 @@ function randomByte(): number {
   return pool[poolAt++] as number;
 }
 
+const HEX = "0123456789abcdef";
+
+/** `bytes` random bytes as lowercase hex (trace and span ids), from the same pool as the ids. */
+export function randomHex(bytes: number): string {
+  let out = "";
+  for (let i = 0; i < bytes; i++) {
+    const byte = randomByte();
+    out += HEX[byte >> 4] + HEX[byte & 15];
+  }
+  return out;
+}
+
 /** Random base36 body; `crypto.getRandomValues` exists in Node, Bun and browsers. */
 function randomBody(length: number): string {
   let out = "";

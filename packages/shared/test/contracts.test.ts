@@ -13,6 +13,7 @@ import {
   prefixedId,
   QUEUE_NAMES,
   QUEUES,
+  randomHex,
   UsageEvent,
 } from "../src/index.ts";
 
@@ -94,6 +95,18 @@ describe("ids", () => {
     expect(Number.parseInt(first.slice(4, 13), 36)).toBeLessThanOrEqual(Date.now());
     // Short ids stay random throughout.
     expect(newId("job", 12)).toMatch(/^job_[0-9a-z]{12}$/);
+  });
+
+  it("draws random hex of the asked length, every digit in use (trace and span ids)", () => {
+    const ids = Array.from({ length: 5000 }, () => randomHex(8));
+    expect(ids.every((id) => /^[0-9a-f]{16}$/.test(id))).toBe(true);
+    expect(new Set(ids).size).toBe(5000);
+    expect(randomHex(16)).toMatch(/^[0-9a-f]{32}$/);
+    // 80,000 digits: each of the 16 appears close to 5,000 times (a digit never drawn would be a bias bug).
+    const counts = new Map<string, number>();
+    for (const digit of ids.join("")) counts.set(digit, (counts.get(digit) ?? 0) + 1);
+    expect(counts.size).toBe(16);
+    for (const n of counts.values()) expect(n).toBeGreaterThan(4_000);
   });
 
   it("accepts a sane caller request id and replaces a hostile one", () => {

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import {
   type Deployment,
   type KeyRecord,
@@ -6,6 +5,7 @@ import {
   newId,
   type PeriodId,
   priceUsage,
+  randomHex,
   type Span,
   type UsageEventInput,
 } from "@cloudfreedom/shared";
@@ -35,14 +35,12 @@ export interface CallRecord {
   period: PeriodId;
 }
 
-const hex = (bytes: number) => randomBytes(bytes).toString("hex");
-
 /** Join the caller's W3C trace when it sent `traceparent`, else start a new trace. */
 function traceIds(traceparent: string | undefined): { traceId: string; parentId: string | null } {
   const match = traceparent ? /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/.exec(traceparent) : null;
   return match?.[1] && match[2]
     ? { traceId: match[1], parentId: match[2] }
-    : { traceId: hex(16), parentId: null };
+    : { traceId: randomHex(16), parentId: null };
 }
 
 export interface CallPrice {
@@ -66,7 +64,7 @@ export function buildCallRecord(
   billed: number;
 } {
   const { cost, billed } = price;
-  const occurredAt = new Date(call.endedAt);
+  const occurredAt = new Date(call.endedAt).toISOString();
   const event: UsageEventInput = {
     event_id: newId("event"),
     request_id: call.requestId,
@@ -93,18 +91,18 @@ export function buildCallRecord(
     latency_ms: Math.max(0, Math.round(call.endedAt - call.startedAt)),
     stream: call.stream,
     source: "router",
-    occurred_at: occurredAt.toISOString(),
+    occurred_at: occurredAt,
   };
   const { traceId, parentId } = traceIds(call.traceparent);
   const operation = call.operation;
   const span: Span = {
     trace_id: traceId,
-    span_id: hex(8),
+    span_id: randomHex(8),
     parent_span_id: parentId,
     name: `${operation} ${call.model.model_id}`,
     kind: "client",
     start_time: new Date(call.startedAt).toISOString(),
-    end_time: occurredAt.toISOString(),
+    end_time: occurredAt,
     status:
       call.status === "success" ? { code: "ok" } : { code: "error", message: call.errorCode ?? call.status },
     attributes: {
