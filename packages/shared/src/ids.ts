@@ -35,7 +35,7 @@ export function randomHex(bytes: number): string {
   let out = "";
   for (let i = 0; i < bytes; i++) {
     const byte = randomByte();
-    out += HEX[byte >> 4] + HEX[byte & 15];
+    out += HEX.charAt(byte >> 4) + HEX.charAt(byte & 15);
   }
   return out;
 }
