@@ -33,20 +33,16 @@ local F = ${ADMIT_FIELDS}
 
 -- The period hash fields of every scope in the batch, in one HMGET. Field names are made once per user and
 -- key of the batch (a prefetch batch is many requests of one key), not once per request.
-local fields = { 'seeded', 'queries', 'spent:tenant', 'rsv:tenant' }
-local user_spent, user_rsv, key_spent, key_rsv = {}, {}, {}, {}
+local fields, listed = { 'seeded', 'queries', TENANT_SCOPE.spent, TENANT_SCOPE.rsv }, {}
 for r = 0, count - 1 do
   local base = 4 + r * F
   local user, key = ARGV[base + 3], ARGV[base + 4]
-  if user ~= '' and not user_spent[user] then
-    user_spent[user], user_rsv[user] = 'spent:user:' .. user, 'rsv:user:' .. user
-    fields[#fields + 1] = user_spent[user]
-    fields[#fields + 1] = user_rsv[user]
-  end
-  if key ~= '' and not key_spent[key] then
-    key_spent[key], key_rsv[key] = 'spent:key:' .. key, 'rsv:key:' .. key
-    fields[#fields + 1] = key_spent[key]
-    fields[#fields + 1] = key_rsv[key]
+  for _, names in ipairs({ user ~= '' and scope_names('user', user) or false, key ~= '' and scope_names('key', key) or false }) do
+    if names and not listed[names] then
+      listed[names] = true
+      fields[#fields + 1] = names.spent
+      fields[#fields + 1] = names.rsv
+    end
   end
 end
 local values = redis.call('HMGET', period_key, unpack(fields))
@@ -110,14 +106,16 @@ for r = 0, count - 1 do
   -- Budgets: tenant, then user, then key (each when the request has one and it has a limit).
   local reply
   local budget_left = -1
+  local user_scope = user ~= '' and scope_names('user', user) or nil
+  local key_scope = key ~= '' and scope_names('key', key) or nil
   if tenant_budget >= 0 then
-    reply, budget_left = check_budget('tenant', 'spent:tenant', 'rsv:tenant', tenant_budget, amount, room, budget_left)
+    reply, budget_left = check_budget('tenant', TENANT_SCOPE.spent, TENANT_SCOPE.rsv, tenant_budget, amount, room, budget_left)
   end
-  if not reply and user ~= '' and user_budget >= 0 then
-    reply, budget_left = check_budget('user', user_spent[user], user_rsv[user], user_budget, amount, room, budget_left)
+  if not reply and user_scope and user_budget >= 0 then
+    reply, budget_left = check_budget('user', user_scope.spent, user_scope.rsv, user_budget, amount, room, budget_left)
   end
-  if not reply and key ~= '' and key_budget >= 0 then
-    reply, budget_left = check_budget('key', key_spent[key], key_rsv[key], key_budget, amount, room, budget_left)
+  if not reply and key_scope and key_budget >= 0 then
+    reply, budget_left = check_budget('key', key_scope.spent, key_scope.rsv, key_budget, amount, room, budget_left)
   end
 
   local query_limit = tonumber(ARGV[base + 9])
@@ -146,17 +144,11 @@ for r = 0, count - 1 do
     reply = { 'ok', rate[1], rate[2], rate[3], rate[4], budget_left, '',
       query_limit >= 0 and query_limit - state.queries - 1 or -1 }
     if not dry then
-      state['rsv:tenant'] = state['rsv:tenant'] + amount
-      dirty['rsv:tenant'] = true
-      if user ~= '' then
-        local field = user_rsv[user]
-        state[field] = state[field] + amount
-        dirty[field] = true
-      end
-      if key ~= '' then
-        local field = key_rsv[key]
-        state[field] = state[field] + amount
-        dirty[field] = true
+      for _, names in ipairs({ TENANT_SCOPE, user_scope or false, key_scope or false }) do
+        if names then
+          state[names.rsv] = state[names.rsv] + amount
+          dirty[names.rsv] = true
+        end
       end
       state.queries = state.queries + 1
       dirty.queries = true

@@ -26,6 +26,19 @@ local function scope_field(kind, scope, id)
   return kind .. ':' .. scope .. ':' .. id
 end
 
+-- A scope's field names in the period hash, made once per script run: a batch is mostly one key and user.
+local TENANT_SCOPE = { spent = 'spent:tenant', rsv = 'rsv:tenant' }
+local scope_names_cache = { user = {}, key = {} }
+local function scope_names(scope, id)
+  local cache = scope_names_cache[scope]
+  local names = cache[id]
+  if not names then
+    names = { spent = scope_field('spent', scope, id), rsv = scope_field('rsv', scope, id) }
+    cache[id] = names
+  end
+  return names
+end
+
 -- The period hash as far as one call is concerned: seeded?, queries, and spent/held per scope
 -- (tenant always, user and key when known), in one HMGET.
 local function read_period(period_key, user, key)

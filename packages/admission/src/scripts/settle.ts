@@ -24,25 +24,6 @@ local retention, prefix = tonumber(ARGV[1]), ARGV[2]
 local now = now_ms()
 local window_now = math.floor(now / WINDOW)
 
--- A scope's field names (and a key's limiter), made once per user and key of the batch, not once per call.
-local TENANT = { spent = 'spent:tenant', rsv = 'rsv:tenant' }
-local user_names, key_names = {}, {}
-local function user_scope(id)
-  local n = user_names[id]
-  if not n then
-    n = { spent = 'spent:user:' .. id, rsv = 'rsv:user:' .. id }
-    user_names[id] = n
-  end
-  return n
-end
-local function key_scope(id)
-  local n = key_names[id]
-  if not n then
-    n = { spent = 'spent:key:' .. id, rsv = 'rsv:key:' .. id, limiter = prefix .. 'rate:key:' .. id }
-    key_names[id] = n
-  end
-  return n
-end
 local tenant_limiter, keyless_limiter = prefix .. 'rate:tenant', prefix .. 'rate:key:'
 
 -- Pass 1: the calls, and what they will read. Everything below reads each hash once and writes it once.
@@ -52,13 +33,15 @@ for i = 3, #ARGV, 9 do
     refundable = ARGV[i + 4] ~= '0', unused = ARGV[i + 4] == '2', user = ARGV[i + 5], key = ARGV[i + 6], on_unknown = ARGV[i + 8] }
   c.held = c.hold ~= '' and parse_hold(c.hold) or nil
   c.period = c.held and c.held.period or ARGV[i + 7]
-  local scopes = { TENANT }
-  if c.user ~= '' then scopes[#scopes + 1] = user_scope(c.user) end
+  local scopes = { TENANT_SCOPE }
+  if c.user ~= '' then scopes[#scopes + 1] = scope_names('user', c.user) end
   c.key_limiter = keyless_limiter
   if c.key ~= '' then
-    local n = key_scope(c.key)
-    scopes[#scopes + 1] = n
-    c.key_limiter = n.limiter
+    local names = scope_names('key', c.key)
+    scopes[#scopes + 1] = names
+    -- The key's limiter, made once per key like its field names.
+    names.limiter = names.limiter or (prefix .. 'rate:key:' .. c.key)
+    c.key_limiter = names.limiter
   end
   c.scopes = scopes
   local fields = period_fields[c.period]
