@@ -1,5 +1,5 @@
 import { AppError, acceptRequestId, type HealthBody, type ReadyBody } from "@cloudfreedom/shared";
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import "./context.ts";
 import { errorResponse } from "./errors.ts";
@@ -37,6 +37,17 @@ async function check(fn: DependencyCheck): Promise<boolean> {
   }
 }
 
+/** Sets a header on the context's response; one with immutable headers (a fetched one) is copied first. */
+function withHeader(c: Context, name: string, value: string): void {
+  try {
+    c.res.headers.set(name, value);
+  } catch {
+    const copy = new Response(c.res.body, c.res);
+    copy.headers.set(name, value);
+    c.res = copy;
+  }
+}
+
 /**
  * The Hono app every service starts from: request id, request logging, body limit, the single error
  * mapping of DESIGN.md §8, the 404 envelope, `/health` (liveness) and `/ready` (PocketBase + Redis).
@@ -55,6 +66,8 @@ export function createService(options: ServiceOptions): Service {
     c.header("x-request-id", requestId);
     const start = performance.now();
     await next();
+    // A handler that returns its own Response (a stream, a CSV export) bypasses headers set on the context.
+    if (!c.res.headers.has("x-request-id")) withHeader(c, "x-request-id", requestId);
     if (options.logRequests !== false && c.req.path !== "/health") {
       logRequest({
         request_id: requestId,

@@ -136,6 +136,20 @@ describe("error envelope", () => {
     const hostile = await app.request("/health", { headers: { "x-request-id": "a b c" } });
     expect(hostile.headers.get("x-request-id")).toMatch(/^req_/);
   });
+
+  it("puts the request id on a Response a handler built itself (a stream), even one with immutable headers", async () => {
+    const service = testService();
+    service.app.get("/stream", () => new Response("data: 1\n\n", { headers: { "content-type": "text/event-stream" } }));
+    service.app.get("/fetched", () => Response.redirect("http://example.test/elsewhere", 307));
+    const streamed = await service.app.request("/stream", { headers: { "x-request-id": "req-stream-1" } });
+    expect(streamed.headers.get("x-request-id")).toBe("req-stream-1");
+    expect(streamed.headers.get("content-type")).toBe("text/event-stream");
+    expect(await streamed.text()).toBe("data: 1\n\n");
+    const fetched = await service.app.request("/fetched", { headers: { "x-request-id": "req-redirect-1" } });
+    expect(fetched.status).toBe(307);
+    expect(fetched.headers.get("location")).toBe("http://example.test/elsewhere");
+    expect(fetched.headers.get("x-request-id")).toBe("req-redirect-1");
+  });
 });
 
 describe("health and readiness", () => {

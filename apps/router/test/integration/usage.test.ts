@@ -100,15 +100,18 @@ describe("usage of a successful call", () => {
   });
 
   it("puts the cost in the final usage chunk of a stream and records the same usage", async () => {
-    const stream = await client.chat.completions.create(
-      {
-        model: "claude-test",
-        messages: [{ role: "user", content: "stream and bill me" }],
-        stream: true,
-        stream_options: { include_usage: true },
-      },
-      { headers: { "x-request-id": "req-usage-stream" } },
-    );
+    const { data: stream, response } = await client.chat.completions
+      .create(
+        {
+          model: "claude-test",
+          messages: [{ role: "user", content: "stream and bill me" }],
+          stream: true,
+          stream_options: { include_usage: true },
+        },
+        { headers: { "x-request-id": "req-usage-stream" } },
+      )
+      .withResponse();
+    expect(response.headers.get("x-request-id")).toBe("req-usage-stream");
     let last: (OpenAI.CompletionUsage & { cost_micros?: number }) | null | undefined;
     for await (const chunk of stream) last = chunk.usage ?? last;
     const { event } = await recorded("req-usage-stream");
