@@ -139,7 +139,10 @@ describe("error envelope", () => {
 
   it("puts the request id on a Response a handler built itself (a stream), even one with immutable headers", async () => {
     const service = testService();
-    service.app.get("/stream", () => new Response("data: 1\n\n", { headers: { "content-type": "text/event-stream" } }));
+    service.app.get(
+      "/stream",
+      () => new Response("data: 1\n\n", { headers: { "content-type": "text/event-stream" } }),
+    );
     service.app.get("/fetched", () => Response.redirect("http://example.test/elsewhere", 307));
     const streamed = await service.app.request("/stream", { headers: { "x-request-id": "req-stream-1" } });
     expect(streamed.headers.get("x-request-id")).toBe("req-stream-1");
