@@ -14,6 +14,17 @@ let owner: string;
 
 const tenantRow = () => h.db.operator.collection("tenants").getOne(t.tenant.id);
 const keyRecord = async () => JSON.parse((await h.redisDb.redis.get(`cf:key:${t.billingKey.hash}`)) ?? "{}");
+/** The tenant's audited tier changes, oldest first, as "from→to". */
+const tierChanges = async () =>
+  (
+    await h.db
+      .forTenant(t.tenant.id)
+      .collection("audit_logs")
+      .listAll({ filter: "action = 'tenant.tier_change'", sort: "created" })
+  ).map((row) => {
+    const metadata = row.metadata as { from?: string; to?: string };
+    return `${metadata.from}→${metadata.to}`;
+  });
 const subscriptionRow = (id: string) =>
   h.db
     .forTenant(t.tenant.id)
@@ -118,6 +129,7 @@ describe("Stripe webhooks", () => {
     // The router counts budgets in the subscription's periods (anchored on the 15th), as billing does.
     expect(await keyRecord()).toMatchObject({ tier: "team", tenant_limits: { period_anchor_day: 15 } });
     expect((await h.deps.periods.current(t.tenant.id)).start.getUTCDate()).toBe(15);
+    expect(await tierChanges()).toEqual(["free→team"]);
 
     const again = await deliver(h, "customer.subscription.created", object, { id: first.eventId });
     expect(again.body).toMatchObject({ duplicate: true });
@@ -177,6 +189,8 @@ describe("Stripe webhooks", () => {
     expect(res.body).toMatchObject({ outcome: "applied" });
     expect(await tenantRow()).toMatchObject({ plan: free.id, tier: "free", stripe_subscription_id: "" });
     expect(await keyRecord()).toMatchObject({ tier: "free" });
+    // Every change of tier so far (grace ran out, paid again, deleted) is in the tenant's audit log.
+    expect(await tierChanges()).toEqual(["free→team", "team→free", "free→team", "team→free"]);
     // No live subscription left: calendar months again.
     expect((await keyRecord()).tenant_limits).not.toHaveProperty("period_anchor_day");
   });

@@ -32,8 +32,10 @@ export async function fallbackPlan(db: Db, from: PlanRow | null): Promise<PlanRo
 }
 
 /**
- * Puts a tenant on a plan (its tier follows), then refreshes its KeyRecords so routers admit with the new
- * limits at once. Returns true when something changed.
+ * Puts a tenant on a plan, then refreshes its KeyRecords so routers admit with the new limits at once. The tier
+ * follows in that refresh: `publishTenantKeys` resolves it (subscription, else plan), stores it on the tenant
+ * and audits the change, which it could not see if the tier were written here first. Returns true when the
+ * plan or the Stripe ids changed.
  */
 export async function applyTenantPlan(
   deps: { db: Db; refreshTenantKeys: (tenantId: string) => Promise<void> },
@@ -43,7 +45,6 @@ export async function applyTenantPlan(
 ): Promise<boolean> {
   const changes = {
     ...(tenant.plan !== plan.id ? { plan: plan.id } : {}),
-    ...(tenant.tier !== plan.tier ? { tier: plan.tier } : {}),
     ...(extra.stripe_customer_id && tenant.stripe_customer_id !== extra.stripe_customer_id
       ? { stripe_customer_id: extra.stripe_customer_id }
       : {}),
