@@ -191,6 +191,21 @@ describe("models", () => {
     expect((raw as unknown as { models: unknown[] }).models).toEqual(raw.data);
   });
 
+  it("tells a model the key's allowlist shuts out (key_allowed) from one the plan does (upgrade_required)", async () => {
+    const narrow = await stack.newKey({ models: ["gpt-test"] });
+    const res = await fetch(`${stack.url}/v1/models`, { headers: { authorization: `Bearer ${narrow}` } });
+    const { data } = (await res.json()) as {
+      data: Array<{ id: string; access_status: string; key_allowed: boolean }>;
+    };
+    const status = (id: string) => data.find((m) => m.id === id);
+    expect(status("gpt-test")).toMatchObject({ access_status: "allowed", key_allowed: true });
+    expect(status("claude-test")).toMatchObject({ access_status: "allowed", key_allowed: false });
+    expect(status("enterprise-test")).toMatchObject({
+      access_status: "upgrade_required",
+      key_allowed: false,
+    });
+  });
+
   it("retrieves one model and 404s an unknown one", async () => {
     expect((await client.models.retrieve("claude-test")).id).toBe("claude-test");
     await expect(client.models.retrieve("no-such-model")).rejects.toBeInstanceOf(OpenAI.NotFoundError);

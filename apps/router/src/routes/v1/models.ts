@@ -3,11 +3,13 @@ import type { Context, Hono } from "hono";
 import type { RouterDeps } from "../../deps.ts";
 import { authenticateKey } from "./key-auth.ts";
 
+/**
+ * With a key, what it may call: `access_status` is the tier's answer (DESIGN.md §7: `upgrade_required` means a
+ * plan upgrade would open the model), `key_allowed` the key's own model allowlist, which no upgrade changes.
+ */
 function modelObject(deps: RouterDeps, model: ModelCatalogEntry, key: KeyRecord | null) {
-  // What this key may call: its tier (when enforced) and its own model allowlist.
   const tierAllows =
     !deps.env.ENABLE_TIER_ENFORCEMENT || (key ? checkTierAccess(key.tier, model).allowed : true);
-  const allowed = tierAllows && (!key?.models || key.models.includes(model.model_id));
   return {
     id: model.model_id,
     object: "model" as const,
@@ -21,7 +23,12 @@ function modelObject(deps: RouterDeps, model: ModelCatalogEntry, key: KeyRecord 
     required_tier: model.required_tier,
     tier_restriction_mode: model.tier_restriction_mode,
     allowed_tiers: model.allowed_tiers,
-    ...(key ? { access_status: allowed ? "allowed" : "upgrade_required" } : {}),
+    ...(key
+      ? {
+          access_status: tierAllows ? "allowed" : "upgrade_required",
+          key_allowed: !key.models || key.models.includes(model.model_id),
+        }
+      : {}),
   };
 }
 
