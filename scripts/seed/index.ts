@@ -6,6 +6,7 @@ import { closeRedis, createRedis } from "@cloudfreedom/queue";
 import {
   apiKeyDisplayPrefix,
   buildKeyRecord,
+  DEFAULT_KEY_SCOPES,
   encryptSecret,
   generateApiKeySecret,
   hashApiKey,
@@ -139,6 +140,8 @@ export async function seed(options: SeedOptions): Promise<SeedResult> {
       hash: await hashApiKey(secret),
       prefix: apiKeyDisplayPrefix(secret),
       name: "demo key",
+      // The billing scope too, so the quick start can try the billing API (budget, usage) with this key.
+      scopes: [...DEFAULT_KEY_SCOPES, "billing"],
     });
     options.log(`created the demo key for tenant "${tenant.slug}"`);
   }

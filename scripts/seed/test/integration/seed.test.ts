@@ -64,5 +64,7 @@ describe("seed", () => {
       revoked: false,
       tenant_limits: { query_limit: 1000, budget_micros: 100_000_000, markup_pct: 20 },
     });
+    // The quick start tries the billing API with the demo key.
+    expect(record.scopes).toEqual(["chat", "completions", "embeddings", "models", "billing"]);
   });
 });
