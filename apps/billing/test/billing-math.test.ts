@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { meterIdentifier, overageUnits } from "../src/services/stripe/sync-meter.ts";
-import { usageEventId } from "../src/services/usage/log-usage.ts";
+import { reservationEventId, usageEventId } from "../src/services/usage/log-usage.ts";
 import { csvField } from "../src/services/usage/usage-csv.ts";
 
 describe("overage units", () => {
@@ -21,6 +21,15 @@ describe("usage event ids from idempotency keys", () => {
     expect(id).toMatch(/^evt_[0-9a-f]{40}$/);
     expect(usageEventId("tnt_a", "call-1")).toBe(id);
     expect(usageEventId("tnt_b", "call-1")).not.toBe(id);
+  });
+
+  it("are one per reservation when the report names one, whatever its key", () => {
+    const id = reservationEventId("tnt_a", "rsv_1");
+    expect(id).toMatch(/^evt_[0-9a-f]{40}$/);
+    expect(reservationEventId("tnt_a", "rsv_1")).toBe(id);
+    expect(reservationEventId("tnt_b", "rsv_1")).not.toBe(id);
+    expect(reservationEventId("tnt_a", "rsv_2")).not.toBe(id);
+    expect(usageEventId("tnt_a", "rsv_1")).not.toBe(id);
   });
 });
 

@@ -124,6 +124,72 @@ describe("POST /v1/usage", () => {
   });
 });
 
+describe("POST /v1/usage occurred_at", () => {
+  const report = (occurredAt: string) => ({
+    model: model.model_id,
+    tokens: { input: 10, output: 10 },
+    occurred_at: occurredAt,
+  });
+  const queuedEventIds = async () => {
+    const queue = new Queue("usage", { connection: h.runtime.queueRedis(), prefix: "cf" });
+    const jobs = await queue.getJobs(["waiting", "active", "delayed", "completed", "failed"], 0, -1);
+    await queue.close();
+    return jobs.flatMap((job) => job.data.events.map((e: { event_id: string }) => e.event_id));
+  };
+
+  it("refuses a time in the future with a 400 naming occurred_at, and queues nothing", async () => {
+    const res = await h.call("POST", "/v1/usage", {
+      token: b.billingKey.secret,
+      headers: { "idempotency-key": "future-1" },
+      body: report(new Date(Date.now() + 90 * 24 * 3_600_000).toISOString()),
+    });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({
+      status: "error",
+      code: "validation_failed",
+      message: expect.stringContaining("occurred_at: must not be in the future"),
+      details: { field: "occurred_at" },
+      request_id: expect.any(String),
+      error: { message: expect.stringContaining("occurred_at") },
+    });
+    // Ten minutes ahead is more than clock skew.
+    const ahead = await h.call("POST", "/v1/usage", {
+      token: b.billingKey.secret,
+      headers: { "idempotency-key": "future-2" },
+      body: report(new Date(Date.now() + 10 * 60_000).toISOString()),
+    });
+    expect(ahead.status).toBe(400);
+    expect(ahead.body).toMatchObject({ details: { field: "occurred_at" } });
+    const queued = await queuedEventIds();
+    expect(queued).not.toContain(usageEventId(b.tenant.id, "future-1"));
+    expect(queued).not.toContain(usageEventId(b.tenant.id, "future-2"));
+
+    // The refused report claimed nothing: its key reports a valid time as a new event.
+    const past = new Date(Date.now() - 3_600_000).toISOString();
+    const fixed = await h.call("POST", "/v1/usage", {
+      token: b.billingKey.secret,
+      headers: { "idempotency-key": "future-1" },
+      body: report(past),
+    });
+    expect(fixed.status).toBe(202);
+    expect(fixed.body).toMatchObject({ replayed: false, period: periodOf(new Date(past)) });
+  });
+
+  it("accepts a time a little ahead (clock skew) as now, in the current period", async () => {
+    const res = await h.call("POST", "/v1/usage", {
+      token: b.billingKey.secret,
+      headers: { "idempotency-key": "skewed-1" },
+      body: report(new Date(Date.now() + 2 * 60_000).toISOString()),
+    });
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ replayed: false, period });
+    const queue = new Queue("usage", { connection: h.runtime.queueRedis(), prefix: "cf" });
+    const job = await queue.getJob(`job_${String(res.body.event_id).slice("evt_".length)}`);
+    await queue.close();
+    expect(Date.parse(job?.data.events[0]?.occurred_at)).toBeLessThanOrEqual(Date.now());
+  });
+});
+
 describe("GET /v1/usage", () => {
   it("lists the tenant's usage newest first and filters by model, key and status", async () => {
     const all = await h.call("GET", "/v1/usage", { token: a.billingKey.secret });

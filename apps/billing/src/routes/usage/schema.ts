@@ -3,6 +3,14 @@ import { z } from "zod";
 
 const Count = z.number().int().nonnegative();
 
+/** How far ahead of our clock a reported time may be: the reporting gateway's clock may run a little fast. */
+const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+
+// A time in the future would be billed to a later period, outside this month's budget.
+const OccurredAt = z.iso.datetime().refine((value) => Date.parse(value) <= Date.now() + MAX_CLOCK_SKEW_MS, {
+  message: `must not be in the future (at most ${MAX_CLOCK_SKEW_MS / 60_000} minutes ahead of the server clock)`,
+});
+
 export const UsageReportBody = z.object({
   model: ModelId,
   tokens: z.object({
@@ -21,7 +29,7 @@ export const UsageReportBody = z.object({
   reservation_id: z.string().min(1).max(128).nullable().optional(),
   key_id: z.string().min(1).max(64).nullable().optional(),
   user_id: z.string().min(1).max(64).nullable().optional(),
-  occurred_at: z.iso.datetime().optional(),
+  occurred_at: OccurredAt.optional(),
   metadata: z.record(z.string(), z.string().max(1_000)).optional(),
 });
 

@@ -1,15 +1,9 @@
 import { createHash } from "node:crypto";
-import {
-  AppError,
-  applyMarkup,
-  priceUsage,
-  redisKeys,
-  UsageEvent,
-  type UsageEventInput,
-} from "@cloudfreedom/shared";
+import { AppError, applyMarkup, priceUsage, UsageEvent, type UsageEventInput } from "@cloudfreedom/shared";
 import type { BillingDeps } from "../../deps.ts";
 import type { Principal } from "../auth/principal.ts";
 import { loadTenant, planById } from "../tenants/tenant-plan.ts";
+import { claimUsageReport, releaseReservationClaim } from "./usage-claims.ts";
 
 /** Usage reported by another gateway: what it knows; the rest (tenant, period, billed) is ours to decide. */
 export interface UsageReport {
@@ -36,11 +30,31 @@ export interface UsageReport {
   metadata?: Record<string, string> | undefined;
 }
 
-const IDEMPOTENCY_TTL_S = 24 * 60 * 60;
+const eventIdOf = (material: string) =>
+  `evt_${createHash("sha256").update(material).digest("hex").slice(0, 40)}`;
 
 /** The event id is derived from the tenant and the Idempotency-Key: a retried report is the same event. */
 export function usageEventId(tenantId: string, idempotencyKey: string): string {
-  return `evt_${createHash("sha256").update(`${tenantId}\n${idempotencyKey}`).digest("hex").slice(0, 40)}`;
+  return eventIdOf(`${tenantId}\n${idempotencyKey}`);
+}
+
+/**
+ * A report naming a reservation is that reservation's one event, whatever its Idempotency-Key: usage_logs is
+ * unique by (tenant, event_id) but has no key on reservation_id, so folding the reservation into the event id
+ * makes the worker store at most one row per reservation, even for a duplicate that got past the API's claim
+ * (Redis lost it) or a replay whose job BullMQ no longer remembers. (A header cannot hold the newline, so the
+ * two kinds of ids never meet.)
+ */
+export function reservationEventId(tenantId: string, reservationId: string): string {
+  return eventIdOf(`${tenantId}\nreservation\n${reservationId}`);
+}
+
+async function isStored(deps: Pick<BillingDeps, "db">, tenantId: string, eventId: string): Promise<boolean> {
+  const row = await deps.db
+    .forTenant(tenantId)
+    .collection("usage_logs")
+    .getFirst({ filter: "event_id = {:id}", params: { id: eventId } });
+  return row !== null;
 }
 
 async function assertOwned(
@@ -69,6 +83,9 @@ async function assertOwned(
  * `POST /v1/usage`: a usage event for the caller's tenant onto queue `usage`, where the billing worker
  * persists it exactly once (as it does the router's). The same Idempotency-Key with the same body is accepted
  * again without effect; with a different body it is refused (409), so a key cannot silently mean two reports.
+ * A reservation is reported once: another report naming it is refused (409) without effect. Redis decides
+ * that atomically with the key's claim (so of two concurrent reports one wins), and the stored row decides it
+ * once Redis forgot (reservationEventId keeps the worker from storing a second row meanwhile).
  */
 export async function logUsage(
   deps: Pick<BillingDeps, "db" | "redis" | "catalog" | "periods" | "usageQueue">,
@@ -91,8 +108,15 @@ export async function logUsage(
   };
   const cost =
     report.cost_micros ?? priceUsage(tokens, (await deps.catalog.require(report.model)).prices, 0).cost;
-  const occurredAt = report.occurred_at ? new Date(report.occurred_at) : new Date();
-  const eventId = usageEventId(tenantId, idempotencyKey);
+  // The schema refuses a time further ahead than clock skew explains; within it, now (the server's clock
+  // decides the period, so a fast client clock cannot bill the next month).
+  const now = new Date();
+  const occurredAt =
+    report.occurred_at && Date.parse(report.occurred_at) < now.getTime() ? new Date(report.occurred_at) : now;
+  const reservationId = report.reservation_id ?? null;
+  const eventId = reservationId
+    ? reservationEventId(tenantId, reservationId)
+    : usageEventId(tenantId, idempotencyKey);
   const payload: UsageEventInput = {
     event_id: eventId,
     request_id: report.request_id ?? `req_${eventId.slice(4, 28)}`,
@@ -102,7 +126,7 @@ export async function logUsage(
     model: report.model,
     provider: report.provider ?? null,
     deployment: null,
-    reservation_id: report.reservation_id ?? null,
+    reservation_id: reservationId,
     period: (await deps.periods.current(tenantId, occurredAt)).period,
     tokens,
     cost_micros: cost,
@@ -115,20 +139,37 @@ export async function logUsage(
     occurred_at: occurredAt.toISOString(),
     ...(report.metadata ? { metadata: report.metadata } : {}),
   };
-  const fingerprint = createHash("sha256").update(JSON.stringify(report)).digest("hex");
-  const claimKey = redisKeys.tenant(
+  const claim = await claimUsageReport(deps.redis, {
     tenantId,
-    "usage-idem",
-    createHash("sha256").update(idempotencyKey).digest("hex"),
-  );
-  const claimed = await deps.redis.set(claimKey, fingerprint, "EX", IDEMPOTENCY_TTL_S, "NX");
-  if (claimed !== "OK" && (await deps.redis.get(claimKey)) !== fingerprint) {
+    idempotencyKey,
+    fingerprint: createHash("sha256").update(JSON.stringify(report)).digest("hex"),
+    eventId,
+    reservationId,
+    stored: reservationId ? await isStored(deps, tenantId, eventId) : false,
+  });
+  if (claim.kind === "key_conflict") {
     throw new AppError("conflict", "This Idempotency-Key was already used with a different body", {
       field: "idempotency-key",
     });
   }
+  if (claim.kind === "reported") {
+    throw new AppError(
+      "conflict",
+      `Usage for reservation ${reservationId} was already reported (event ${claim.eventId}); a reservation is settled by one report only`,
+      { field: "reservation_id", reservation_id: reservationId, event_id: claim.eventId },
+    );
+  }
   // A batch of one, named after its event: the same report enqueued twice is one job.
   const batchId = `job_${eventId.slice("evt_".length)}`;
-  await deps.usageQueue.add({ batch_id: batchId, events: [payload] }, { jobId: batchId });
-  return { event: UsageEvent.parse(payload), replayed: claimed !== "OK" };
+  try {
+    await deps.usageQueue.add({ batch_id: batchId, events: [payload] }, { jobId: batchId });
+  } catch (error) {
+    // The same key replays (and queues) it again; another key must not be told it was reported. The queue's
+    // error is the one to report; a claim that could not be freed expires.
+    if (claim.kind === "claimed" && reservationId) {
+      await releaseReservationClaim(deps.redis, tenantId, reservationId).catch(() => undefined);
+    }
+    throw error;
+  }
+  return { event: UsageEvent.parse(payload), replayed: claim.kind === "replayed" };
 }

@@ -7,6 +7,7 @@ import type { Redis } from "ioredis";
 import { withRememberedHolds } from "../budgets/reservation-holds.ts";
 import { markSnapshotsDirty } from "../budgets/snapshot-queue.ts";
 import { forwardToAnalytics } from "./forward-analytics.ts";
+import { findStoredEvents } from "./stored-events.ts";
 import { type UsageLogWrite, usageLogRow } from "./usage-log-row.ts";
 
 export interface UsagePipelineDeps {
@@ -34,6 +35,10 @@ function outcomeError(outcome: WriteOutcome): Error | null {
 
 /**
  * One batch of usage events, exactly once in effect, in this order:
+ * 0. skip to 3 for API events whose row is already stored: their settlement ran before that row was
+ *    written, and admission remembers a settled id only for a while (15 to 30 minutes), after which settling
+ *    again would charge again (a retry of a stored but unannounced event, a replay whose job BullMQ no longer
+ *    remembers, a second report of a reservation, which shares its event id: reservationEventId);
  * 1. confirm settlement (admission, idempotent by reservation id; usage reported through the API is charged
  *    here, before its log exists, so a counter rebuilt from the logs never counts it twice);
  * 2. write `usage_logs` in one bulk insert keyed by (tenant, event_id) (infra/pocketbase/bulk.go: one
@@ -47,19 +52,26 @@ export async function persistUsageBatch(
   events: UsageEvent[],
 ): Promise<Array<Error | null>> {
   const errors: Array<Error | null> = events.map(() => null);
+  // Router events need no look-up: their settlement is a confirmation that never charges (settlementOf).
+  const stored = await storedApiEvents(deps.client, events, errors);
+  const toSettle = events.flatMap((event, i) => (errors[i] || stored[i] ? [] : [{ i, event }]));
   // Usage reported through the API may name a reservation of `POST /v1/budget/check`: release its hold.
   const requests = await withRememberedHolds(
     deps.redis,
-    events.map(settlementOf),
-    events.map((event) => event.source === "api" && event.reservation_id !== null),
+    toSettle.map(({ event }) => settlementOf(event)),
+    toSettle.map(({ event }) => event.source === "api" && event.reservation_id !== null),
   );
   const settled = await deps.settle(requests);
-  settled.forEach((result, i) => {
+  settled.forEach((result, j) => {
+    const i = toSettle[j]?.i;
+    if (i === undefined) return;
     if (result.kind === "failed") errors[i] = new Error(`settlement failed: ${result.error.message}`);
     else if (result.kind === "unseeded") errors[i] = new Error("settlement failed: counters not seeded yet");
   });
 
-  const pending = events.flatMap((event, i) => (errors[i] ? [] : [{ i, row: usageLogRow(event) }]));
+  const pending = events.flatMap((event, i) =>
+    errors[i] || stored[i] ? [] : [{ i, row: usageLogRow(event) }],
+  );
   const outcomes: Array<WriteOutcome | null> = events.map(() => null);
   const written = await bulkInsert<UsageLogWrite>(
     deps.client,
@@ -73,7 +85,8 @@ export async function persistUsageBatch(
     if (outcome) errors[item.i] = outcomeError(outcome);
   });
 
-  const persisted = events.filter((_, i) => outcomes[i] !== null && errors[i] === null);
+  // Stored before: announced again, as a duplicate is (the first announcement may have failed).
+  const persisted = events.filter((_, i) => (stored[i] || outcomes[i] !== null) && errors[i] === null);
   if (persisted.length === 0) return errors;
   try {
     await markSnapshotsDirty(
@@ -88,4 +101,28 @@ export async function persistUsageBatch(
     });
   }
   return errors;
+}
+
+/** Which API events already have their row; when PocketBase cannot say, those events fail (retried). */
+async function storedApiEvents(
+  client: PocketBaseClient,
+  events: UsageEvent[],
+  errors: Array<Error | null>,
+): Promise<boolean[]> {
+  const stored = events.map(() => false);
+  const api = events.flatMap((event, i) => (event.source === "api" ? [{ i, event }] : []));
+  if (api.length === 0) return stored;
+  try {
+    const found = await findStoredEvents(
+      client,
+      api.map((item) => item.event),
+    );
+    api.forEach(({ i }, j) => {
+      stored[i] = found[j] === true;
+    });
+  } catch (error) {
+    const failure = new Error(`looking up stored usage failed: ${String(error)}`);
+    for (const { i } of api) errors[i] = failure;
+  }
+  return stored;
 }

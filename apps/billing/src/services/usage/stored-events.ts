@@ -1,0 +1,31 @@
+import type { PocketBaseClient } from "@cloudfreedom/db";
+import type { UsageEvent } from "@cloudfreedom/shared";
+
+/** PocketBase refuses filters over 3,500 characters; a term is under 100 (two ids), so 25 stay under. */
+const TERMS_PER_QUERY = 25;
+
+const keyOf = (tenantId: string, eventId: string) => `${tenantId}\n${eventId}`;
+
+/**
+ * Which of `events` already have their `usage_logs` row, by (tenant, event_id), the table's unique index.
+ * One query per 25 events.
+ */
+export async function findStoredEvents(client: PocketBaseClient, events: UsageEvent[]): Promise<boolean[]> {
+  const stored = new Set<string>();
+  for (let start = 0; start < events.length; start += TERMS_PER_QUERY) {
+    const filter = events
+      .slice(start, start + TERMS_PER_QUERY)
+      .map((event) =>
+        client.filter("(tenant = {:tenant} && event_id = {:event})", {
+          tenant: event.tenant_id,
+          event: event.event_id,
+        }),
+      )
+      .join(" || ");
+    const rows = await client.call((pb) =>
+      pb.collection("usage_logs").getFullList({ filter, fields: "tenant,event_id", batch: 1_000 }),
+    );
+    for (const row of rows) stored.add(keyOf(String(row.tenant), String(row.event_id)));
+  }
+  return events.map((event) => stored.has(keyOf(event.tenant_id, event.event_id)));
+}

@@ -1,0 +1,214 @@
+import { readPeriodCounters } from "@cloudfreedom/admission";
+import type { ModelRow } from "@cloudfreedom/db";
+import { queueDepth } from "@cloudfreedom/queue";
+import { periodOf, type UsageEvent } from "@cloudfreedom/shared";
+import { type ServiceProcess, startServiceProcess } from "@cloudfreedom/testing";
+import { Queue } from "bullmq";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually, type TenantFixture, tenantFixture, testModel, usageJobs } from "./fixtures.ts";
+import { type BillingHarness, startBilling } from "./harness.ts";
+
+// The billing API in process and its worker as a Bun process, over one PocketBase and one leased Redis db.
+let h: BillingHarness;
+let worker: ServiceProcess;
+let model: ModelRow;
+const period = periodOf(new Date());
+
+beforeAll(async () => {
+  h = await startBilling();
+  model = await testModel(h.db);
+  worker = await startServiceProcess({
+    app: "billing",
+    entry: "worker",
+    env: { ...h.env, LOG_LEVEL: "info", SHUTDOWN_TIMEOUT_MS: "5000", SNAPSHOT_INTERVAL_MS: "200" },
+  });
+});
+afterAll(async () => {
+  await worker?.stop("SIGTERM");
+  await h?.stop();
+});
+
+const newTenant = () => tenantFixture({ db: h.db, redis: h.redisDb.redis });
+
+// 150 input + 150 output tokens at €1 / €2 per million: 450 micros, 540 with the 20 % markup.
+const BILLED = 540;
+const report = (reservationId: string) => ({
+  model: model.model_id,
+  tokens: { input: 150, output: 150 },
+  latency_ms: 100,
+  reservation_id: reservationId,
+});
+
+async function reserve(t: TenantFixture): Promise<string> {
+  const res = await h.call("POST", "/v1/budget/check", {
+    token: t.billingKey.secret,
+    body: { model: model.model_id, input_tokens: 150, max_output_tokens: 150, reserve: true },
+  });
+  expect(res.status).toBe(200);
+  expect(res.body).toMatchObject({ estimated_cost_micros: BILLED, reservation_id: expect.any(String) });
+  return String(res.body.reservation_id);
+}
+
+const postUsage = (t: TenantFixture, idempotencyKey: string, body: Record<string, unknown>) =>
+  h.call("POST", "/v1/usage", {
+    token: t.billingKey.secret,
+    headers: { "idempotency-key": idempotencyKey },
+    body,
+  });
+
+async function drained(): Promise<boolean> {
+  const depth = await queueDepth("usage", { connection: h.runtime.queueRedis() });
+  return depth.waiting === 0 && depth.active === 0 && depth.delayed === 0;
+}
+
+/** What the tenant can see once the worker is done: its usage rows, the summary and the live budget. */
+async function settledView(t: TenantFixture, rows: number) {
+  const usage = await eventually(async () => {
+    if (!(await drained())) return undefined;
+    const res = await h.call("GET", "/v1/usage", { token: t.billingKey.secret });
+    return (res.body.items as unknown[]).length >= rows ? res.body : undefined;
+  }, `${rows} usage rows and the queue drained`);
+  const summary = await h.call("GET", "/v1/usage/summary", { token: t.billingKey.secret });
+  const budget = await h.call("GET", "/v1/budget", { token: t.billingKey.secret });
+  const tenantScope = (budget.body.scopes as Array<Record<string, unknown>>).find(
+    (scope) => scope.scope_type === "tenant",
+  );
+  return {
+    items: usage.items as Array<Record<string, unknown>>,
+    summaryBilled: (summary.body.totals as { billed_micros: number }).billed_micros,
+    spent: tenantScope?.spent_micros,
+    reserved: tenantScope?.reserved_micros,
+  };
+}
+
+/** Every usage event queued for a tenant (jobs are kept a day after completion). */
+async function queuedEvents(tenantId: string): Promise<UsageEvent[]> {
+  const queue = new Queue("usage", { connection: h.runtime.queueRedis(), prefix: "cf" });
+  const jobs = await queue.getJobs(["waiting", "active", "delayed", "completed", "failed"], 0, -1);
+  await queue.close();
+  return jobs.flatMap((job) =>
+    (job.data.events as UsageEvent[]).filter((event) => event.tenant_id === tenantId),
+  );
+}
+
+/** Redis forgetting what it knew of the tenant's reports and settlements (as after a data loss). */
+async function forgetReportsAndSettlements(tenantId: string): Promise<number> {
+  const redis = h.redisDb.redis;
+  let removed = 0;
+  for (const pattern of [`cf:{t:${tenantId}}:usage-*`, `cf:{t:${tenantId}}:settled:*`]) {
+    const keys = await redis.keys(pattern);
+    if (keys.length > 0) removed += await redis.del(...keys);
+  }
+  return removed;
+}
+
+describe("POST /v1/usage with a reservation", () => {
+  it("refuses a second report of a reservation under another Idempotency-Key, storing and charging it once", async () => {
+    const t = await newTenant();
+    const reservationId = await reserve(t);
+    const first = await postUsage(t, "call-a", report(reservationId));
+    expect(first.status).toBe(202);
+    expect(first.body).toMatchObject({ replayed: false, period, billed_micros: BILLED });
+    const eventId = String(first.body.event_id);
+    await settledView(t, 1);
+
+    const second = await postUsage(t, "call-b", report(reservationId));
+    expect(second.status).toBe(409);
+    expect(second.body).toMatchObject({
+      status: "error",
+      code: "conflict",
+      message: expect.stringContaining(
+        `reservation ${reservationId} was already reported (event ${eventId})`,
+      ),
+      details: { field: "reservation_id", reservation_id: reservationId, event_id: eventId },
+      timestamp: expect.any(String),
+      request_id: expect.any(String),
+      error: { message: expect.stringContaining(reservationId) },
+    });
+
+    // The original key still replays the same event.
+    const replay = await postUsage(t, "call-a", report(reservationId));
+    expect(replay.status).toBe(202);
+    expect(replay.body).toMatchObject({ replayed: true, event_id: eventId, billed_micros: BILLED });
+
+    const view = await settledView(t, 1);
+    expect(view.items).toEqual([expect.objectContaining({ event_id: eventId, billed_micros: BILLED })]);
+    expect(view.summaryBilled).toBe(BILLED);
+    expect(view.spent).toBe(BILLED);
+    expect(view.reserved).toBe(0);
+    expect((await queuedEvents(t.tenant.id)).map((event) => event.event_id)).toEqual([eventId]);
+
+    // The refused report left nothing behind: its key is free for another report.
+    const other = await postUsage(t, "call-b", { ...report(reservationId), reservation_id: undefined });
+    expect(other.status).toBe(202);
+    expect(other.body).toMatchObject({ replayed: false });
+    expect(other.body.event_id).not.toBe(eventId);
+  });
+
+  it("accepts exactly one of two concurrent reports of one reservation", async () => {
+    const t = await newTenant();
+    const reservationId = await reserve(t);
+    const replies = await Promise.all([
+      postUsage(t, "race-1", report(reservationId)),
+      postUsage(t, "race-2", report(reservationId)),
+    ]);
+    expect(replies.map((reply) => reply.status).sort()).toEqual([202, 409]);
+    const accepted = replies.find((reply) => reply.status === 202);
+    const refused = replies.find((reply) => reply.status === 409);
+    expect(refused?.body).toMatchObject({
+      code: "conflict",
+      details: { field: "reservation_id", reservation_id: reservationId, event_id: accepted?.body.event_id },
+    });
+
+    const view = await settledView(t, 1);
+    expect(view.items).toEqual([expect.objectContaining({ event_id: accepted?.body.event_id })]);
+    expect(view.summaryBilled).toBe(BILLED);
+    expect(view.spent).toBe(BILLED);
+  });
+
+  it("still refuses it once Redis forgot the report: the stored row decides", async () => {
+    const t = await newTenant();
+    const reservationId = await reserve(t);
+    const first = await postUsage(t, "lost-a", report(reservationId));
+    expect(first.status).toBe(202);
+    await settledView(t, 1);
+    expect(await forgetReportsAndSettlements(t.tenant.id)).toBeGreaterThan(0);
+
+    const again = await postUsage(t, "lost-b", report(reservationId));
+    expect(again.status).toBe(409);
+    expect(again.body).toMatchObject({
+      code: "conflict",
+      details: { field: "reservation_id", reservation_id: reservationId, event_id: first.body.event_id },
+    });
+    const view = await settledView(t, 1);
+    expect(view.items).toHaveLength(1);
+    expect(view.spent).toBe(BILLED);
+  });
+});
+
+describe("usage worker with a reported reservation", () => {
+  it("neither charges nor stores an event again once its row is stored, after admission forgot the settlement", async () => {
+    const t = await newTenant();
+    const reservationId = await reserve(t);
+    const first = await postUsage(t, "requeued-a", report(reservationId));
+    expect(first.status).toBe(202);
+    await settledView(t, 1);
+    const [event] = await queuedEvents(t.tenant.id);
+    expect(event).toMatchObject({ event_id: first.body.event_id, reservation_id: reservationId });
+    // Admission remembers a settled reservation for 15-30 minutes; past that (here: forgotten at once), the
+    // same event queued again (a replay whose completed job BullMQ dropped) must not be settled again.
+    await forgetReportsAndSettlements(t.tenant.id);
+    await h.deps.usageQueue.addBulk(usageJobs(event ? [event] : []));
+
+    const view = await eventually(async () => {
+      const jobs = await queuedEvents(t.tenant.id);
+      return jobs.length === 2 && (await drained()) ? settledView(t, 1) : undefined;
+    }, "the requeued event processed");
+    expect(view.items).toEqual([expect.objectContaining({ event_id: first.body.event_id })]);
+    expect(view.summaryBilled).toBe(BILLED);
+    expect(view.spent).toBe(BILLED);
+    const counters = await readPeriodCounters(h.redisDb.redis, t.tenant.id, period);
+    expect(counters.tenant).toEqual({ spent: BILLED, reserved: 0 });
+    expect((await worker.flushedLogs()).filter((line) => line.msg === "queue job failed")).toEqual([]);
+  });
+});
