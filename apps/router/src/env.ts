@@ -42,7 +42,13 @@ export const RouterEnv = serviceEnv(4000, {
     .int()
     .positive()
     .default(10 * 1024 * 1024),
-  EVENT_FLUSH_MS: Ms(5),
+  /**
+   * How often finished calls are settled and their usage events and spans enqueued (one round trip each per
+   * flush). 20 ms rather than 5: a quarter of the flushes took the router's added p50 at concurrency 1 from
+   * 0.256 to 0.199 ms (median of 10 A/B rounds, 9 better); a SIGKILL can lose one flush window of finished
+   * calls, next to the seconds of calls in flight it loses anyway.
+   */
+  EVENT_FLUSH_MS: Ms(20),
   /** `true`: when Redis cannot be asked, admit without budget/limit checks (logged loudly) instead of 503. */
   BUDGET_FAIL_OPEN: z
     .enum(["true", "false"])
