@@ -31,8 +31,14 @@ export function buildBillingDeps(runtime: Runtime<BillingEnv>): BillingDeps {
     catalog: createModelCatalog(db),
     periods: createTenantPeriods(db),
     stripe: createStripeClient(env),
-    refreshTenantKeys: async (tenantId) => {
-      await publishTenantKeys({ db, redis: runtime.redis, logger, tenantId });
+    refreshTenantKeys: async (tenantId, previousTier) => {
+      await publishTenantKeys({
+        db,
+        redis: runtime.redis,
+        logger,
+        tenantId,
+        ...(previousTier ? { previousTier } : {}),
+      });
     },
   };
 }

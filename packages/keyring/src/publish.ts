@@ -73,15 +73,24 @@ export interface TenantPublication {
  * `{kind:"tenant"}` so routers evict them all.
  */
 export async function publishTenantKeys(
-  deps: KeyringDeps & { tenantId: string },
+  deps: KeyringDeps & {
+    tenantId: string;
+    /**
+     * The tier the tenant had before the caller changed its row (billing writes plan and tier in one update,
+     * then calls this): the change from it is audited. Default: the tier stored on the row now.
+     */
+    previousTier?: Tier;
+  },
 ): Promise<TenantPublication> {
   let tenant = await tenantRow(deps.db, deps.tenantId);
   const resolved = await resolveTier({ db: deps.db, tenantId: tenant.id, tenant, logger: deps.logger });
   let previousTier: Tier | null = null;
   // A fallback is a lookup failure, not a downgrade: the stored tier is left as it was.
-  if (resolved.source !== "fallback" && resolved.tier !== tenant.tier) {
-    previousTier = tenant.tier;
-    tenant = await deps.db.operator.collection("tenants").update(tenant.id, { tier: resolved.tier });
+  const before = deps.previousTier ?? tenant.tier;
+  if (resolved.source !== "fallback" && resolved.tier !== before) {
+    previousTier = before;
+    if (resolved.tier !== tenant.tier)
+      tenant = await deps.db.operator.collection("tenants").update(tenant.id, { tier: resolved.tier });
     await recordTierChange(deps, tenant.id, previousTier, resolved);
   }
   const context = await loadTenantContext(deps.db, tenant, resolved.tier);

@@ -1,5 +1,6 @@
 import type { Db, PlanRow, TenantRow } from "@cloudfreedom/db";
 import { AppError } from "@cloudfreedom/shared";
+import type { RefreshTenantKeys } from "../../deps.ts";
 
 export async function loadTenant(db: Db, tenantId: string): Promise<TenantRow> {
   try {
@@ -32,19 +33,19 @@ export async function fallbackPlan(db: Db, from: PlanRow | null): Promise<PlanRo
 }
 
 /**
- * Puts a tenant on a plan, then refreshes its KeyRecords so routers admit with the new limits at once. The tier
- * follows in that refresh: `publishTenantKeys` resolves it (subscription, else plan), stores it on the tenant
- * and audits the change, which it could not see if the tier were written here first. Returns true when the
- * plan or the Stripe ids changed.
+ * Puts a tenant on a plan (its tier follows, in the same update), then refreshes its KeyRecords so routers
+ * admit with the new limits at once; the refresh audits the tier change against the tier before. Returns
+ * true when something changed.
  */
 export async function applyTenantPlan(
-  deps: { db: Db; refreshTenantKeys: (tenantId: string) => Promise<void> },
+  deps: { db: Db; refreshTenantKeys: RefreshTenantKeys },
   tenant: TenantRow,
   plan: PlanRow,
   extra: { stripe_customer_id?: string; stripe_subscription_id?: string } = {},
 ): Promise<boolean> {
   const changes = {
     ...(tenant.plan !== plan.id ? { plan: plan.id } : {}),
+    ...(tenant.tier !== plan.tier ? { tier: plan.tier } : {}),
     ...(extra.stripe_customer_id && tenant.stripe_customer_id !== extra.stripe_customer_id
       ? { stripe_customer_id: extra.stripe_customer_id }
       : {}),
@@ -55,6 +56,6 @@ export async function applyTenantPlan(
   };
   if (Object.keys(changes).length > 0)
     await deps.db.operator.collection("tenants").update(tenant.id, changes);
-  await deps.refreshTenantKeys(tenant.id);
+  await deps.refreshTenantKeys(tenant.id, tenant.tier);
   return Object.keys(changes).length > 0;
 }
