@@ -55,6 +55,16 @@ export const ADMISSION_DEFAULTS = {
   seedWaitMs: 10_000,
 } as const;
 
+export interface SettleOptions {
+  /**
+   * How long these reservation ids are remembered as settled (default: the admission's `settledRetentionMs`).
+   * Settlements that may be repeated much later (usage reported through the billing API, retried for as long
+   * as its queue job) need the id remembered that long; a repeat would charge again otherwise. Ids are
+   * remembered per retention: settle a given id with the same retention every time.
+   */
+  retentionMs?: number;
+}
+
 /**
  * Budgets, query and rate limits for one process: reserve before the provider is called, settle after, reap
  * what crashed routers leaked, and rebuild counters after Redis lost them. Router and billing share it.
@@ -123,8 +133,9 @@ export class Admission {
    * Settles a batch in one pipelined round trip. Items whose counters are unseeded are reseeded and retried
    * once; items that fail are returned as `failed` for the caller to retry (settling is idempotent).
    */
-  async settle(batch: SettleRequest[]): Promise<SettleResult[]> {
-    const results = await this.settleOnce(batch);
+  async settle(batch: SettleRequest[], options: SettleOptions = {}): Promise<SettleResult[]> {
+    const retentionMs = options.retentionMs ?? this.settledRetentionMs;
+    const results = await this.settleOnce(batch, retentionMs);
     const unseeded = batch.flatMap((req, i) => {
       const result = results[i];
       return result?.kind === "unseeded"
@@ -142,7 +153,10 @@ export class Admission {
         }),
       ),
     );
-    const retried = await this.settleOnce(unseeded.map(({ req }) => req));
+    const retried = await this.settleOnce(
+      unseeded.map(({ req }) => req),
+      retentionMs,
+    );
     unseeded.forEach(({ i }, j) => {
       results[i] = retried[j] ?? results[i] ?? { kind: "failed", error: new Error("no settle result") };
     });
@@ -184,9 +198,9 @@ export class Admission {
     };
   }
 
-  private async settleOnce(batch: SettleRequest[]): Promise<SettleResult[]> {
+  private async settleOnce(batch: SettleRequest[], retentionMs: number): Promise<SettleResult[]> {
     try {
-      return await runSettleBatch(this.options.redis, batch, this.settledRetentionMs);
+      return await runSettleBatch(this.options.redis, batch, retentionMs);
     } catch (error) {
       const failure = error instanceof Error ? error : new Error(String(error));
       return batch.map(() => ({ kind: "failed", error: failure }));

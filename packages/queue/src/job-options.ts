@@ -32,6 +32,9 @@ export const DURABLE_JOB_OPTIONS = {
   backoff: { type: "capped", delay: 1_000 },
 } as const satisfies JobsOptions;
 
+/** How long a durable job may be retried at most: its attempts, each at most a capped backoff apart (~33 h). */
+export const DURABLE_RETRY_HORIZON_MS = DURABLE_JOB_OPTIONS.attempts * CAPPED_BACKOFF_MAX_MS;
+
 /**
  * The worker's strategy for custom backoff types (`capped`): exponential from the job's `backoff.delay`,
  * at most CAPPED_BACKOFF_MAX_MS. `attemptsMade` starts at 1 for the first retry.

@@ -35,7 +35,7 @@ export function startUsageConsumer(deps: {
           client: deps.client,
           redis: deps.redis,
           analytics,
-          settle: (batch) => deps.admission.settle(batch),
+          settle: (batch, options) => deps.admission.settle(batch, options),
         },
         events,
       );

@@ -67,7 +67,12 @@ describe("POST /v1/budget/check", () => {
     });
     const analytics = createProducer("analytics", { connection: h.runtime.queueRedis() });
     const errors = await persistUsageBatch(
-      { client: h.runtime.db, redis: h.redisDb.redis, analytics, settle: (b) => h.deps.admission.settle(b) },
+      {
+        client: h.runtime.db,
+        redis: h.redisDb.redis,
+        analytics,
+        settle: (b, o) => h.deps.admission.settle(b, o),
+      },
       [event],
     );
     await analytics.close();

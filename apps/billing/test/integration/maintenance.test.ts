@@ -18,7 +18,12 @@ async function store(billed: number[]): Promise<void> {
   const analytics = createProducer("analytics", { connection: h.runtime.queueRedis() });
   const events = billed.map((micros) => usageEvent(t.tenant, t.billingKey.row, { billed_micros: micros }));
   const errors = await persistUsageBatch(
-    { client: h.runtime.db, redis: h.redisDb.redis, analytics, settle: (b) => h.deps.admission.settle(b) },
+    {
+      client: h.runtime.db,
+      redis: h.redisDb.redis,
+      analytics,
+      settle: (b, o) => h.deps.admission.settle(b, o),
+    },
     events,
   );
   await analytics.close();

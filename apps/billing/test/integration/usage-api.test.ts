@@ -1,4 +1,4 @@
-import type { SettleRequest } from "@cloudfreedom/admission";
+import type { SettleOptions, SettleRequest } from "@cloudfreedom/admission";
 import type { ModelRow } from "@cloudfreedom/db";
 import { createProducer } from "@cloudfreedom/queue";
 import { periodOf } from "@cloudfreedom/shared";
@@ -26,7 +26,7 @@ beforeAll(async () => {
     client: h.runtime.db,
     redis: h.redisDb.redis,
     analytics,
-    settle: (x: SettleRequest[]) => h.deps.admission.settle(x),
+    settle: (x: SettleRequest[], o?: SettleOptions) => h.deps.admission.settle(x, o),
   };
   const errors = await persistUsageBatch(deps, [
     usageEvent(a.tenant, a.billingKey.row, {

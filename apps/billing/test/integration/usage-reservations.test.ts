@@ -1,4 +1,4 @@
-import { readPeriodCounters } from "@cloudfreedom/admission";
+import { admissionKeys, readPeriodCounters } from "@cloudfreedom/admission";
 import type { ModelRow } from "@cloudfreedom/db";
 import { queueDepth } from "@cloudfreedom/queue";
 import { periodOf, type UsageEvent } from "@cloudfreedom/shared";
@@ -166,6 +166,27 @@ describe("POST /v1/usage with a reservation", () => {
     expect(view.spent).toBe(BILLED);
   });
 
+  it("replays the same key and body once its key claim expired, by the reservation's claim", async () => {
+    const t = await newTenant();
+    const reservationId = await reserve(t);
+    const first = await postUsage(t, "late-a", report(reservationId));
+    expect(first.status).toBe(202);
+    await settledView(t, 1);
+    // The Idempotency-Key's claim expires (here: removed); the reservation's claim still names this report.
+    const keyClaims = await h.redisDb.redis.keys(`cf:{t:${t.tenant.id}}:usage-idem:*`);
+    expect(keyClaims).toHaveLength(1);
+    await h.redisDb.redis.del(...keyClaims);
+
+    const replay = await postUsage(t, "late-a", report(reservationId));
+    expect(replay.status).toBe(202);
+    expect(replay.body).toMatchObject({ replayed: true, event_id: first.body.event_id });
+    const other = await postUsage(t, "late-b", report(reservationId));
+    expect(other.status).toBe(409);
+    const view = await settledView(t, 1);
+    expect(view.items).toHaveLength(1);
+    expect(view.spent).toBe(BILLED);
+  });
+
   it("still refuses it once Redis forgot the report: the stored row decides", async () => {
     const t = await newTenant();
     const reservationId = await reserve(t);
@@ -187,6 +208,34 @@ describe("POST /v1/usage with a reservation", () => {
 });
 
 describe("usage worker with a reported reservation", () => {
+  it("does not charge a retried API event again after the router's settled-id retention passed", async () => {
+    const t = await newTenant();
+    const reservationId = await reserve(t);
+    const first = await postUsage(t, "retried-a", report(reservationId));
+    expect(first.status).toBe(202);
+    await settledView(t, 1);
+    const [event] = await queuedEvents(t.tenant.id);
+    // The row write failed (here: the row is removed) and the job is retried after more than the 15
+    // minutes for which admission remembers router settlements (here: their buckets are removed).
+    const rows = await h.db.forTenant(t.tenant.id).collection("usage_logs").listAll({});
+    for (const row of rows) await h.db.forTenant(t.tenant.id).collection("usage_logs").delete(row.id);
+    const bucket = Math.floor(Date.now() / h.deps.admission.settledRetentionMs);
+    await h.redisDb.redis.del(
+      `${admissionKeys.prefix(t.tenant.id)}settled:${bucket}`,
+      `${admissionKeys.prefix(t.tenant.id)}settled:${bucket - 1}`,
+    );
+    await h.deps.usageQueue.addBulk(usageJobs(event ? [event] : []));
+
+    const view = await eventually(async () => {
+      const jobs = await queuedEvents(t.tenant.id);
+      return jobs.length === 2 && (await drained()) ? settledView(t, 1) : undefined;
+    }, "the retried event processed");
+    expect(view.items).toEqual([expect.objectContaining({ event_id: first.body.event_id })]);
+    expect(view.spent).toBe(BILLED);
+    const counters = await readPeriodCounters(h.redisDb.redis, t.tenant.id, period);
+    expect(counters.tenant).toEqual({ spent: BILLED, reserved: 0 });
+  });
+
   it("neither charges nor stores an event again once its row is stored, after admission forgot the settlement", async () => {
     const t = await newTenant();
     const reservationId = await reserve(t);

@@ -139,11 +139,11 @@ export async function logUsage(
     occurred_at: occurredAt.toISOString(),
     ...(report.metadata ? { metadata: report.metadata } : {}),
   };
+  const fingerprint = createHash("sha256").update(JSON.stringify(report)).digest("hex");
   const claim = await claimUsageReport(deps.redis, {
     tenantId,
     idempotencyKey,
-    fingerprint: createHash("sha256").update(JSON.stringify(report)).digest("hex"),
-    eventId,
+    fingerprint,
     reservationId,
     stored: reservationId ? await isStored(deps, tenantId, eventId) : false,
   });
@@ -155,8 +155,8 @@ export async function logUsage(
   if (claim.kind === "reported") {
     throw new AppError(
       "conflict",
-      `Usage for reservation ${reservationId} was already reported (event ${claim.eventId}); a reservation is settled by one report only`,
-      { field: "reservation_id", reservation_id: reservationId, event_id: claim.eventId },
+      `Usage for reservation ${reservationId} was already reported (event ${eventId}); a reservation is settled by one report only`,
+      { field: "reservation_id", reservation_id: reservationId, event_id: eventId },
     );
   }
   // A batch of one, named after its event: the same report enqueued twice is one job.
@@ -164,10 +164,15 @@ export async function logUsage(
   try {
     await deps.usageQueue.add({ batch_id: batchId, events: [payload] }, { jobId: batchId });
   } catch (error) {
-    // The same key replays (and queues) it again; another key must not be told it was reported. The queue's
-    // error is the one to report; a claim that could not be freed expires.
-    if (claim.kind === "claimed" && reservationId) {
-      await releaseReservationClaim(deps.redis, tenantId, reservationId).catch(() => undefined);
+    // The same key replays (and queues) it again, re-taking the claim; another key must not be told it was
+    // reported. The queue's error is the one to report; a claim that could not be freed expires.
+    if (reservationId) {
+      await releaseReservationClaim(deps.redis, {
+        tenantId,
+        idempotencyKey,
+        fingerprint,
+        reservationId,
+      }).catch(() => undefined);
     }
     throw error;
   }

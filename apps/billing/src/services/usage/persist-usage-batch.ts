@@ -1,7 +1,7 @@
-import type { SettleRequest, SettleResult } from "@cloudfreedom/admission";
+import type { SettleOptions, SettleRequest, SettleResult } from "@cloudfreedom/admission";
 import { settlementOf } from "@cloudfreedom/admission";
 import { bulkInsert, type PocketBaseClient, type WriteOutcome } from "@cloudfreedom/db";
-import type { Producer } from "@cloudfreedom/queue";
+import { DURABLE_RETRY_HORIZON_MS, type Producer } from "@cloudfreedom/queue";
 import type { UsageEvent } from "@cloudfreedom/shared";
 import type { Redis } from "ioredis";
 import { withRememberedHolds } from "../budgets/reservation-holds.ts";
@@ -14,9 +14,16 @@ export interface UsagePipelineDeps {
   client: PocketBaseClient;
   redis: Redis;
   analytics: Producer<"analytics">;
-  /** packages/admission's `settle`: idempotent by reservation id. */
-  settle(batch: SettleRequest[]): Promise<SettleResult[]>;
+  /** packages/admission's `settle`: idempotent by reservation id, for as long as the ids are remembered. */
+  settle(batch: SettleRequest[], options?: SettleOptions): Promise<SettleResult[]>;
 }
+
+/**
+ * Usage reported through the API is charged by its settlement here, and its job may be retried for as long as
+ * DURABLE_JOB_OPTIONS allow (a PocketBase that refuses writes for hours): its settled ids are remembered that
+ * long, so a retry after the router's 15 minutes of retention is still known and not charged again.
+ */
+const API_SETTLED_RETENTION_MS = DURABLE_RETRY_HORIZON_MS;
 
 /** Retrying cannot help (the row itself is invalid, e.g. its tenant is gone): the job fails for inspection. */
 export class PermanentUsageError extends Error {
@@ -61,11 +68,16 @@ export async function persistUsageBatch(
     toSettle.map(({ event }) => settlementOf(event)),
     toSettle.map(({ event }) => event.source === "api" && event.reservation_id !== null),
   );
-  const settled = await deps.settle(requests);
-  settled.forEach((result, j) => {
-    const i = toSettle[j]?.i;
-    if (i === undefined) return;
-    if (result.kind === "failed") errors[i] = new Error(`settlement failed: ${result.error.message}`);
+  // Router events and API events are remembered for different times, so they settle in two calls.
+  const isApi = toSettle.map(({ event }) => event.source === "api");
+  const [routerResults, apiResults] = await Promise.all([
+    settleSome(deps, requests, isApi, false),
+    settleSome(deps, requests, isApi, true),
+  ]);
+  toSettle.forEach(({ i }, j) => {
+    const result = isApi[j] ? apiResults.get(j) : routerResults.get(j);
+    if (!result) errors[i] = new Error("settlement failed: no result");
+    else if (result.kind === "failed") errors[i] = new Error(`settlement failed: ${result.error.message}`);
     else if (result.kind === "unseeded") errors[i] = new Error("settlement failed: counters not seeded yet");
   });
 
@@ -101,6 +113,20 @@ export async function persistUsageBatch(
     });
   }
   return errors;
+}
+
+/** Settles the requests whose `isApi` is `api` (with the API's retention), by their index in `requests`. */
+async function settleSome(
+  deps: UsagePipelineDeps,
+  requests: SettleRequest[],
+  isApi: boolean[],
+  api: boolean,
+): Promise<Map<number, SettleResult>> {
+  const indexes = requests.flatMap((_, j) => (isApi[j] === api ? [j] : []));
+  if (indexes.length === 0) return new Map();
+  const batch = indexes.flatMap((j) => (requests[j] ? [requests[j]] : []));
+  const results = await deps.settle(batch, api ? { retentionMs: API_SETTLED_RETENTION_MS } : {});
+  return new Map(indexes.map((j, k) => [j, results[k] ?? { kind: "failed", error: new Error("no result") }]));
 }
 
 /** Which API events already have their row; when PocketBase cannot say, those events fail (retried). */
