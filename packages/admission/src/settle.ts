@@ -100,3 +100,14 @@ export async function runSettleBatch(
     (result) => result ?? { kind: "failed", error: new Error("no reply from the settle pipeline") },
   );
 }
+
+/**
+ * The budget scopes a hold was taken for, read from the hold as the admit script writes it
+ * (`id|period|amount|tokens|window|user|key|limiters`); null for text that is not a hold. Settlement releases
+ * a hold from the scopes of the call it settles, so a call must name the same user and key as its hold.
+ */
+export function holdScopes(hold: string): { userId: string | null; keyId: string | null } | null {
+  const parts = hold.split("|");
+  if (parts.length < 7) return null;
+  return { userId: parts[5] || null, keyId: parts[6] || null };
+}

@@ -187,6 +187,26 @@ describe("POST /v1/usage with a reservation", () => {
     expect(view.spent).toBe(BILLED);
   });
 
+  it("refuses a report naming another key than the reservation's, which would leave its hold held", async () => {
+    const t = await newTenant();
+    const reservationId = await reserve(t);
+    const other = await postUsage(t, "scope-a", { ...report(reservationId), key_id: t.chatKey.row.id });
+    expect(other.status).toBe(400);
+    expect(other.body).toMatchObject({
+      code: "invalid_request",
+      message: expect.stringContaining(
+        `Reservation ${reservationId} was made for key ${t.billingKey.row.id}`,
+      ),
+      details: { field: "key_id", reservation_id: reservationId, key_id: t.billingKey.row.id },
+    });
+    // Nothing was claimed: the same reservation is reported with its own key under the same Idempotency-Key.
+    const own = await postUsage(t, "scope-a", report(reservationId));
+    expect(own.status).toBe(202);
+    const view = await settledView(t, 1);
+    expect(view.spent).toBe(BILLED);
+    expect(view.reserved).toBe(0);
+  });
+
   it("still refuses it once Redis forgot the report: the stored row decides", async () => {
     const t = await newTenant();
     const reservationId = await reserve(t);

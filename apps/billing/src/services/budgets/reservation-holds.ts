@@ -22,6 +22,15 @@ export async function rememberHold(
   await redis.set(holdKey(tenantId, reservationId), hold, "PX", ttlMs + 60_000);
 }
 
+/** The hold remembered for a reservation of `POST /v1/budget/check`; null once it expired or for an unknown id. */
+export function rememberedHold(
+  redis: Redis,
+  tenantId: string,
+  reservationId: string,
+): Promise<string | null> {
+  return redis.get(holdKey(tenantId, reservationId));
+}
+
 /** Adds the remembered holds to the settlements marked in `lookUp` (one pipelined round trip, if any). */
 export async function withRememberedHolds(
   redis: Redis,

@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto";
+import { holdScopes } from "@cloudfreedom/admission";
 import { AppError, applyMarkup, priceUsage, UsageEvent, type UsageEventInput } from "@cloudfreedom/shared";
 import type { BillingDeps } from "../../deps.ts";
 import type { Principal } from "../auth/principal.ts";
+import { rememberedHold } from "../budgets/reservation-holds.ts";
 import { loadTenant, planById } from "../tenants/tenant-plan.ts";
 import { claimUsageReport, releaseReservationClaim } from "./usage-claims.ts";
 
@@ -80,6 +82,30 @@ async function assertOwned(
 }
 
 /**
+ * A reservation's hold is released from the budgets of the key and user it was taken for, and settlement
+ * releases it from the report's: a report naming the reservation must name the same key and user, or that
+ * hold would never leave the reservation's budgets (nor the reaper's list). Unknown once the hold expired.
+ */
+async function assertReservationScopes(
+  deps: Pick<BillingDeps, "redis">,
+  payload: Pick<UsageEventInput, "tenant_id" | "key_id" | "user_id">,
+  reservationId: string,
+): Promise<void> {
+  const hold = await rememberedHold(deps.redis, payload.tenant_id, reservationId);
+  const scopes = hold ? holdScopes(hold) : null;
+  if (!scopes) return;
+  const keyId = payload.key_id ?? null;
+  const userId = payload.user_id ?? null;
+  if (scopes.keyId === keyId && scopes.userId === userId) return;
+  const field = scopes.keyId !== keyId ? "key_id" : "user_id";
+  throw new AppError(
+    "invalid_request",
+    `Reservation ${reservationId} was made for key ${scopes.keyId ?? "(none)"} and user ${scopes.userId ?? "(none)"}; report its usage with the same key_id and user_id (${field} differs)`,
+    { field, reservation_id: reservationId, key_id: scopes.keyId, user_id: scopes.userId },
+  );
+}
+
+/**
  * `POST /v1/usage`: a usage event for the caller's tenant onto queue `usage`, where the billing worker
  * persists it exactly once (as it does the router's). The same Idempotency-Key with the same body is accepted
  * again without effect; with a different body it is refused (409), so a key cannot silently mean two reports.
@@ -139,6 +165,7 @@ export async function logUsage(
     occurred_at: occurredAt.toISOString(),
     ...(report.metadata ? { metadata: report.metadata } : {}),
   };
+  if (reservationId) await assertReservationScopes(deps, payload, reservationId);
   const fingerprint = createHash("sha256").update(JSON.stringify(report)).digest("hex");
   const claim = await claimUsageReport(deps.redis, {
     tenantId,
