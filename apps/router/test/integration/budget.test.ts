@@ -84,7 +84,7 @@ describe("budget denial", () => {
       },
       error: { type: "insufficient_quota" },
     });
-    // Until the two calls settle (a few ms after they answered) their holds count instead of their spend.
+    // Until the two calls settle (one EVENT_FLUSH_MS after they answered) their holds count instead of their spend.
     const { spent, reserved } = denied.envelope?.details ?? {};
     expect(Number(spent) + Number(reserved)).toBe(billedFor(10) * 2);
     expect(providerCalls()).toBe(before);
