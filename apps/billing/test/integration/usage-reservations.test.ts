@@ -228,55 +228,53 @@ describe("POST /v1/usage with a reservation", () => {
 });
 
 describe("usage worker with a reported reservation", () => {
-  it("does not charge a retried API event again after the router's settled-id retention passed", async () => {
+  /**
+   * Reports a reservation and lets the worker store it; then `forget` runs and the same event is queued again
+   * (a retry, or a replay whose completed job BullMQ dropped). Returns the first report and what the tenant
+   * sees once the worker is done with the copy.
+   */
+  async function requeuedAfter(idempotencyKey: string, forget: (t: TenantFixture) => Promise<unknown>) {
     const t = await newTenant();
     const reservationId = await reserve(t);
-    const first = await postUsage(t, "retried-a", report(reservationId));
-    expect(first.status).toBe(202);
-    await settledView(t, 1);
-    const [event] = await queuedEvents(t.tenant.id);
-    // The row write failed (here: the row is removed) and the job is retried after more than the 15
-    // minutes for which admission remembers router settlements (here: their buckets are removed).
-    const rows = await h.db.forTenant(t.tenant.id).collection("usage_logs").listAll({});
-    for (const row of rows) await h.db.forTenant(t.tenant.id).collection("usage_logs").delete(row.id);
-    const bucket = Math.floor(Date.now() / h.deps.admission.settledRetentionMs);
-    await h.redisDb.redis.del(
-      `${admissionKeys.prefix(t.tenant.id)}settled:${bucket}`,
-      `${admissionKeys.prefix(t.tenant.id)}settled:${bucket - 1}`,
-    );
-    await h.deps.usageQueue.addBulk(usageJobs(event ? [event] : []));
-
-    const view = await eventually(async () => {
-      const jobs = await queuedEvents(t.tenant.id);
-      return jobs.length === 2 && (await drained()) ? settledView(t, 1) : undefined;
-    }, "the retried event processed");
-    expect(view.items).toEqual([expect.objectContaining({ event_id: first.body.event_id })]);
-    expect(view.spent).toBe(BILLED);
-    const counters = await readPeriodCounters(h.redisDb.redis, t.tenant.id, period);
-    expect(counters.tenant).toEqual({ spent: BILLED, reserved: 0 });
-  });
-
-  it("neither charges nor stores an event again once its row is stored, after admission forgot the settlement", async () => {
-    const t = await newTenant();
-    const reservationId = await reserve(t);
-    const first = await postUsage(t, "requeued-a", report(reservationId));
+    const first = await postUsage(t, idempotencyKey, report(reservationId));
     expect(first.status).toBe(202);
     await settledView(t, 1);
     const [event] = await queuedEvents(t.tenant.id);
     expect(event).toMatchObject({ event_id: first.body.event_id, reservation_id: reservationId });
-    // Admission remembers a settled reservation for 15-30 minutes; past that (here: forgotten at once), the
-    // same event queued again (a replay whose completed job BullMQ dropped) must not be settled again.
-    await forgetReportsAndSettlements(t.tenant.id);
+    await forget(t);
     await h.deps.usageQueue.addBulk(usageJobs(event ? [event] : []));
-
     const view = await eventually(async () => {
       const jobs = await queuedEvents(t.tenant.id);
       return jobs.length === 2 && (await drained()) ? settledView(t, 1) : undefined;
     }, "the requeued event processed");
-    expect(view.items).toEqual([expect.objectContaining({ event_id: first.body.event_id })]);
+    const counters = await readPeriodCounters(h.redisDb.redis, t.tenant.id, period);
+    return { eventId: first.body.event_id, view, counters };
+  }
+
+  it("does not charge a retried API event again after the router's settled-id retention passed", async () => {
+    // The row write failed (here: the row is removed) and the job is retried after more than the 15
+    // minutes for which admission remembers router settlements (here: their buckets are removed).
+    const { eventId, view, counters } = await requeuedAfter("retried-a", async (t) => {
+      const logs = h.db.forTenant(t.tenant.id).collection("usage_logs");
+      for (const row of await logs.listAll({})) await logs.delete(row.id);
+      const bucket = Math.floor(Date.now() / h.deps.admission.settledRetentionMs);
+      const prefix = admissionKeys.prefix(t.tenant.id);
+      await h.redisDb.redis.del(`${prefix}settled:${bucket}`, `${prefix}settled:${bucket - 1}`);
+    });
+    expect(view.items).toEqual([expect.objectContaining({ event_id: eventId })]);
+    expect(view.spent).toBe(BILLED);
+    expect(counters.tenant).toEqual({ spent: BILLED, reserved: 0 });
+  });
+
+  it("neither charges nor stores an event again once its row is stored, after admission forgot the settlement", async () => {
+    // Admission remembers a settled reservation for 15-30 minutes; past that (here: forgotten at once), the
+    // same event queued again must not be settled again.
+    const { eventId, view, counters } = await requeuedAfter("requeued-a", (t) =>
+      forgetReportsAndSettlements(t.tenant.id),
+    );
+    expect(view.items).toEqual([expect.objectContaining({ event_id: eventId })]);
     expect(view.summaryBilled).toBe(BILLED);
     expect(view.spent).toBe(BILLED);
-    const counters = await readPeriodCounters(h.redisDb.redis, t.tenant.id, period);
     expect(counters.tenant).toEqual({ spent: BILLED, reserved: 0 });
     expect((await worker.flushedLogs()).filter((line) => line.msg === "queue job failed")).toEqual([]);
   });
