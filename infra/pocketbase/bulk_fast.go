@@ -59,8 +59,9 @@ func init() {
 //   - errors: PocketBase's validation.Errors, in its {field: {code, message}} shape.
 //
 // What it does not do: record hooks (OnRecordValidate, OnRecordCreate, OnModelCreate, ...) and realtime
-// events do not fire. No record or model hook is registered for the collection written through this route
-// (usage_logs), and this host has no pb_hooks. Collections whose fields need more than the above (file and
+// events do not fire. The one record hook this host registers for the collection written through this route
+// (usage_logs: its period sums, usage_sums.go) is done here by the writer instead, in the same transaction;
+// this host has no pb_hooks. Collections whose fields need more than the above (file and
 // password fields, field types of plugins, relations to the collection itself, which a later record of the
 // same request may reference) take the Save path, with hooks.
 //
@@ -244,6 +245,7 @@ type fastInsert struct {
 	writerDone chan struct{}
 	writerErr  error
 
+	sums       usageSums                               // usage_logs: the sums of the rows created (usage_sums.go)
 	statements map[int]*insertStatement                // prepared INSERTs by row count (negative: without the conflict clause)
 	related    map[*core.RelationField]map[string]bool // relation ids checked so far: whether they exist
 }
@@ -279,6 +281,7 @@ func newFastInsert(ctx context.Context, app core.App, fields *fastFields, collec
 		ordered:    make(chan *bulkGroup, maxGroups),
 		writerDone: make(chan struct{}),
 		statements: map[int]*insertStatement{},
+		sums:       sumsFor(collection),
 		related:    map[*core.RelationField]map[string]bool{},
 	}
 }
@@ -449,7 +452,8 @@ func (f *fastInsert) writeGroups(ordered <-chan *bulkGroup) {
 		if !f.commit.Load() {
 			return errAborted
 		}
-		return nil
+		// In the same transaction as the rows: the sums never disagree with the stored logs.
+		return f.sums.write(txApp)
 	})
 }
 
@@ -768,6 +772,9 @@ func (f *fastInsert) insertSent(txApp core.App, row *bulkRow, known map[string]s
 
 func (f *fastInsert) created(row *bulkRow, known map[string]string) {
 	row.result = bulkResult{Status: "created", Id: row.record.Id}
+	if f.sums != nil {
+		f.sums.add(row.record, 1)
+	}
 	if f.keyed {
 		known[row.key] = row.record.Id
 	}

@@ -222,6 +222,7 @@ describe("PocketBase migrations on a served instance", () => {
 
     const totals = await pb.collection("usage_period_totals").getFullList({ filter });
     expect(totals.map((r) => [r.billed_micros, r.requests, r.queries])).toEqual([[150, 3, 2]]);
+    expect(totals[0]).toMatchObject({ tenant: tenant.id, period: "2026-11", api_key: "", user: "" });
     const daily = await pb.collection("usage_daily_totals").getFullList({ filter, sort: "day,model" });
     expect(daily.map((r) => [r.day, r.model, r.requests, r.failed_requests, r.billed_micros])).toEqual([
       ["2026-11-01", "gpt-4o", 2, 1, 100],
@@ -237,6 +238,40 @@ describe("PocketBase migrations on a served instance", () => {
     ).rejects.toMatchObject({
       status: 403,
     });
+  });
+
+  it("keeps usage_period_totals right as logs are created, updated and deleted through the records API", async () => {
+    const tenant = await createTenant();
+    const logs = pb.collection("usage_logs");
+    const log = (eventId: string, billed: number, status = "success") =>
+      logs.create({
+        tenant: tenant.id,
+        event_id: eventId,
+        source: "router",
+        model: "gpt-4o",
+        status,
+        cost_micros: billed,
+        billed_micros: billed,
+        period: "2026-11",
+        occurred_at: "2026-11-01 10:00:00.000Z",
+      });
+    const [a, b] = await Promise.all([log("evt_t1", 100), log("evt_t2", 0, "error"), log("evt_t3", 50)]);
+    const totals = async (period = "2026-11") =>
+      (
+        await pb
+          .collection("usage_period_totals")
+          .getFullList({ filter: pb.filter("tenant = {:t} && period = {:p}", { t: tenant.id, p: period }) })
+      ).map((r) => [r.billed_micros, r.requests, r.queries]);
+    expect(await totals()).toEqual([[150, 3, 2]]);
+    // An error that was billed after all counts as a query; a log moved to another period moves its sums.
+    await logs.update(b?.id ?? "", { billed_micros: 20 });
+    expect(await totals()).toEqual([[170, 3, 3]]);
+    await logs.update(a?.id ?? "", { period: "2026-12" });
+    expect(await totals()).toEqual([[70, 2, 2]]);
+    expect(await totals("2026-12")).toEqual([[100, 1, 1]]);
+    await logs.delete(a?.id ?? "");
+    expect(await totals("2026-12")).toEqual([]);
+    expect(await totals()).toEqual([[70, 2, 2]]);
   });
 
   it("gives records type-prefixed ids", async () => {

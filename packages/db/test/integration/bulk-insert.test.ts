@@ -52,6 +52,14 @@ const usageLog = (eventId: string, overrides: Record<string, unknown> = {}) => (
 
 const usageLogs = () => harness.db.forTenant(tenant.id).collection("usage_logs");
 const storedCount = async () => (await usageLogs().list({ perPage: 1 })).totalItems;
+/** The tenant's usage_period_totals (sums kept in the bulk route's transaction) as [billed, requests]. */
+const periodTotals = async () =>
+  (
+    await harness.db
+      .forTenant(tenant.id)
+      .collection("usage_period_totals")
+      .listAll({ filter: "period = {:p}", params: { p: periodOf(new Date()) } })
+  ).map((row) => [row.billed_micros, row.requests]);
 const insert = (records: Array<ReturnType<typeof usageLog>>, chunkSize?: number) =>
   bulkInsert(harness.client, "usage_logs", records, { uniqueBy: ["tenant", "event_id"], chunkSize });
 
@@ -83,6 +91,7 @@ describe("bulkInsert against PocketBase", () => {
     });
     expect(new Set(created.values()).size).toBe(2_500);
     expect(await storedCount()).toBe(2_500);
+    expect(await periodTotals()).toEqual([[2_500 * 33, 2_500]]);
 
     // Generated ids follow the pattern and start with their creation time: later chunks sort after earlier ones.
     const ids = [...created.values()];
@@ -112,6 +121,7 @@ describe("bulkInsert against PocketBase", () => {
       expect(outcome).toEqual({ status: "duplicate", id: created.get(eventIds[i] ?? "") });
     });
     expect(await storedCount()).toBe(2_500);
+    expect(await periodTotals()).toEqual([[2_500 * 33, 2_500]]);
   });
 
   it("writes a key repeated within one request once and reports the repeat as its duplicate", async () => {
@@ -129,6 +139,7 @@ describe("bulkInsert against PocketBase", () => {
     const stored = await usageLogs().getFirst({ filter: "event_id = {:id}", params: { id: first } });
     expect(stored).toMatchObject({ id: firstId, input_tokens: 1 });
     expect(await storedCount()).toBe(2_502);
+    expect(await periodTotals()).toEqual([[2_502 * 33, 2_502]]);
   });
 
   it("fails only the records that fail validation and creates the others", async () => {

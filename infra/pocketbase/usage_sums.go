@@ -1,0 +1,117 @@
+package main
+
+import (
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+)
+
+// usage_period_sums (1767226700_usage_period_sums.js) holds usage_logs' sums per (tenant, period, key, user),
+// which the usage_period_totals view reads instead of a GROUP BY over the logs. They change in the
+// transaction that writes the logs: the bulk route adds a request's created rows per group (bulk_fast.go),
+// and the record hooks below cover every other write (records and batch API, migrations, the dashboard).
+
+const usageLogsCollection = "usage_logs"
+
+type usageSumKey struct{ tenant, period, apiKey, user string }
+
+type usageSum struct{ billed, cost, requests, queries int64 }
+
+type usageSums map[usageSumKey]usageSum
+
+// add counts record (sign 1) or takes it away (sign -1): a failed call that billed nothing is not a query.
+func (sums usageSums) add(record *core.Record, sign int64) {
+	key := usageSumKey{
+		tenant: record.GetString("tenant"),
+		period: record.GetString("period"),
+		apiKey: record.GetString("api_key"),
+		user:   record.GetString("user"),
+	}
+	billed := int64(record.GetInt("billed_micros"))
+	query := int64(1)
+	if record.GetString("status") == "error" && billed == 0 {
+		query = 0
+	}
+	sum := sums[key]
+	sum.billed += sign * billed
+	sum.cost += sign * int64(record.GetInt("cost_micros"))
+	sum.requests += sign
+	sum.queries += sign * query
+	sums[key] = sum
+}
+
+// write applies the sums to usage_period_sums with txApp, dropping a row whose logs are all gone.
+func (sums usageSums) write(txApp core.App) error {
+	for key, sum := range sums {
+		if sum == (usageSum{}) {
+			continue
+		}
+		params := dbx.Params{
+			"tenant": key.tenant, "period": key.period, "api_key": key.apiKey, "user": key.user,
+			"billed": sum.billed, "cost": sum.cost, "requests": sum.requests, "queries": sum.queries,
+		}
+		_, err := txApp.DB().NewQuery(`
+			INSERT INTO usage_period_sums (tenant, period, api_key, user, billed_micros, cost_micros, requests, queries)
+			VALUES ({:tenant}, {:period}, {:api_key}, {:user}, {:billed}, {:cost}, {:requests}, {:queries})
+			ON CONFLICT (tenant, period, api_key, user) DO UPDATE SET
+				billed_micros = billed_micros + excluded.billed_micros,
+				cost_micros = cost_micros + excluded.cost_micros,
+				requests = requests + excluded.requests,
+				queries = queries + excluded.queries`).Bind(params).Execute()
+		if err != nil {
+			return err
+		}
+		if sum.requests < 0 {
+			_, err = txApp.DB().NewQuery(`
+				DELETE FROM usage_period_sums
+				WHERE tenant = {:tenant} AND period = {:period} AND api_key = {:api_key} AND user = {:user}
+					AND requests <= 0`).Bind(params).Execute()
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// sumsFor is the bulk route's accumulator for collection: usage_logs only.
+func sumsFor(collection *core.Collection) usageSums {
+	if collection.Name == usageLogsCollection {
+		return usageSums{}
+	}
+	return nil
+}
+
+// registerUsageSums keeps usage_period_sums with every write of a log outside the bulk route, in the write's
+// transaction (one is opened when the write has none).
+func registerUsageSums(app core.App) {
+	inTransaction := func(e *core.RecordEvent, after func(sums usageSums)) error {
+		run := func(txApp core.App) error {
+			original := e.App
+			e.App = txApp
+			defer func() { e.App = original }()
+			if err := e.Next(); err != nil {
+				return err
+			}
+			sums := usageSums{}
+			after(sums)
+			return sums.write(txApp)
+		}
+		if e.App.IsTransactional() {
+			return run(e.App)
+		}
+		return e.App.RunInTransaction(run)
+	}
+	app.OnRecordCreateExecute(usageLogsCollection).BindFunc(func(e *core.RecordEvent) error {
+		return inTransaction(e, func(sums usageSums) { sums.add(e.Record, 1) })
+	})
+	app.OnRecordUpdateExecute(usageLogsCollection).BindFunc(func(e *core.RecordEvent) error {
+		before := e.Record.Original()
+		return inTransaction(e, func(sums usageSums) {
+			sums.add(before, -1)
+			sums.add(e.Record, 1)
+		})
+	})
+	app.OnRecordDeleteExecute(usageLogsCollection).BindFunc(func(e *core.RecordEvent) error {
+		return inTransaction(e, func(sums usageSums) { sums.add(e.Record, -1) })
+	})
+}
