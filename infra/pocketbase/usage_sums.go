@@ -1,6 +1,9 @@
 package main
 
 import (
+	"database/sql"
+	"errors"
+
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 )
@@ -81,37 +84,63 @@ func sumsFor(collection *core.Collection) usageSums {
 	return nil
 }
 
+// storedSums adds (sign 1) or takes away (sign -1) the log as it is stored now, read with txApp (inside the
+// write's transaction, on PocketBase's one writer connection, so it is exact); nothing when it is not stored.
+func storedSums(txApp core.App, id string, sums usageSums, sign int64) error {
+	if id == "" {
+		return nil
+	}
+	record, err := txApp.FindRecordById(usageLogsCollection, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	sums.add(record, sign)
+	return nil
+}
+
 // registerUsageSums keeps usage_period_sums with every write of a log outside the bulk route, in the write's
-// transaction (one is opened when the write has none).
+// transaction (inline in the caller's when there is one). Updates and deletes take the stored row away, read
+// in the transaction, not the record the caller loaded earlier: a concurrent write may have changed it, and a
+// write that changes no row then changes no sums.
 func registerUsageSums(app core.App) {
-	inTransaction := func(e *core.RecordEvent, after func(sums usageSums)) error {
-		run := func(txApp core.App) error {
+	inTransaction := func(e *core.RecordEvent, before, after func(txApp core.App, sums usageSums) error) error {
+		return e.App.RunInTransaction(func(txApp core.App) error {
 			original := e.App
 			e.App = txApp
 			defer func() { e.App = original }()
+			sums := usageSums{}
+			if err := before(txApp, sums); err != nil {
+				return err
+			}
 			if err := e.Next(); err != nil {
 				return err
 			}
-			sums := usageSums{}
-			after(sums)
+			if err := after(txApp, sums); err != nil {
+				return err
+			}
 			return sums.write(txApp)
-		}
-		if e.App.IsTransactional() {
-			return run(e.App)
-		}
-		return e.App.RunInTransaction(run)
+		})
 	}
+	none := func(core.App, usageSums) error { return nil }
 	app.OnRecordCreateExecute(usageLogsCollection).BindFunc(func(e *core.RecordEvent) error {
-		return inTransaction(e, func(sums usageSums) { sums.add(e.Record, 1) })
-	})
-	app.OnRecordUpdateExecute(usageLogsCollection).BindFunc(func(e *core.RecordEvent) error {
-		before := e.Record.Original()
-		return inTransaction(e, func(sums usageSums) {
-			sums.add(before, -1)
+		return inTransaction(e, none, func(_ core.App, sums usageSums) error {
 			sums.add(e.Record, 1)
+			return nil
 		})
 	})
+	app.OnRecordUpdateExecute(usageLogsCollection).BindFunc(func(e *core.RecordEvent) error {
+		id, _ := e.Record.LastSavedPK().(string)
+		return inTransaction(e,
+			func(txApp core.App, sums usageSums) error { return storedSums(txApp, id, sums, -1) },
+			func(txApp core.App, sums usageSums) error { return storedSums(txApp, e.Record.Id, sums, 1) })
+	})
 	app.OnRecordDeleteExecute(usageLogsCollection).BindFunc(func(e *core.RecordEvent) error {
-		return inTransaction(e, func(sums usageSums) { sums.add(e.Record, -1) })
+		id, _ := e.Record.LastSavedPK().(string)
+		return inTransaction(e, func(txApp core.App, sums usageSums) error {
+			return storedSums(txApp, id, sums, -1)
+		}, none)
 	})
 }
