@@ -20,9 +20,7 @@ type sumRow struct {
 func newSumsApp(t *testing.T) (*tests.TestApp, *core.Collection) {
 	t.Helper()
 	app, err := tests.NewTestApp(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	t.Cleanup(app.Cleanup)
 	logs := core.NewBaseCollection("usage_logs")
 	logs.Fields.Add(
@@ -34,17 +32,14 @@ func newSumsApp(t *testing.T) (*tests.TestApp, *core.Collection) {
 		&core.NumberField{Name: "billed_micros", OnlyInt: true},
 		&core.NumberField{Name: "cost_micros", OnlyInt: true},
 	)
-	if err := app.Save(logs); err != nil {
-		t.Fatal(err)
-	}
+	must(t, app.Save(logs))
+	// As the migration 1767226700_usage_period_sums.js creates it.
 	_, err = app.DB().NewQuery(`CREATE TABLE usage_period_sums (
   tenant TEXT NOT NULL, period TEXT NOT NULL, api_key TEXT NOT NULL, user TEXT NOT NULL,
   billed_micros INTEGER NOT NULL DEFAULT 0, cost_micros INTEGER NOT NULL DEFAULT 0,
   requests INTEGER NOT NULL DEFAULT 0, queries INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (tenant, period, api_key, user)) WITHOUT ROWID`).Execute()
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	registerUsageSums(app)
 	return app, logs
 }

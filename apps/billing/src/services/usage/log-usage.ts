@@ -5,6 +5,7 @@ import type { BillingDeps } from "../../deps.ts";
 import type { Principal } from "../auth/principal.ts";
 import { rememberedHold } from "../budgets/reservation-holds.ts";
 import { loadTenant, planById } from "../tenants/tenant-plan.ts";
+import { findStoredEvents } from "./stored-events.ts";
 import { claimUsageReport, releaseReservationClaim } from "./usage-claims.ts";
 
 /** Usage reported by another gateway: what it knows; the rest (tenant, period, billed) is ours to decide. */
@@ -49,14 +50,6 @@ export function usageEventId(tenantId: string, idempotencyKey: string): string {
  */
 export function reservationEventId(tenantId: string, reservationId: string): string {
   return eventIdOf(`${tenantId}\nreservation\n${reservationId}`);
-}
-
-async function isStored(deps: Pick<BillingDeps, "db">, tenantId: string, eventId: string): Promise<boolean> {
-  const row = await deps.db
-    .forTenant(tenantId)
-    .collection("usage_logs")
-    .getFirst({ filter: "event_id = {:id}", params: { id: eventId } });
-  return row !== null;
 }
 
 async function assertOwned(
@@ -172,7 +165,9 @@ export async function logUsage(
     idempotencyKey,
     fingerprint,
     reservationId,
-    stored: reservationId ? await isStored(deps, tenantId, eventId) : false,
+    stored: reservationId
+      ? (await findStoredEvents(deps.db.client, [{ tenant_id: tenantId, event_id: eventId }]))[0] === true
+      : false,
   });
   if (claim.kind === "key_conflict") {
     throw new AppError("conflict", "This Idempotency-Key was already used with a different body", {
