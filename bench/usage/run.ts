@@ -5,6 +5,7 @@
 //   bun bench/usage/run.ts            # EVENTS=50000, BATCH=50, the worker's default settings
 //   EVENTS=100000 BATCH=500 USAGE_CONCURRENCY=16 bun bench/usage/run.ts
 //   PREFILL=1000000 bun bench/usage/run.ts   # steady state: the same tenant's table holds 1M rows first
+//   WORKER_BUN_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" bun bench/usage/run.ts   # profile the worker
 import { Database } from "bun:sqlite";
 import { cpus } from "node:os";
 import { createDb, createPocketBase } from "@cloudfreedom/db";
@@ -47,6 +48,8 @@ try {
       POCKETBASE_ADMIN_EMAIL: pocketbase.adminEmail,
       POCKETBASE_ADMIN_PASSWORD: pocketbase.adminPassword,
       LOG_LEVEL: "info",
+      // e.g. WORKER_BUN_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof": a CPU profile of the worker.
+      ...(process.env.WORKER_BUN_OPTIONS ? { BUN_OPTIONS: process.env.WORKER_BUN_OPTIONS } : {}),
       // As docker/Dockerfile sets them for every service.
       BUN_JSC_forceRAMSize: process.env.BUN_JSC_forceRAMSize ?? "536870912",
       BUN_JSC_useFTLJIT: process.env.BUN_JSC_useFTLJIT ?? "0",
@@ -78,7 +81,8 @@ try {
   const stored = async () =>
     (await db.forTenant(tenant.id).collection("usage_logs").list({ perPage: 1 })).totalItems;
 
-  const producer = createProducer("usage", { connection: queueRedis });
+  // As the router's publisher: typed events, not validated on the way in (the worker parses every job).
+  const producer = createProducer("usage", { connection: queueRedis, validate: false });
   const started = performance.now();
   const enqueueing = (async () => {
     // 20 router flushes per round trip, as a router's publisher sends a backlog.

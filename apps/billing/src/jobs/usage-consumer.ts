@@ -25,7 +25,9 @@ export function startUsageConsumer(deps: {
   admission: Admission;
 }): Closeable {
   const { env, logger } = deps;
-  const analytics = createProducer("analytics", { connection: deps.queueRedis });
+  // The events were parsed by this consumer (and settled and stored as such): validating them again on the way
+  // out cost ~15 % of the worker's CPU. The analytics consumer parses every payload regardless.
+  const analytics = createProducer("analytics", { connection: deps.queueRedis, validate: false });
   const batcher = new UsageBatcher({
     maxBatch: env.USAGE_BATCH_SIZE,
     lingerMs: env.USAGE_BATCH_LINGER_MS,
