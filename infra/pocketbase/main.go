@@ -7,6 +7,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 
 	"github.com/pocketbase/pocketbase"
 	"github.com/pocketbase/pocketbase/cmd"
@@ -15,7 +16,18 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// defaultGCPercent is the Go garbage collector's target when GOGC is not set: the heap may grow to 5x what is
+// live between collections instead of 2x. The bulk route allocates a few KB per row it decodes and writes, and
+// with Go's default of 100 collection took ~20 % of PocketBase's CPU under bench/usage; at 400 the bench ran
+// ~1.2x faster for ~50 MB more peak RSS (144 -> 197 MB; 800 gave 277 MB for no further gain). GOGC=100
+// restores Go's default; GOMEMLIMIT bounds the heap where memory is tight.
+const defaultGCPercent = 400
+
 func main() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(defaultGCPercent)
+	}
+
 	// Defaults resolve beside this source folder when the binary sits in infra/pocketbase/bin,
 	// so `bin/pocketbase serve` works without flags; Docker passes --dir and --migrationsDir.
 	baseDir := sourceDir()
