@@ -228,6 +228,8 @@ type fastInsert struct {
 	// Set by the decoder before it dispatches the first group; read-only afterwards.
 	uniqueBy []string
 	keyed    bool
+	// keyEnforced: a unique index rejects a second row of a key (see prepareGroup).
+	keyEnforced bool
 
 	// Used by the handler's goroutine only.
 	rows       []*bulkRow // capacity bulkMaxRecords, never reallocated while groups are prepared
@@ -291,6 +293,7 @@ func newFastInsert(ctx context.Context, app core.App, fields *fastFields, collec
 func (f *fastInsert) setUniqueBy(uniqueBy []string) {
 	f.uniqueBy = uniqueBy
 	f.keyed = len(uniqueBy) > 0
+	f.keyEnforced = f.keyed && uniqueIndexWithin(f.collection, uniqueBy)
 	f.dispatch = true
 	f.dispatchGroups(false)
 }
@@ -459,10 +462,16 @@ func (f *fastInsert) writeGroups(ordered <-chan *bulkGroup) {
 
 // prepareGroup loads and prepares the records of group, then looks up which of their keys are stored (on the
 // read connections, outside the transaction: the rows the request wrote before are in the writer's known map).
+//
+// Where a unique index enforces the key, a valid record with a generated id is not looked up: its INSERT OR
+// IGNORE skips it when its key is stored, and resolveClashes then finds the stored row (a duplicate), so the
+// lookup would only repeat, for every new row, what the index does anyway (~6 % of the route's CPU for
+// usage_logs). Invalid records (a duplicate even when invalid) and records with sent ids (written by a plain
+// INSERT) are still looked up.
 func (f *fastInsert) prepareGroup(group *bulkGroup, memo textMemo) error {
-	records := make([]*core.Record, len(group.rows))
-	keys := make([]string, len(group.rows))
-	for n, row := range group.rows {
+	records := make([]*core.Record, 0, len(group.rows))
+	keys := make([]string, 0, len(group.rows))
+	for _, row := range group.rows {
 		row.record = core.NewRecord(f.collection)
 		f.fields.load(row.record, row.data)
 		if f.keyed {
@@ -471,7 +480,9 @@ func (f *fastInsert) prepareGroup(group *bulkGroup, memo textMemo) error {
 		if err := f.prepare(row, memo); err != nil {
 			return errPrepare{err}
 		}
-		records[n], keys[n] = row.record, row.key
+		if !f.keyEnforced || row.errs != nil || !row.generated {
+			records, keys = append(records, row.record), append(keys, row.key)
+		}
 	}
 	stored, err := findExistingKeys(f.app, f.collection, f.uniqueBy, records, keys)
 	if err != nil {

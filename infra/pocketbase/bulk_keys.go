@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/dbutils"
 )
 
 // bulkLookupValues bounds the bound values of one existing-key SELECT (SQLite allows 32766).
@@ -25,6 +27,28 @@ func recordKey(record *core.Record, fields []string) string {
 		return fmt.Sprint(values)
 	}
 	return string(encoded)
+}
+
+// uniqueIndexWithin reports whether a unique index of collection (not partial, on plain columns) covers only
+// fields of uniqueBy: then a row whose uniqueBy values equal a stored row's violates that index.
+func uniqueIndexWithin(collection *core.Collection, uniqueBy []string) bool {
+	for _, raw := range collection.Indexes {
+		index := dbutils.ParseIndex(raw)
+		if !index.Unique || index.Where != "" || len(index.Columns) == 0 {
+			continue
+		}
+		within := true
+		for _, column := range index.Columns {
+			if !slices.Contains(uniqueBy, column.Name) {
+				within = false
+				break
+			}
+		}
+		if within {
+			return true
+		}
+	}
+	return false
 }
 
 // keyMatch is the condition `a = {:a} AND … AND last IN ({:v1}, …)` for records sharing all key values but

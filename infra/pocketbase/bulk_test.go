@@ -454,6 +454,33 @@ func TestBulkInsertReportsARowAConcurrentWriterCommittedAsDuplicate(t *testing.T
 	})
 }
 
+// unique_by need not have a unique index: a key no index enforces is looked up for every record (where one
+// is enforced, the fast path lets the index find the stored rows of valid records).
+func TestBulkInsertFindsStoredKeysNoUniqueIndexEnforces(t *testing.T) {
+	if uniqueIndexWithin(newBulkFixture(t, false).logs, []string{"tenant", "code"}) {
+		t.Fatal("no unique index covers (tenant, code) only")
+	}
+	bothPaths(t, func(t *testing.T, f *bulkFixture) {
+		stored := f.save(t, f.log("s1", map[string]any{"code": "abc"}))
+		body := map[string]any{"unique_by": []string{"tenant", "code"}, "records": []map[string]any{
+			f.log("n1", map[string]any{"code": "abc"}),
+			f.log("n2", map[string]any{"code": "xyz"}),
+			f.log("n3", map[string]any{"code": "xyz"}),
+		}}
+		_, results, raw := f.post(t, body)
+		if len(results) != 3 {
+			t.Fatalf("unexpected answer %s", raw)
+		}
+		if results[0].Status != "duplicate" || results[0].Id != stored.Id || results[1].Status != "created" ||
+			results[2].Status != "duplicate" || results[2].Id != results[1].Id {
+			t.Fatalf("unexpected results %+v", results)
+		}
+		if n := f.countLogs(t); n != 2 {
+			t.Fatalf("expected 2 rows, got %d", n)
+		}
+	})
+}
+
 func TestBulkInsertWritesNothingWhenTheTransactionFails(t *testing.T) {
 	bothPaths(t, func(t *testing.T, f *bulkFixture) {
 		f.exec(t, `CREATE TRIGGER broken BEFORE INSERT ON logs WHEN NEW.event_id = 'broken'
