@@ -529,7 +529,7 @@ func (f *fastInsert) prepare(row *bulkRow, memo textMemo) error {
 				// to files on some platforms: collections with files take Save); with a pattern admitting no
 				// upper case, as usage_logs' ^[a-z0-9_]+$, it is the primary key's check, and PocketBase skips
 				// it for its default lowercase pattern. The id's format is still checked.
-				err = field.ValidatePlainValue(record.Id)
+				err = validateGeneratedId(field, record.Id)
 			} else if field.PrimaryKey {
 				// A sent id gets PocketBase's own check, its case-insensitive lookup included.
 				err = field.ValidateValue(f.ctx, f.app, record)
@@ -593,6 +593,32 @@ func validateText(ctx context.Context, app core.App, field *core.TextField, reco
 		known[value] = err
 	}
 	return err
+}
+
+// patterns holds the compiled text patterns, by source (compiled once per process).
+var patterns sync.Map
+
+// validateGeneratedId is field.ValidatePlainValue(id) for an id generated here, with the field's pattern compiled
+// once instead of on every call (PocketBase's regexp.MatchString: ~4 % of the route's CPU for usage_logs).
+// The copy without a pattern runs every other check; for a primary key it adds the forbidden-character check
+// PocketBase skips for its default pattern, which a generated id (the autogenerate pattern's characters)
+// always passes.
+func validateGeneratedId(field *core.TextField, id string) error {
+	unpatterned := *field
+	unpatterned.Pattern = ""
+	if err := unpatterned.ValidatePlainValue(id); err != nil || field.Pattern == "" || id == "" {
+		return err
+	}
+	compiled, ok := patterns.Load(field.Pattern)
+	if !ok {
+		// As regexp.MatchString: a pattern that does not compile matches nothing.
+		re, _ := regexp.Compile(field.Pattern)
+		compiled, _ = patterns.LoadOrStore(field.Pattern, re)
+	}
+	if re, _ := compiled.(*regexp.Regexp); re == nil || !re.MatchString(id) {
+		return validation.NewError("validation_invalid_format", "Invalid value format.")
+	}
+	return nil
 }
 
 // validateRelationCount is RelationField.ValidateValue without its existence SELECT (checkRelations); ids

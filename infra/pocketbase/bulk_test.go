@@ -677,3 +677,39 @@ func TestTimeOrderedIds(t *testing.T) {
 		t.Fatal("a pattern of another alphabet must keep PocketBase's generator")
 	}
 }
+
+// A generated id's check (its pattern compiled once) answers as PocketBase's ValidatePlainValue for ids of the
+// autogenerate alphabets, valid or not.
+func TestValidateGeneratedIdAnswersAsPocketBase(t *testing.T) {
+	fields := []*core.TextField{
+		{Name: "id", PrimaryKey: true, Required: true, Min: 3, Max: 24, Pattern: "^[a-z0-9_]+$"},
+		{Name: "id", PrimaryKey: true, Required: true, Pattern: "^[a-z0-9]+$"},
+		{Name: "id", PrimaryKey: true, Required: true, Pattern: "^log_[a-z]+$"},
+		{Name: "id", PrimaryKey: true, Required: true},
+		{Name: "id", PrimaryKey: true, Pattern: "^[a-z"}, // does not compile: matches nothing
+	}
+	ids := []string{"", "ab", "log_0abc", "log_abc", "abc123", strings.Repeat("a", 30), "log_abcdefghijklmnopqrst"}
+	code := func(err error) string {
+		if err == nil {
+			return "ok"
+		}
+		return fmt.Sprint(err)
+	}
+	checked := 0
+	for _, field := range fields {
+		for _, id := range ids {
+			for range 2 { // compiled, then from the cache
+				want, got := code(field.ValidatePlainValue(id)), code(validateGeneratedId(field, id))
+				if want != got {
+					t.Errorf("pattern %q, id %q: PocketBase %q, ours %q", field.Pattern, id, want, got)
+				}
+				if want != "ok" {
+					checked++
+				}
+			}
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("only %d failing cases: the table checks too little", checked)
+	}
+}
