@@ -9,7 +9,13 @@
 import { Database } from "bun:sqlite";
 import { cpus } from "node:os";
 import { createDb, createPocketBase } from "@cloudfreedom/db";
-import { closeRedis, createProducer, createRedis, queueDepth } from "@cloudfreedom/queue";
+import {
+  closeRedis,
+  createProducer,
+  createRedis,
+  DURABLE_JOB_OPTIONS,
+  queueDepth,
+} from "@cloudfreedom/queue";
 import { newId, periodOf, type UsageEventInput } from "@cloudfreedom/shared";
 import {
   createApiKey,
@@ -70,7 +76,7 @@ try {
     model: "gpt-4o-mini",
     provider: "openai",
     deployment: "openai/gpt-4o-mini",
-    reservation_id: null,
+    reservation_id: newId("reservation"), // the router admits every call it reports with a reservation
     period,
     tokens: { input: 120, output: 80 },
     cost_micros: 66,
@@ -83,8 +89,13 @@ try {
   const stored = async () =>
     (await db.forTenant(tenant.id).collection("usage_logs").list({ perPage: 1 })).totalItems;
 
-  // As the router's publisher: typed events, not validated on the way in (the worker parses every job).
-  const producer = createProducer("usage", { connection: queueRedis, validate: false });
+  // As the router's publisher: typed events, not validated on the way in (the worker parses every job), and
+  // the durable retries of usage jobs.
+  const producer = createProducer("usage", {
+    connection: queueRedis,
+    validate: false,
+    jobOptions: DURABLE_JOB_OPTIONS,
+  });
   const started = performance.now();
   const enqueueing = (async () => {
     // 20 router flushes per round trip, as a router's publisher sends a backlog.
