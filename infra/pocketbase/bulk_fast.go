@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -203,6 +204,7 @@ type bulkRow struct {
 	errs      validation.Errors // nil when valid
 	generated bool              // whether its id was generated here rather than sent
 	relations [][]string        // the ids of each of fastFields.relations
+	lookedUp  bool              // whether prepareGroup looked up its key (see prepareGroup)
 	values    []any             // when valid: record.DBExport's values, in column order
 	result    bulkResult
 }
@@ -448,6 +450,9 @@ func (f *fastInsert) writeGroups(ordered <-chan *bulkGroup) {
 			if err := f.checkRelations(txApp, group.rows); err != nil {
 				return err
 			}
+			if err := f.lookUpInvalidated(txApp, group.rows, known); err != nil {
+				return err
+			}
 			if err := f.writeRows(txApp, group.rows, known); err != nil {
 				return err
 			}
@@ -458,6 +463,30 @@ func (f *fastInsert) writeGroups(ordered <-chan *bulkGroup) {
 		// In the same transaction as the rows: the sums never disagree with the stored logs.
 		return f.sums.write(txApp)
 	})
+}
+
+// lookUpInvalidated looks up, in the transaction, the keys of rows that prepareGroup did not look up (valid
+// then) but checkRelations found invalid (a related row missing): a record whose key is stored is a duplicate
+// even when invalid.
+func (f *fastInsert) lookUpInvalidated(txApp core.App, rows []*bulkRow, known map[string]string) error {
+	var records []*core.Record
+	var keys []string
+	for _, row := range rows {
+		if f.keyed && !row.lookedUp && row.errs != nil {
+			if _, ok := known[row.key]; !ok {
+				records, keys = append(records, row.record), append(keys, row.key)
+			}
+		}
+	}
+	if len(records) == 0 {
+		return nil
+	}
+	found, err := findExistingKeys(txApp, f.collection, f.uniqueBy, records, keys)
+	if err != nil {
+		return fmt.Errorf("looking up existing keys: %w", err)
+	}
+	maps.Copy(known, found)
+	return nil
 }
 
 // prepareGroup loads and prepares the records of group, then looks up which of their keys are stored (on the
@@ -481,6 +510,7 @@ func (f *fastInsert) prepareGroup(group *bulkGroup, memo textMemo) error {
 			return errPrepare{err}
 		}
 		if !f.keyEnforced || row.errs != nil || !row.generated {
+			row.lookedUp = true
 			records, keys = append(records, row.record), append(keys, row.key)
 		}
 	}
@@ -598,15 +628,21 @@ func validateText(ctx context.Context, app core.App, field *core.TextField, reco
 // patterns holds the compiled text patterns, by source (compiled once per process).
 var patterns sync.Map
 
+// defaultIdPattern is PocketBase's default id pattern, for which it skips its primary-key character checks.
+const defaultIdPattern = "^[a-z0-9]+$"
+
 // validateGeneratedId is field.ValidatePlainValue(id) for an id generated here, with the field's pattern compiled
-// once instead of on every call (PocketBase's regexp.MatchString: ~4 % of the route's CPU for usage_logs).
-// The copy without a pattern runs every other check; for a primary key it adds the forbidden-character check
-// PocketBase skips for its default pattern, which a generated id (the autogenerate pattern's characters)
-// always passes.
+// once instead of on every call (PocketBase's regexp.MatchString: ~4 % of the route's CPU for usage_logs). The
+// checks run in PocketBase's order, each through its own code: required and length (a copy without pattern
+// or primary key), the pattern, then the primary key's character and reserved-name checks (a copy without
+// pattern) where PocketBase runs them.
 func validateGeneratedId(field *core.TextField, id string) error {
-	unpatterned := *field
-	unpatterned.Pattern = ""
-	if err := unpatterned.ValidatePlainValue(id); err != nil || field.Pattern == "" || id == "" {
+	if field.Pattern == "" {
+		return field.ValidatePlainValue(id)
+	}
+	plain := *field
+	plain.Pattern, plain.PrimaryKey, plain.Required = "", false, field.Required || field.PrimaryKey
+	if err := plain.ValidatePlainValue(id); err != nil || id == "" {
 		return err
 	}
 	compiled, ok := patterns.Load(field.Pattern)
@@ -617,6 +653,11 @@ func validateGeneratedId(field *core.TextField, id string) error {
 	}
 	if re, _ := compiled.(*regexp.Regexp); re == nil || !re.MatchString(id) {
 		return validation.NewError("validation_invalid_format", "Invalid value format.")
+	}
+	if field.PrimaryKey && field.Pattern != defaultIdPattern {
+		primaryKey := *field
+		primaryKey.Pattern = ""
+		return primaryKey.ValidatePlainValue(id)
 	}
 	return nil
 }

@@ -200,8 +200,9 @@ func TestBulkInsertFastPathAnswersAsSave(t *testing.T) {
 		23: `"email":{"code":"validation_is_email"`,
 		24: "24 created log_sentid000000001",
 		25: `"id":{"code":"validation_pk_invalid"`,
-		30: "30 created unkeyed record 0",
-		31: `"event_id":{"code":"validation_not_unique"`,
+		30: "30 duplicate stored2",
+		31: "31 created unkeyed record 0",
+		32: `"event_id":{"code":"validation_not_unique"`,
 	}
 	for i, want := range expected {
 		if !strings.Contains(fast[i], want) {
@@ -224,8 +225,9 @@ func TestBulkInsertFastPathAnswersAsSave(t *testing.T) {
 // records, and describes the outcomes with ids replaced by what they point to.
 func bulkOutcomes(t *testing.T, f *bulkFixture, spread int) []string {
 	stored := f.save(t, f.log("stored", nil))
+	storedToo := f.save(t, f.log("stored2", nil))
 	f.save(t, f.log("taken", map[string]any{"id": "log_takenid00000001"}))
-	labels := map[string]string{stored.Id: "stored"}
+	labels := map[string]string{stored.Id: "stored", storedToo.Id: "stored2"}
 	var answers []bulkResult
 
 	records := []map[string]any{
@@ -259,6 +261,7 @@ func bulkOutcomes(t *testing.T, f *bulkFixture, spread int) []string {
 		f.log("f4", map[string]any{"id": "LOG_TAKENID00000001"}),
 		f.log("f5", map[string]any{"id": "bad id!"}),
 		f.log("g1", map[string]any{"meta": `{"a":1}`, "at": "not a date", "slug": "given", "flag": "true"}),
+		f.log("stored2", map[string]any{"tags": []string{"doesnotexist123"}}), // stored, a relation missing: a duplicate
 	}
 	if spread > 0 {
 		spreadRecords := make([]map[string]any, 0, len(records)*(spread+1))
@@ -457,8 +460,12 @@ func TestBulkInsertReportsARowAConcurrentWriterCommittedAsDuplicate(t *testing.T
 // unique_by need not have a unique index: a key no index enforces is looked up for every record (where one
 // is enforced, the fast path lets the index find the stored rows of valid records).
 func TestBulkInsertFindsStoredKeysNoUniqueIndexEnforces(t *testing.T) {
-	if uniqueIndexWithin(newBulkFixture(t, false).logs, []string{"tenant", "code"}) {
-		t.Fatal("no unique index covers (tenant, code) only")
+	logs := newBulkFixture(t, false).logs
+	if uniqueIndexWithin(logs, []string{"tenant", "code"}) || uniqueIndexWithin(logs, []string{"event_id"}) {
+		t.Fatal("no unique index covers (tenant, code) or (event_id) only")
+	}
+	if !uniqueIndexWithin(logs, []string{"event_id", "tenant"}) || !uniqueIndexWithin(logs, []string{"tenant", "event_id", "code"}) {
+		t.Fatal("idx_logs_tenant_event_id covers (tenant, event_id), in any order and within a larger key")
 	}
 	bothPaths(t, func(t *testing.T, f *bulkFixture) {
 		stored := f.save(t, f.log("s1", map[string]any{"code": "abc"}))
@@ -686,9 +693,14 @@ func TestValidateGeneratedIdAnswersAsPocketBase(t *testing.T) {
 		{Name: "id", PrimaryKey: true, Required: true, Pattern: "^[a-z0-9]+$"},
 		{Name: "id", PrimaryKey: true, Required: true, Pattern: "^log_[a-z]+$"},
 		{Name: "id", PrimaryKey: true, Required: true},
-		{Name: "id", PrimaryKey: true, Pattern: "^[a-z"}, // does not compile: matches nothing
+		{Name: "id", PrimaryKey: true, Pattern: "^[a-z"},                          // does not compile: matches nothing
+		{Name: "id", PrimaryKey: true, Required: true, Pattern: defaultIdPattern}, // no character checks
+		{Name: "id", PrimaryKey: true, Required: true, Pattern: "^[a-z]{5,}$"},
+		{Name: "id", PrimaryKey: true, Required: true, Pattern: "^[a-z0-9_.]+$"},
+		{Name: "slug", Pattern: "^[a-z.]+$"}, // not a primary key: no character checks
 	}
-	ids := []string{"", "ab", "log_0abc", "log_abc", "abc123", strings.Repeat("a", 30), "log_abcdefghijklmnopqrst"}
+	ids := []string{"", "ab", "log_0abc", "log_abc", "abc123", strings.Repeat("a", 30), "log_abcdefghijklmnopqrst",
+		"con", "com1", "a.b", "abc.def", "con.x"}
 	code := func(err error) string {
 		if err == nil {
 			return "ok"
@@ -709,7 +721,7 @@ func TestValidateGeneratedIdAnswersAsPocketBase(t *testing.T) {
 			}
 		}
 	}
-	if checked < 10 {
+	if checked < 40 {
 		t.Fatalf("only %d failing cases: the table checks too little", checked)
 	}
 }
