@@ -114,13 +114,26 @@ try {
   // A job completes only once every event of it is stored, so the queue's counts (cheap, in Redis) say when
   // the end is reached; counting rows would be a query on the very table being written. The rows are
   // counted once at the end to prove it.
+  // Usage jobs retry for hours (durable options), so a broken run is stopped when no job has finished for a
+  // minute rather than waited out.
   const jobs = Math.ceil(EVENTS / BATCH);
-  const deadline = Date.now() + 30 * 60_000;
+  const stallMs = 60_000;
   let elapsedMs = Number.NaN;
-  while (Date.now() < deadline) {
+  let finished = 0;
+  let progressAt = Date.now();
+  for (;;) {
     const depth = await queueDepth("usage", { connection: queueRedis });
     if (depth.completed + depth.failed >= jobs) {
       elapsedMs = performance.now() - started;
+      break;
+    }
+    if (depth.completed + depth.failed > finished) {
+      finished = depth.completed + depth.failed;
+      progressAt = Date.now();
+    } else if (Date.now() - progressAt > stallMs) {
+      console.error(
+        `[bench] no usage job finished for ${stallMs / 1000} s (${finished} of ${jobs} done, ${depth.delayed} waiting to retry); stopping. DUMP_WORKER_LOG=1 shows what the worker logged`,
+      );
       break;
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
