@@ -90,11 +90,13 @@ try {
     (await db.forTenant(tenant.id).collection("usage_logs").list({ perPage: 1 })).totalItems;
 
   // As the router's publisher: typed events, not validated on the way in (the worker parses every job), and
-  // the durable retries of usage jobs.
+  // the durable retries of usage jobs. Unlike the queue's retention (100 completed jobs), every completed job
+  // of the run is kept: the queue's counts say when the end is reached (below).
+  const jobs = Math.ceil(EVENTS / BATCH);
   const producer = createProducer("usage", {
     connection: queueRedis,
     validate: false,
-    jobOptions: DURABLE_JOB_OPTIONS,
+    jobOptions: { ...DURABLE_JOB_OPTIONS, removeOnComplete: { count: jobs } },
   });
   const started = performance.now();
   const enqueueing = (async () => {
@@ -116,7 +118,6 @@ try {
   // counted once at the end to prove it.
   // Usage jobs retry for hours (durable options), so a broken run is stopped when no job has finished for a
   // minute rather than waited out.
-  const jobs = Math.ceil(EVENTS / BATCH);
   const stallMs = 60_000;
   let elapsedMs = Number.NaN;
   let finished = 0;

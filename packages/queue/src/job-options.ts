@@ -1,3 +1,4 @@
+import type { QueueName } from "@cloudfreedom/shared";
 import type { JobsOptions } from "bullmq";
 
 /** BullMQ's `prefix`: every queue key lives under `cf:<queue>:…`, next to the platform's other `cf:` keys. */
@@ -44,7 +45,27 @@ export function cappedBackoff(attemptsMade: number, delayMs = 1_000): number {
   return Math.min(CAPPED_BACKOFF_MAX_MS, delayMs * 2 ** exponent);
 }
 
-/** The defaults with a caller's overrides on top (e.g. a tiny backoff in tests). */
-export function buildJobOptions(overrides: JobsOptions = {}): JobsOptions {
-  return { ...DEFAULT_JOB_OPTIONS, ...overrides };
+/**
+ * Retention of the queues whose jobs carry events (usage, analytics, traces). BullMQ keeps a completed job
+ * whole, payload included, and at the default retention (10,000 jobs for a day) these would hold ~1 KB of
+ * Redis per event (bench/usage: +53 MB of Redis for 50,000 events): at 10,000 events/s ~250 MB for `usage`
+ * (jobs of 50 events) and ~2.5 GB for `analytics` (500 per job), until Redis runs out of memory and admission,
+ * which fails closed, with it. 100 completed jobs, for at most an hour, are enough to look at. A job re-added
+ * after its completed copy is gone runs again, which is harmless: the events carry their ids (DESIGN.md §5;
+ * the billing worker stores a usage event once, by (tenant, event_id)).
+ */
+export const EVENT_QUEUE_RETENTION = {
+  removeOnComplete: { age: HOUR_SECONDS, count: 100 },
+} as const satisfies JobsOptions;
+
+/** A queue's own defaults, over DEFAULT_JOB_OPTIONS. */
+export const QUEUE_JOB_OPTIONS: Readonly<Partial<Record<QueueName, JobsOptions>>> = {
+  usage: EVENT_QUEUE_RETENTION,
+  analytics: EVENT_QUEUE_RETENTION,
+  traces: EVENT_QUEUE_RETENTION,
+};
+
+/** The defaults, then the queue's own (when named), then a caller's overrides (e.g. a tiny backoff in tests). */
+export function buildJobOptions(overrides: JobsOptions = {}, queueName?: QueueName): JobsOptions {
+  return { ...DEFAULT_JOB_OPTIONS, ...(queueName ? QUEUE_JOB_OPTIONS[queueName] : {}), ...overrides };
 }

@@ -13,7 +13,7 @@ export interface ProducerOptions {
    */
   connection: Redis;
   prefix?: string;
-  /** Overrides of DEFAULT_JOB_OPTIONS for every job of this producer. */
+  /** Overrides of DEFAULT_JOB_OPTIONS and the queue's own (QUEUE_JOB_OPTIONS) for every job of this producer. */
   jobOptions?: JobsOptions;
   /**
    * `false` skips the producer-side schema check for payloads built by typed code on a hot path (the
@@ -59,7 +59,7 @@ export function createProducer<Q extends QueueName>(queueName: Q, options: Produ
   const queue = new Queue<unknown, unknown, string>(queueName, {
     connection: options.connection,
     prefix: options.prefix ?? DEFAULT_QUEUE_PREFIX,
-    defaultJobOptions: buildJobOptions(options.jobOptions),
+    defaultJobOptions: buildJobOptions(options.jobOptions, queueName),
   });
   const check = options.validate === false ? (_queue: Q, payload: unknown) => payload : validated;
   return {

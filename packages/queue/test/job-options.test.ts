@@ -18,6 +18,14 @@ describe("job options", () => {
     });
   });
 
+  it("keeps few completed jobs of the queues that carry events, the defaults elsewhere", () => {
+    for (const queue of ["usage", "analytics", "traces"] as const) {
+      expect(buildJobOptions({}, queue).removeOnComplete).toEqual({ age: 3_600, count: 100 });
+    }
+    expect(buildJobOptions({}, "billing-maintenance")).toEqual(DEFAULT_JOB_OPTIONS);
+    expect(buildJobOptions({ removeOnComplete: false }, "usage").removeOnComplete).toBe(false);
+  });
+
   it("lays a caller's overrides over the defaults", () => {
     const options = buildJobOptions({ backoff: { type: "fixed", delay: 5 }, attempts: 3 });
     expect(options).toEqual({ ...DEFAULT_JOB_OPTIONS, backoff: { type: "fixed", delay: 5 }, attempts: 3 });

@@ -59,6 +59,23 @@ afterEach(async () => {
 });
 
 describe("usage queue", () => {
+  it("keeps at most 100 completed jobs, payloads and all (events carry their own ids)", async () => {
+    const usage = producer();
+    const batches = Array.from({ length: 130 }, () => usageBatch(usageEvent()));
+    await usage.addBulk(batches.map((payload) => ({ payload, jobId: payload.batch_id })));
+    let done = 0;
+    consume(() => {
+      done += 1;
+    });
+    await waitFor(async () => {
+      const depth = await queueDepth("usage", { connection, prefix });
+      return done === 130 && depth.waiting + depth.active === 0 ? true : undefined;
+    }, "every job to complete");
+    expect((await queueDepth("usage", { connection, prefix })).completed).toBe(100);
+    // The removed ones are gone whole: no job hash (and payload) is left behind beyond the kept ones.
+    expect(await connection.keys(`${prefix}:usage:job_*`)).toHaveLength(100);
+  });
+
   it("with validate: false enqueues the payload as built, and the consumer still parses it", async () => {
     const trusted = createProducer("usage", { connection, prefix, validate: false });
     closers.push(() => trusted.close());
