@@ -47,12 +47,14 @@ export function cappedBackoff(attemptsMade: number, delayMs = 1_000): number {
 
 /**
  * Retention of the queues whose jobs carry events (usage, analytics, traces). BullMQ keeps a completed job
- * whole, payload included, and at the default retention (10,000 jobs for a day) these would hold ~1 KB of
- * Redis per event (bench/usage: +53 MB of Redis for 50,000 events): at 10,000 events/s ~250 MB for `usage`
- * (jobs of 50 events) and ~2.5 GB for `analytics` (500 per job), until Redis runs out of memory and admission,
- * which fails closed, with it. 100 completed jobs, for at most an hour, are enough to look at. A job re-added
- * after its completed copy is gone runs again, which is harmless: the events carry their ids (DESIGN.md §5;
- * the billing worker stores a usage event once, by (tenant, event_id)).
+ * whole, payload included, and at the default retention (10,000 jobs for a day) these would hold ~0.5 KB of
+ * Redis per event and queue (bench/usage: +53 MB for 50,000 events, each in `usage` and `analytics`): at
+ * 10,000 events/s ~250 MB for `usage` (jobs of 50 events) and ~2.5 GB for `analytics` (500 per job), until
+ * Redis runs out of memory and admission, which fails closed, with it. The last 100 completed jobs are kept
+ * to look at (BullMQ trims when a job completes, then also those older than an hour). A job re-added after
+ * its completed copy is gone runs again: the billing worker finds its usage events stored (by tenant and
+ * event id); the analytics and traces consumers are to de-duplicate by the ids events carry (DESIGN.md §5).
+ * Failed jobs keep the general retention: they hold what could not be stored.
  */
 export const EVENT_QUEUE_RETENTION = {
   removeOnComplete: { age: HOUR_SECONDS, count: 100 },

@@ -81,7 +81,7 @@ async function settledView(t: TenantFixture, rows: number) {
   };
 }
 
-/** Every usage event queued for a tenant (jobs are kept a day after completion). */
+/** Every usage event queued for a tenant (the last 100 completed jobs are kept; a test makes fewer). */
 async function queuedEvents(tenantId: string): Promise<UsageEvent[]> {
   const queue = new Queue("usage", { connection: h.runtime.queueRedis(), prefix: "cf" });
   const jobs = await queue.getJobs(["waiting", "active", "delayed", "completed", "failed"], 0, -1);

@@ -6,8 +6,9 @@ const EVENTS_PER_JOB = 500;
 
 /**
  * Persisted usage to queue `analytics`, a job per ≤500 events. The job id is a digest of its event ids, so a
- * batch forwarded again unchanged (a retry) is dropped by BullMQ; a regrouped one is de-duplicated by the
- * analytics consumer, which keys on event id (DESIGN.md §5).
+ * batch forwarded again unchanged (a retry) is dropped by BullMQ while its first copy is queued or among the
+ * completed jobs kept (EVENT_QUEUE_RETENTION); otherwise, and for a regrouped batch, the analytics consumer
+ * is to key on event id (DESIGN.md §5).
  */
 export async function forwardToAnalytics(
   producer: Producer<"analytics">,

@@ -181,7 +181,8 @@ export async function logUsage(
       { field: "reservation_id", reservation_id: reservationId, event_id: eventId },
     );
   }
-  // A batch of one, named after its event: the same report enqueued twice is one job.
+  // A batch of one, named after its event: the same report enqueued twice is one job while the first is queued
+  // or among the completed jobs kept; after that it runs again and finds its row stored.
   const batchId = `job_${eventId.slice("evt_".length)}`;
   try {
     await deps.usageQueue.add({ batch_id: batchId, events: [payload] }, { jobId: batchId });
