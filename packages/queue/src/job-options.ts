@@ -54,17 +54,28 @@ export function cappedBackoff(attemptsMade: number, delayMs = 1_000): number {
  * to look at (BullMQ trims when a job completes, then also those older than an hour). A job re-added after
  * its completed copy is gone runs again: the billing worker finds its usage events stored (by tenant and
  * event id); the analytics and traces consumers are to de-duplicate by the ids events carry (DESIGN.md §5).
- * Failed jobs keep the general retention: they hold what could not be stored.
+ * Failed `usage` jobs keep the general retention (100,000 for a week): they hold billable usage that could
+ * not be stored, to be re-driven once the cause is fixed.
  */
 export const EVENT_QUEUE_RETENTION = {
   removeOnComplete: { age: HOUR_SECONDS, count: 100 },
 } as const satisfies JobsOptions;
 
+/**
+ * `analytics` and `traces` also keep at most 1,000 failed jobs (for a week): what they carry is derived
+ * (analytics from the stored usage logs) or diagnostic (spans), and a consumer failing every job would
+ * otherwise park up to 100,000 of them, ~25 GB of Redis at 500 events a job.
+ */
+export const DERIVED_EVENT_QUEUE_RETENTION = {
+  ...EVENT_QUEUE_RETENTION,
+  removeOnFail: { age: 7 * DAY_SECONDS, count: 1_000 },
+} as const satisfies JobsOptions;
+
 /** A queue's own defaults, over DEFAULT_JOB_OPTIONS. */
 export const QUEUE_JOB_OPTIONS: Readonly<Partial<Record<QueueName, JobsOptions>>> = {
   usage: EVENT_QUEUE_RETENTION,
-  analytics: EVENT_QUEUE_RETENTION,
-  traces: EVENT_QUEUE_RETENTION,
+  analytics: DERIVED_EVENT_QUEUE_RETENTION,
+  traces: DERIVED_EVENT_QUEUE_RETENTION,
 };
 
 /** The defaults, then the queue's own (when named), then a caller's overrides (e.g. a tiny backoff in tests). */

@@ -22,6 +22,11 @@ describe("job options", () => {
     for (const queue of ["usage", "analytics", "traces"] as const) {
       expect(buildJobOptions({}, queue).removeOnComplete).toEqual({ age: 3_600, count: 100 });
     }
+    // Failed usage is billable: kept as long as anything; failed analytics and spans are bounded.
+    expect(buildJobOptions({}, "usage").removeOnFail).toEqual(DEFAULT_JOB_OPTIONS.removeOnFail);
+    for (const queue of ["analytics", "traces"] as const) {
+      expect(buildJobOptions({}, queue).removeOnFail).toEqual({ age: 604_800, count: 1_000 });
+    }
     expect(buildJobOptions({}, "billing-maintenance")).toEqual(DEFAULT_JOB_OPTIONS);
     expect(buildJobOptions({ removeOnComplete: false }, "usage").removeOnComplete).toBe(false);
   });
