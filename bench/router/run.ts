@@ -120,6 +120,7 @@ async function startRouter(overrides: Record<string, string>, root: string) {
         // As docker/Dockerfile sets them for every service.
         BUN_JSC_forceRAMSize: process.env.BUN_JSC_forceRAMSize ?? "536870912",
         BUN_JSC_useFTLJIT: process.env.BUN_JSC_useFTLJIT ?? "0",
+        MIMALLOC_PURGE_DELAY: process.env.MIMALLOC_PURGE_DELAY ?? "1000",
         ...overrides,
       },
       stdout: Bun.file(logFile),

@@ -59,7 +59,6 @@ try {
       // As docker/Dockerfile sets them for every service.
       BUN_JSC_forceRAMSize: process.env.BUN_JSC_forceRAMSize ?? "536870912",
       BUN_JSC_useFTLJIT: process.env.BUN_JSC_useFTLJIT ?? "0",
-      // As docker/compose.yml sets it for the billing worker.
       MIMALLOC_PURGE_DELAY: process.env.MIMALLOC_PURGE_DELAY ?? "1000",
       ...workerEnv,
     },
