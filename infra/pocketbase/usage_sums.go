@@ -6,6 +6,7 @@ import (
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
+	"github.com/spf13/cast"
 )
 
 // usage_period_sums (1767226700_usage_period_sums.js) holds usage_logs' sums per (tenant, period, key, user),
@@ -23,20 +24,17 @@ type usageSums map[usageSumKey]usageSum
 
 // add counts record (sign 1) or takes it away (sign -1): a failed call that billed nothing is not a query.
 func (sums usageSums) add(record *core.Record, sign int64) {
-	key := usageSumKey{
-		tenant: record.GetString("tenant"),
-		period: record.GetString("period"),
-		apiKey: record.GetString("api_key"),
-		user:   record.GetString("user"),
-	}
-	billed := int64(record.GetInt("billed_micros"))
+	text := func(name string) string { return cast.ToString(fieldValue(record, name)) }
+	number := func(name string) int64 { return int64(cast.ToInt(fieldValue(record, name))) }
+	key := usageSumKey{tenant: text("tenant"), period: text("period"), apiKey: text("api_key"), user: text("user")}
+	billed := number("billed_micros")
 	query := int64(1)
-	if record.GetString("status") == "error" && billed == 0 {
+	if text("status") == "error" && billed == 0 {
 		query = 0
 	}
 	sum := sums[key]
 	sum.billed += sign * billed
-	sum.cost += sign * int64(record.GetInt("cost_micros"))
+	sum.cost += sign * number("cost_micros")
 	sum.requests += sign
 	sum.queries += sign * query
 	sums[key] = sum
