@@ -26,14 +26,23 @@ if [[ -z "$go_bin" ]]; then
   exit 1
 fi
 
-echo "pocketbase: building $bin with $("$go_bin" version)"
+# SQLite is compiled from its C source (mattn/go-sqlite3 through cgo, see sqlite_driver.go), so a C compiler is
+# needed; the no_default_driver tag leaves PocketBase's default driver (modernc.org/sqlite) out of the binary.
+cc_bin="${CC:-cc}"
+if ! command -v "$cc_bin" >/dev/null 2>&1; then
+  echo "pocketbase: a C compiler ($cc_bin) is required to build SQLite into PocketBase but was not found." >&2
+  echo "pocketbase: install gcc (Debian/Ubuntu: apt-get install gcc; Alpine: apk add gcc musl-dev) or set CC, then run $here/build.sh again." >&2
+  exit 1
+fi
+
+echo "pocketbase: building $bin with $("$go_bin" version) and cgo ($cc_bin); compiling SQLite takes about a minute the first time"
 mkdir -p "$here/bin"
 # Build to a temporary name and rename, so a concurrent caller never executes a half-written binary.
 tmp="$bin.tmp.$$"
 trap 'rm -f "$tmp"' EXIT
 start=$SECONDS
 version="$(cd "$here" && "$go_bin" list -m -f '{{.Version}}' github.com/pocketbase/pocketbase)"
-(cd "$here" && CGO_ENABLED=0 "$go_bin" build -trimpath -buildvcs=false \
+(cd "$here" && CGO_ENABLED=1 "$go_bin" build -tags no_default_driver -trimpath -buildvcs=false \
   -ldflags "-s -w -X github.com/pocketbase/pocketbase.Version=${version#v}" -o "$tmp" .)
 mv -f "$tmp" "$bin"
 echo "pocketbase: built $("$bin" --version) in $((SECONDS - start))s"

@@ -36,11 +36,7 @@ type bulkFixture struct {
 // file field, which sends the collection down the Save path: the two fixtures compare the paths.
 func newBulkFixture(t testing.TB, savePath bool) *bulkFixture {
 	t.Helper()
-	app, err := tests.NewTestApp(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(app.Cleanup)
+	app := newTestApp(t)
 	tenants := core.NewBaseCollection("tenants")
 	tenants.Fields.Add(&core.TextField{Name: "name"})
 	must(t, app.Save(tenants))

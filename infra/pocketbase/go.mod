@@ -3,6 +3,7 @@ module github.com/cloudfreedom/infra/pocketbase
 go 1.26.0
 
 require (
+	github.com/mattn/go-sqlite3 v1.14.53
 	github.com/pocketbase/pocketbase v0.39.11
 	github.com/spf13/cobra v1.10.2
 )

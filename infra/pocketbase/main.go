@@ -34,6 +34,7 @@ func main() {
 
 	app := pocketbase.NewWithConfig(pocketbase.Config{
 		DefaultDataDir: filepath.Join(baseDir, "pb_data"),
+		DBConnect:      sqliteConnect,
 	})
 
 	var migrationsDir, hooksDir string

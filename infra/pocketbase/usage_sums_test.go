@@ -19,9 +19,7 @@ type sumRow struct {
 // newSumsApp is a PocketBase test app with a usage_logs collection, the sums table and the hooks.
 func newSumsApp(t *testing.T) (*tests.TestApp, *core.Collection) {
 	t.Helper()
-	app, err := tests.NewTestApp(t.TempDir())
-	must(t, err)
-	t.Cleanup(app.Cleanup)
+	app := newTestApp(t)
 	logs := core.NewBaseCollection("usage_logs")
 	logs.Fields.Add(
 		&core.TextField{Name: "tenant"},
@@ -34,7 +32,7 @@ func newSumsApp(t *testing.T) (*tests.TestApp, *core.Collection) {
 	)
 	must(t, app.Save(logs))
 	// As the migration 1767226700_usage_period_sums.js creates it.
-	_, err = app.DB().NewQuery(`CREATE TABLE usage_period_sums (
+	_, err := app.DB().NewQuery(`CREATE TABLE usage_period_sums (
   tenant TEXT NOT NULL, period TEXT NOT NULL, api_key TEXT NOT NULL, user TEXT NOT NULL,
   billed_micros INTEGER NOT NULL DEFAULT 0, cost_micros INTEGER NOT NULL DEFAULT 0,
   requests INTEGER NOT NULL DEFAULT 0, queries INTEGER NOT NULL DEFAULT 0,
