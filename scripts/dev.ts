@@ -189,7 +189,10 @@ process.stdout.write(
   [
     "",
     "\x1b[1;32mCloudFreedom AI Router is up.\x1b[0m",
-    ...rows.map(([name, url, note]) => `  ${(name ?? "").padEnd(width)}  ${url}  \x1b[90m${note}\x1b[0m`),
+    ...rows.map(
+      ([name, url, note]) =>
+        `  ${(name ?? "").padEnd(width)}  ${url}${note ? `  \x1b[90m${note}\x1b[0m` : ""}`,
+    ),
     "",
     `  demo tenant   ${seeded.tenantSlug}  (plan ${seeded.planSlug})`,
     `  demo API key  ${seeded.demoKey}`,
@@ -197,7 +200,8 @@ process.stdout.write(
     ...(sandbox
       ? [
           "  Try the gateway (the `sandbox` model is an echo emulator, not a real LLM; set OPENAI_API_KEY,",
-          "  ANTHROPIC_API_KEY, GEMINI_API_KEY or OLLAMA_BASE_URL before starting to use real providers):",
+          "  ANTHROPIC_API_KEY, GEMINI_API_KEY, OPENROUTER_API_KEY, AZURE_OPENAI_API_KEY + AZURE_OPENAI_BASE_URL",
+          "  or OLLAMA_BASE_URL before starting to use real providers):",
           `    curl http://127.0.0.1:${apps[0]?.port ?? 4000}/v1/chat/completions -H "Authorization: Bearer ${seeded.demoKey}" \\`,
           `      -d '{"model":"sandbox","messages":[{"role":"user","content":"Hello gateway"}]}'`,
         ]

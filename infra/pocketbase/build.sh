@@ -35,7 +35,7 @@ if ! command -v "$cc_bin" >/dev/null 2>&1; then
   exit 1
 fi
 
-echo "pocketbase: building $bin with $("$go_bin" version) and cgo ($cc_bin); compiling SQLite takes about a minute the first time"
+echo "pocketbase: building $bin with $("$go_bin" version) and cgo ($cc_bin); the first build compiles SQLite from C and takes 2-3 minutes on 2 cores, with no output until it is done"
 mkdir -p "$here/bin"
 # Build to a temporary name and rename, so a concurrent caller never executes a half-written binary.
 tmp="$bin.tmp.$$"

@@ -16,8 +16,8 @@ import (
 // (ten b-trees) was ~45 % of PocketBase's CPU under modernc, with ~7 % more in modernc's allocator (a fresh
 // mmap and munmap for every page split's scratch buffer) and ~9 % in its parameter binding, which scans the
 // arguments once per parameter. With the C build the bench persisted 1.2-1.5x as many events per second
-// (README, Benchmarks). The cost is a C compiler at build time: gcc, and ~1 minute to compile SQLite the
-// first time (the Go build cache keeps it).
+// (README, Benchmarks). The cost is a C compiler at build time (gcc), and 1-2 more minutes for a cold build
+// to compile SQLite (the Go build cache keeps it).
 
 // sqliteDriverName is the database/sql name this host registers its driver under.
 const sqliteDriverName = "pb_sqlite3"
