@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds infra/pocketbase/bin/pocketbase from the Go sources + go.mod/go.sum, only when it is missing or stale.
+# Builds infra/pocketbase/bin/pocketbase from the Go sources + go.mod/go.sum with the tags in build-tags, only
+# when it is missing or stale.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -9,7 +10,7 @@ stale=0
 if [[ ! -x "$bin" ]]; then
   stale=1
 else
-  for src in "$here"/*.go "$here/go.mod" "$here/go.sum"; do
+  for src in "$here"/*.go "$here/go.mod" "$here/go.sum" "$here/build-tags" "$here/build.sh"; do
     if [[ "$src" != *_test.go && "$src" -nt "$bin" ]]; then stale=1; fi
   done
 fi
@@ -26,23 +27,26 @@ if [[ -z "$go_bin" ]]; then
   exit 1
 fi
 
-# SQLite is compiled from its C source (mattn/go-sqlite3 through cgo, see sqlite_driver.go), so a C compiler is
-# needed; the no_default_driver tag leaves PocketBase's default driver (modernc.org/sqlite) out of the binary.
-cc_bin="${CC:-cc}"
-if ! command -v "$cc_bin" >/dev/null 2>&1; then
-  echo "pocketbase: a C compiler ($cc_bin) is required to build SQLite into PocketBase but was not found." >&2
+# SQLite is compiled from its C source (mattn/go-sqlite3 through cgo, see sqlite_driver.go), so the C compiler
+# that cgo calls (`go env CC`) is needed. build-tags: no_default_driver leaves PocketBase's default driver
+# (modernc.org/sqlite) out of the binary; sqlite_math_functions and sqlite_fts5 build in what modernc's SQLite
+# has and mattn's leaves out by default (PocketBase's geoDistance() filter needs the math functions).
+tags="$(cat "$here/build-tags")"
+cc_bin="$(cd "$here" && "$go_bin" env CC)"
+if ! command -v "${cc_bin%% *}" >/dev/null 2>&1; then
+  echo "pocketbase: a C compiler ($cc_bin, from go env CC) is required to build SQLite into PocketBase but was not found." >&2
   echo "pocketbase: install gcc (Debian/Ubuntu: apt-get install gcc; Alpine: apk add gcc musl-dev) or set CC, then run $here/build.sh again." >&2
   exit 1
 fi
 
-echo "pocketbase: building $bin with $("$go_bin" version) and cgo ($cc_bin); the first build compiles SQLite from C and takes 2-3 minutes on 2 cores, with no output until it is done"
+echo "pocketbase: building $bin with $("$go_bin" version) and cgo ($cc_bin; tags: $tags); the first build compiles SQLite from C and takes 2-3 minutes on 2 cores, with no output until it is done"
 mkdir -p "$here/bin"
 # Build to a temporary name and rename, so a concurrent caller never executes a half-written binary.
 tmp="$bin.tmp.$$"
 trap 'rm -f "$tmp"' EXIT
 start=$SECONDS
 version="$(cd "$here" && "$go_bin" list -m -f '{{.Version}}' github.com/pocketbase/pocketbase)"
-(cd "$here" && CGO_ENABLED=1 "$go_bin" build -tags no_default_driver -trimpath -buildvcs=false \
+(cd "$here" && CGO_ENABLED=1 "$go_bin" build -tags "$tags" -trimpath -buildvcs=false \
   -ldflags "-s -w -X github.com/pocketbase/pocketbase.Version=${version#v}" -o "$tmp" .)
 mv -f "$tmp" "$bin"
 echo "pocketbase: built $("$bin" --version) in $((SECONDS - start))s"

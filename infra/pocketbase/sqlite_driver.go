@@ -10,7 +10,9 @@ import (
 // PocketBase stores its data in SQLite through a driver chosen by its DBConnect option; by default that is
 // modernc.org/sqlite, SQLite translated to Go. This host uses mattn/go-sqlite3 instead, SQLite's own C source
 // built with cgo, as PocketBase's documentation describes ("Custom SQLite driver"), and is built with the
-// no_default_driver tag so that the modernc driver is not linked at all (build.sh, docker/Dockerfile.pocketbase).
+// tags in build-tags (build.sh, scripts/test, docker/Dockerfile.pocketbase): no_default_driver, so that the
+// modernc driver is not linked at all, and the SQLite features mattn leaves out by default
+// (TestSQLiteBuildFeatures).
 //
 // Why: bench/usage is PocketBase's write path at full load, and there the SQLite work of each usage_logs row
 // (ten b-trees) was ~45 % of PocketBase's CPU under modernc, with ~7 % more in modernc's allocator (a fresh
