@@ -14,7 +14,7 @@ import {
   createProducer,
   createRedis,
   DURABLE_JOB_OPTIONS,
-  queueDepth,
+  queueDepthReader,
 } from "@cloudfreedom/queue";
 import { newId, periodOf, type UsageEventInput } from "@cloudfreedom/shared";
 import {
@@ -118,11 +118,14 @@ try {
   // Usage jobs retry for hours (durable options), so a broken run is stopped when no job has finished for a
   // minute rather than waited out.
   const stallMs = 60_000;
+  // One reader for the whole loop: a new Queue per poll would ask Redis for INFO every time (1.3 against
+  // 0.16 ms a poll, 50 polls a second, on the cores the pipeline runs on).
+  const depthReader = queueDepthReader("usage", { connection: queueRedis });
   let elapsedMs = Number.NaN;
   let finished = 0;
   let progressAt = Date.now();
   for (;;) {
-    const depth = await queueDepth("usage", { connection: queueRedis });
+    const depth = await depthReader.read();
     if (depth.completed + depth.failed >= jobs) {
       elapsedMs = performance.now() - started;
       break;
@@ -138,6 +141,7 @@ try {
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+  await depthReader.close();
   const count = (await stored()) - PREFILL;
   const enqueueMs = await enqueueing;
   await producer.close();

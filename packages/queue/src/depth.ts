@@ -38,15 +38,32 @@ export function toQueueDepth(counts: Readonly<Record<string, number>>): QueueDep
   };
 }
 
-/** Job counts for `/ready` and metrics: one script call over a short-lived Queue on a shared connection. */
-export async function queueDepth(queueName: QueueName, options: QueueDepthOptions): Promise<QueueDepth> {
+/** A queue's job counts, read repeatedly over one Queue on a shared connection (a poller's). */
+export interface QueueDepthReader {
+  read(): Promise<QueueDepth>;
+  close(): Promise<void>;
+}
+
+export function queueDepthReader(queueName: QueueName, options: QueueDepthOptions): QueueDepthReader {
   const queue = new Queue(queueName, {
     connection: options.connection,
     prefix: options.prefix ?? DEFAULT_QUEUE_PREFIX,
   });
+  return {
+    read: async () => toQueueDepth(await queue.getJobCounts(...COUNTED_STATES)),
+    close: () => queue.close(),
+  };
+}
+
+/**
+ * Job counts, once: one script call over a short-lived Queue on a shared connection. Each new Queue asks
+ * Redis for its version (INFO) first, so a loop polls through one `queueDepthReader` instead.
+ */
+export async function queueDepth(queueName: QueueName, options: QueueDepthOptions): Promise<QueueDepth> {
+  const reader = queueDepthReader(queueName, options);
   try {
-    return toQueueDepth(await queue.getJobCounts(...COUNTED_STATES));
+    return await reader.read();
   } finally {
-    await queue.close();
+    await reader.close();
   }
 }

@@ -10,6 +10,7 @@ import {
   DURABLE_JOB_OPTIONS,
   QueuePayloadError,
   queueDepth,
+  queueDepthReader,
   register,
 } from "../../src/index.ts";
 import {
@@ -74,6 +75,25 @@ describe("usage queue", () => {
     expect((await queueDepth("usage", { connection, prefix })).completed).toBe(100);
     // The removed ones are gone whole: no job hash (and payload) is left behind beyond the kept ones.
     expect(await connection.keys(`${prefix}:usage:job_*`)).toHaveLength(100);
+  });
+
+  it("a depth reader follows the queue over many reads through one Queue", async () => {
+    const reader = queueDepthReader("usage", { connection, prefix });
+    closers.push(() => reader.close());
+    expect(await reader.read()).toEqual({ waiting: 0, active: 0, delayed: 0, failed: 0, completed: 0 });
+    await producer().addBulk([{ payload: usageBatch(usageEvent()) }, { payload: usageBatch(usageEvent()) }]);
+    await producer({ delay: 60_000 }).add(usageBatch(usageEvent()));
+    expect(await reader.read()).toMatchObject({ waiting: 2, delayed: 1, completed: 0 });
+    let handled = 0;
+    consume(() => {
+      handled += 1;
+    });
+    await waitFor(
+      async () => ((await reader.read()).completed === 2 ? true : undefined),
+      "two completed jobs",
+    );
+    expect(handled).toBe(2);
+    expect(await reader.read()).toEqual({ waiting: 0, active: 0, delayed: 1, failed: 0, completed: 2 });
   });
 
   it("with validate: false enqueues the payload as built, and the consumer still parses it", async () => {
