@@ -2,7 +2,7 @@
 // (one job per flush; BATCH events each, 50 by default: a 20 ms flush at 2,500 requests/s, smaller jobs than a busy router makes), consumed by the billing worker process, settled, written to PocketBase usage_logs,
 // snapshotted and forwarded to `analytics`. Throwaway PocketBase and a leased Redis db; nothing else is touched.
 //
-//   bun bench/usage/run.ts            # EVENTS=50000, BATCH=50, the worker's default settings
+//   bun bench/usage/run.ts            # EVENTS=50000 timed after WARMUP=10000, BATCH=50, the worker's defaults
 //   EVENTS=100000 BATCH=500 USAGE_CONCURRENCY=16 bun bench/usage/run.ts
 //   PREFILL=1000000 bun bench/usage/run.ts   # steady state: the same tenant's table holds 1M rows first
 //   WORKER_BUN_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" bun bench/usage/run.ts   # profile the worker
@@ -29,6 +29,7 @@ import {
 const EVENTS = Number(process.env.EVENTS ?? 50_000);
 const BATCH = Number(process.env.BATCH ?? 50);
 const PREFILL = Number(process.env.PREFILL ?? 0);
+const WARMUP = Number(process.env.WARMUP ?? 10_000);
 const workerEnv = Object.fromEntries(
   ["USAGE_BATCH_SIZE", "USAGE_CONCURRENCY", "USAGE_BATCH_LINGER_MS", "SNAPSHOT_INTERVAL_MS"].flatMap(
     (name) => (process.env[name] ? [[name, process.env[name] ?? ""]] : []),
@@ -91,59 +92,74 @@ try {
   // As the router's publisher: typed events, not validated on the way in (the worker parses every job), and
   // the durable retries of usage jobs. Unlike the queue's retention (100 completed jobs), every completed job
   // of the run is kept: the queue's counts say when the end is reached (below).
+  const warmupJobs = Math.ceil(WARMUP / BATCH);
   const jobs = Math.ceil(EVENTS / BATCH);
   const producer = createProducer("usage", {
     connection: queueRedis,
     validate: false,
-    jobOptions: { ...DURABLE_JOB_OPTIONS, removeOnComplete: { count: jobs } },
+    jobOptions: { ...DURABLE_JOB_OPTIONS, removeOnComplete: { count: warmupJobs + jobs } },
   });
-  const started = performance.now();
-  const enqueueing = (async () => {
-    // 20 router flushes per round trip, as a router's publisher sends a backlog.
-    for (let sent = 0; sent < EVENTS; ) {
-      const items = [];
-      for (let j = 0; j < 20 && sent < EVENTS; j++) {
-        const events = Array.from({ length: Math.min(BATCH, EVENTS - sent) }, event);
-        sent += events.length;
-        const payload = { batch_id: newId("job"), events };
-        items.push({ payload, jobId: payload.batch_id });
-      }
-      await producer.addBulk(items);
-    }
-    return performance.now() - started;
-  })();
-  // A job completes only once every event of it is stored, so the queue's counts (cheap, in Redis) say when
-  // the end is reached; counting rows would be a query on the very table being written. The rows are
-  // counted once at the end to prove it.
-  // Usage jobs retry for hours (durable options), so a broken run is stopped when no job has finished for a
-  // minute rather than waited out.
-  const stallMs = 60_000;
-  // One reader for the whole loop: a new Queue per poll would ask Redis for INFO every time (1.3 against
+  // One reader for the whole run: a new Queue per poll would ask Redis for INFO every time (1.3 against
   // 0.16 ms a poll, 50 polls a second, on the cores the pipeline runs on).
   const depthReader = queueDepthReader("usage", { connection: queueRedis });
-  let elapsedMs = Number.NaN;
-  let finished = 0;
-  let progressAt = Date.now();
-  for (;;) {
-    const depth = await depthReader.read();
-    if (depth.completed + depth.failed >= jobs) {
-      elapsedMs = performance.now() - started;
-      break;
+
+  /**
+   * Enqueues `total` events and waits until the queue has finished `until` jobs in all. A job completes only
+   * once every event of it is stored, so the queue's counts (cheap, in Redis) say when the end is reached;
+   * counting rows would be a query on the very table being written (the rows are counted once at the end to
+   * prove it). Usage jobs retry for hours (durable options), so a broken run is stopped when no job has
+   * finished for a minute rather than waited out.
+   */
+  async function phase(total: number, until: number) {
+    const started = performance.now();
+    const enqueueing = (async () => {
+      // 20 router flushes per round trip, as a router's publisher sends a backlog.
+      for (let sent = 0; sent < total; ) {
+        const items = [];
+        for (let j = 0; j < 20 && sent < total; j++) {
+          const events = Array.from({ length: Math.min(BATCH, total - sent) }, event);
+          sent += events.length;
+          const payload = { batch_id: newId("job"), events };
+          items.push({ payload, jobId: payload.batch_id });
+        }
+        await producer.addBulk(items);
+      }
+      return performance.now() - started;
+    })();
+    const stallMs = 60_000;
+    let elapsedMs = Number.NaN;
+    let finished = 0;
+    let progressAt = Date.now();
+    for (;;) {
+      const depth = await depthReader.read();
+      if (depth.completed + depth.failed >= until) {
+        elapsedMs = performance.now() - started;
+        break;
+      }
+      if (depth.completed + depth.failed > finished) {
+        finished = depth.completed + depth.failed;
+        progressAt = Date.now();
+      } else if (Date.now() - progressAt > stallMs) {
+        console.error(
+          `[bench] no usage job finished for ${stallMs / 1000} s (${finished} of ${until} done, ${depth.delayed} waiting to retry); stopping. DUMP_WORKER_LOG=1 shows what the worker logged`,
+        );
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    if (depth.completed + depth.failed > finished) {
-      finished = depth.completed + depth.failed;
-      progressAt = Date.now();
-    } else if (Date.now() - progressAt > stallMs) {
-      console.error(
-        `[bench] no usage job finished for ${stallMs / 1000} s (${finished} of ${jobs} done, ${depth.delayed} waiting to retry); stopping. DUMP_WORKER_LOG=1 shows what the worker logged`,
-      );
-      break;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    return { elapsedMs, enqueueMs: await enqueueing };
   }
+
+  // The warm-up brings the worker's JIT, PocketBase and SQLite to their steady state before the clock runs
+  // (as bench/router warms up): otherwise a 5 s run also measures a cold start.
+  if (WARMUP > 0) {
+    const warm = await phase(WARMUP, warmupJobs);
+    if (Number.isNaN(warm.elapsedMs)) throw new Error("the warm-up did not finish; nothing was timed");
+    console.error(`[bench] warm-up: ${WARMUP} events in ${(warm.elapsedMs / 1000).toFixed(1)} s`);
+  }
+  const { elapsedMs, enqueueMs } = await phase(EVENTS, warmupJobs + jobs);
   await depthReader.close();
-  const count = (await stored()) - PREFILL;
-  const enqueueMs = await enqueueing;
+  const count = (await stored()) - PREFILL - WARMUP;
   await producer.close();
   const cpu = cpus();
   console.log(
@@ -153,6 +169,7 @@ try {
         events: EVENTS,
         events_per_job: BATCH,
         prefilled_rows: PREFILL,
+        warmup_events: WARMUP,
         persisted: count,
         seconds: Number((elapsedMs / 1000).toFixed(2)),
         events_per_second: Math.round((count / elapsedMs) * 1000),
