@@ -191,6 +191,22 @@ describe("models", () => {
     expect((raw as unknown as { models: unknown[] }).models).toEqual(raw.data);
   });
 
+  it("says which models have no configured provider (provider_configured), and such a model answers 503", async () => {
+    const res = await fetch(`${stack.url}/v1/models`);
+    const { data } = (await res.json()) as { data: Array<{ id: string; provider_configured: boolean }> };
+    expect(data.find((m) => m.id === "unconfigured-test")).toMatchObject({ provider_configured: false });
+    expect(data.find((m) => m.id === "fallback-test")).toMatchObject({ provider_configured: true });
+    expect(data.filter((m) => !m.provider_configured).map((m) => m.id)).toEqual(["unconfigured-test"]);
+    const one = await fetch(`${stack.url}/v1/models/unconfigured-test`);
+    expect(await one.json()).toMatchObject({ id: "unconfigured-test", provider_configured: false });
+    await expect(
+      client.chat.completions.create({
+        model: "unconfigured-test",
+        messages: [{ role: "user", content: "hi" }],
+      }),
+    ).rejects.toMatchObject({ status: 503, message: expect.stringContaining("configure nowhere") });
+  });
+
   it("tells a model the key's allowlist shuts out (key_allowed) from one the plan does (upgrade_required)", async () => {
     const narrow = await stack.newKey({ models: ["gpt-test"] });
     const res = await fetch(`${stack.url}/v1/models`, { headers: { authorization: `Bearer ${narrow}` } });

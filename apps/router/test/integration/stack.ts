@@ -107,6 +107,8 @@ export const TEST_MODELS: ModelCatalogEntry[] = [
   model("gemini-embed-test", [["gemini", "text-embedding-004"]], { capabilities: ["embeddings"] }),
   model("ollama-embed-test", [["ollama", "nomic-embed-text"]], { capabilities: ["embeddings"] }),
   model("enterprise-test", [["openai", "gpt-4o"]], { required_tier: "enterprise" }),
+  // Its only provider is not configured: listed, answers 503.
+  model("unconfigured-test", [["nowhere", "gpt-4o"]]),
 ];
 
 export async function startRouterStack(

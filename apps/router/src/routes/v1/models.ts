@@ -6,6 +6,8 @@ import { authenticateKey } from "./key-auth.ts";
 /**
  * With a key, what it may call: `access_status` is the tier's answer (DESIGN.md §7: `upgrade_required` means a
  * plan upgrade would open the model), `key_allowed` the key's own model allowlist, which no upgrade changes.
+ * For everyone, `provider_configured`: whether a provider of one of its deployments is configured; a model
+ * without one is listed (the catalog is the operator's) but answers 503 until the operator adds it.
  */
 function modelObject(deps: RouterDeps, model: ModelCatalogEntry, key: KeyRecord | null) {
   const tierAllows =
@@ -23,6 +25,7 @@ function modelObject(deps: RouterDeps, model: ModelCatalogEntry, key: KeyRecord 
     required_tier: model.required_tier,
     tier_restriction_mode: model.tier_restriction_mode,
     allowed_tiers: model.allowed_tiers,
+    provider_configured: model.deployments.some((d) => deps.catalog.provider(d.provider) !== undefined),
     ...(key
       ? {
           access_status: tierAllows ? "allowed" : "upgrade_required",
