@@ -26,10 +26,19 @@ import {
   startServiceProcess,
 } from "@cloudfreedom/testing";
 
-const EVENTS = Number(process.env.EVENTS ?? 50_000);
-const BATCH = Number(process.env.BATCH ?? 50);
-const PREFILL = Number(process.env.PREFILL ?? 0);
-const WARMUP = Number(process.env.WARMUP ?? 10_000);
+/** A whole number from the environment (at least `min`), or the default; anything else stops the bench. */
+function wholeNumber(name: string, fallback: number, min: number): number {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < min) {
+    console.error(`[bench] ${name}=${process.env[name]} is not a whole number >= ${min}`);
+    process.exit(2);
+  }
+  return value;
+}
+const EVENTS = wholeNumber("EVENTS", 50_000, 1);
+const BATCH = wholeNumber("BATCH", 50, 1);
+const PREFILL = wholeNumber("PREFILL", 0, 0);
+const WARMUP = wholeNumber("WARMUP", 10_000, 0);
 const workerEnv = Object.fromEntries(
   ["USAGE_BATCH_SIZE", "USAGE_CONCURRENCY", "USAGE_BATCH_LINGER_MS", "SNAPSHOT_INTERVAL_MS"].flatMap(
     (name) => (process.env[name] ? [[name, process.env[name] ?? ""]] : []),
@@ -154,7 +163,14 @@ try {
   // (as bench/router warms up): otherwise a 5 s run also measures a cold start.
   if (WARMUP > 0) {
     const warm = await phase(WARMUP, warmupJobs);
-    if (Number.isNaN(warm.elapsedMs)) throw new Error("the warm-up did not finish; nothing was timed");
+    // Checked outside the clock: a failed job also counts as finished, and its events must not be blamed on
+    // (or hidden in) the timed phase.
+    const failed = (await depthReader.read()).failed;
+    const warmStored = (await stored()) - PREFILL;
+    if (Number.isNaN(warm.elapsedMs) || failed > 0 || warmStored !== WARMUP)
+      throw new Error(
+        `the warm-up did not go through (${warmStored} of ${WARMUP} events stored, ${failed} jobs failed); nothing was timed. DUMP_WORKER_LOG=1 shows what the worker logged`,
+      );
     console.error(`[bench] warm-up: ${WARMUP} events in ${(warm.elapsedMs / 1000).toFixed(1)} s`);
   }
   const { elapsedMs, enqueueMs } = await phase(EVENTS, warmupJobs + jobs);
@@ -181,6 +197,10 @@ try {
       2,
     ),
   );
+  if (Number.isNaN(elapsedMs)) {
+    console.error("[bench] the timed phase did not finish (see above); no figure");
+    process.exitCode = 1;
+  }
   if (count !== EVENTS) {
     console.error(`[bench] ${EVENTS - count} of ${EVENTS} events were not stored; see the worker's log`);
     process.exitCode = 1;

@@ -38,7 +38,10 @@ export function toQueueDepth(counts: Readonly<Record<string, number>>): QueueDep
   };
 }
 
-/** A queue's job counts, read repeatedly over one Queue on a shared connection (a poller's). */
+/**
+ * A queue's job counts, read repeatedly over one Queue on a shared connection (a poller's). A Queue made per
+ * read asked Redis for INFO and wrote the queue's meta each time: 1.3 against 0.14 ms a read.
+ */
 export interface QueueDepthReader {
   read(): Promise<QueueDepth>;
   close(): Promise<void>;
@@ -48,6 +51,9 @@ export function queueDepthReader(queueName: QueueName, options: QueueDepthOption
   const queue = new Queue(queueName, {
     connection: options.connection,
     prefix: options.prefix ?? DEFAULT_QUEUE_PREFIX,
+    // A reader: it writes no queue metadata (a mistyped prefix leaves nothing behind) and needs no version check.
+    skipMetasUpdate: true,
+    skipVersionCheck: true,
   });
   return {
     read: async () => toQueueDepth(await queue.getJobCounts(...COUNTED_STATES)),
@@ -55,10 +61,7 @@ export function queueDepthReader(queueName: QueueName, options: QueueDepthOption
   };
 }
 
-/**
- * Job counts, once: one script call over a short-lived Queue on a shared connection. Each new Queue asks
- * Redis for its version (INFO) first, so a loop polls through one `queueDepthReader` instead.
- */
+/** Job counts, once: one script call over a short-lived reader on a shared connection. */
 export async function queueDepth(queueName: QueueName, options: QueueDepthOptions): Promise<QueueDepth> {
   const reader = queueDepthReader(queueName, options);
   try {

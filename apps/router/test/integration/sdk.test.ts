@@ -196,6 +196,7 @@ describe("models", () => {
     const { data } = (await res.json()) as { data: Array<{ id: string; provider_configured: boolean }> };
     expect(data.find((m) => m.id === "unconfigured-test")).toMatchObject({ provider_configured: false });
     expect(data.find((m) => m.id === "fallback-test")).toMatchObject({ provider_configured: true });
+    expect(data.find((m) => m.id === "partly-configured-test")).toMatchObject({ provider_configured: true });
     expect(data.filter((m) => !m.provider_configured).map((m) => m.id)).toEqual(["unconfigured-test"]);
     const one = await fetch(`${stack.url}/v1/models/unconfigured-test`);
     expect(await one.json()).toMatchObject({ id: "unconfigured-test", provider_configured: false });
@@ -205,6 +206,12 @@ describe("models", () => {
         messages: [{ role: "user", content: "hi" }],
       }),
     ).rejects.toMatchObject({ status: 503, message: expect.stringContaining("configure nowhere") });
+    // A model with one configured provider among its deployments is served by it.
+    const served = await client.chat.completions.create({
+      model: "partly-configured-test",
+      messages: [{ role: "user", content: "hi" }],
+    });
+    expect(served.choices[0]?.message.content).toBe("Echo: hi");
   });
 
   it("tells a model the key's allowlist shuts out (key_allowed) from one the plan does (upgrade_required)", async () => {

@@ -109,6 +109,11 @@ export const TEST_MODELS: ModelCatalogEntry[] = [
   model("enterprise-test", [["openai", "gpt-4o"]], { required_tier: "enterprise" }),
   // Its only provider is not configured: listed, answers 503.
   model("unconfigured-test", [["nowhere", "gpt-4o"]]),
+  // One of its two providers is configured: served by that one.
+  model("partly-configured-test", [
+    ["nowhere", "gpt-4o", 1_000_000],
+    ["openai", "gpt-4o-mini", 1],
+  ]),
 ];
 
 export async function startRouterStack(

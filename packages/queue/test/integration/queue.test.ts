@@ -77,8 +77,22 @@ describe("usage queue", () => {
     expect(await connection.keys(`${prefix}:usage:job_*`)).toHaveLength(100);
   });
 
-  it("a depth reader follows the queue over many reads through one Queue", async () => {
+  it("a depth reader follows the queue over many reads, and only reads", async () => {
+    // Every command the reader sends on the shared connection: no INFO (version check) and no meta write.
+    const sent: string[] = [];
+    const send = connection.sendCommand;
+    connection.sendCommand = function (this: typeof connection, ...args: Parameters<typeof send>) {
+      sent.push(args[0].name);
+      return send.apply(this, args);
+    };
     const reader = queueDepthReader("usage", { connection, prefix });
+    try {
+      for (let i = 0; i < 5; i++) await reader.read();
+    } finally {
+      connection.sendCommand = send;
+    }
+    expect(sent.filter((name) => name !== "evalsha" && name !== "eval")).toEqual([]);
+    expect(await connection.keys(`${prefix}:*`)).toEqual([]);
     closers.push(() => reader.close());
     expect(await reader.read()).toEqual({ waiting: 0, active: 0, delayed: 0, failed: 0, completed: 0 });
     await producer().addBulk([{ payload: usageBatch(usageEvent()) }, { payload: usageBatch(usageEvent()) }]);
