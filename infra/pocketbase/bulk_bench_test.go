@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-// go test -tags "$(cat build-tags)" -run - -bench BulkInsert: the fast path's rows per second, 1,000-record keyed requests into a table
-// growing through the run (the logs fixture: 20 columns, the key's unique index).
+// go test -tags "$(cat build-tags)" -run - -bench BulkInsert: the fast path's rows per second, 1,000-record
+// keyed requests into a table growing through the run (the logs fixture: 20 columns, the key's unique index).
 func BenchmarkBulkInsert(b *testing.B) {
 	f := newBulkFixture(b, false)
 	n := 0
