@@ -1,5 +1,6 @@
 import { queueDepth } from "@cloudfreedom/queue";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SNAPSHOT_DIRTY_KEY } from "../../src/services/budgets/snapshot-queue.ts";
 import { eventually, type TenantFixture, tenantFixture, usageEvent, usageJobs } from "./fixtures.ts";
 import { type PipelineStack, startPipelineStack } from "./pipeline-stack.ts";
 
@@ -44,13 +45,23 @@ describe("usage pipeline crash", () => {
 
     const period = events[0]?.period ?? "";
     const spent = events.reduce((total, event) => total + event.billed_micros, 0);
+    let seen: unknown = "no snapshot row";
     await eventually(async () => {
       const row = await stack.db
         .forTenant(t.tenant.id)
         .collection("budgets")
         .getFirst({ filter: "scope_type = 'tenant' && period = {:p}", params: { p: period } });
+      seen = row?.spent_micros;
       return row?.spent_micros === spent ? row : undefined;
-    }, "the snapshot to match the stored events");
+    }, "the snapshot to match the stored events").catch(async (error: unknown) => {
+      // What the snapshot held, what is still marked stale, and what the worker said: a stale snapshot and a
+      // slow refresher look the same from the outside.
+      const dirty = await stack.redisDb.redis.zrange(SNAPSHOT_DIRTY_KEY, 0, -1, "WITHSCORES");
+      const said = (await second.flushedLogs()).filter((line) => line.level !== "info").slice(-5);
+      throw new Error(
+        `${String(error)}: spent_micros ${String(seen)} against ${spent}; marked stale: ${JSON.stringify(dirty)}; worker warnings: ${JSON.stringify(said)}`,
+      );
+    });
     expect(
       (await second.flushedLogs()).filter((line) => line.msg === "queue job failed" && line.final === true),
     ).toEqual([]);
