@@ -25,7 +25,7 @@ function modelObject(deps: RouterDeps, model: ModelCatalogEntry, key: KeyRecord 
     required_tier: model.required_tier,
     tier_restriction_mode: model.tier_restriction_mode,
     allowed_tiers: model.allowed_tiers,
-    provider_configured: model.deployments.some((d) => deps.catalog.provider(d.provider) !== undefined),
+    provider_configured: deps.catalog.configuredDeployments(model).length > 0,
     ...(key
       ? {
           access_status: tierAllows ? "allowed" : "upgrade_required",

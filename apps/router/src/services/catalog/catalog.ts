@@ -1,6 +1,6 @@
 import { type Db, modelFromRow } from "@cloudfreedom/db";
 import type { Logger } from "@cloudfreedom/service-kit";
-import type { ModelCatalogEntry } from "@cloudfreedom/shared";
+import type { Deployment, ModelCatalogEntry } from "@cloudfreedom/shared";
 import type { RouterEnv } from "../../env.ts";
 import type { ProviderTarget } from "../../providers/types.ts";
 import { providerFromRow, providersFromEnv } from "./providers.ts";
@@ -33,6 +33,11 @@ export class Catalog {
 
   provider(name: string): ProviderTarget | undefined {
     return this.snapshot.providers.get(name);
+  }
+
+  /** The model's deployments whose provider is configured: the ones a call can be routed to. */
+  configuredDeployments(model: ModelCatalogEntry): Deployment[] {
+    return model.deployments.filter((d) => this.snapshot.providers.has(d.provider));
   }
 
   private again = false;

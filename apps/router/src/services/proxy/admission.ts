@@ -67,7 +67,7 @@ export function admitModel(
       model_id: modelId,
     });
   }
-  const deployments = model.deployments.filter((d) => deps.catalog.provider(d.provider));
+  const deployments = deps.catalog.configuredDeployments(model);
   if (deployments.length === 0) {
     throw new AppError(
       "service_unavailable",
