@@ -3,7 +3,7 @@ import { type LeasedRedisDb, leaseRedisDb } from "@cloudfreedom/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Reservation } from "../../src/admission.ts";
 import { admissionKeys } from "../../src/keys.ts";
-import { admission, counters, outcome, request, settlement, tenant } from "./helpers.ts";
+import { admission, counters, outcome, request, settlement, tenant, windowTotals } from "./helpers.ts";
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -159,7 +159,7 @@ describe("budget denials", () => {
         : (await Promise.all(calls.map((call, i) => delay(i).then(() => gate.settle([call]))))).flat();
       const limiters = await Promise.all(
         [admissionKeys.tenantRate(who.tenantId), admissionKeys.keyRate(who.tenantId, who.keyId)].map((key) =>
-          redisDb.redis.hmget(key, "rc", "tc"),
+          windowTotals(redisDb.redis, key),
         ),
       );
       return {

@@ -104,3 +104,17 @@ export async function outcome(promise: Promise<unknown>): Promise<string> {
     return error instanceof Error && "code" in error ? String(error.code) : "thrown";
   }
 }
+
+/**
+ * What a limiter hash (`rate:tenant`, `rate:key:<id>`) counts over its current and previous minute together:
+ * a request stays in the minute it was admitted in, so a test that crosses a minute boundary sees it move from
+ * the current window's count to the previous one's; the sum does not move. Tests use fresh tenants and keys,
+ * so nothing older is in either window.
+ */
+export async function windowTotals(
+  redis: Redis,
+  limiterKey: string,
+): Promise<{ requests: number; tokens: number }> {
+  const [rc, rp, tc, tp] = (await redis.hmget(limiterKey, "rc", "rp", "tc", "tp")).map(Number);
+  return { requests: (rc ?? 0) + (rp ?? 0), tokens: (tc ?? 0) + (tp ?? 0) };
+}

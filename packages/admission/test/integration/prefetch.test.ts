@@ -5,7 +5,17 @@ import type { Admission, Reservation } from "../../src/admission.ts";
 import type { AdmissionLimits } from "../../src/cost.ts";
 import { admissionKeys } from "../../src/keys.ts";
 import { HoldPrefetcher } from "../../src/prefetch.ts";
-import { admission, counters, outcome, PERIOD, quietLogger, request, settlement, tenant } from "./helpers.ts";
+import {
+  admission,
+  counters,
+  outcome,
+  PERIOD,
+  quietLogger,
+  request,
+  settlement,
+  tenant,
+  windowTotals,
+} from "./helpers.ts";
 
 // Holds taken ahead of requests (the router's admission far from the limits) against a real Redis.
 let redisDb: LeasedRedisDb;
@@ -40,7 +50,7 @@ function router(redis: Redis, options: { horizonMs?: number; maxHolds?: number }
 }
 
 const requestsInWindow = async (redis: Redis, tenantId: string, keyId: string) =>
-  Number(await redis.hget(admissionKeys.keyRate(tenantId, keyId), "rc"));
+  (await windowTotals(redis, admissionKeys.keyRate(tenantId, keyId))).requests;
 
 describe("holds taken ahead", () => {
   it("serve a key's next requests without a script run, each settled like its own, the rest given back", async () => {
