@@ -13,8 +13,11 @@ let h: BillingHarness;
 let a: TenantFixture;
 let b: TenantFixture;
 let model: ModelRow;
-const period = periodOf(new Date());
-const today = new Date().toISOString().slice(0, 10);
+// The stored calls all happened now: one instant, so a run that crosses midnight still finds them on one day.
+const now = new Date();
+const period = periodOf(now);
+const today = now.toISOString().slice(0, 10);
+const at = { occurred_at: now.toISOString(), period };
 
 beforeAll(async () => {
   h = await startBilling();
@@ -30,12 +33,19 @@ beforeAll(async () => {
   };
   const errors = await persistUsageBatch(deps, [
     usageEvent(a.tenant, a.billingKey.row, {
+      ...at,
       model: "gpt-4o-mini",
       billed_micros: 1_200,
       cost_micros: 1_000,
     }),
-    usageEvent(a.tenant, a.billingKey.row, { model: "gpt-4o-mini", billed_micros: 600, cost_micros: 500 }),
+    usageEvent(a.tenant, a.billingKey.row, {
+      ...at,
+      model: "gpt-4o-mini",
+      billed_micros: 600,
+      cost_micros: 500,
+    }),
     usageEvent(a.tenant, a.chatKey.row, {
+      ...at,
       model: "claude-haiku",
       status: "error",
       error_code: "upstream_error",
@@ -43,6 +53,7 @@ beforeAll(async () => {
       cost_micros: 0,
     }),
     usageEvent(b.tenant, b.billingKey.row, {
+      ...at,
       model: "gpt-4o-mini",
       billed_micros: 99_999,
       cost_micros: 83_333,

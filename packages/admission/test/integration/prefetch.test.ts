@@ -176,10 +176,17 @@ describe("limits hold across two prefetching routers", () => {
   });
 
   it("a rate limit of 600 per minute admits 600 and no more", async () => {
-    // Within one minute window: past a window's end the sliding window lets the next minute's share in.
-    const intoMinute = Date.now() % 60_000;
-    if (intoMinute > 55_000) await delay(60_100 - intoMinute);
-    const { who, burst, later, scriptRuns } = await drain({ keyRpm: 600 }, { micros: 0, tokens: 1 });
+    // Within one minute window: past a window's end the sliding window lets the next minute's share in, so a
+    // drain that crossed a minute of Redis's clock is run again (a fresh tenant), once in a minute at most.
+    const minute = async () => Math.floor(Number((await redisDb.redis.time())[0]) / 60);
+    let drained: Awaited<ReturnType<typeof drain>>;
+    for (let attempt = 1; ; attempt++) {
+      const startedIn = await minute();
+      drained = await drain({ keyRpm: 600 }, { micros: 0, tokens: 1 });
+      if ((await minute()) === startedIn) break;
+      if (attempt === 3) throw new Error("three drains in a row crossed a minute boundary");
+    }
+    const { who, burst, later, scriptRuns } = drained;
     expect(burst).toBeGreaterThanOrEqual(600 * (15 / 16));
     expect(burst + later).toBe(600);
     expect(scriptRuns).toBeLessThan(burst / 2);
