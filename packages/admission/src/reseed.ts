@@ -1,3 +1,4 @@
+import { withLock } from "@cloudfreedom/queue";
 import { type PeriodId, periodEnd } from "@cloudfreedom/shared";
 import type { Redis } from "ioredis";
 import { defineAdmissionCommands } from "./commands.ts";
@@ -34,9 +35,6 @@ export interface ReseedContext {
 
 export type ReseedOutcome = "already_seeded" | "seeded" | "seeded_elsewhere";
 
-const RELEASE_LOCK =
-  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -53,24 +51,20 @@ export async function reseedCounters(
   const redis = defineAdmissionCommands(ctx.redis);
   const periodKey = admissionKeys.period(tenantId, period);
   const lockKey = admissionKeys.seedLock(tenantId, period);
-  const token = crypto.randomUUID();
   const deadline = Date.now() + (ctx.waitMs ?? 10_000);
   let waited = false;
   for (;;) {
     if ((await redis.hexists(periodKey, periodFields.seeded)) === 1)
       return waited ? "seeded_elsewhere" : "already_seeded";
-    if ((await redis.set(lockKey, token, "PX", ctx.lockMs ?? 15_000, "NX")) === "OK") {
-      try {
-        // The previous holder may have written the marker just before releasing the lock we now hold.
-        if ((await redis.hexists(periodKey, periodFields.seeded)) === 1) return "seeded_elsewhere";
-        const totals = await ctx.source.load(tenantId, period);
-        const expireAt = periodEnd(period).getTime() + PERIOD_RETENTION_MS;
-        const written = await redis.cfAdmissionSeed(periodKey, expireAt, ...seedFields(totals));
-        return written === 1 ? "seeded" : "seeded_elsewhere";
-      } finally {
-        await redis.eval(RELEASE_LOCK, 1, lockKey, token).catch(() => undefined);
-      }
-    }
+    const locked = await withLock(redis, lockKey, ctx.lockMs ?? 15_000, async (): Promise<ReseedOutcome> => {
+      // The previous holder may have written the marker just before releasing the lock we now hold.
+      if ((await redis.hexists(periodKey, periodFields.seeded)) === 1) return "seeded_elsewhere";
+      const totals = await ctx.source.load(tenantId, period);
+      const expireAt = periodEnd(period).getTime() + PERIOD_RETENTION_MS;
+      const written = await redis.cfAdmissionSeed(periodKey, expireAt, ...seedFields(totals));
+      return written === 1 ? "seeded" : "seeded_elsewhere";
+    });
+    if (locked.held) return locked.value;
     if (Date.now() > deadline)
       throw new Error(`reseed of ${tenantId} ${period} by another process did not finish in time`);
     waited = true;

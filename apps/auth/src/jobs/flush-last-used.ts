@@ -1,4 +1,5 @@
 import { batchFailure, type Db, toPbDate } from "@cloudfreedom/db";
+import { withLock } from "@cloudfreedom/queue";
 import type { Logger } from "@cloudfreedom/service-kit";
 import { redisKeys } from "@cloudfreedom/shared";
 import type { Redis } from "ioredis";
@@ -49,9 +50,7 @@ async function writeBatch(deps: FlushDeps, entries: Array<[id: string, ms: numbe
  */
 export async function flushLastUsed(deps: FlushDeps): Promise<FlushResult> {
   const total: FlushResult = { written: 0, dropped: 0 };
-  const token = `${process.pid}:${Date.now()}`;
-  if ((await deps.redis.set(LOCK_KEY, token, "PX", 60_000, "NX")) !== "OK") return total;
-  try {
+  await withLock(deps.redis, LOCK_KEY, 60_000, async () => {
     for (;;) {
       const flat = await deps.redis.zpopmin(redisKeys.keyLastUsed, deps.batchSize);
       const entries: Array<[string, number]> = [];
@@ -72,14 +71,7 @@ export async function flushLastUsed(deps: FlushDeps): Promise<FlushResult> {
       }
       if (flat.length / 2 < deps.batchSize) break;
     }
-  } finally {
-    await deps.redis.eval(
-      "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
-      1,
-      LOCK_KEY,
-      token,
-    );
-  }
+  });
   if (total.written > 0 || total.dropped > 0) deps.logger.info({ ...total }, "key last_used_at flushed");
   return total;
 }

@@ -4,7 +4,9 @@ import { newId, periodEnd, periodOf } from "@cloudfreedom/shared";
 import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runMaintenanceJob } from "../../src/jobs/maintenance.ts";
+import { refreshDirtySnapshots, refreshSnapshot } from "../../src/services/budgets/refresh-snapshots.ts";
 import { rolloverPeriods } from "../../src/services/budgets/rollover-periods.ts";
+import { SNAPSHOT_DIRTY_KEY, snapshotLockKey } from "../../src/services/budgets/snapshot-queue.ts";
 import { type MeterClient, syncStripeMeter } from "../../src/services/stripe/sync-meter.ts";
 import { persistUsageBatch } from "../../src/services/usage/persist-usage-batch.ts";
 import { type TenantFixture, tenantFixture, usageEvent } from "./fixtures.ts";
@@ -14,9 +16,11 @@ let h: BillingHarness;
 let t: TenantFixture;
 const period = periodOf(new Date());
 
-async function store(billed: number[]): Promise<void> {
+async function store(billed: number[], who: TenantFixture = t): Promise<void> {
   const analytics = createProducer("analytics", { connection: h.runtime.queueRedis() });
-  const events = billed.map((micros) => usageEvent(t.tenant, t.billingKey.row, { billed_micros: micros }));
+  const events = billed.map((micros) =>
+    usageEvent(who.tenant, who.billingKey.row, { billed_micros: micros }),
+  );
   const errors = await persistUsageBatch(
     {
       client: h.runtime.db,
@@ -159,5 +163,45 @@ describe("period_rollover and reservation_reaper", () => {
     const report = await runMaintenanceJob(h.deps, { kind: "reservation_reaper" });
     expect(report).toMatchObject({ reaped: 1 });
     expect((await readPeriodCounters(h.redisDb.redis, t.tenant.id, period)).tenant.reserved).toBe(0);
+  });
+});
+
+describe("budget snapshots across replicas", () => {
+  const tenantSnapshot = async (who: TenantFixture) =>
+    (
+      await h.db
+        .forTenant(who.tenant.id)
+        .collection("budgets")
+        .getFirst({ filter: "scope_type = 'tenant' && period = {:p}", params: { p: period } })
+    )?.spent_micros ?? null;
+
+  it("one replica at a time refreshes a period; the others leave it marked, and the rollover closes it later", async () => {
+    const who = await tenantFixture({ db: h.db, redis: h.redisDb.redis });
+    await store([4_000, 5_000], who);
+    const member = `${who.tenant.id}|${period}`;
+    expect(await h.redisDb.redis.zscore(SNAPSHOT_DIRTY_KEY, member)).not.toBeNull();
+
+    // Another replica is refreshing this period (it holds the lock): nothing is computed or cleared here.
+    const lock = snapshotLockKey(who.tenant.id, period);
+    await h.redisDb.redis.set(lock, "another-replica", "PX", 30_000);
+    await refreshDirtySnapshots({ db: h.db, redis: h.redisDb.redis });
+    expect(await h.redisDb.redis.zscore(SNAPSHOT_DIRTY_KEY, member)).not.toBeNull();
+    expect(await tenantSnapshot(who)).toBeNull();
+    const after = new Date(periodEnd(period).getTime() + 60_000);
+    expect(await rolloverPeriods(h.deps, { period, now: after })).toMatchObject({ busy: 1 });
+
+    // Released: the next round refreshes it and clears the mark.
+    await h.redisDb.redis.del(lock);
+    await refreshDirtySnapshots({ db: h.db, redis: h.redisDb.redis });
+    expect(await h.redisDb.redis.zscore(SNAPSHOT_DIRTY_KEY, member)).toBeNull();
+    expect(await tenantSnapshot(who)).toBe(9_000);
+
+    // Two replicas refreshing at once: one computes and writes, the other stands aside.
+    const both = await Promise.all([
+      refreshSnapshot({ db: h.db, redis: h.redisDb.redis }, who.tenant.id, period),
+      refreshSnapshot({ db: h.db, redis: h.redisDb.redis }, who.tenant.id, period),
+    ]);
+    expect(both.toSorted()).toEqual([false, true]);
+    expect(await h.redisDb.redis.exists(lock)).toBe(0);
   });
 });

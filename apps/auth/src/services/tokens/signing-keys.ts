@@ -1,5 +1,6 @@
 import type { Db, SigningKeyRow } from "@cloudfreedom/db";
 import { pbDateToMs, toPbDate } from "@cloudfreedom/db";
+import { withLock } from "@cloudfreedom/queue";
 import type { Logger } from "@cloudfreedom/service-kit";
 import { decryptSecret, encryptSecret } from "@cloudfreedom/shared";
 import type { Redis } from "ioredis";
@@ -104,19 +105,15 @@ export class SigningKeyStore {
   /** One replica at a time makes a key when there is none or the active one is due for rotation. */
   private async ensureFresh(): Promise<void> {
     if (!this.rotationDue()) return;
-    const locked = await this.options.redis.set(LOCK_KEY, String(process.pid), "PX", 10_000, "NX");
-    if (locked !== "OK") {
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      await this.reload();
-      if (this.keys.size === 0) throw new Error("another auth replica holds the signing key lock; retry");
-      return;
-    }
-    try {
+    const locked = await withLock(this.options.redis, LOCK_KEY, 10_000, async () => {
       await this.reload();
       if (this.rotationDue()) await this.create();
       await this.reload();
-    } finally {
-      await this.options.redis.del(LOCK_KEY);
+    });
+    if (!locked.held) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await this.reload();
+      if (this.keys.size === 0) throw new Error("another auth replica holds the signing key lock; retry");
     }
   }
 

@@ -1,14 +1,16 @@
 import type { Db } from "@cloudfreedom/db";
 import { type PeriodId, periodOf, previousPeriod } from "@cloudfreedom/shared";
+import type { Redis } from "ioredis";
 import type { TenantPeriods } from "../periods/tenant-periods.ts";
-import { loadPeriodTotals } from "./period-totals.ts";
-import { writeSnapshot } from "./write-snapshot.ts";
+import { refreshSnapshot } from "./refresh-snapshots.ts";
 
 export interface RolloverReport {
   periods: PeriodId[];
   closed: number;
   /** Tenants whose (anchored) period has not ended yet. */
   open: number;
+  /** Periods another replica was refreshing at that moment: closed by the next run. */
+  busy: number;
 }
 
 /**
@@ -18,7 +20,7 @@ export interface RolloverReport {
  * is closed by the next daily run. Idempotent: a closed period is recomputed to the same numbers.
  */
 export async function rolloverPeriods(
-  deps: { db: Db; periods: TenantPeriods },
+  deps: { db: Db; redis: Redis; periods: TenantPeriods },
   options: { period?: PeriodId; now?: Date } = {},
 ): Promise<RolloverReport> {
   const now = options.now ?? new Date();
@@ -26,7 +28,7 @@ export async function rolloverPeriods(
   const candidates = options.period
     ? [options.period]
     : [previousPeriod(previousPeriod(current)), previousPeriod(current)];
-  const report: RolloverReport = { periods: candidates, closed: 0, open: 0 };
+  const report: RolloverReport = { periods: candidates, closed: 0, open: 0, busy: 0 };
   for (const period of candidates) {
     const totals = await deps.db.operator
       .collection("usage_period_totals")
@@ -43,11 +45,8 @@ export async function rolloverPeriods(
         params: { period },
       });
       if (closedAlready) continue;
-      await writeSnapshot(deps.db, tenantId, period, await loadPeriodTotals(deps.db, tenantId, period), {
-        close: true,
-        now,
-      });
-      report.closed += 1;
+      if (await refreshSnapshot(deps, tenantId, period, { close: true, now })) report.closed += 1;
+      else report.busy += 1;
     }
   }
   return report;

@@ -8,6 +8,10 @@ import type { Redis } from "ioredis";
  */
 export const SNAPSHOT_DIRTY_KEY = "cf:billing:snapshot-dirty";
 
+/** Held while a period's snapshot is recomputed and written (one replica at a time per tenant and period). */
+export const snapshotLockKey = (tenantId: string, period: PeriodId) =>
+  `cf:billing:snapshot-lock:${tenantId}|${period}`;
+
 const CLEAR_IF_UNCHANGED =
   "if redis.call('ZSCORE', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('ZREM', KEYS[1], ARGV[1]) end return 0";
 

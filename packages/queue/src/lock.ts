@@ -1,0 +1,30 @@
+import { randomUUID } from "node:crypto";
+import type { Redis } from "ioredis";
+
+/** Deletes the lock only while it still holds this holder's token (a lock that outlived its ttl is someone else's). */
+const RELEASE_IF_HELD =
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+
+export type Locked<T> = { held: true; value: T } | { held: false };
+
+/**
+ * Runs `work` while this process holds `key` across replicas (`SET key <token> NX PX ttlMs`), and releases it
+ * after, whether `work` succeeded or threw; `{ held: false }` without running it when another holder has it.
+ * The ttl frees the lock of a holder that crashed; it must be well above what `work` takes, since a holder
+ * that outlives it no longer excludes anyone. A failed release is left to the ttl.
+ */
+export async function withLock<T>(
+  redis: Redis,
+  key: string,
+  ttlMs: number,
+  work: () => Promise<T>,
+): Promise<Locked<T>> {
+  const token = randomUUID();
+  if ((await redis.set(key, token, "PX", Math.max(1, Math.ceil(ttlMs)), "NX")) !== "OK")
+    return { held: false };
+  try {
+    return { held: true, value: await work() };
+  } finally {
+    await redis.eval(RELEASE_IF_HELD, 1, key, token).catch(() => undefined);
+  }
+}
