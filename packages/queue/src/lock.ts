@@ -5,13 +5,14 @@ import type { Redis } from "ioredis";
 const RELEASE_IF_HELD =
   "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
-export type Locked<T> = { held: true; value: T } | { held: false };
+/** `lost`: the lock had expired before the work finished (another holder may have run meanwhile). */
+export type Locked<T> = { held: true; value: T; lost: boolean } | { held: false };
 
 /**
  * Runs `work` while this process holds `key` across replicas (`SET key <token> NX PX ttlMs`), and releases it
  * after, whether `work` succeeded or threw; `{ held: false }` without running it when another holder has it.
  * The ttl frees the lock of a holder that crashed; it must be well above what `work` takes, since a holder
- * that outlives it no longer excludes anyone. A failed release is left to the ttl.
+ * that outlives it no longer excludes anyone (`lost` says so).
  */
 export async function withLock<T>(
   redis: Redis,
@@ -22,9 +23,18 @@ export async function withLock<T>(
   const token = randomUUID();
   if ((await redis.set(key, token, "PX", Math.max(1, Math.ceil(ttlMs)), "NX")) !== "OK")
     return { held: false };
+  // Resolves true when the lock was no longer ours to release; a failed release is left to the ttl.
+  const release = () =>
+    redis.eval(RELEASE_IF_HELD, 1, key, token).then(
+      (deleted) => deleted === 0,
+      () => false,
+    );
+  let value: T;
   try {
-    return { held: true, value: await work() };
-  } finally {
-    await redis.eval(RELEASE_IF_HELD, 1, key, token).catch(() => undefined);
+    value = await work();
+  } catch (error) {
+    await release();
+    throw error;
   }
+  return { held: true, value, lost: await release() };
 }

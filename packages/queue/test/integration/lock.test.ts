@@ -23,7 +23,7 @@ const lockKey = () => `cf:test:lock:${randomUUID()}`;
 describe("withLock", () => {
   it("runs the work of one holder at a time and frees the lock after it", async () => {
     const key = lockKey();
-    let release!: () => void;
+    let release: () => void = () => undefined;
     const running = withLock(
       a,
       key,
@@ -35,9 +35,9 @@ describe("withLock", () => {
     expect(await withLock(b, key, 10_000, async () => (ran = true))).toEqual({ held: false });
     expect(ran).toBe(false);
     release();
-    expect(await running).toEqual({ held: true, value: "a" });
+    expect(await running).toEqual({ held: true, value: "a", lost: false });
     expect(await a.exists(key)).toBe(0);
-    expect(await withLock(b, key, 10_000, async () => "b")).toEqual({ held: true, value: "b" });
+    expect(await withLock(b, key, 10_000, async () => "b")).toEqual({ held: true, value: "b", lost: false });
   });
 
   it("frees the lock when the work throws, and passes the error on", async () => {
@@ -57,20 +57,18 @@ describe("withLock", () => {
       // Another replica takes the expired lock while this holder is still working.
       expect(await b.set(key, "b-token", "PX", 10_000, "NX")).toBe("OK");
     });
-    expect((await slow).held).toBe(true);
+    expect(await slow).toEqual({ held: true, value: undefined, lost: true });
     expect(await a.get(key)).toBe("b-token");
     await a.del(key);
   });
 
   it("expires the lock of a holder that never releases it (a crashed replica)", async () => {
     const key = lockKey();
-    await a.set(key, "crashed-holder", "PX", 50);
+    await a.set(key, "crashed-holder", "PX", 10_000);
     expect(await withLock(b, key, 10_000, async () => "early")).toEqual({ held: false });
+    await a.pexpire(key, 50);
     await expect
       .poll(() => withLock(b, key, 10_000, async () => "later"), { interval: 20 })
-      .toEqual({
-        held: true,
-        value: "later",
-      });
+      .toEqual({ held: true, value: "later", lost: false });
   });
 });

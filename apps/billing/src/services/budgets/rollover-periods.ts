@@ -1,16 +1,28 @@
-import type { Db } from "@cloudfreedom/db";
 import { type PeriodId, periodOf, previousPeriod } from "@cloudfreedom/shared";
-import type { Redis } from "ioredis";
 import type { TenantPeriods } from "../periods/tenant-periods.ts";
-import { refreshSnapshot } from "./refresh-snapshots.ts";
+import { refreshSnapshot, type SnapshotDeps } from "./refresh-snapshots.ts";
 
 export interface RolloverReport {
   periods: PeriodId[];
   closed: number;
   /** Tenants whose (anchored) period has not ended yet. */
   open: number;
-  /** Periods another replica was refreshing at that moment: closed by the next run. */
+  /** Periods another replica kept refreshing through three tries: closed by the next run. */
   busy: number;
+}
+
+/** Tries a few times, ~200 ms apart, while another replica refreshes the period (which takes milliseconds). */
+async function closeSnapshot(
+  deps: SnapshotDeps,
+  tenantId: string,
+  period: PeriodId,
+  now: Date,
+): Promise<boolean> {
+  for (let attempt = 1; ; attempt++) {
+    if ((await refreshSnapshot(deps, tenantId, period, { close: true, now })).held) return true;
+    if (attempt === 3) return false;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 /**
@@ -20,7 +32,7 @@ export interface RolloverReport {
  * is closed by the next daily run. Idempotent: a closed period is recomputed to the same numbers.
  */
 export async function rolloverPeriods(
-  deps: { db: Db; redis: Redis; periods: TenantPeriods },
+  deps: SnapshotDeps & { periods: TenantPeriods },
   options: { period?: PeriodId; now?: Date } = {},
 ): Promise<RolloverReport> {
   const now = options.now ?? new Date();
@@ -45,7 +57,7 @@ export async function rolloverPeriods(
         params: { period },
       });
       if (closedAlready) continue;
-      if (await refreshSnapshot(deps, tenantId, period, { close: true, now })) report.closed += 1;
+      if (await closeSnapshot(deps, tenantId, period, now)) report.closed += 1;
       else report.busy += 1;
     }
   }

@@ -16,8 +16,9 @@ function scopesOf(tenantId: string, totals: PeriodTotals): Array<[ScopeType, str
 
 /**
  * Writes a period's spend snapshot to `budgets`, one row per scope. Spend only grows within a period, so a
- * row keeps the larger of its stored and the new value: a slower, older computation finishing last can never
- * lower a snapshot. `close` stamps `closed_at` (the rollover of an ended period).
+ * row keeps the larger of its stored and the new value. It reads the rows before it writes them: callers go
+ * through `refreshSnapshot`, which holds the period's lock, so that an older computation finishing last
+ * cannot lower what a newer one wrote in between. `close` stamps `closed_at` (the rollover of an ended period).
  */
 export async function writeSnapshot(
   db: Db,
