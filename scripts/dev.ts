@@ -129,6 +129,7 @@ const seeded = await seed({
 });
 saveDevSecrets({ ...loadDevSecrets(), DEMO_API_KEY: seeded.demoKey });
 
+const authUrl = `http://127.0.0.1:${apps.find((app) => app.name === "auth")?.port ?? 4100}`;
 const serviceEnv = {
   ...process.env,
   NODE_ENV: process.env.NODE_ENV ?? "development",
@@ -140,7 +141,10 @@ const serviceEnv = {
   PLATFORM_DOMAIN: domain,
   HOST: "127.0.0.1",
   INTERNAL_TOKEN: process.env.INTERNAL_TOKEN ?? secrets.INTERNAL_TOKEN,
-  AUTH_INTERNAL_URL: `http://127.0.0.1:${apps.find((app) => app.name === "auth")?.port ?? 4100}`,
+  AUTH_INTERNAL_URL: authUrl,
+  // Billing accepts auth's access tokens (a signed-up user's) besides API keys, and the operator token.
+  JWKS_URL: process.env.JWKS_URL ?? `${authUrl}/.well-known/jwks.json`,
+  OPERATOR_TOKEN: process.env.OPERATOR_TOKEN ?? secrets.OPERATOR_TOKEN,
 };
 const bun = process.execPath;
 for (const app of apps) {
@@ -206,6 +210,8 @@ process.stdout.write(
           `      -d '{"model":"sandbox","messages":[{"role":"user","content":"Hello gateway"}]}'`,
         ]
       : []),
+    "  Billing also takes auth's access tokens, and the operator token (OPERATOR_TOKEN in .data/dev.env)",
+    "  for plans and any tenant's budgets.",
     "  Every service answers /health and /ready, e.g.",
     `    curl http://127.0.0.1:${apps[0]?.port ?? 4000}/ready`,
     "  Press Ctrl-C to stop everything.",

@@ -19,19 +19,36 @@ import {
 } from "@cloudfreedom/shared";
 import { DATA_DIR, loadDevSecrets } from "./dev/config.ts";
 
-const { values } = parseArgs({
-  options: {
-    name: { type: "string" },
-    kind: { type: "string" },
-    "base-url": { type: "string" },
-    "api-version": { type: "string" },
-    disable: { type: "boolean", default: false },
-  },
-});
+const USAGE = `usage: PROVIDER_API_KEY=<key> bun scripts/provider.ts --name <name> --kind <${ProviderKind.options.join("|")}> [--base-url URL] [--api-version V] [--disable]
+  The API key is read from PROVIDER_API_KEY, never from the command line (ps and shell history would keep it).`;
 const fail = (message: string): never => {
-  console.error(`error: ${message}`);
+  console.error(`error: ${message}\n${USAGE}`);
   process.exit(1);
 };
+const parsed = (() => {
+  try {
+    return parseArgs({
+      options: {
+        name: { type: "string" },
+        kind: { type: "string" },
+        "base-url": { type: "string" },
+        "api-version": { type: "string" },
+        disable: { type: "boolean", default: false },
+        help: { type: "boolean", default: false },
+      },
+    });
+  } catch (error) {
+    const unknown = error instanceof Error ? error.message : String(error);
+    return fail(
+      unknown.includes("--api-key") ? "pass the key as PROVIDER_API_KEY=<key>, not --api-key" : unknown,
+    );
+  }
+})();
+const values = parsed.values;
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const kind = ProviderKind.safeParse(values.kind);
 if (!values.name || !kind.success) {
   fail(`--name and --kind (${ProviderKind.options.join(" | ")}) are required`);

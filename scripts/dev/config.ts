@@ -50,6 +50,8 @@ export function loadDevSecrets(): Record<string, string> {
   stored.POCKETBASE_ADMIN_PASSWORD ??= `pb${Buffer.from(crypto.getRandomValues(new Uint8Array(18))).toString("base64url")}`;
   // Router and auth share it for service-to-service calls (the router's key resolve).
   stored.INTERNAL_TOKEN ??= Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex");
+  // The billing API's operator (edit plans, any tenant's budgets): `Authorization: Bearer <OPERATOR_TOKEN>`.
+  stored.OPERATOR_TOKEN ??= Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex");
   saveDevSecrets(stored);
   return stored;
 }

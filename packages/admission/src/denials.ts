@@ -34,9 +34,10 @@ export function denialError(denial: Denial, ctx: DenialContext): AppError {
       denial.scope === "tenant" ? "The tenant's" : denial.scope === "user" ? "Your user's" : "This API key's";
     return new AppError(
       "budget_exceeded",
-      `${whose} budget for ${ctx.period} cannot cover this request: ${formatMicros(denial.spent)} spent and ` +
-        `${formatMicros(denial.reserved)} held by requests in flight of ${formatMicros(denial.limit)}; this request ` +
-        `may cost up to ${formatMicros(ctx.requestedMicros)}. Lower max_tokens, raise the budget, or wait for ${endsAt}.`,
+      `${whose} budget for ${ctx.period} cannot cover this request: of ${formatMicros(denial.limit)}, ` +
+        `${formatMicros(denial.spent)} is spent and ${formatMicros(denial.reserved)} is held by requests in flight, ` +
+        `and this request may cost up to ${formatMicros(ctx.requestedMicros)}. Lower max_tokens, raise the budget, ` +
+        `or wait for ${endsAt}.`,
       {
         scope: denial.scope,
         scope_id: scopeId,

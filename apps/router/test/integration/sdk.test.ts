@@ -206,6 +206,14 @@ describe("models", () => {
         messages: [{ role: "user", content: "hi" }],
       }),
     ).rejects.toMatchObject({ status: 503, message: expect.stringContaining("configure nowhere") });
+    // Not an outage that heals by itself: the SDKs are told not to retry it.
+    const raw = await fetch(`${stack.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${stack.key}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "unconfigured-test", messages: [{ role: "user", content: "hi" }] }),
+    });
+    expect(raw.status).toBe(503);
+    expect(raw.headers.get("x-should-retry")).toBe("false");
     // A model with one configured provider among its deployments is served by it.
     const served = await client.chat.completions.create({
       model: "partly-configured-test",

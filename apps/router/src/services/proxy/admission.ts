@@ -69,12 +69,13 @@ export function admitModel(
   }
   const deployments = deps.catalog.configuredDeployments(model);
   if (deployments.length === 0) {
+    // Not a passing outage: the SDKs' retries of a 503 would only wait for the same answer.
     throw new AppError(
       "service_unavailable",
-      `No provider is configured for "${modelId}"; the operator must configure ${model.deployments.map((d) => d.provider).join(" or ")}`,
-      {
-        model_id: modelId,
-      },
+      `No provider is configured for "${modelId}"; the operator must configure ${model.deployments.map((d) => d.provider).join(" or ")} ` +
+        "(GET /v1/models says which models have one: provider_configured)",
+      { model_id: modelId },
+      { "x-should-retry": "false" },
     );
   }
   return { model, deployments: weightedOrder(deployments) };
