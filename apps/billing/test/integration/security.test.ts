@@ -82,7 +82,7 @@ describe("billing API security", () => {
         expect(res.text).not.toContain(a.tenant.id);
       }
       const own = await h.call("GET", "/v1/usage", { token });
-      expect(own.body).toMatchObject({ total_items: 0, items: [] });
+      expect(own.body).toMatchObject({ total: 0, items: [] });
     }
     // Owners of B naming A's key or user: refused as absent, nothing changed.
     const setOther = await h.call("PUT", "/v1/budgets", {

@@ -205,7 +205,7 @@ describe("GET /v1/usage", () => {
   it("lists the tenant's usage newest first and filters by model, key and status", async () => {
     const all = await h.call("GET", "/v1/usage", { token: a.billingKey.secret });
     expect(all.status).toBe(200);
-    expect(all.body).toMatchObject({ page: 1, per_page: 50, total_items: 3, total_pages: 1 });
+    expect(all.body).toMatchObject({ page: 1, per_page: 50, total: 3, total_pages: 1 });
     const failed = await h.call("GET", "/v1/usage?status=error", { token: a.billingKey.secret });
     expect(failed.body.items).toEqual([
       expect.objectContaining({
@@ -220,7 +220,7 @@ describe("GET /v1/usage", () => {
       `/v1/usage?key_id=${a.billingKey.row.id}&model=gpt-4o-mini&per_page=1`,
       { token: a.billingKey.secret },
     );
-    expect(byKey.body).toMatchObject({ total_items: 2, total_pages: 2, per_page: 1 });
+    expect(byKey.body).toMatchObject({ total: 2, total_pages: 2, per_page: 1 });
     const future = await h.call(
       "GET",
       `/v1/usage?from=${encodeURIComponent(new Date(Date.now() + 3_600_000).toISOString())}`,
@@ -228,7 +228,7 @@ describe("GET /v1/usage", () => {
         token: a.billingKey.secret,
       },
     );
-    expect(future.body).toMatchObject({ total_items: 0, items: [] });
+    expect(future.body).toMatchObject({ total: 0, items: [] });
   });
 
   it("names a bad filter", async () => {

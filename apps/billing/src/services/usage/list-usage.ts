@@ -18,7 +18,7 @@ export interface UsagePage {
   items: UsageLogView[];
   page: number;
   per_page: number;
-  total_items: number;
+  total: number;
   total_pages: number;
 }
 
@@ -49,7 +49,7 @@ export async function listUsage(db: Db, tenantId: string, query: UsageQuery): Pr
     items: page.items.map(usageLogView),
     page: page.page,
     per_page: page.perPage,
-    total_items: page.totalItems,
+    total: page.totalItems,
     total_pages: page.totalPages,
   };
 }
