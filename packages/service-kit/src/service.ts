@@ -37,6 +37,35 @@ async function check(fn: DependencyCheck): Promise<boolean> {
   }
 }
 
+/**
+ * The methods an app routes for a path (`:param` segments match any one segment, `*` anything), compiled on
+ * the first call: by then every route is registered. A path known under other methods gets 405, not 404.
+ */
+function routeMethods(app: Hono): (path: string) => string[] {
+  let compiled: Array<{ method: string; pattern: RegExp }> | undefined;
+  return (path) => {
+    compiled ??= app.routes
+      .filter((route) => route.method !== "ALL")
+      .map((route) => ({
+        method: route.method,
+        pattern: new RegExp(
+          `^${route.path
+            .split("/")
+            .map((segment) =>
+              segment === "*"
+                ? ".*"
+                : segment.startsWith(":")
+                  ? "[^/]+"
+                  : segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"),
+            )
+            .join("/")}/?$`,
+        ),
+      }));
+    const methods = compiled.filter((route) => route.pattern.test(path)).map((route) => route.method);
+    return [...new Set(methods)];
+  };
+}
+
 /** Sets a header on the context's response; one with immutable headers (a fetched one) is copied first. */
 function withHeader(c: Context, name: string, value: string): void {
   try {
@@ -98,12 +127,22 @@ export function createService(options: ServiceOptions): Service {
   });
 
   app.onError((error, c) => errorResponse(c, error));
-  app.notFound((c) =>
-    errorResponse(
+  const allowedMethods = routeMethods(app);
+  app.notFound((c) => {
+    const { method, path } = c.req;
+    const allowed = allowedMethods(path).filter((other) => other !== method);
+    if (allowed.length === 0)
+      return errorResponse(c, new AppError("not_found", `No route for ${method} ${path}`, { path }));
+    return errorResponse(
       c,
-      new AppError("not_found", `No route for ${c.req.method} ${c.req.path}`, { path: c.req.path }),
-    ),
-  );
+      new AppError(
+        "method_not_allowed",
+        `${method} is not allowed on ${path}; use ${allowed.join(" or ")}`,
+        { path, allowed },
+        { allow: allowed.join(", ") },
+      ),
+    );
+  });
 
   app.get("/health", (c) => {
     const body: HealthBody = {

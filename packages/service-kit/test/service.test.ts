@@ -53,6 +53,28 @@ describe("error envelope", () => {
     });
   });
 
+  it("answers a known path under another method with 405, the methods it takes and an Allow header", async () => {
+    const service = appWithRoutes();
+    service.app.get("/items/:id", (c) => c.json({ id: c.req.param("id") }));
+    service.app.patch("/items/:id", (c) => c.json({}));
+    const res = await service.app.request("/v1/echo");
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toBe("POST");
+    const body = ErrorEnvelope.parse(await res.json());
+    expect(body).toMatchObject({
+      code: "method_not_allowed",
+      message: "GET is not allowed on /v1/echo; use POST",
+      details: { path: "/v1/echo", allowed: ["POST"] },
+      error: { type: "invalid_request_error", code: "method_not_allowed" },
+    });
+    const item = await service.app.request("/items/abc", { method: "DELETE" });
+    expect(item.status).toBe(405);
+    expect(item.headers.get("allow")).toBe("GET, PATCH");
+    // A path no route takes, under any method, stays 404; so does one a parameter cannot span.
+    expect((await service.app.request("/items/abc/def", { method: "DELETE" })).status).toBe(404);
+    expect((await service.app.request("/v1/echoes")).status).toBe(404);
+  });
+
   it("names the failing field of a body that fails validation", async () => {
     const res = await post("/v1/echo", JSON.stringify({ max_tokens: -1 }));
     expect(res.status).toBe(400);
