@@ -4,6 +4,7 @@ import type { UpstreamFailure } from "../../src/providers/types.ts";
 import { CircuitBreaker } from "../../src/services/routing/circuit-breaker.ts";
 import { ClientGone, executeWithRouting } from "../../src/services/routing/execute.ts";
 import { backoffMs, weightedOrder } from "../../src/services/routing/plan.ts";
+import { readJsonBody, type UpstreamCall } from "../../src/services/upstream/call.ts";
 
 const dep = (id: string, weight = 1): Deployment => ({ id, provider: id, upstream_model: "m", weight });
 const retryable = (status = 503, retryAfterMs: number | null = null): UpstreamFailure => ({
@@ -195,6 +196,49 @@ describe("executeWithRouting", () => {
     expect(breaker.allow("a")).toBe(true);
   });
 
+  it("frees the probe slot it claimed when the client has gone before the probe went out", async () => {
+    const breaker = new CircuitBreaker(1, 10);
+    breaker.failure("a", Date.now() - 100);
+    const gone = new AbortController();
+    gone.abort("client");
+    let calls = 0;
+    const run = (signal: AbortSignal) =>
+      executeWithRouting({
+        plan: [dep("a")],
+        breaker,
+        policy,
+        signal,
+        attempt: async () => {
+          calls++;
+          return { ok: true, value: 1 };
+        },
+      });
+    await expect(run(gone.signal)).rejects.toBeInstanceOf(ClientGone);
+    expect(calls).toBe(0);
+    // The next request probes the deployment (and its answer closes the circuit).
+    expect(await run(never)).toMatchObject({ value: 1 });
+    expect(breaker.isOpen("a")).toBe(false);
+  });
+
+  it("frees the fallback's probe slot when the client leaves during the first deployment's answer", async () => {
+    const breaker = new CircuitBreaker(1, 10);
+    breaker.failure("b", Date.now() - 100);
+    const controller = new AbortController();
+    await expect(
+      executeWithRouting({
+        plan: [dep("a"), dep("b")],
+        breaker,
+        policy,
+        signal: controller.signal,
+        attempt: async () => {
+          controller.abort("client");
+          return { ok: false, failure: retryable() };
+        },
+      }),
+    ).rejects.toBeInstanceOf(ClientGone);
+    expect(breaker.allow("b")).toBe(true);
+  });
+
   it("gives up at once when the only deployment asks to wait longer than RETRY_MAX_MS", async () => {
     let calls = 0;
     await expect(
@@ -223,6 +267,32 @@ describe("executeWithRouting", () => {
         signal: controller.signal,
         attempt: async () => ({ ok: true, value: 1 }),
       }),
+    ).rejects.toBeInstanceOf(ClientGone);
+  });
+});
+
+describe("readJsonBody", () => {
+  const call = (json: () => Promise<unknown>) =>
+    ({ response: { json }, abort: () => undefined }) as unknown as UpstreamCall;
+
+  it("counts a body that does not parse against the upstream (retryable)", async () => {
+    const result = await readJsonBody(
+      call(() => Promise.reject(new SyntaxError("bad"))),
+      "openai",
+      never,
+    );
+    expect(result).toMatchObject({ ok: false, failure: { code: "upstream_error", retryable: true } });
+  });
+
+  it("throws the request's own end when the read was cut by it, blaming no upstream", async () => {
+    const controller = new AbortController();
+    controller.abort("client");
+    await expect(
+      readJsonBody(
+        call(() => Promise.reject(new Error("aborted"))),
+        "openai",
+        controller.signal,
+      ),
     ).rejects.toBeInstanceOf(ClientGone);
   });
 });

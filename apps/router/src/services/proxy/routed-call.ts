@@ -79,7 +79,7 @@ export async function routeCall<T>(
       if (!answered.ok) return answered;
       const body =
         read === "json"
-          ? await readJsonBody(answered.value, target.name)
+          ? await readJsonBody(answered.value, target.name, signal)
           : await openStream(answered.value, read(adapter, ctx), target.name, signal);
       return body.ok ? { ok: true, value: { adapter, ctx, value: body.value as T } } : body;
     },

@@ -85,7 +85,12 @@ export async function executeWithRouting<T>(options: {
   }
   let last: UpstreamFailure | undefined;
   for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
-    if (signal.aborted) throw abortError(signal);
+    if (signal.aborted) {
+      // `allow` may have claimed this deployment's half-open probe: unused, it must be freed, or the
+      // deployment would stay shut out until the process restarts.
+      breaker.release(current.id);
+      throw abortError(signal);
+    }
     tried.add(current.id);
     let result: AttemptResult<T>;
     try {

@@ -62,11 +62,19 @@ export async function callUpstream(
   }
 }
 
-/** Read a JSON body; one that does not parse counts as a retryable upstream failure. */
-export async function readJsonBody(call: UpstreamCall, provider: string): Promise<AttemptResult<unknown>> {
+/**
+ * Read a JSON body; one that does not parse counts as a retryable upstream failure. A read cut by the request's
+ * own end (client gone, total timeout) is not the upstream's fault: it throws that, as an attempt does.
+ */
+export async function readJsonBody(
+  call: UpstreamCall,
+  provider: string,
+  signal: AbortSignal,
+): Promise<AttemptResult<unknown>> {
   try {
     return { ok: true, value: await call.response.json() };
   } catch {
+    if (signal.aborted) throw abortError(signal);
     return failure("upstream_error", `${provider} sent a response that is not JSON`);
   }
 }
