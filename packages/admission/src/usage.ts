@@ -6,10 +6,19 @@ export const isRefundable = (status: UsageEvent["status"], billedMicros: number)
   status === "error" && billedMicros === 0;
 
 /**
+ * Whether the billing worker's settlement of an event charges it: usage reported through the billing API was
+ * never held, and a router call published unsettled (`settlement`) was not charged by its router. Such an
+ * event is settled with a long memory of its id and not at all once its row is stored, so a redelivery never
+ * charges it twice. Every other router event was settled before it was enqueued: its settlement only confirms.
+ */
+export const chargedByWorker = (event: UsageEvent): boolean =>
+  event.source === "api" || event.settlement !== undefined;
+
+/**
  * The settlement a usage event confirms, for the billing worker. A router event was settled by its router
  * (before it was enqueued), so an unknown reservation is left alone: its settled mark may simply have expired,
- * and charging again would count it twice. Usage reported through the billing API was never held, so it is
- * charged, idempotently by its reservation id (or event id).
+ * and charging again would count it twice. An event the worker charges (`chargedByWorker`) is charged,
+ * idempotently by its reservation id (or event id), releasing the hold it names.
  */
 export function settlementOf(event: UsageEvent): SettleRequest {
   return {
@@ -21,6 +30,7 @@ export function settlementOf(event: UsageEvent): SettleRequest {
     billedMicros: event.billed_micros,
     tokens: event.tokens.input + event.tokens.output,
     refundable: isRefundable(event.status, event.billed_micros),
-    onUnknown: event.source === "api" ? "charge" : "ignore",
+    ...(event.settlement?.hold ? { hold: event.settlement.hold } : {}),
+    onUnknown: chargedByWorker(event) ? "charge" : "ignore",
   };
 }

@@ -41,6 +41,12 @@ export const UsageEvent = z.object({
   source: z.enum(["router", "api"]).default("router"),
   occurred_at: z.iso.datetime(),
   metadata: z.record(z.string(), z.string()).optional(),
+  /**
+   * Present on a router call published before its router could settle it (Redis unreachable at shutdown, or
+   * the settlement backlog full): the billing worker then settles it, charging it, with the admission hold
+   * the call had (null when it was admitted without one). Absent: the router settled the call itself.
+   */
+  settlement: z.object({ hold: z.string().min(1).nullable() }).optional(),
 });
 export type UsageEvent = z.infer<typeof UsageEvent>;
 /** A usage event as a producer may write it (defaults not yet applied). */

@@ -1,11 +1,18 @@
 import { admissionKeys, readPeriodCounters } from "@cloudfreedom/admission";
 import type { ModelRow } from "@cloudfreedom/db";
 import { queueDepth } from "@cloudfreedom/queue";
-import { periodOf, type UsageEvent } from "@cloudfreedom/shared";
+import { newId, periodOf, type UsageEvent } from "@cloudfreedom/shared";
 import { type ServiceProcess, startServiceProcess } from "@cloudfreedom/testing";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually, type TenantFixture, tenantFixture, testModel, usageJobs } from "./fixtures.ts";
+import {
+  eventually,
+  type TenantFixture,
+  tenantFixture,
+  testModel,
+  usageEvent,
+  usageJobs,
+} from "./fixtures.ts";
 import { type BillingHarness, startBilling } from "./harness.ts";
 
 // The billing API in process and its worker as a Bun process, over one PocketBase and one leased Redis db.
@@ -277,5 +284,69 @@ describe("usage worker with a reported reservation", () => {
     expect(view.spent).toBe(BILLED);
     expect(counters.tenant).toEqual({ spent: BILLED, reserved: 0 });
     expect((await worker.flushedLogs()).filter((line) => line.msg === "queue job failed")).toEqual([]);
+  });
+});
+
+describe("router calls published unsettled (their router could not reach Redis before it stopped)", () => {
+  const NO_LIMITS = {
+    tenantBudget: null,
+    userBudget: null,
+    keyBudget: null,
+    queryLimit: null,
+    tenantRpm: null,
+    tenantTpm: null,
+    keyRpm: null,
+    keyTpm: null,
+  };
+
+  /** A router call's event as the router publishes it when it could not settle it: `settlement` set. */
+  async function unsettledCall(t: TenantFixture, held: boolean): Promise<UsageEvent> {
+    const reservation = await h.deps.admission.reserve({
+      reservationId: newId("reservation"),
+      tenantId: t.tenant.id,
+      keyId: t.billingKey.row.id,
+      userId: null,
+      period,
+      cost: { micros: 1_000, tokens: 10 },
+      limits: NO_LIMITS,
+      ttlMs: 600_000,
+    });
+    return usageEvent(t.tenant, t.billingKey.row, {
+      reservation_id: reservation.id,
+      billed_micros: 700,
+      cost_micros: 600,
+      settlement: { hold: held ? reservation.hold : null },
+    });
+  }
+
+  it("are settled by the worker: the hold released and the cost charged, once, also when delivered again", async () => {
+    const t = await newTenant();
+    const event = await unsettledCall(t, true);
+    expect((await readPeriodCounters(h.redisDb.redis, t.tenant.id, period)).tenant.reserved).toBe(1_000);
+    await h.deps.usageQueue.addBulk(usageJobs([event]));
+    const view = await settledView(t, 1);
+    expect(view.spent).toBe(700);
+    expect(view.reserved).toBe(0);
+    // Delivered again after admission forgot the settlement: its stored row keeps it from a second charge.
+    await forgetReportsAndSettlements(t.tenant.id);
+    await h.deps.usageQueue.addBulk(usageJobs([event]));
+    await eventually(
+      async () => ((await queuedEvents(t.tenant.id)).length === 2 && (await drained()) ? true : undefined),
+      "the event delivered again processed",
+    );
+    expect((await readPeriodCounters(h.redisDb.redis, t.tenant.id, period)).tenant).toEqual({
+      spent: 700,
+      reserved: 0,
+    });
+    expect((await settledView(t, 1)).items).toHaveLength(1);
+  });
+
+  it("are charged by their reservation id when they had no hold (admitted unchecked, fail-open)", async () => {
+    const t = await newTenant();
+    const event = await unsettledCall(t, false);
+    await h.deps.usageQueue.addBulk(usageJobs([event]));
+    const view = await settledView(t, 1);
+    // Charged once; the hold it had is the reaper's to release (the event did not name it).
+    expect(view.spent).toBe(700);
   });
 });

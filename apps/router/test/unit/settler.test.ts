@@ -69,4 +69,31 @@ describe("Settler", () => {
     expect(published).toEqual(["evt_2"]);
     expect(settler.backlog).toBe(0);
   });
+
+  it("publishes what it could not settle by shutdown as unsettled, with each call's hold, for the worker to charge", async () => {
+    const admission = {
+      settle: async (batch: SettleRequest[]) =>
+        batch.map(() => ({ kind: "failed", error: new Error("connection reset") })),
+    } as unknown as Admission;
+    const published: UsageEventInput[] = [];
+    const events = {
+      publish: (event: UsageEventInput) => void published.push(event),
+      flush: async () => {},
+    } as unknown as EventPublisher;
+    const settler = new Settler({ admission, events, flushMs: 1, logger: createLogger("test", "silent") });
+    settler.submit({ reservationId: "rsv_1", hold: "rsv_1|2026-12|1000" } as SettleRequest, () => ({
+      event: { event_id: "evt_1" } as UsageEventInput,
+      span: {} as Span,
+    }));
+    settler.submit({ reservationId: "rsv_2", hold: null } as SettleRequest, () => ({
+      event: { event_id: "evt_2" } as UsageEventInput,
+      span: {} as Span,
+    }));
+    await settler.close();
+    expect(published).toEqual([
+      { event_id: "evt_1", settlement: { hold: "rsv_1|2026-12|1000" } },
+      { event_id: "evt_2", settlement: { hold: null } },
+    ]);
+    expect(settler.backlog).toBe(0);
+  });
 });

@@ -1,5 +1,5 @@
 import type { SettleOptions, SettleRequest, SettleResult } from "@cloudfreedom/admission";
-import { settlementOf } from "@cloudfreedom/admission";
+import { chargedByWorker, settlementOf } from "@cloudfreedom/admission";
 import { bulkInsert, type PocketBaseClient, type WriteOutcome } from "@cloudfreedom/db";
 import { DURABLE_RETRY_HORIZON_MS, type Producer } from "@cloudfreedom/queue";
 import type { UsageEvent } from "@cloudfreedom/shared";
@@ -19,11 +19,12 @@ export interface UsagePipelineDeps {
 }
 
 /**
- * Usage reported through the API is charged by its settlement here, and its job may be retried for as long as
- * DURABLE_JOB_OPTIONS allow (a PocketBase that refuses writes for hours): its settled ids are remembered that
- * long, so a retry after the router's 15 minutes of retention is still known and not charged again.
+ * Usage the worker charges (reported through the API, or a router call published unsettled) is charged by its
+ * settlement here, and its job may be retried for as long as DURABLE_JOB_OPTIONS allow (a PocketBase that
+ * refuses writes for hours): its settled ids are remembered that long, so a retry after the router's 15
+ * minutes of retention is still known and not charged again.
  */
-const API_SETTLED_RETENTION_MS = DURABLE_RETRY_HORIZON_MS;
+const CHARGED_SETTLED_RETENTION_MS = DURABLE_RETRY_HORIZON_MS;
 
 /** Retrying cannot help (the row itself is invalid, e.g. its tenant is gone): the job fails for inspection. */
 export class PermanentUsageError extends Error {
@@ -42,12 +43,13 @@ function outcomeError(outcome: WriteOutcome): Error | null {
 
 /**
  * One batch of usage events, exactly once in effect, in this order:
- * 0. skip to 3 for API events whose row is already stored: their settlement ran before that row was
+ * 0. skip to 3 for events the worker charges (`chargedByWorker`: API events, router calls published
+ *    unsettled) whose row is already stored: their settlement ran before that row was
  *    written, and admission remembers a settled id only for a while (15 to 30 minutes), after which settling
  *    again would charge again (a retry of a stored but unannounced event, a replay whose job BullMQ no longer
  *    remembers, a second report of a reservation, which shares its event id: reservationEventId);
- * 1. confirm settlement (admission, idempotent by reservation id; usage reported through the API is charged
- *    here, before its log exists, so a counter rebuilt from the logs never counts it twice);
+ * 1. confirm settlement (admission, idempotent by reservation id; usage the worker charges is charged here,
+ *    before its log exists, so a counter rebuilt from the logs never counts it twice);
  * 2. write `usage_logs` in one bulk insert keyed by (tenant, event_id) (infra/pocketbase/bulk.go: one
  *    transaction, no HTTP sub-request per row): a redelivered event is a duplicate;
  * 3. mark the periods' `budgets` snapshots stale (the refresher recomputes them from the logs);
@@ -59,8 +61,8 @@ export async function persistUsageBatch(
   events: UsageEvent[],
 ): Promise<Array<Error | null>> {
   const errors: Array<Error | null> = events.map(() => null);
-  // Router events need no look-up: their settlement is a confirmation that never charges (settlementOf).
-  const stored = await storedApiEvents(deps.client, events, errors);
+  // Router events their router settled need no look-up: their settlement only confirms (settlementOf).
+  const stored = await storedChargedEvents(deps.client, events, errors);
   const toSettle = events.flatMap((event, i) => (errors[i] || stored[i] ? [] : [{ i, event }]));
   // Usage reported through the API may name a reservation of `POST /v1/budget/check`: release its hold.
   const requests = await withRememberedHolds(
@@ -68,14 +70,14 @@ export async function persistUsageBatch(
     toSettle.map(({ event }) => settlementOf(event)),
     toSettle.map(({ event }) => event.source === "api" && event.reservation_id !== null),
   );
-  // Router events and API events are remembered for different times, so they settle in two calls.
-  const isApi = toSettle.map(({ event }) => event.source === "api");
-  const [routerResults, apiResults] = await Promise.all([
-    settleSome(deps, requests, isApi, false),
-    settleSome(deps, requests, isApi, true),
+  // Confirmed and charged events are remembered for different times, so they settle in two calls.
+  const charged = toSettle.map(({ event }) => chargedByWorker(event));
+  const [confirmedResults, chargedResults] = await Promise.all([
+    settleSome(deps, requests, charged, false),
+    settleSome(deps, requests, charged, true),
   ]);
   toSettle.forEach(({ i }, j) => {
-    const result = isApi[j] ? apiResults.get(j) : routerResults.get(j);
+    const result = charged[j] ? chargedResults.get(j) : confirmedResults.get(j);
     if (!result) errors[i] = new Error("settlement failed: no result");
     else if (result.kind === "failed") errors[i] = new Error(`settlement failed: ${result.error.message}`);
     else if (result.kind === "unseeded") errors[i] = new Error("settlement failed: counters not seeded yet");
@@ -115,40 +117,40 @@ export async function persistUsageBatch(
   return errors;
 }
 
-/** Settles the requests whose `isApi` is `api` (with the API's retention), by their index in `requests`. */
+/** Settles the requests whose `charged` is `which` (charged ones with a long retention), by index in `requests`. */
 async function settleSome(
   deps: UsagePipelineDeps,
   requests: SettleRequest[],
-  isApi: boolean[],
-  api: boolean,
+  charged: boolean[],
+  which: boolean,
 ): Promise<Map<number, SettleResult>> {
-  const indexes = requests.flatMap((_, j) => (isApi[j] === api ? [j] : []));
+  const indexes = requests.flatMap((_, j) => (charged[j] === which ? [j] : []));
   if (indexes.length === 0) return new Map();
   const batch = indexes.flatMap((j) => (requests[j] ? [requests[j]] : []));
-  const results = await deps.settle(batch, api ? { retentionMs: API_SETTLED_RETENTION_MS } : {});
+  const results = await deps.settle(batch, which ? { retentionMs: CHARGED_SETTLED_RETENTION_MS } : {});
   return new Map(indexes.map((j, k) => [j, results[k] ?? { kind: "failed", error: new Error("no result") }]));
 }
 
-/** Which API events already have their row; when PocketBase cannot say, those events fail (retried). */
-async function storedApiEvents(
+/** Which events the worker charges already have their row; when PocketBase cannot say, those fail (retried). */
+async function storedChargedEvents(
   client: PocketBaseClient,
   events: UsageEvent[],
   errors: Array<Error | null>,
 ): Promise<boolean[]> {
   const stored = events.map(() => false);
-  const api = events.flatMap((event, i) => (event.source === "api" ? [{ i, event }] : []));
-  if (api.length === 0) return stored;
+  const charged = events.flatMap((event, i) => (chargedByWorker(event) ? [{ i, event }] : []));
+  if (charged.length === 0) return stored;
   try {
     const found = await findStoredEvents(
       client,
-      api.map((item) => item.event),
+      charged.map((item) => item.event),
     );
-    api.forEach(({ i }, j) => {
+    charged.forEach(({ i }, j) => {
       stored[i] = found[j] === true;
     });
   } catch (error) {
     const failure = new Error(`looking up stored usage failed: ${String(error)}`);
-    for (const { i } of api) errors[i] = failure;
+    for (const { i } of charged) errors[i] = failure;
   }
   return stored;
 }

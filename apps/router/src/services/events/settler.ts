@@ -26,8 +26,9 @@ interface Pending {
  * per flush (a few ms), and each call's usage event is published only once its settlement is in Redis. That
  * order is what keeps a reseed from counting a call twice: an event the billing worker persisted to PocketBase
  * was already in the counters. A batch that cannot reach Redis is retried with backoff; settling is
- * idempotent, so a retry after a lost reply changes nothing. On shutdown what is left is published anyway
- * (the usage must not be lost; the reaper releases the holds).
+ * idempotent, so a retry after a lost reply changes nothing. On shutdown, or when the backlog is full, what
+ * cannot be settled is published unsettled: its event carries `settlement` (with the call's hold) and the
+ * billing worker settles and charges it, so the usage is neither lost nor missing from the budget counters.
  */
 export class Settler {
   private pending: Pending[] = [];
@@ -44,9 +45,9 @@ export class Settler {
     if (this.pending.length >= MAX_PENDING) {
       this.deps.logger.error(
         { reservation_id: settle.reservationId },
-        "settlement backlog full (Redis unreachable?): publishing unsettled",
+        "settlement backlog full (Redis unreachable?): publishing unsettled, for the billing worker to settle",
       );
-      this.publish({ settle, build });
+      this.publishUnsettled({ settle, build });
       return;
     }
     this.pending.push({ settle, build });
@@ -81,14 +82,22 @@ export class Settler {
     if (left.length > 0)
       this.deps.logger.error(
         { unsettled: left.length },
-        "shutting down with unsettled calls; their holds will be reaped",
+        "shutting down with unsettled calls; published for the billing worker to settle",
       );
-    for (const item of left) this.publish(item);
+    for (const item of left) this.publishUnsettled(item);
   }
 
   private publish(item: Pending): void {
     const built = this.eventsOf(item);
     if (built) this.deps.events.publish(built.event, built.span);
+  }
+
+  /** A call this router could not settle: the billing worker settles (and charges) it from its event. */
+  private publishUnsettled(item: Pending): void {
+    const built = this.eventsOf(item);
+    if (!built) return;
+    const settlement = { hold: item.settle.hold ?? null };
+    this.deps.events.publish({ ...built.event, settlement }, built.span);
   }
 
   /** The call's event and span, built once; a builder that throws costs that one call's events, not a batch. */
