@@ -1,4 +1,4 @@
-import type { PeriodId } from "@cloudfreedom/shared";
+import { PeriodId } from "@cloudfreedom/shared";
 import type { Redis } from "ioredis";
 import { defineAdmissionCommands } from "./commands.ts";
 import { admissionKeys } from "./keys.ts";
@@ -102,12 +102,16 @@ export async function runSettleBatch(
 }
 
 /**
- * The budget scopes a hold was taken for, read from the hold as the admit script writes it
+ * The budget scopes and period a hold was taken for, read from the hold as the admit script writes it
  * (`id|period|amount|tokens|window|user|key|limiters`); null for text that is not a hold. Settlement releases
- * a hold from the scopes of the call it settles, so a call must name the same user and key as its hold.
+ * a hold from the scopes of the call it settles, so a call must name the same user and key as its hold, and
+ * charges it to the hold's period, so the call's usage belongs there too.
  */
-export function holdScopes(hold: string): { userId: string | null; keyId: string | null } | null {
+export function holdScopes(
+  hold: string,
+): { period: PeriodId; userId: string | null; keyId: string | null } | null {
   const parts = hold.split("|");
-  if (parts.length < 7) return null;
-  return { userId: parts[5] || null, keyId: parts[6] || null };
+  const period = PeriodId.safeParse(parts[1]);
+  if (parts.length < 7 || !period.success) return null;
+  return { period: period.data, userId: parts[5] || null, keyId: parts[6] || null };
 }

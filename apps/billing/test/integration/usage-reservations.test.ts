@@ -1,10 +1,11 @@
 import { admissionKeys, readPeriodCounters } from "@cloudfreedom/admission";
 import type { ModelRow } from "@cloudfreedom/db";
 import { queueDepth } from "@cloudfreedom/queue";
-import { newId, periodOf, type UsageEvent } from "@cloudfreedom/shared";
+import { newId, periodOf, previousPeriod, type UsageEvent } from "@cloudfreedom/shared";
 import { type ServiceProcess, startServiceProcess } from "@cloudfreedom/testing";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rememberHold } from "../../src/services/budgets/reservation-holds.ts";
 import {
   eventually,
   type TenantFixture,
@@ -348,5 +349,43 @@ describe("router calls published unsettled (their router could not reach Redis b
     const view = await settledView(t, 1);
     // Charged once; the hold it had is the reaper's to release (the event did not name it).
     expect(view.spent).toBe(700);
+  });
+});
+
+describe("a reservation reported after its period ended", () => {
+  it("is logged in the period it was held in, where its settlement charges it", async () => {
+    const t = await newTenant();
+    // Held just before midnight of the last day of the previous period; reported now.
+    const last = previousPeriod(period);
+    const reservation = await h.deps.admission.reserve({
+      reservationId: newId("reservation"),
+      tenantId: t.tenant.id,
+      keyId: t.billingKey.row.id,
+      userId: t.billingKey.row.user || null,
+      period: last,
+      cost: { micros: 1_000, tokens: 300 },
+      limits: {
+        tenantBudget: null,
+        userBudget: null,
+        keyBudget: null,
+        queryLimit: null,
+        tenantRpm: null,
+        tenantTpm: null,
+        keyRpm: null,
+        keyTpm: null,
+      },
+      ttlMs: 600_000,
+    });
+    await rememberHold(h.redisDb.redis, t.tenant.id, reservation.id, reservation.hold ?? "", 600_000);
+    const res = await postUsage(t, "late-report", report(reservation.id));
+    expect(res.status).toBe(202);
+    expect(res.body.period).toBe(last);
+    await eventually(async () => ((await drained()) ? true : undefined), "the report processed");
+    expect((await readPeriodCounters(h.redisDb.redis, t.tenant.id, last)).tenant).toEqual({
+      spent: BILLED,
+      reserved: 0,
+    });
+    const rows = await h.db.forTenant(t.tenant.id).collection("usage_logs").listAll({});
+    expect(rows.map((row) => row.period)).toEqual([last]);
   });
 });

@@ -79,13 +79,11 @@ async function assertOwned(
  * releases it from the report's: a report naming the reservation must name the same key and user, or that
  * hold would never leave the reservation's budgets (nor the reaper's list). Unknown once the hold expired.
  */
-async function assertReservationScopes(
-  deps: Pick<BillingDeps, "redis">,
-  payload: Pick<UsageEventInput, "tenant_id" | "key_id" | "user_id">,
+function assertReservationScopes(
+  payload: Pick<UsageEventInput, "key_id" | "user_id">,
   reservationId: string,
-): Promise<void> {
-  const hold = await rememberedHold(deps.redis, payload.tenant_id, reservationId);
-  const scopes = hold ? holdScopes(hold) : null;
+  scopes: NonNullable<ReturnType<typeof holdScopes>> | null,
+): void {
   if (!scopes) return;
   const keyId = payload.key_id ?? null;
   const userId = payload.user_id ?? null;
@@ -133,6 +131,8 @@ export async function logUsage(
   const occurredAt =
     report.occurred_at && Date.parse(report.occurred_at) < now.getTime() ? new Date(report.occurred_at) : now;
   const reservationId = report.reservation_id ?? null;
+  const hold = reservationId ? await rememberedHold(deps.redis, tenantId, reservationId) : null;
+  const held = hold ? holdScopes(hold) : null;
   const eventId = reservationId
     ? reservationEventId(tenantId, reservationId)
     : usageEventId(tenantId, idempotencyKey);
@@ -146,7 +146,9 @@ export async function logUsage(
     provider: report.provider ?? null,
     deployment: null,
     reservation_id: reservationId,
-    period: (await deps.periods.current(tenantId, occurredAt)).period,
+    // A reservation's usage belongs to the period it was held in, where settlement charges it (as a router
+    // call's does): a report just past a period's end must not land in the next one's logs.
+    period: held?.period ?? (await deps.periods.current(tenantId, occurredAt)).period,
     tokens,
     cost_micros: cost,
     billed_micros: applyMarkup(cost, markup),
@@ -158,7 +160,7 @@ export async function logUsage(
     occurred_at: occurredAt.toISOString(),
     ...(report.metadata ? { metadata: report.metadata } : {}),
   };
-  if (reservationId) await assertReservationScopes(deps, payload, reservationId);
+  if (reservationId) assertReservationScopes(payload, reservationId, held);
   const fingerprint = createHash("sha256").update(JSON.stringify(report)).digest("hex");
   const claim = await claimUsageReport(deps.redis, {
     tenantId,
