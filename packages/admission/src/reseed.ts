@@ -7,6 +7,12 @@ import { admissionKeys, periodFields } from "./keys.ts";
 
 /** A period's counters outlive it by this much, so late settlements and the rollover still find them. */
 export const PERIOD_RETENTION_MS = 62 * 24 * 3600 * 1000;
+/**
+ * Counters rebuilt for a period that ended longer ago than that (usage reported late through the billing API)
+ * live at least this long: expiring at once, the settlement that asked for them would find them unseeded again,
+ * forever.
+ */
+const MIN_SEEDED_LIFETIME_MS = 24 * 3600 * 1000;
 
 /** The period hash fields a reseed writes: spend per scope and the counted queries. */
 export function seedFields(totals: PeriodTotals): string[] {
@@ -60,7 +66,10 @@ export async function reseedCounters(
       // The previous holder may have written the marker just before releasing the lock we now hold.
       if ((await redis.hexists(periodKey, periodFields.seeded)) === 1) return "seeded_elsewhere";
       const totals = await ctx.source.load(tenantId, period);
-      const expireAt = periodEnd(period).getTime() + PERIOD_RETENTION_MS;
+      const expireAt = Math.max(
+        periodEnd(period).getTime() + PERIOD_RETENTION_MS,
+        Date.now() + MIN_SEEDED_LIFETIME_MS,
+      );
       const written = await redis.cfAdmissionSeed(periodKey, expireAt, ...seedFields(totals));
       return written === 1 ? "seeded" : "seeded_elsewhere";
     });

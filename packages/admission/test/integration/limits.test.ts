@@ -177,6 +177,23 @@ describe("reseeding after Redis lost its data", () => {
   });
 });
 
+describe("usage of a period that ended long ago (reported late)", () => {
+  it("is charged to counters rebuilt for it, which live on long enough to be used", async () => {
+    const who = tenant();
+    const gate = admission(redisDb.redis, { source: new FakeSource() });
+    const old = "2025-01";
+    const late = { ...request(who, { micros: 0, tokens: 0 }), period: old };
+    expect(await gate.settle([settlement(late, 700, 10)])).toEqual([{ kind: "charged" }]);
+    expect(await counters(redisDb.redis, who.tenantId, old)).toMatchObject({
+      seeded: true,
+      tenant: { spent: 700 },
+    });
+    expect(await redisDb.redis.pttl(admissionKeys.period(who.tenantId, old))).toBeGreaterThan(
+      23 * 3600 * 1000,
+    );
+  });
+});
+
 describe("when Redis is unreachable", () => {
   const unreachable = async () =>
     new Redis({
