@@ -161,6 +161,32 @@ describe("embeddings", () => {
     expect(result.data[0]?.embedding.length).toBeGreaterThan(0);
     expect(result.usage.prompt_tokens).toBeGreaterThan(0);
   });
+
+  const embed = async (model: string, input: unknown) => {
+    const res = await fetch(`${stack.url}/v1/embeddings`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${stack.key}`, "content-type": "application/json" },
+      body: JSON.stringify({ model, input }),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { usage: { prompt_tokens: number; total_tokens: number } };
+    return { usage: body.usage, estimated: res.headers.get("x-cloudfreedom-usage-estimated") };
+  };
+
+  it("bills token-id input by its length when the provider reports no usage, and says so in the body", async () => {
+    stack.emulators.openai.enqueue({ omitUsage: true });
+    const answer = await embed("embed-test", [
+      [101, 2023, 2003, 1037, 3231],
+      [7592, 2088],
+    ]);
+    expect(answer).toEqual({ usage: { prompt_tokens: 7, total_tokens: 7 }, estimated: "true" });
+  });
+
+  it("answers with the usage it counted and billed, not the provider's guess (Gemini reports none)", async () => {
+    // o200k: "first text" and "second text" are two tokens each.
+    const answer = await embed("gemini-embed-test", ["first text", "second text"]);
+    expect(answer).toEqual({ usage: { prompt_tokens: 4, total_tokens: 4 }, estimated: "true" });
+  });
 });
 
 describe("models", () => {

@@ -240,6 +240,17 @@ describe("ollama response mapping", () => {
     expect(usage).toBeNull();
     expect(completion.usage).toBeUndefined();
   });
+
+  it("trusts no usage without prompt_eval_count (older servers omit it for a cached prompt): the router counts", () => {
+    const answer = {
+      model: "llama3.2",
+      message: { role: "assistant", content: "Hi" },
+      done: true,
+      done_reason: "stop",
+      eval_count: 2,
+    };
+    expect(ollamaAdapter.chat.response(answer, ctx).usage).toBeNull();
+  });
 });
 
 describe("ollama failure mapping", () => {

@@ -1,7 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { AnthropicChatStream } from "../../src/providers/anthropic/stream.ts";
 import { OpenAIPassThroughStream } from "../../src/providers/openai/stream.ts";
+import type { ChatStreamTransform } from "../../src/providers/types.ts";
 import { streamResponse } from "../../src/services/proxy/stream-response.ts";
 import type { CallTracker, Outcome } from "../../src/services/proxy/tracker.ts";
+import { REQUEST_TIMED_OUT } from "../../src/services/routing/execute.ts";
 import { fromFetch } from "../../src/services/upstream/client.ts";
 import { type OpenedStream, openStream } from "../../src/services/upstream/open-stream.ts";
 
@@ -63,14 +66,13 @@ function recordingTracker() {
   return { tracker: tracker as unknown as CallTracker, outcomes };
 }
 
-async function relay(frames: string[]) {
-  const upstream = upstreamOf(frames);
-  const opened = await openStream(
-    upstream.call,
-    new OpenAIPassThroughStream("openai"),
-    "openai",
-    new AbortController().signal,
-  );
+async function relay(
+  frames: string[],
+  transform: ChatStreamTransform = new OpenAIPassThroughStream("openai"),
+  upstream = upstreamOf(frames),
+  signal = new AbortController().signal,
+) {
+  const opened = await openStream(upstream.call, transform, "openai", signal);
   if (!opened.ok) throw new Error(opened.failure.message);
   const { tracker, outcomes } = recordingTracker();
   let ends = 0;
@@ -146,5 +148,73 @@ describe("stream relay", () => {
     expect(outcomes[0]?.usage).toMatchObject({ output: expect.any(Number), estimated: true });
     expect(upstream.aborted).toBe(true);
     expect(ends()).toBe(1);
+  });
+
+  it("reads a finish reason written with spaces (vLLM, LM Studio)", async () => {
+    const spaced = finishFrame.replace('"finish_reason":"stop"', '"finish_reason": "length"');
+    const { response, outcomes } = await relay([contentFrame(0), spaced, usageFrame, "data: [DONE]\n\n"]);
+    await response.text();
+    expect(outcomes[0]).toMatchObject({ status: "success", finishReasons: ["length"] });
+  });
+
+  it("marks as estimated the usage of an Anthropic stream cut before any text (message_start's placeholder)", async () => {
+    const start = `event: message_start\ndata: ${JSON.stringify({
+      type: "message_start",
+      message: {
+        id: "msg_1",
+        type: "message",
+        role: "assistant",
+        model: "claude-sonnet-4-5",
+        content: [],
+        stop_reason: null,
+        usage: { input_tokens: 25, output_tokens: 1 },
+      },
+    })}\n\n`;
+    const ping = `event: ping\ndata: {"type": "ping"}\n\n`;
+    const transform = new AnthropicChatStream(
+      {
+        target: { name: "anthropic", kind: "anthropic", baseUrl: "", apiKey: "", options: {} },
+        upstreamModel: "claude",
+        requestId: "req_relay",
+      },
+      { id: "chatcmpl-req_relay", created: 1 },
+    );
+    const { response, outcomes } = await relay(
+      [start, ping, ...Array.from({ length: 50 }, () => ping)],
+      transform,
+    );
+    const reader = response.body?.getReader();
+    await reader?.read();
+    await reader?.cancel();
+    expect(outcomes).toHaveLength(1);
+    expect(outcomes[0]).toMatchObject({ status: "cancelled", usage: { input: 25, estimated: true } });
+  });
+
+  it("says a stream the request's time budget ended was a timeout, not a broken provider", async () => {
+    const request = new AbortController();
+    let served = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull: (controller) =>
+        served++ === 0
+          ? controller.enqueue(encoder.encode(contentFrame(0)))
+          : new Promise<void>((_, reject) =>
+              request.signal.addEventListener("abort", () => reject(new Error("The operation was aborted"))),
+            ),
+    });
+    const upstream = { call: { response: fromFetch(new Response(body)), abort: () => undefined }, state: {} };
+    const { response, outcomes } = await relay(
+      [],
+      undefined,
+      upstream as ReturnType<typeof upstreamOf>,
+      request.signal,
+    );
+    const reader = response.body?.getReader();
+    await reader?.read();
+    request.abort(REQUEST_TIMED_OUT);
+    let text = "";
+    for (let chunk = await reader?.read(); chunk && !chunk.done; chunk = await reader?.read())
+      text += new TextDecoder().decode(chunk.value);
+    expect(text).toContain('"code":"upstream_timeout"');
+    expect(outcomes[0]).toMatchObject({ status: "error", errorCode: "upstream_timeout" });
   });
 });

@@ -32,12 +32,16 @@ export function readToolCalls(calls: unknown, nextId: () => string): ToolCall[] 
   });
 }
 
-/** The counts of the final (`done`) object; `prompt_eval_count` already includes cached prompt tokens. */
+/**
+ * The counts of the final (`done`) object; `prompt_eval_count` already includes cached prompt tokens. Servers
+ * before mid-2024 leave it out when the whole prompt came from their cache: then there is no usage to trust
+ * (null), and the router counts prompt and output itself, marked estimated, rather than bill the prompt as 0.
+ */
 export function usageOf(response: OllamaChatResponse): NormalizedUsage | null {
   const prompt = response.prompt_eval_count;
   const output = response.eval_count;
-  if (typeof prompt !== "number" && typeof output !== "number") return null;
-  return makeUsage(prompt ?? 0, output ?? 0, { cached: response.prompt_eval_cached_count ?? 0 });
+  if (typeof prompt !== "number") return null;
+  return makeUsage(prompt, output ?? 0, { cached: response.prompt_eval_cached_count ?? 0 });
 }
 
 export function ollamaChatResponse(

@@ -2,7 +2,7 @@ import { limitsOf, maxCost, outputAllowance, type Reservation } from "@cloudfree
 import { billingPeriodOf, type KeyRecord, type ModelCatalogEntry, newId } from "@cloudfreedom/shared";
 import type { RouterDeps } from "../../deps.ts";
 import type { ChatCompletionRequest, CompletionRequest, EmbeddingRequest } from "../../openai/requests.ts";
-import { chatPromptText, inputText } from "../usage/estimate.ts";
+import { chatPromptText, inputText, inputTokens } from "../usage/estimate.ts";
 
 /** The most a request may use: its prompt estimate and its output allowance, in tokens. */
 export interface MaxUsage {
@@ -53,16 +53,7 @@ export function completionMaxUsage(body: CompletionRequest, model: ModelCatalogE
 }
 
 export function embeddingMaxUsage(body: EmbeddingRequest): MaxUsage {
-  const input = body.input;
-  let promptTokens = 0;
-  if (typeof input === "string") promptTokens = estimateTextTokens(input);
-  else
-    for (const item of input) {
-      if (typeof item === "string") promptTokens += estimateTextTokens(item);
-      else if (typeof item === "number") promptTokens += 1;
-      else promptTokens += item.length;
-    }
-  return { promptTokens, outputTokens: 0 };
+  return { promptTokens: inputTokens(body.input, estimateTextTokens), outputTokens: 0 };
 }
 
 /**

@@ -2,7 +2,8 @@ import { AppError, type KeyRecord } from "@cloudfreedom/shared";
 import type { Context } from "hono";
 import type { RouterDeps } from "../../deps.ts";
 import type { EmbeddingRequest } from "../../openai/requests.ts";
-import { estimateUsage, inputText } from "../usage/estimate.ts";
+import { makeUsage } from "../../providers/common.ts";
+import { inputTokens, tokensOf } from "../usage/estimate.ts";
 import { embeddingMaxUsage } from "./budget.ts";
 import { runCall } from "./call-setup.ts";
 import { costHeaders } from "./json-response.ts";
@@ -41,7 +42,11 @@ export async function proxyEmbeddings(
     const embeddings = served.adapter.embeddings;
     if (!embeddings) throw new AppError("internal_error", "embeddings adapter vanished");
     const { list, usage: reported } = embeddings.response(served.value, served.ctx, body);
-    const usage = reported.estimated ? estimateUsage(inputText(body.input), "") : reported;
+    const usage = reported.estimated
+      ? makeUsage(inputTokens(body.input, tokensOf), 0, { estimated: true })
+      : reported;
+    // The body says what was billed: a provider's guess (or no usage at all) gives way to our count.
+    list.usage = { prompt_tokens: usage.input, total_tokens: usage.input };
     const billed = tracker.finish({ usage, status: "success", responseModel: list.model });
     return c.json(list, 200, { ...tracker.headers(), ...costHeaders(billed, usage.estimated) });
   });

@@ -11,6 +11,8 @@ import { estimateUsage } from "../usage/estimate.ts";
 import type { CallTracker } from "./tracker.ts";
 
 const encoder = new TextEncoder();
+/** A chunk that names a finish reason, however its JSON is spaced (vLLM and LM Studio write `": "`). */
+const FINISH_REASON = /"finish_reason"\s*:\s*"/;
 const frame = (data: string) => encoder.encode(`data: ${data}\n\n`);
 
 interface FirstChunk {
@@ -34,7 +36,8 @@ function settleUsage(transform: ChatStreamTransform, prompt: string, complete: b
   return makeUsage(input, output, {
     cached: reported.cached_input,
     reasoning: reported.reasoning,
-    estimated: output !== reported.output || input !== reported.input,
+    // The transform marks numbers it knows to be partial (Anthropic's message_start says output 1).
+    estimated: reported.estimated || output !== reported.output || input !== reported.input,
   });
 }
 
@@ -73,7 +76,7 @@ export function streamResponse(options: {
 
   const emit = (controller: ReadableStreamDefaultController<Uint8Array>, chunks: string[]) => {
     for (const chunk of chunks) {
-      if (!first || chunk.includes('"finish_reason":"')) {
+      if (!first || FINISH_REASON.test(chunk)) {
         const parsed = JSON.parse(chunk) as FirstChunk;
         first ??= parsed;
         for (const choice of parsed.choices ?? [])

@@ -1,5 +1,5 @@
 import { type ChatStreamTransform, UpstreamStreamError } from "../../providers/types.ts";
-import { type AttemptResult, abortError } from "../routing/execute.ts";
+import { type AttemptResult, abortError, REQUEST_TIMED_OUT } from "../routing/execute.ts";
 import type { UpstreamCall } from "./call.ts";
 
 /**
@@ -17,6 +17,8 @@ export class TransformedStream {
     private readonly upstream: UpstreamCall,
     readonly transform: ChatStreamTransform,
     private readonly provider: string,
+    /** The request's: when its time budget ran out mid-stream, that is what ended the stream. */
+    private readonly signal: AbortSignal,
   ) {}
 
   /** The next chunks for the client: at least one, or whatever the transform flushed at the upstream's end. */
@@ -43,6 +45,14 @@ export class TransformedStream {
     try {
       return await this.upstream.response.read();
     } catch (error) {
+      if (this.signal.reason === REQUEST_TIMED_OUT)
+        throw new UpstreamStreamError({
+          status: 504,
+          code: "upstream_timeout",
+          message: `${this.provider} was still streaming when the request's time budget (REQUEST_TIMEOUT_MS) ran out`,
+          retryable: false,
+          retryAfterMs: null,
+        });
       const reason = error instanceof Error ? error.message : "unknown";
       throw new UpstreamStreamError({
         status: 502,
@@ -75,7 +85,7 @@ export async function openStream(
   provider: string,
   signal: AbortSignal,
 ): Promise<AttemptResult<OpenedStream>> {
-  const stream = new TransformedStream(upstream, transform, provider);
+  const stream = new TransformedStream(upstream, transform, provider, signal);
   try {
     return { ok: true, value: { stream, head: await stream.next() } };
   } catch (error) {

@@ -25,10 +25,21 @@ export function chatPromptText(request: ChatCompletionRequest): string {
   return text;
 }
 
-/** A legacy prompt or embedding input; token-id arrays are counted by the caller from their length. */
-export function inputText(input: CompletionRequest["prompt"] | EmbeddingRequest["input"]): string {
-  if (typeof input === "string") return input;
-  return input.map((item) => (typeof item === "string" ? item : "")).join("\n");
+/** A legacy prompt as one text. */
+export function inputText(input: CompletionRequest["prompt"]): string {
+  return typeof input === "string" ? input : input.join("\n");
+}
+
+/**
+ * Tokens of an embedding input: each text counted with `count` (an estimate for the hold, the tokenizer for
+ * usage), a token-id array by its length, a lone token id as one.
+ */
+export function inputTokens(input: EmbeddingRequest["input"], count: (text: string) => number): number {
+  if (typeof input === "string") return count(input);
+  let tokens = 0;
+  for (const item of input)
+    tokens += typeof item === "string" ? count(item) : typeof item === "number" ? 1 : item.length;
+  return tokens;
 }
 
 /** Usage counted by us (marked estimated) from the prompt text and what was generated so far. */
