@@ -13,16 +13,23 @@ export function textOf(content: ChatMessage["content"] | undefined): string {
   return text;
 }
 
+/**
+ * A count as a whole number of tokens: an upstream that reports a fraction, a negative or a non-number must
+ * not make pricing throw, which would leave the call unsettled and without its usage event.
+ */
+const tokenCount = (n: number | undefined): number =>
+  typeof n === "number" && Number.isFinite(n) && n > 0 ? Math.round(n) : 0;
+
 export function makeUsage(
   input: number,
   output: number,
   extra: { cached?: number; reasoning?: number; estimated?: boolean } = {},
 ): NormalizedUsage {
   return {
-    input,
-    output,
-    cached_input: extra.cached ?? 0,
-    reasoning: extra.reasoning ?? 0,
+    input: tokenCount(input),
+    output: tokenCount(output),
+    cached_input: tokenCount(extra.cached),
+    reasoning: tokenCount(extra.reasoning),
     estimated: extra.estimated ?? false,
   };
 }

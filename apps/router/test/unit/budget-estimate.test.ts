@@ -56,6 +56,8 @@ describe("prompt estimates for the admission hold", () => {
   it("completions: every prompt of a batch gets its own output allowance", () => {
     const body = CompletionRequest.parse({ model: "m", prompt: ["a", "b", "c"], max_tokens: 10 });
     expect(completionMaxUsage(body, asModel).outputTokens).toBe(30);
+    // best_of: that many candidates per prompt are generated and billed, n of them returned.
+    expect(completionMaxUsage({ ...body, n: 2, best_of: 5 }, asModel).outputTokens).toBe(150);
   });
 
   it("embeddings: no output; token-id inputs count exactly", () => {

@@ -1,5 +1,6 @@
 import { decryptSecret, encryptSecret, hashApiKey, KeyRecord, priceUsage } from "@cloudfreedom/shared";
 import { describe, expect, it } from "vitest";
+import { makeUsage } from "../../src/providers/common.ts";
 import { KeyCache } from "../../src/services/keys/key-cache.ts";
 import { bearerToken, hashKeySync } from "../../src/services/keys/resolve-key.ts";
 
@@ -86,5 +87,18 @@ describe("priceUsage", () => {
     // 1,000 input of which 400 cached, 500 output: 600×2.5 + 400×1.25 + 500×10 = 1,500 + 500 + 5,000 micros.
     const priced = priceUsage({ input: 1_000, cached_input: 400, output: 500, reasoning: 100 }, prices, 20);
     expect(priced).toEqual({ cost: 7_000, billed: 8_400 });
+  });
+});
+
+describe("usage from a provider", () => {
+  it("is whole non-negative token counts, so pricing a misbehaving upstream's numbers cannot throw", () => {
+    const usage = makeUsage(12.6, -3, { cached: Number.NaN, reasoning: 2 });
+    expect(usage).toEqual({ input: 13, output: 0, cached_input: 0, reasoning: 2, estimated: false });
+    const prices = {
+      input_per_million: 1_000_000,
+      cached_input_per_million: 500_000,
+      output_per_million: 2_000_000,
+    };
+    expect(priceUsage(usage, prices, 20)).toEqual({ cost: 13, billed: 16 });
   });
 });

@@ -48,7 +48,12 @@ export function completionMaxUsage(body: CompletionRequest, model: ModelCatalogE
   const prompts = Array.isArray(body.prompt) ? body.prompt.length : 1;
   return {
     promptTokens: estimateTextTokens(inputText(body.prompt)) + prompts * PER_MESSAGE_TOKENS,
-    outputTokens: outputAllowance(body.max_tokens, model.max_output_tokens, (body.n ?? 1) * prompts),
+    // `best_of` candidates are generated (and billed) server-side, of which `n` are returned.
+    outputTokens: outputAllowance(
+      body.max_tokens,
+      model.max_output_tokens,
+      Math.max(body.n ?? 1, body.best_of ?? 1) * prompts,
+    ),
   };
 }
 

@@ -49,11 +49,12 @@ export function chatStreamAsCompletion(inner: ChatStreamTransform): ChatStreamTr
     chunks.flatMap((json) => {
       const chunk = JSON.parse(json) as ChatCompletionChunk;
       const choices = chunk.choices.flatMap((choice) =>
-        choice.delta.content || choice.finish_reason
+        // Some chunks carry no delta (Azure's asynchronous content-filter annotations).
+        choice.delta?.content || choice.finish_reason
           ? [
               {
                 index: choice.index,
-                text: choice.delta.content ?? "",
+                text: choice.delta?.content ?? "",
                 finish_reason: choice.finish_reason,
                 logprobs: null,
               },
