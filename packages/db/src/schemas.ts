@@ -185,6 +185,8 @@ export const SubscriptionRow = BaseRow.extend({
   grace_until: PbDate,
   /** `created` (epoch s) of the newest Stripe event applied; older events are ignored. */
   last_event_at: Count.default(0),
+  /** `created` (epoch s) of the newest invoice event applied; older invoice events are ignored. */
+  last_invoice_at: Count.default(0),
 });
 export type SubscriptionRow = z.infer<typeof SubscriptionRow>;
 

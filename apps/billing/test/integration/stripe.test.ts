@@ -216,3 +216,95 @@ describe("Stripe webhooks", () => {
     expect(res.body).toMatchObject({ outcome: "ignored", duplicate: false });
   });
 });
+
+describe("Stripe events out of order, and a second subscription", () => {
+  const now = () => Math.floor(Date.now() / 1000);
+
+  /** A tenant on the free plan with a Stripe customer, and its team subscription as Stripe sends it. */
+  async function subscriber() {
+    const who = await tenantFixture({ db: h.db, redis: h.redisDb.redis }, { tier: "free" });
+    await h.db.operator.collection("tenants").update(who.tenant.id, { plan: free.id, tier: "free" });
+    const id = `sub_${uniqueSuffix()}`;
+    const customer = `cus_${uniqueSuffix()}`;
+    const object = (status: string, sub = id) =>
+      subscriptionObject({ id: sub, customer, price: team.stripe_price_id, status, tenantId: who.tenant.id });
+    const tenant = () => h.db.operator.collection("tenants").getOne(who.tenant.id);
+    return { who, id, customer, object, tenant };
+  }
+
+  it("a payment failure delivered after the retry was paid changes nothing: the paying tenant is not downgraded", async () => {
+    const s = await subscriber();
+    const T = now();
+    await deliver(h, "customer.subscription.created", s.object("active"), { created: T });
+    // The renewal failed at T+10 and the retry was paid at T+20; Stripe delivers the failure last.
+    await deliver(h, "customer.subscription.updated", s.object("active"), { created: T + 20 });
+    await deliver(h, "invoice.paid", invoiceObject(s.id, s.customer), { created: T + 20 });
+    const late = await deliver(h, "invoice.payment_failed", invoiceObject(s.id, s.customer), {
+      created: T + 10,
+    });
+    expect(late.body).toMatchObject({ outcome: "stale" });
+    expect(await expirePaymentGrace(h.deps, new Date(Date.now() + 10 * 86_400_000))).toBe(0);
+    expect(await s.tenant()).toMatchObject({ plan: team.id, tier: "team" });
+    // And the other way round: an old invoice.paid after a newer failure does not clear its grace.
+    await deliver(h, "invoice.payment_failed", invoiceObject(s.id, s.customer), { created: T + 40 });
+    const old = await deliver(h, "invoice.paid", invoiceObject(s.id, s.customer), { created: T + 30 });
+    expect(old.body).toMatchObject({ outcome: "stale" });
+  });
+
+  it("a checkout delivered after its subscription was cancelled does not grant the plan again", async () => {
+    const s = await subscriber();
+    const T = now();
+    await deliver(h, "customer.subscription.created", s.object("active"), { created: T });
+    await deliver(h, "customer.subscription.deleted", s.object("canceled"), { created: T + 100 });
+    await deliver(
+      h,
+      "checkout.session.completed",
+      {
+        id: `cs_${uniqueSuffix()}`,
+        object: "checkout.session",
+        mode: "subscription",
+        client_reference_id: s.who.tenant.id,
+        customer: s.customer,
+        subscription: s.id,
+        metadata: { tenant_id: s.who.tenant.id, plan: team.slug },
+      },
+      { created: T },
+    );
+    expect(await s.tenant()).toMatchObject({ plan: free.id, tier: "free", stripe_subscription_id: "" });
+  });
+
+  it("an update of the same second as the deletion does not bring the cancelled subscription back", async () => {
+    const s = await subscriber();
+    const T = now();
+    await deliver(h, "customer.subscription.created", s.object("active"), { created: T - 10 });
+    await deliver(h, "customer.subscription.deleted", s.object("canceled"), { created: T });
+    const same = await deliver(h, "customer.subscription.updated", s.object("active"), { created: T });
+    expect(same.body).toMatchObject({ outcome: "stale" });
+    expect(await s.tenant()).toMatchObject({ plan: free.id, stripe_subscription_id: "" });
+  });
+
+  it("sells no second subscription, and one made elsewhere takes over only when the current one ends", async () => {
+    const s = await subscriber();
+    const T = now();
+    await deliver(h, "customer.subscription.created", s.object("active"), { created: T });
+    const token = await h.signToken({ sub: s.who.owner.id, tenant: s.who.tenant.id, role: "owner" });
+    const second = await h.call("POST", "/v1/billing/checkout", { token, body: { plan: team.slug } });
+    expect(second.status).toBe(409);
+    expect(second.body).toMatchObject({ code: "conflict", details: { subscription: s.id } });
+    // A second subscription made in Stripe's dashboard: mirrored, but the current one keeps deciding.
+    const other = `sub_${uniqueSuffix()}`;
+    await deliver(h, "customer.subscription.created", s.object("active", other), { created: T + 10 });
+    await deliver(
+      h,
+      "customer.subscription.updated",
+      { ...s.object("active"), cancel_at_period_end: true },
+      {
+        created: T + 20,
+      },
+    );
+    expect(await s.tenant()).toMatchObject({ plan: team.id, stripe_subscription_id: s.id });
+    // The current one ends: the other, still active, takes over instead of the downgrade.
+    await deliver(h, "customer.subscription.deleted", s.object("canceled"), { created: T + 30 });
+    expect(await s.tenant()).toMatchObject({ plan: team.id, tier: "team", stripe_subscription_id: other });
+  });
+});

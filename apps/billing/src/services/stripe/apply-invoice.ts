@@ -1,4 +1,4 @@
-import { pbDateToMs, toPbDate } from "@cloudfreedom/db";
+import { pbDateToMs, type SubscriptionRow, toPbDate } from "@cloudfreedom/db";
 import type { BillingDeps } from "../../deps.ts";
 import { planById } from "../tenants/tenant-plan.ts";
 import { findSubscriptionRow } from "./apply-subscription.ts";
@@ -9,6 +9,22 @@ type InvoiceDeps = Pick<BillingDeps, "db" | "refreshTenantKeys" | "env" | "logge
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
+ * The subscription row an invoice event is for, or why it changes nothing: no such subscription, or the event
+ * is older than an invoice event or a subscription event already applied (Stripe's order of delivery is any:
+ * a renewal that failed and was then paid must not end in the failure's grace).
+ */
+async function invoiceTarget(
+  deps: InvoiceDeps,
+  invoice: Invoice,
+  eventCreated: number,
+): Promise<SubscriptionRow | "unmapped" | "stale"> {
+  const stripeId = invoiceSubscriptionId(invoice);
+  const row = stripeId ? await findSubscriptionRow(deps, stripeId) : null;
+  if (!row) return "unmapped";
+  return Math.max(row.last_event_at, row.last_invoice_at) > eventCreated ? "stale" : row;
+}
+
+/**
  * `invoice.payment_failed`: the subscription is past due; the tenant keeps its tier until `grace_until`
  * (the plan's `grace_days`, else PAYMENT_GRACE_DAYS), after which `payment_grace_expiry` downgrades it.
  * A second failure does not extend the grace.
@@ -16,11 +32,11 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 export async function applyPaymentFailed(
   deps: InvoiceDeps,
   invoice: Invoice,
+  eventCreated: number,
   now = new Date(),
 ): Promise<string> {
-  const stripeId = invoiceSubscriptionId(invoice);
-  const row = stripeId ? await findSubscriptionRow(deps, stripeId) : null;
-  if (!row) return "unmapped";
+  const row = await invoiceTarget(deps, invoice, eventCreated);
+  if (typeof row === "string") return row;
   const plan = await planById(deps.db, row.plan);
   const graceDays = plan?.grace_days || deps.env.PAYMENT_GRACE_DAYS;
   const existing = pbDateToMs(row.grace_until);
@@ -34,22 +50,28 @@ export async function applyPaymentFailed(
     .update(row.id, {
       status: row.status === "active" || row.status === "trialing" ? "past_due" : row.status,
       grace_until: graceUntil,
+      last_invoice_at: eventCreated,
     });
   await deps.refreshTenantKeys(row.tenant);
   return "applied";
 }
 
 /** `invoice.paid`: a past-due subscription is active again and its grace is cleared. */
-export async function applyInvoicePaid(deps: InvoiceDeps, invoice: Invoice): Promise<string> {
-  const stripeId = invoiceSubscriptionId(invoice);
-  const row = stripeId ? await findSubscriptionRow(deps, stripeId) : null;
-  if (!row) return "unmapped";
-  if (row.status === "past_due" || row.grace_until) {
-    await deps.db
-      .forTenant(row.tenant)
-      .collection("subscriptions")
-      .update(row.id, { status: row.status === "past_due" ? "active" : row.status, grace_until: "" });
-    await deps.refreshTenantKeys(row.tenant);
-  }
+export async function applyInvoicePaid(
+  deps: InvoiceDeps,
+  invoice: Invoice,
+  eventCreated: number,
+): Promise<string> {
+  const row = await invoiceTarget(deps, invoice, eventCreated);
+  if (typeof row === "string") return row;
+  const clears = row.status === "past_due" || Boolean(row.grace_until);
+  await deps.db
+    .forTenant(row.tenant)
+    .collection("subscriptions")
+    .update(row.id, {
+      ...(clears ? { status: row.status === "past_due" ? "active" : row.status, grace_until: "" } : {}),
+      last_invoice_at: eventCreated,
+    });
+  if (clears) await deps.refreshTenantKeys(row.tenant);
   return "applied";
 }

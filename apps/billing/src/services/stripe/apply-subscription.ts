@@ -21,6 +21,10 @@ export type SubscriptionDeps = Pick<BillingDeps, "db" | "refreshTenantKeys" | "p
 /** Statuses that end what the subscription granted: the tenant falls back to its plan's downgrade target. */
 const ENDED = new Set<SubscriptionRow["status"]>(["canceled", "unpaid", "incomplete_expired", "paused"]);
 const GRANTING = new Set<SubscriptionRow["status"]>(["active", "trialing"]);
+/** Statuses of a subscription that still bills: the tenant has one and buys no second. */
+export const LIVE = new Set<SubscriptionRow["status"]>(["active", "trialing", "past_due", "incomplete"]);
+/** Statuses a Stripe subscription never leaves. */
+const FINAL = new Set<SubscriptionRow["status"]>(["canceled", "incomplete_expired"]);
 
 const seconds = (value: number | null | undefined): string => (value ? toPbDate(value * 1000) : "");
 
@@ -52,6 +56,28 @@ async function tenantFor(
 
 export type SubscriptionOutcome = "applied" | "stale" | "unmapped";
 
+/** The newest other subscription of the tenant that still grants a plan, if any. */
+async function grantingSubscription(
+  deps: SubscriptionDeps,
+  tenantId: string,
+  except: string,
+): Promise<SubscriptionRow | null> {
+  const rows = await deps.db.forTenant(tenantId).collection("subscriptions").listAll({
+    filter: "stripe_subscription_id != {:except}",
+    params: { except },
+    sort: "-current_period_start",
+  });
+  return rows.find((row) => GRANTING.has(row.status) && row.plan) ?? null;
+}
+
+/** Whether the tenant's current subscription (by its mirrored row) still grants its plan. */
+async function currentGrants(deps: SubscriptionDeps, tenant: TenantRow): Promise<boolean> {
+  const row = tenant.stripe_subscription_id
+    ? await findSubscriptionRow(deps, tenant.stripe_subscription_id)
+    : null;
+  return row !== null && GRANTING.has(row.status);
+}
+
 /**
  * `customer.subscription.created|updated|deleted`: mirror the subscription into `subscriptions`, put the
  * tenant on the plan its price belongs to (or back on its fallback plan when the subscription ended), and
@@ -65,6 +91,9 @@ export async function applySubscription(
 ): Promise<SubscriptionOutcome> {
   const row = await findSubscriptionRow(deps, sub.id);
   if (row && row.last_event_at > eventCreated) return "stale";
+  // An ended subscription stays ended: Stripe stamps events in whole seconds, so an `updated` of the same
+  // second as the `deleted` can arrive after it and would otherwise bring the cancelled subscription back.
+  if (row && FINAL.has(row.status) && !deleted) return "stale";
   const tenant = await tenantFor(deps, sub, row);
   if (!tenant) {
     deps.logger.warn({ subscription: sub.id }, "stripe subscription belongs to no known tenant; ignored");
@@ -96,14 +125,24 @@ export async function applySubscription(
   deps.periods.forget(tenant.id);
 
   const customer = idOf(sub.customer) ?? undefined;
-  if (GRANTING.has(status) && plan) {
+  // The tenant's plan follows its current subscription: an event of another one it also has (a second
+  // checkout) is mirrored, but neither grants nor ends what the current one gives.
+  const current = !tenant.stripe_subscription_id || tenant.stripe_subscription_id === sub.id;
+  if (GRANTING.has(status) && plan && (current || !(await currentGrants(deps, tenant)))) {
     await applyTenantPlan(deps, tenant, plan, {
       stripe_customer_id: customer,
       stripe_subscription_id: sub.id,
     });
-  } else if (ENDED.has(status) && (tenant.stripe_subscription_id || sub.id) === sub.id) {
-    const fallback = await fallbackPlan(deps.db, plan ?? (await planById(deps.db, tenant.plan)));
-    if (fallback) await applyTenantPlan(deps, tenant, fallback, { stripe_subscription_id: "" });
+  } else if (ENDED.has(status) && current) {
+    // Another subscription of the tenant that still grants (one made outside checkout) takes over; else the
+    // plan's downgrade target.
+    const successor = await grantingSubscription(deps, tenant.id, sub.id);
+    const next = successor ? await planById(deps.db, successor.plan) : null;
+    const fallback = next ?? (await fallbackPlan(deps.db, plan ?? (await planById(deps.db, tenant.plan))));
+    if (fallback)
+      await applyTenantPlan(deps, tenant, fallback, {
+        stripe_subscription_id: next ? (successor?.stripe_subscription_id ?? "") : "",
+      });
     else await deps.refreshTenantKeys(tenant.id);
   } else {
     await deps.refreshTenantKeys(tenant.id);

@@ -1,6 +1,7 @@
 import { AppError } from "@cloudfreedom/shared";
 import type { BillingDeps } from "../../deps.ts";
 import { loadTenant, planBySlug } from "../tenants/tenant-plan.ts";
+import { findSubscriptionRow, LIVE } from "./apply-subscription.ts";
 import { requireStripe } from "./client.ts";
 import { ensureCustomer } from "./ensure-customer.ts";
 
@@ -34,6 +35,18 @@ export async function createCheckout(
       "invalid_request",
       `The plan "${plan.slug}" is not sold through Stripe (it has no stripe_price_id); contact sales`,
       { field: "plan" },
+    );
+  }
+  // One subscription per tenant: a second one would bill twice while only one plan applies. Plan changes go
+  // through the customer portal, which changes the subscription's price.
+  const live = tenant.stripe_subscription_id
+    ? await findSubscriptionRow(deps, tenant.stripe_subscription_id)
+    : null;
+  if (live && LIVE.has(live.status)) {
+    throw new AppError(
+      "conflict",
+      `This tenant already has a subscription (${live.stripe_subscription_id}, ${live.status}); change its plan in the customer portal (POST /v1/billing/portal)`,
+      { field: "plan", subscription: live.stripe_subscription_id },
     );
   }
   const customer = await ensureCustomer(deps, tenant);

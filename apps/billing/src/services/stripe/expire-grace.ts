@@ -1,4 +1,4 @@
-import { createCollection } from "@cloudfreedom/db";
+import { createCollection, pbDateToMs } from "@cloudfreedom/db";
 import type { BillingDeps } from "../../deps.ts";
 import { applyTenantPlan, fallbackPlan, loadTenant, planById } from "../tenants/tenant-plan.ts";
 
@@ -18,7 +18,12 @@ export async function expirePaymentGrace(
     params: { now: now.toISOString().replace("T", " ") },
   });
   let downgraded = 0;
-  for (const row of expired) {
+  const subscriptions = createCollection(deps.db.client, "subscriptions");
+  for (const listed of expired) {
+    // Read again: a payment applied since the list was read keeps the tenant on its plan.
+    const row = await subscriptions.getFirst({ filter: "id = {:id}", params: { id: listed.id } });
+    const grace = row ? pbDateToMs(row.grace_until) : null;
+    if (row?.status !== "past_due" || grace === null || grace > now.getTime()) continue;
     const tenant = await loadTenant(deps.db, row.tenant);
     if (tenant.stripe_subscription_id && tenant.stripe_subscription_id !== row.stripe_subscription_id)
       continue;

@@ -49,9 +49,9 @@ async function dispatch(deps: WebhookDeps, event: StripeEventEnvelope): Promise<
     case "customer.subscription.deleted":
       return applySubscription(deps, Subscription.parse(object), event.created, true);
     case "invoice.paid":
-      return applyInvoicePaid(deps, Invoice.parse(object));
+      return applyInvoicePaid(deps, Invoice.parse(object), event.created);
     case "invoice.payment_failed":
-      return applyPaymentFailed(deps, Invoice.parse(object));
+      return applyPaymentFailed(deps, Invoice.parse(object), event.created);
     default:
       return "ignored";
   }

@@ -1,0 +1,26 @@
+// subscriptions.last_invoice_at: `created` (epoch s) of the newest invoice event (`invoice.paid`,
+// `invoice.payment_failed`) applied to the subscription. Conventions: see 1767225600_control_plane.js.
+//
+// Stripe delivers events in any order. A renewal that failed and was then paid sends payment_failed before
+// invoice.paid; delivered the other way round, the older failure put a paying tenant back into its payment
+// grace and then downgraded it. Invoice events are ordered among themselves by this field, and an invoice
+// event older than the newest subscription event applied (`last_event_at`) is stale too. It is a field of its
+// own because an invoice must not make an older subscription event stale: a portal upgrade sends
+// subscription.updated (the new price) and invoice.paid (its proration) in either order.
+
+const int = (name, help) => ({ name, type: "number", onlyInt: true, min: 0, help: help || "" });
+
+migrate(
+  (app) => {
+    const subscriptions = app.findCollectionByNameOrId("subscriptions");
+    subscriptions.fields.add(
+      new Field(int("last_invoice_at", "created (epoch s) of the newest Stripe invoice event applied")),
+    );
+    app.save(subscriptions);
+  },
+  (app) => {
+    const subscriptions = app.findCollectionByNameOrId("subscriptions");
+    subscriptions.fields.removeByName("last_invoice_at");
+    app.save(subscriptions);
+  },
+);
