@@ -256,3 +256,27 @@ describe("internal key resolve", () => {
     }
   });
 });
+
+describe("a revoke racing updates of the same key", () => {
+  it("stays revoked, in PocketBase and in the KeyRecord, whatever order the requests run in", async () => {
+    const owner = await h.signUp();
+    for (let round = 0; round < 6; round++) {
+      const { key, secret } = await create(owner, { name: `race-${round}` });
+      const patch = (i: number) =>
+        h.call("PATCH", `/v1/keys/${key.id}`, {
+          token: owner.access_token,
+          body: { name: `n${i}`, rpm: 10 + i },
+        });
+      const patches = Array.from({ length: 6 }, (_, i) => patch(i));
+      await new Promise((resolve) => setTimeout(resolve, round * 4));
+      const revoke = h.call("POST", `/v1/keys/${key.id}/revoke`, { token: owner.access_token });
+      const [revoked, ...patched] = await Promise.all([revoke, ...patches]);
+      expect(revoked.status).toBe(200);
+      // Each update ran before the revoke (200) or after it (409: revoked), never across it.
+      for (const res of patched) expect([200, 409]).toContain(res.status);
+      const view = await h.call("GET", `/v1/keys/${key.id}`, { token: owner.access_token });
+      expect(view.body).toMatchObject({ status: "revoked" });
+      expect((await stored(secret))?.revoked).toBe(true);
+    }
+  });
+});

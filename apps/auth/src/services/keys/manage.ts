@@ -4,6 +4,7 @@ import { AppError } from "@cloudfreedom/shared";
 import type { AuthDeps, ClientInfo } from "../../deps.ts";
 import { recordAudit } from "../audit/record.ts";
 import { type Actor, isManager } from "../members/roles.ts";
+import { withKeyLock } from "./key-lock.ts";
 import type { ListKeysQuery, UpdateKeyBody } from "./schema.ts";
 import { assertScopesAllowed, settingsToRow } from "./settings.ts";
 import { keyView, managedKey } from "./view.ts";
@@ -47,17 +48,23 @@ export async function updateKey(
   body: UpdateKeyBody,
   client: ClientInfo,
 ) {
-  const current = await managedKey(deps, actor, id);
-  if (current.revoked_at)
-    throw new AppError("conflict", "This key is revoked; create a new one", { key_id: id });
-  assertScopesAllowed(actor, body.scopes);
-  const row = await deps.db.forTenant(actor.tenantId).collection("api_keys").update(id, settingsToRow(body));
-  await publishKey({
-    db: deps.db,
-    redis: deps.redis,
-    logger: deps.logger,
-    tenantId: actor.tenantId,
-    key: row,
+  const row = await withKeyLock(deps, id, async () => {
+    const current = await managedKey(deps, actor, id);
+    if (current.revoked_at)
+      throw new AppError("conflict", "This key is revoked; create a new one", { key_id: id });
+    assertScopesAllowed(actor, body.scopes);
+    const updated = await deps.db
+      .forTenant(actor.tenantId)
+      .collection("api_keys")
+      .update(id, settingsToRow(body));
+    await publishKey({
+      db: deps.db,
+      redis: deps.redis,
+      logger: deps.logger,
+      tenantId: actor.tenantId,
+      key: updated,
+    });
+    return updated;
   });
   await recordAudit(deps, {
     tenantId: actor.tenantId,
@@ -73,19 +80,22 @@ export async function updateKey(
 
 /** Immediate: the KeyRecord in Redis says revoked and every router evicts its cached copy on the message. */
 export async function revokeKey(deps: AuthDeps, actor: Actor, id: string, client: ClientInfo) {
-  const current = await managedKey(deps, actor, id);
-  const row = current.revoked_at
-    ? current
-    : await deps.db
-        .forTenant(actor.tenantId)
-        .collection("api_keys")
-        .update(id, { revoked_at: toPbDate(Date.now()) });
-  await publishKey({
-    db: deps.db,
-    redis: deps.redis,
-    logger: deps.logger,
-    tenantId: actor.tenantId,
-    key: row,
+  const row = await withKeyLock(deps, id, async () => {
+    const current = await managedKey(deps, actor, id);
+    const revoked = current.revoked_at
+      ? current
+      : await deps.db
+          .forTenant(actor.tenantId)
+          .collection("api_keys")
+          .update(id, { revoked_at: toPbDate(Date.now()) });
+    await publishKey({
+      db: deps.db,
+      redis: deps.redis,
+      logger: deps.logger,
+      tenantId: actor.tenantId,
+      key: revoked,
+    });
+    return revoked;
   });
   await recordAudit(deps, {
     tenantId: actor.tenantId,
@@ -103,8 +113,10 @@ export async function revokeUserKeys(deps: AuthDeps, tenantId: string, userId: s
   const rows = deps.db.forTenant(tenantId).collection("api_keys");
   const live = await rows.listAll({ filter: "user = {:user} && revoked_at = ''", params: { user: userId } });
   for (const key of live) {
-    const row = await rows.update(key.id, { revoked_at: toPbDate(Date.now()) });
-    await publishKey({ db: deps.db, redis: deps.redis, logger: deps.logger, tenantId, key: row });
+    await withKeyLock(deps, key.id, async () => {
+      const row = await rows.update(key.id, { revoked_at: toPbDate(Date.now()) });
+      await publishKey({ db: deps.db, redis: deps.redis, logger: deps.logger, tenantId, key: row });
+    });
   }
   return live.length;
 }

@@ -4,6 +4,7 @@ import { AppError, apiKeyDisplayPrefix, generateApiKeySecret, hashApiKey } from 
 import type { AuthDeps, ClientInfo } from "../../deps.ts";
 import { recordAudit } from "../audit/record.ts";
 import type { Actor } from "../members/roles.ts";
+import { withKeyLock } from "./key-lock.ts";
 import type { RotateKeyBody } from "./schema.ts";
 import { keyView, managedKey } from "./view.ts";
 
@@ -12,6 +13,16 @@ import { keyView, managedKey } from "./view.ts";
  * `grace_until` (its KeyRecord's expiry), then dies; a grace of 0 revokes it now.
  */
 export async function rotateKey(
+  deps: AuthDeps,
+  actor: Actor,
+  id: string,
+  body: RotateKeyBody,
+  client: ClientInfo,
+) {
+  return withKeyLock(deps, id, () => rotateLocked(deps, actor, id, body, client));
+}
+
+async function rotateLocked(
   deps: AuthDeps,
   actor: Actor,
   id: string,
