@@ -3,6 +3,7 @@ import { AppError, Tier } from "@cloudfreedom/shared";
 import type { MiddlewareHandler } from "hono";
 import type { AuthDeps } from "../deps.ts";
 import { membershipOf } from "../services/identity/session.ts";
+import { accessTokenEnded } from "../services/identity/sessions-ended.ts";
 import type { Actor } from "../services/members/roles.ts";
 
 declare module "hono" {
@@ -14,7 +15,7 @@ declare module "hono" {
 /**
  * Bearer access token → `actor`. The signature is checked against this service's keys (no network); the role is
  * then read from the membership as it is now, so a removed or demoted member loses access at once rather than when
- * the token expires.
+ * the token expires, and a password change ends the tokens issued before it.
  */
 export function requireUser(deps: AuthDeps): MiddlewareHandler {
   const verify = jwtAuth({ keys: deps.signing.getKey, issuer: deps.issuer, algorithms: ["ES256"] });
@@ -22,6 +23,8 @@ export function requireUser(deps: AuthDeps): MiddlewareHandler {
     verify(c, async () => {
       const claims = c.get("auth");
       if (!claims) throw new AppError("unauthorized", "Invalid access token");
+      if (await accessTokenEnded(deps, claims.sub, Number(claims.iat ?? 0)))
+        throw new AppError("unauthorized", "This session ended when the password was changed; log in again");
       const membership = await membershipOf(deps, claims.tenant, claims.sub);
       if (!membership)
         throw new AppError("unauthorized", "This session's tenant membership no longer exists; log in again");

@@ -184,6 +184,29 @@ describe("log-in and tokens", () => {
     ).toBe(401);
   });
 
+  it("ends the access tokens issued before a password change, so a stolen one cannot mint a new session", async () => {
+    const session = await h.signUp();
+    // Tokens are stamped in whole seconds, and those of the change's own second stay valid: let one pass.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const changed = await h.call("POST", "/v1/auth/password", {
+      token: session.access_token,
+      body: { current_password: PASSWORD, new_password: "another-long-password" },
+    });
+    expect(changed.status).toBe(204);
+    const minted = await h.call("POST", "/v1/auth/switch-tenant", {
+      token: session.access_token,
+      body: { tenant: session.tenant.id },
+    });
+    expect(minted.status).toBe(401);
+    expect(minted.body).toMatchObject({
+      code: "unauthorized",
+      message: expect.stringContaining("log in again"),
+    });
+    expect((await h.call("GET", "/v1/me", { token: session.access_token })).status).toBe(401);
+    const fresh = await login(session.user.email, "another-long-password");
+    expect((await h.call("GET", "/v1/me", { token: fresh.body.access_token })).status).toBe(200);
+  });
+
   it("tells the caller who they are", async () => {
     const session = await h.signUp();
     const me = await h.call("GET", "/v1/me", { token: session.access_token });
