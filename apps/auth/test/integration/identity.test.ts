@@ -122,6 +122,19 @@ describe("log-in and tokens", () => {
     expect(Number(locked.headers.get("retry-after"))).toBeGreaterThan(0);
   });
 
+  it("counts guesses sent in parallel from many IPs: no more than the limit are checked", async () => {
+    const session = await h.signUp();
+    const guesses = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        login(session.user.email, `wrong-guess-${i}`, `198.51.100.${i + 1}`),
+      ),
+    );
+    const statuses = guesses.map((res) => res.status);
+    // LOGIN_MAX_FAILURES_PER_ACCOUNT is 3 here: three guesses are checked, the rest refused unchecked.
+    expect(statuses.filter((status) => status === 401)).toHaveLength(3);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(9);
+  });
+
   it("limits login attempts per IP", async () => {
     const session = await h.signUp();
     const statuses: number[] = [];
@@ -204,7 +217,7 @@ describe("log-in and tokens", () => {
     });
     expect((await h.call("GET", "/v1/me", { token: session.access_token })).status).toBe(401);
     const fresh = await login(session.user.email, "another-long-password");
-    expect((await h.call("GET", "/v1/me", { token: fresh.body.access_token })).status).toBe(200);
+    expect((await h.call("GET", "/v1/me", { token: String(fresh.body.access_token) })).status).toBe(200);
   });
 
   it("tells the caller who they are", async () => {

@@ -2,7 +2,7 @@ import { createCollection } from "@cloudfreedom/db";
 import { AppError } from "@cloudfreedom/shared";
 import type { AuthDeps, ClientInfo } from "../../deps.ts";
 import { recordAudit } from "../audit/record.ts";
-import { assertUnderLimit, clearLimit, countAttempt, hitLimit } from "../security/rate-limit.ts";
+import { clearLimit, hitLimit } from "../security/rate-limit.ts";
 import { issueSession, pickTenant } from "./session.ts";
 import { verifyPassword } from "./verify-password.ts";
 
@@ -15,8 +15,9 @@ export interface LogInInput {
 }
 
 /**
- * E-mail + password → session. Rate limited per IP (every attempt) and per account (failures, so an attacker
- * cannot keep guessing one account from many IPs). Wrong e-mail and wrong password answer alike.
+ * E-mail + password → session. Rate limited per IP (every attempt) and per account (attempts since the last
+ * success, so an attacker cannot keep guessing one account from many IPs). Wrong e-mail and wrong password
+ * answer alike.
  */
 export async function logIn(deps: AuthDeps, input: LogInInput, client: ClientInfo) {
   const email = input.email.trim().toLowerCase();
@@ -32,11 +33,12 @@ export async function logIn(deps: AuthDeps, input: LogInInput, client: ClientInf
     max: deps.env.LOGIN_MAX_PER_IP,
     windowMs: 60_000,
   });
-  await assertUnderLimit(deps.redis, account);
+  // Counted before the password is checked, atomically, so guesses sent in parallel cannot all pass the
+  // check before any is counted; a successful login clears the count.
+  await hitLimit(deps.redis, account);
 
   const user = await verifyPassword(deps, email, input.password);
   if (!user) {
-    await countAttempt(deps.redis, account);
     const known = await createCollection(deps.db.client, "users").getFirst({
       filter: "email = {:email}",
       params: { email },

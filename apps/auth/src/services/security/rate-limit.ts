@@ -36,17 +36,6 @@ export async function hitLimit(redis: Redis, limit: Limit): Promise<void> {
   if (count > limit.max) throw refuse(limit, ttl);
 }
 
-/** Throws when the counter is already at `max`, without counting (failed-login lockout). */
-export async function assertUnderLimit(redis: Redis, limit: Limit): Promise<void> {
-  const key = keyOf(limit);
-  const [count, ttl] = await Promise.all([redis.get(key), redis.pttl(key)]);
-  if (Number(count ?? 0) >= limit.max) throw refuse(limit, ttl);
-}
-
-export async function countAttempt(redis: Redis, limit: Limit): Promise<void> {
-  await redis.eval(HIT, 1, keyOf(limit), String(limit.windowMs));
-}
-
 export async function clearLimit(redis: Redis, limit: Pick<Limit, "name" | "subject">): Promise<void> {
   await redis.del(keyOf(limit));
 }
