@@ -280,3 +280,38 @@ describe("a revoke racing updates of the same key", () => {
     }
   });
 });
+
+describe("a manager demoted to member", () => {
+  it("loses the admin and billing scopes of their keys at once, and a member cannot change such a key", async () => {
+    const { owner, alice } = await team();
+    const promoted = await h.call("PATCH", `/v1/tenant/members/${alice.user.id}`, {
+      token: owner.access_token,
+      body: { role: "admin" },
+    });
+    expect(promoted.status).toBe(200);
+    const { key, secret } = await create(alice, { name: "ops", scopes: ["chat", "admin", "billing"] });
+    expect((await stored(secret))?.scopes).toEqual(expect.arrayContaining(["admin", "billing"]));
+
+    const demoted = await h.call("PATCH", `/v1/tenant/members/${alice.user.id}`, {
+      token: owner.access_token,
+      body: { role: "member" },
+    });
+    expect(demoted.status).toBe(200);
+    expect((await stored(secret))?.scopes).toEqual(["chat"]);
+    const view = await h.call("GET", `/v1/keys/${key.id}`, { token: owner.access_token });
+    expect(view.body.scopes).toEqual(["chat"]);
+
+    // A key of a member that carries a manager scope (given by an owner) is the managers' to change.
+    const granted = await h.call("PATCH", `/v1/keys/${key.id}`, {
+      token: owner.access_token,
+      body: { scopes: ["chat", "billing"] },
+    });
+    expect(granted.status).toBe(200);
+    const lifted = await h.call("PATCH", `/v1/keys/${key.id}`, {
+      token: alice.access_token,
+      body: { budget_micros: null },
+    });
+    expect(lifted.status).toBe(403);
+    expect(lifted.body).toMatchObject({ code: "forbidden" });
+  });
+});

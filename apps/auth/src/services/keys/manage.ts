@@ -6,7 +6,7 @@ import { recordAudit } from "../audit/record.ts";
 import { type Actor, isManager } from "../members/roles.ts";
 import { withKeyLock } from "./key-lock.ts";
 import type { ListKeysQuery, UpdateKeyBody } from "./schema.ts";
-import { assertScopesAllowed, settingsToRow } from "./settings.ts";
+import { assertScopesAllowed, isManagerScope, settingsToRow } from "./settings.ts";
 import { keyView, managedKey } from "./view.ts";
 
 export async function listKeys(deps: AuthDeps, actor: Actor, query: ListKeysQuery) {
@@ -53,6 +53,10 @@ export async function updateKey(
     if (current.revoked_at)
       throw new AppError("conflict", "This key is revoked; create a new one", { key_id: id });
     assertScopesAllowed(actor, body.scopes);
+    if (!isManager(actor) && (current.scopes ?? []).some(isManagerScope))
+      throw new AppError("forbidden", "Only owners and admins change a key with the admin or billing scope", {
+        key_id: id,
+      });
     const updated = await deps.db
       .forTenant(actor.tenantId)
       .collection("api_keys")
@@ -106,6 +110,28 @@ export async function revokeKey(deps: AuthDeps, actor: Actor, id: string, client
     client,
   });
   return keyView(row);
+}
+
+/**
+ * Takes the manager scopes (`admin`, `billing`) off every live key a user holds in a tenant (the user was
+ * demoted to member): a key must not keep powers its holder lost. Returns how many keys changed.
+ */
+export async function stripManagerScopes(deps: AuthDeps, tenantId: string, userId: string): Promise<number> {
+  const rows = deps.db.forTenant(tenantId).collection("api_keys");
+  const live = await rows.listAll({ filter: "user = {:user} && revoked_at = ''", params: { user: userId } });
+  let changed = 0;
+  for (const key of live) {
+    if (!(key.scopes ?? []).some(isManagerScope)) continue;
+    await withKeyLock(deps, key.id, async () => {
+      const current = await rows.getOne(key.id);
+      const row = await rows.update(key.id, {
+        scopes: (current.scopes ?? []).filter((scope) => !isManagerScope(scope)),
+      });
+      await publishKey({ db: deps.db, redis: deps.redis, logger: deps.logger, tenantId, key: row });
+    });
+    changed += 1;
+  }
+  return changed;
 }
 
 /** Revokes every live key a user holds in a tenant (the user left or was removed). */

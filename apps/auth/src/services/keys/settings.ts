@@ -7,8 +7,11 @@ import type { UpdateKeyBody } from "./schema.ts";
 /** Scopes only owners and admins may put on a key. */
 const MANAGER_SCOPES: KeyScope[] = ["admin", "billing"];
 
+/** A scope only owners and admins grant (and hold). */
+export const isManagerScope = (scope: string): boolean => (MANAGER_SCOPES as string[]).includes(scope);
+
 export function assertScopesAllowed(actor: Actor, scopes: KeyScope[] | undefined): void {
-  const privileged = (scopes ?? []).filter((scope) => MANAGER_SCOPES.includes(scope));
+  const privileged = (scopes ?? []).filter(isManagerScope);
   if (privileged.length > 0 && !isManager(actor)) {
     throw new AppError("forbidden", `Only owners and admins grant the ${privileged.join(", ")} scope(s)`, {
       field: "scopes",

@@ -2,7 +2,7 @@ import type { MembershipRow } from "@cloudfreedom/db";
 import { AppError } from "@cloudfreedom/shared";
 import type { AuthDeps, ClientInfo } from "../../deps.ts";
 import { recordAudit } from "../audit/record.ts";
-import { revokeUserKeys } from "../keys/manage.ts";
+import { revokeUserKeys, stripManagerScopes } from "../keys/manage.ts";
 import { revokeUserSessions } from "../tokens/refresh-tokens.ts";
 import { type Actor, isManager, type Role, requireRole } from "./roles.ts";
 
@@ -61,6 +61,8 @@ export async function changeRole(
     .forTenant(actor.tenantId)
     .collection("memberships")
     .update(target.id, { role });
+  // A member's keys carry no manager scope: a demoted manager's keys lose theirs now.
+  const keysChanged = role === "member" ? await stripManagerScopes(deps, actor.tenantId, userId) : 0;
   await recordAudit(deps, {
     tenantId: actor.tenantId,
     actor: { type: "user", id: actor.userId },
@@ -68,7 +70,11 @@ export async function changeRole(
     target: { type: "user", id: userId },
     outcome: "success",
     client,
-    metadata: { from: target.role, to: role },
+    metadata: {
+      from: target.role,
+      to: role,
+      ...(keysChanged > 0 ? { keys_scopes_removed: keysChanged } : {}),
+    },
   });
   return { user_id: userId, role: updated.role };
 }
