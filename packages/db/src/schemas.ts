@@ -203,6 +203,8 @@ export const BudgetRow = BaseRow.extend({
   metered_units: Count.default(0),
   meter_batches: Count.default(0),
   meter_pending_units: Count.default(0),
+  /** The period's included budget as meter sync bills it: the largest plan budget seen in the period. */
+  meter_included_micros: Count.default(0),
 });
 export type BudgetRow = z.infer<typeof BudgetRow>;
 

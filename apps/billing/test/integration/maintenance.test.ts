@@ -1,6 +1,7 @@
 import { readPeriodCounters } from "@cloudfreedom/admission";
 import { createProducer } from "@cloudfreedom/queue";
 import { newId, periodEnd, periodOf } from "@cloudfreedom/shared";
+import { createPlan } from "@cloudfreedom/testing";
 import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runMaintenanceJob } from "../../src/jobs/maintenance.ts";
@@ -203,5 +204,31 @@ describe("budget snapshots across replicas", () => {
     ]);
     expect(both.map((locked) => locked.held).toSorted()).toEqual([false, true]);
     expect(await h.redisDb.redis.exists(lock)).toBe(0);
+  });
+});
+
+describe("stripe_meter_sync after a downgrade", () => {
+  it("bills as overage only what no plan of the period included: a downgrade does not turn included spend into overage", async () => {
+    const pro = await tenantFixture(
+      { db: h.db, redis: h.redisDb.redis },
+      { monthly_budget_micros: 5_000_000 },
+    );
+    await h.db.operator
+      .collection("tenants")
+      .update(pro.tenant.id, { stripe_customer_id: `cus_${pro.tenant.id}` });
+    await store([3_000_000], pro);
+    const sent: Stripe.Billing.MeterEventCreateParams[] = [];
+    const mine = () => sent.filter((params) => params.identifier?.includes(pro.tenant.id));
+    await syncStripeMeter({ ...h.deps, stripe: recordingClient(sent) });
+    expect(mine()).toEqual([]);
+    // The tenant moves to a plan that includes €1 (its payment grace ran out): €3 spent is not €2 of overage.
+    const free = await createPlan({ db: h.db, redis: h.redisDb.redis }, { monthly_budget_micros: 1_000_000 });
+    await h.db.operator.collection("tenants").update(pro.tenant.id, { plan: free.id });
+    await syncStripeMeter({ ...h.deps, stripe: recordingClient(sent) });
+    expect(mine()).toEqual([]);
+    // Spend beyond what the period's best plan included is overage as before.
+    await store([2_500_000], pro);
+    await syncStripeMeter({ ...h.deps, stripe: recordingClient(sent) });
+    expect(mine().map((params) => params.payload.value)).toEqual(["50"]);
   });
 });

@@ -58,6 +58,11 @@ async function syncPeriod(
 ): Promise<number> {
   const budgets = deps.db.forTenant(tenant.id).collection("budgets");
   let row = await tenantRow(deps.db, tenant, bounds.period);
+  // The period's included budget is the largest the tenant's plans gave during it: a later downgrade does not
+  // turn what the earlier plan included into overage.
+  const included = Math.max(row.meter_included_micros, includedMicros);
+  if (included !== row.meter_included_micros)
+    row = await budgets.update(row.id, { meter_included_micros: included });
   const send = async (units: number) => {
     const at = Math.min(now.getTime(), bounds.end.getTime() - 1000);
     await deps.stripe.billing.meterEvents.create({
@@ -78,7 +83,7 @@ async function syncPeriod(
     await send(row.meter_pending_units);
   }
   const spent = (await loadPeriodTotals(deps.db, tenant.id, bounds.period)).tenant.spent;
-  const delta = overageUnits(spent, includedMicros, deps.env.STRIPE_METER_UNIT_MICROS) - row.metered_units;
+  const delta = overageUnits(spent, included, deps.env.STRIPE_METER_UNIT_MICROS) - row.metered_units;
   if (delta > 0) {
     row = await budgets.update(row.id, { meter_pending_units: delta });
     await send(delta);

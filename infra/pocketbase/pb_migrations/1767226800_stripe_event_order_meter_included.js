@@ -1,5 +1,7 @@
+// Two fields for Stripe. Conventions: see 1767225600_control_plane.js.
+//
 // subscriptions.last_invoice_at: `created` (epoch s) of the newest invoice event (`invoice.paid`,
-// `invoice.payment_failed`) applied to the subscription. Conventions: see 1767225600_control_plane.js.
+// `invoice.payment_failed`) applied to the subscription.
 //
 // Stripe delivers events in any order. A renewal that failed and was then paid sends payment_failed before
 // invoice.paid; delivered the other way round, the older failure put a paying tenant back into its payment
@@ -7,6 +9,11 @@
 // event older than the newest subscription event applied (`last_event_at`) is stale too. It is a field of its
 // own because an invoice must not make an older subscription event stale: a portal upgrade sends
 // subscription.updated (the new price) and invoice.paid (its proration) in either order.
+//
+// budgets.meter_included_micros (tenant-scope rows): the included budget of the period as meter sync saw it,
+// the largest of the tenant's plans during the period. Meter sync bills spend above it; taking the plan of the
+// moment instead, a downgrade (a failed payment's grace ran out, a cancellation) billed as overage the spend
+// the earlier plan had included.
 
 const int = (name, help) => ({ name, type: "number", onlyInt: true, min: 0, help: help || "" });
 
@@ -17,10 +24,22 @@ migrate(
       new Field(int("last_invoice_at", "created (epoch s) of the newest Stripe invoice event applied")),
     );
     app.save(subscriptions);
+
+    const budgets = app.findCollectionByNameOrId("budgets");
+    budgets.fields.add(
+      new Field(
+        int("meter_included_micros", "included budget of the period as meter sync bills it (0: not yet)"),
+      ),
+    );
+    app.save(budgets);
   },
   (app) => {
     const subscriptions = app.findCollectionByNameOrId("subscriptions");
     subscriptions.fields.removeByName("last_invoice_at");
     app.save(subscriptions);
+
+    const budgets = app.findCollectionByNameOrId("budgets");
+    budgets.fields.removeByName("meter_included_micros");
+    app.save(budgets);
   },
 );
