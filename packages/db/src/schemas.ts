@@ -187,6 +187,8 @@ export const SubscriptionRow = BaseRow.extend({
   last_event_at: Count.default(0),
   /** `created` (epoch s) of the newest invoice event applied; older invoice events are ignored. */
   last_invoice_at: Count.default(0),
+  /** Stripe's `billing_cycle_anchor` (epoch s; 0 unknown): its UTC day is the periods' anchor day. */
+  billing_cycle_anchor: Count.default(0),
 });
 export type SubscriptionRow = z.infer<typeof SubscriptionRow>;
 

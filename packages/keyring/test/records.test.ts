@@ -107,15 +107,31 @@ describe("keyRecordOf", () => {
 });
 
 describe("periodAnchorDayOf", () => {
-  it("is the UTC day the subscription's current period started, null without one", () => {
-    expect(periodAnchorDayOf({ current_period_start: "2026-03-15 09:30:00.000Z" })).toBe(15);
-    expect(periodAnchorDayOf({ current_period_start: "2026-03-31 23:59:59.000Z" })).toBe(31);
-    expect(periodAnchorDayOf({ current_period_start: "" })).toBeNull();
+  const started = (current_period_start: string, billing_cycle_anchor = 0) => ({
+    current_period_start,
+    billing_cycle_anchor,
+  });
+
+  it("is the UTC day the subscription's current period started when Stripe named no anchor, null without one", () => {
+    expect(periodAnchorDayOf(started("2026-03-15 09:30:00.000Z"))).toBe(15);
+    expect(periodAnchorDayOf(started("2026-03-31 23:59:59.000Z"))).toBe(31);
+    expect(periodAnchorDayOf(started(""))).toBeNull();
     expect(periodAnchorDayOf(null)).toBeNull();
   });
 
+  it("is the billing cycle anchor's day when there is one: an anchor-31 subscription's period that started on Feb 28", () => {
+    const anchor31 = Date.parse("2026-01-31T10:00:00Z") / 1000;
+    const day = periodAnchorDayOf(started("2026-02-28 10:00:00.000Z", anchor31));
+    expect(day).toBe(31);
+    // Stripe's period is Feb 28 – Mar 31; the budget period is the same, not Mar 28 onwards.
+    const bounds = billingPeriodOf(new Date("2026-03-29T12:00:00Z"), day);
+    expect(bounds.period).toBe("2026-02");
+    expect(bounds.start.toISOString()).toBe("2026-02-28T00:00:00.000Z");
+    expect(bounds.end.toISOString()).toBe("2026-03-31T00:00:00.000Z");
+  });
+
   it("gives the router the period billing counts in (anchor 15: mid-month to mid-month)", () => {
-    const day = periodAnchorDayOf({ current_period_start: "2026-03-15 09:30:00.000Z" });
+    const day = periodAnchorDayOf(started("2026-03-15 09:30:00.000Z"));
     const bounds = billingPeriodOf(new Date("2026-04-10T12:00:00Z"), day);
     expect(bounds.period).toBe("2026-03");
     expect(bounds.start.toISOString()).toBe("2026-03-15T00:00:00.000Z");

@@ -22,7 +22,7 @@ export type SubscriptionDeps = Pick<BillingDeps, "db" | "refreshTenantKeys" | "p
 const ENDED = new Set<SubscriptionRow["status"]>(["canceled", "unpaid", "incomplete_expired", "paused"]);
 const GRANTING = new Set<SubscriptionRow["status"]>(["active", "trialing"]);
 /** Statuses of a subscription that still bills: the tenant has one and buys no second. */
-export const LIVE = new Set<SubscriptionRow["status"]>(["active", "trialing", "past_due", "incomplete"]);
+export const LIVE = new Set<SubscriptionRow["status"]>(["active", "trialing", "past_due"]);
 /** Statuses a Stripe subscription never leaves. */
 const FINAL = new Set<SubscriptionRow["status"]>(["canceled", "incomplete_expired"]);
 
@@ -113,6 +113,7 @@ export async function applySubscription(
     status,
     tier: plan?.tier ?? row?.tier ?? tenant.tier,
     current_period_start: seconds(terms.start),
+    billing_cycle_anchor: sub.billing_cycle_anchor ?? 0,
     current_period_end: seconds(terms.end),
     cancel_at_period_end: sub.cancel_at_period_end ?? false,
     canceled_at: seconds(sub.canceled_at),

@@ -53,6 +53,8 @@ export const Subscription = z.object({
   canceled_at: z.number().int().nullish(),
   current_period_start: z.number().int().nullish(),
   current_period_end: z.number().int().nullish(),
+  /** When the billing cycle is anchored (epoch s): its day of month is the periods' anchor day. */
+  billing_cycle_anchor: z.number().int().nullish(),
   items: z.object({ data: z.array(SubscriptionItem) }).nullish(),
 });
 export type Subscription = z.infer<typeof Subscription>;
