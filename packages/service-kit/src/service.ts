@@ -37,9 +37,17 @@ async function check(fn: DependencyCheck): Promise<boolean> {
   }
 }
 
+/** One segment of a Hono route path as a regular expression: `:name{re}` is `re`, `:name` one segment. */
+function segmentPattern(segment: string): string {
+  if (segment === "*") return ".*";
+  const param = /^:[A-Za-z0-9_]+(?:\{(.+)\})?(\?)?$/.exec(segment);
+  if (param) return `(?:${param[1] ?? "[^/]+"})${param[2] ?? ""}`;
+  return segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
 /**
- * The methods an app routes for a path (`:param` segments match any one segment, `*` anything), compiled on
- * the first call: by then every route is registered. A path known under other methods gets 405, not 404.
+ * The methods an app routes for a path (as Hono matches it: a `:param{re}` by its expression, `*` anything),
+ * compiled on the first call: by then every route is registered. A path known under other methods gets 405.
  */
 function routeMethods(app: Hono): (path: string) => string[] {
   let compiled: Array<{ method: string; pattern: RegExp }> | undefined;
@@ -48,18 +56,7 @@ function routeMethods(app: Hono): (path: string) => string[] {
       .filter((route) => route.method !== "ALL")
       .map((route) => ({
         method: route.method,
-        pattern: new RegExp(
-          `^${route.path
-            .split("/")
-            .map((segment) =>
-              segment === "*"
-                ? ".*"
-                : segment.startsWith(":")
-                  ? "[^/]+"
-                  : segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"),
-            )
-            .join("/")}/?$`,
-        ),
+        pattern: new RegExp(`^${route.path.split("/").map(segmentPattern).join("/")}$`),
       }));
     const methods = compiled.filter((route) => route.pattern.test(path)).map((route) => route.method);
     return [...new Set(methods)];

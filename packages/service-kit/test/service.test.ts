@@ -57,6 +57,8 @@ describe("error envelope", () => {
     const service = appWithRoutes();
     service.app.get("/items/:id", (c) => c.json({ id: c.req.param("id") }));
     service.app.patch("/items/:id", (c) => c.json({}));
+    service.app.get("/numbers/:n{[0-9]+}", (c) => c.json({}));
+    service.app.get("/models/:id{.+}", (c) => c.json({}));
     const res = await service.app.request("/v1/echo");
     expect(res.status).toBe(405);
     expect(res.headers.get("allow")).toBe("POST");
@@ -70,9 +72,14 @@ describe("error envelope", () => {
     const item = await service.app.request("/items/abc", { method: "DELETE" });
     expect(item.status).toBe(405);
     expect(item.headers.get("allow")).toBe("GET, PATCH");
-    // A path no route takes, under any method, stays 404; so does one a parameter cannot span.
+    // A path no route takes, under any method, stays 404; so does one a parameter cannot span, one its
+    // expression refuses, and one with a trailing slash the route does not have.
     expect((await service.app.request("/items/abc/def", { method: "DELETE" })).status).toBe(404);
     expect((await service.app.request("/v1/echoes")).status).toBe(404);
+    expect((await service.app.request("/v1/echo/")).status).toBe(404);
+    expect((await service.app.request("/numbers/abc", { method: "POST" })).status).toBe(404);
+    expect((await service.app.request("/numbers/12", { method: "POST" })).status).toBe(405);
+    expect((await service.app.request("/models/org/model", { method: "DELETE" })).status).toBe(405);
   });
 
   it("names the failing field of a body that fails validation", async () => {

@@ -251,6 +251,22 @@ describe("Stripe events out of order, and a second subscription", () => {
     expect(old.body).toMatchObject({ outcome: "stale" });
   });
 
+  it("a payment failure delivered after its own past_due update still starts the grace", async () => {
+    const s = await subscriber();
+    const T = now();
+    await deliver(h, "customer.subscription.created", s.object("active"), { created: T - 100 });
+    await deliver(h, "customer.subscription.updated", s.object("past_due"), { created: T + 1 });
+    const failed = await deliver(h, "invoice.payment_failed", invoiceObject(s.id, s.customer), {
+      created: T,
+    });
+    expect(failed.body).toMatchObject({ outcome: "applied" });
+    const row = await h.db
+      .forTenant(s.who.tenant.id)
+      .collection("subscriptions")
+      .getFirst({ filter: "stripe_subscription_id = {:id}", params: { id: s.id } });
+    expect(row).toMatchObject({ status: "past_due", grace_until: expect.stringMatching(/\d/) });
+  });
+
   it("a checkout delivered after its subscription was cancelled does not grant the plan again", async () => {
     const s = await subscriber();
     const T = now();
@@ -291,9 +307,20 @@ describe("Stripe events out of order, and a second subscription", () => {
     const second = await h.call("POST", "/v1/billing/checkout", { token, body: { plan: team.slug } });
     expect(second.status).toBe(409);
     expect(second.body).toMatchObject({ code: "conflict", details: { subscription: s.id } });
-    // A second subscription made in Stripe's dashboard: mirrored, but the current one keeps deciding.
+    // A second subscription, of another plan, made in Stripe's dashboard: mirrored, but the current one decides.
     const other = `sub_${uniqueSuffix()}`;
-    await deliver(h, "customer.subscription.created", s.object("active", other), { created: T + 10 });
+    const pro = await createPlan(
+      { db: h.db, redis: h.redisDb.redis },
+      { slug: `pro-${uniqueSuffix(6)}`, tier: "pro", stripe_price_id: `price_${uniqueSuffix()}` },
+    );
+    const otherObject = subscriptionObject({
+      id: other,
+      customer: s.customer,
+      price: pro.stripe_price_id,
+      status: "active",
+      tenantId: s.who.tenant.id,
+    });
+    await deliver(h, "customer.subscription.created", otherObject, { created: T + 10 });
     await deliver(
       h,
       "customer.subscription.updated",
@@ -305,6 +332,6 @@ describe("Stripe events out of order, and a second subscription", () => {
     expect(await s.tenant()).toMatchObject({ plan: team.id, stripe_subscription_id: s.id });
     // The current one ends: the other, still active, takes over instead of the downgrade.
     await deliver(h, "customer.subscription.deleted", s.object("canceled"), { created: T + 30 });
-    expect(await s.tenant()).toMatchObject({ plan: team.id, tier: "team", stripe_subscription_id: other });
+    expect(await s.tenant()).toMatchObject({ plan: pro.id, tier: "pro", stripe_subscription_id: other });
   });
 });

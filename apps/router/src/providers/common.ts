@@ -25,12 +25,16 @@ export function makeUsage(
   output: number,
   extra: { cached?: number; reasoning?: number; estimated?: boolean } = {},
 ): NormalizedUsage {
+  // A count that was not one (negative, not a number) is replaced, so the usage is no longer exact.
+  const invalid = [input, output, extra.cached, extra.reasoning].some(
+    (n) => n !== undefined && !(typeof n === "number" && Number.isFinite(n) && n >= 0),
+  );
   return {
     input: tokenCount(input),
     output: tokenCount(output),
     cached_input: tokenCount(extra.cached),
     reasoning: tokenCount(extra.reasoning),
-    estimated: extra.estimated ?? false,
+    estimated: (extra.estimated ?? false) || invalid,
   };
 }
 

@@ -88,9 +88,10 @@ export async function removeMember(deps: AuthDeps, actor: Actor, userId: string,
     throw new AppError("forbidden", "Only owners remove owners");
   }
   await assertNotLastOwner(deps, actor.tenantId, target);
+  // Keys first: should revoking one fail (its lock held too long), the member is still there to remove again.
+  const keysRevoked = await revokeUserKeys(deps, actor.tenantId, userId);
   await deps.db.forTenant(actor.tenantId).collection("memberships").delete(target.id);
   await revokeUserSessions(deps, userId, [actor.tenantId]);
-  const keysRevoked = await revokeUserKeys(deps, actor.tenantId, userId);
   await recordAudit(deps, {
     tenantId: actor.tenantId,
     actor: { type: "user", id: actor.userId },

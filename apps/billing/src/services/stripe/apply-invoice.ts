@@ -9,19 +9,23 @@ type InvoiceDeps = Pick<BillingDeps, "db" | "refreshTenantKeys" | "env" | "logge
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
- * The subscription row an invoice event is for, or why it changes nothing: no such subscription, or the event
- * is older than an invoice event or a subscription event already applied (Stripe's order of delivery is any:
- * a renewal that failed and was then paid must not end in the failure's grace).
+ * The subscription row an invoice event is for, or why it changes nothing: no such subscription, an invoice
+ * event already applied is newer, or a newer subscription event already shows the state this event would
+ * undo (`contradicts`: a payment failure after the subscription was seen active again, a payment after it was
+ * seen past due again). Stripe's order of delivery is any: a renewal that failed and was then paid must not
+ * end in the failure's grace, and a failure must not be lost behind its own `past_due` update.
  */
 async function invoiceTarget(
   deps: InvoiceDeps,
   invoice: Invoice,
   eventCreated: number,
+  contradicts: (status: SubscriptionRow["status"]) => boolean,
 ): Promise<SubscriptionRow | "unmapped" | "stale"> {
   const stripeId = invoiceSubscriptionId(invoice);
   const row = stripeId ? await findSubscriptionRow(deps, stripeId) : null;
   if (!row) return "unmapped";
-  return Math.max(row.last_event_at, row.last_invoice_at) > eventCreated ? "stale" : row;
+  if (row.last_invoice_at > eventCreated) return "stale";
+  return row.last_event_at > eventCreated && contradicts(row.status) ? "stale" : row;
 }
 
 /**
@@ -35,7 +39,12 @@ export async function applyPaymentFailed(
   eventCreated: number,
   now = new Date(),
 ): Promise<string> {
-  const row = await invoiceTarget(deps, invoice, eventCreated);
+  const row = await invoiceTarget(
+    deps,
+    invoice,
+    eventCreated,
+    (status) => status === "active" || status === "trialing",
+  );
   if (typeof row === "string") return row;
   const plan = await planById(deps.db, row.plan);
   const graceDays = plan?.grace_days || deps.env.PAYMENT_GRACE_DAYS;
@@ -62,7 +71,7 @@ export async function applyInvoicePaid(
   invoice: Invoice,
   eventCreated: number,
 ): Promise<string> {
-  const row = await invoiceTarget(deps, invoice, eventCreated);
+  const row = await invoiceTarget(deps, invoice, eventCreated, (status) => status === "past_due");
   if (typeof row === "string") return row;
   const clears = row.status === "past_due" || Boolean(row.grace_until);
   await deps.db
