@@ -50,6 +50,18 @@ export interface AdmissionLimits {
   keyTpm: number | null;
 }
 
+/** Limits that limit nothing: no budget, query limit or rate applies. */
+export const NO_LIMITS: Readonly<AdmissionLimits> = {
+  tenantBudget: null,
+  userBudget: null,
+  keyBudget: null,
+  queryLimit: null,
+  tenantRpm: null,
+  tenantTpm: null,
+  keyRpm: null,
+  keyTpm: null,
+};
+
 /** A KeyRecord's limits: the tenant's plan (`tenant_limits`), the key's own, and the user's budget if set. */
 export function limitsOf(key: KeyRecord): AdmissionLimits {
   return {

@@ -1,4 +1,4 @@
-import { readPeriodCounters } from "@cloudfreedom/admission";
+import { NO_LIMITS, readPeriodCounters } from "@cloudfreedom/admission";
 import { createProducer } from "@cloudfreedom/queue";
 import { newId, periodEnd, periodOf } from "@cloudfreedom/shared";
 import { createPlan } from "@cloudfreedom/testing";
@@ -147,16 +147,7 @@ describe("period_rollover and reservation_reaper", () => {
       userId: null,
       period,
       cost: { micros: 777, tokens: 10 },
-      limits: {
-        tenantBudget: null,
-        userBudget: null,
-        keyBudget: null,
-        queryLimit: null,
-        tenantRpm: null,
-        tenantTpm: null,
-        keyRpm: null,
-        keyTpm: null,
-      },
+      limits: NO_LIMITS,
       ttlMs: 1,
     });
     expect((await readPeriodCounters(h.redisDb.redis, t.tenant.id, period)).tenant.reserved).toBe(777);

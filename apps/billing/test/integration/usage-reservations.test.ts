@@ -1,4 +1,4 @@
-import { admissionKeys, readPeriodCounters } from "@cloudfreedom/admission";
+import { admissionKeys, NO_LIMITS, readPeriodCounters } from "@cloudfreedom/admission";
 import type { ModelRow } from "@cloudfreedom/db";
 import { queueDepth } from "@cloudfreedom/queue";
 import { newId, periodOf, previousPeriod, type UsageEvent } from "@cloudfreedom/shared";
@@ -289,17 +289,6 @@ describe("usage worker with a reported reservation", () => {
 });
 
 describe("router calls published unsettled (their router could not reach Redis before it stopped)", () => {
-  const NO_LIMITS = {
-    tenantBudget: null,
-    userBudget: null,
-    keyBudget: null,
-    queryLimit: null,
-    tenantRpm: null,
-    tenantTpm: null,
-    keyRpm: null,
-    keyTpm: null,
-  };
-
   /** A router call's event as the router publishes it when it could not settle it: `settlement` set. */
   async function unsettledCall(t: TenantFixture, held: boolean): Promise<UsageEvent> {
     const reservation = await h.deps.admission.reserve({
@@ -364,16 +353,7 @@ describe("a reservation reported after its period ended", () => {
       userId: t.billingKey.row.user || null,
       period: last,
       cost: { micros: 1_000, tokens: 300 },
-      limits: {
-        tenantBudget: null,
-        userBudget: null,
-        keyBudget: null,
-        queryLimit: null,
-        tenantRpm: null,
-        tenantTpm: null,
-        keyRpm: null,
-        keyTpm: null,
-      },
+      limits: NO_LIMITS,
       ttlMs: 600_000,
     });
     await rememberHold(h.redisDb.redis, t.tenant.id, reservation.id, reservation.hold ?? "", 600_000);

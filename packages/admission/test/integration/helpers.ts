@@ -2,21 +2,12 @@ import { newId, type PeriodId, periodOf } from "@cloudfreedom/shared";
 import type { Redis } from "ioredis";
 import type { Reservation, ReserveInput } from "../../src/admission.ts";
 import { Admission, type AdmissionLogger } from "../../src/admission.ts";
-import type { AdmissionLimits } from "../../src/cost.ts";
+import { type AdmissionLimits, NO_LIMITS } from "../../src/cost.ts";
 import { type CounterSource, emptyTotals, type PeriodTotals } from "../../src/counter-source.ts";
 import { readPeriodCounters } from "../../src/read.ts";
 import type { SettleRequest } from "../../src/settle.ts";
 
-export const NO_LIMITS: AdmissionLimits = {
-  tenantBudget: null,
-  userBudget: null,
-  keyBudget: null,
-  queryLimit: null,
-  tenantRpm: null,
-  tenantTpm: null,
-  keyRpm: null,
-  keyTpm: null,
-};
+export { NO_LIMITS } from "../../src/cost.ts";
 
 export const quietLogger = (): AdmissionLogger & { errors: string[] } => {
   const errors: string[] = [];
