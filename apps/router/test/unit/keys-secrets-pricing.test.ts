@@ -2,7 +2,7 @@ import { decryptSecret, encryptSecret, hashApiKey, KeyRecord, priceUsage } from 
 import { describe, expect, it } from "vitest";
 import { makeUsage } from "../../src/providers/common.ts";
 import { KeyCache } from "../../src/services/keys/key-cache.ts";
-import { bearerToken, hashKeySync } from "../../src/services/keys/resolve-key.ts";
+import { bearerToken, hashKeySync, resolveKey } from "../../src/services/keys/resolve-key.ts";
 
 const record = (tenant: string) =>
   KeyRecord.parse({
@@ -39,6 +39,19 @@ describe("KeyCache", () => {
     cache.set("b", record("t2"), 0);
     cache.evictTenant("t1");
     expect([cache.get("a", 1), cache.get("b", 1)?.tenant_id]).toEqual([undefined, "t2"]);
+  });
+
+  it("does not cache a record read before an invalidation that arrived while it was read", async () => {
+    const cache = new KeyCache(10, 60_000);
+    let answer: (value: string) => void = () => undefined;
+    const redis = { get: () => new Promise<string>((resolve) => (answer = resolve)) };
+    const secret = "cf_live_abcdefghijklmnopqrstuvwxyz012345";
+    const pending = resolveKey({ cache, redis: redis as never }, `Bearer ${secret}`);
+    // The key is revoked while its (still live) record is on its way from Redis.
+    cache.evict(hashKeySync(secret));
+    answer(JSON.stringify(record("t1")));
+    expect((await pending).tenant_id).toBe("t1");
+    expect(cache.get(hashKeySync(secret))).toBeUndefined();
   });
 });
 

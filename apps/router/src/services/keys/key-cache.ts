@@ -11,6 +11,12 @@ interface Entry {
  */
 export class KeyCache {
   private readonly entries = new Map<string, Entry>();
+  /**
+   * Counts invalidations. A record read from Redis is cached only if none arrived while it was read
+   * (`set(…, generation)`): otherwise the copy read just before a revocation's message would be cached after
+   * the eviction and served for the whole TTL.
+   */
+  generation = 0;
 
   constructor(
     private readonly maxEntries: number,
@@ -29,7 +35,9 @@ export class KeyCache {
     return entry.record;
   }
 
-  set(hash: string, record: KeyRecord, now = Date.now()): void {
+  /** Caches a record; with `readAt` (the generation when it was read), only if nothing was invalidated since. */
+  set(hash: string, record: KeyRecord, now = Date.now(), readAt = this.generation): void {
+    if (readAt !== this.generation) return;
     this.entries.delete(hash);
     this.entries.set(hash, { record, expiresAt: now + this.ttlMs });
     if (this.entries.size > this.maxEntries) {
@@ -39,15 +47,18 @@ export class KeyCache {
   }
 
   evict(hash: string): void {
+    this.generation += 1;
     this.entries.delete(hash);
   }
 
   evictTenant(tenantId: string): void {
+    this.generation += 1;
     for (const [hash, entry] of this.entries)
       if (entry.record.tenant_id === tenantId) this.entries.delete(hash);
   }
 
   clear(): void {
+    this.generation += 1;
     this.entries.clear();
   }
 

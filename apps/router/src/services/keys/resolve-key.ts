@@ -108,6 +108,7 @@ export async function resolveKey(
   const hash = hashKeySync(secret);
   let record = deps.cache.get(hash);
   if (!record) {
+    const readAt = deps.cache.generation;
     let stored: string | null;
     try {
       stored = await deps.redis.get(redisKeys.keyRecord(hash));
@@ -131,7 +132,7 @@ export async function resolveKey(
       }
       record = parsed.data;
     }
-    deps.cache.set(hash, record);
+    deps.cache.set(hash, record, Date.now(), readAt);
   }
   const rejection = keyRejection(record, Date.now());
   if (rejection) throw new AppError("invalid_api_key", `API key ${rejection}`, { reason: rejection });
