@@ -239,6 +239,27 @@ describe("executeWithRouting", () => {
     expect(breaker.allow("b")).toBe(true);
   });
 
+  it("frees only a probe slot it claimed: a request let in while the circuit was closed leaves another's probe alone", async () => {
+    const breaker = new CircuitBreaker(1, 10);
+    const controller = new AbortController();
+    const running = executeWithRouting({
+      plan: [dep("a")],
+      breaker,
+      policy,
+      signal: controller.signal,
+      attempt: async () => {
+        // While this request's call is out, the circuit opens, cools down and another request takes the probe.
+        breaker.failure("a", Date.now() - 100);
+        expect(breaker.admit("a")).toBe("probe");
+        controller.abort("client");
+        throw new ClientGone();
+      },
+    });
+    await expect(running).rejects.toBeInstanceOf(ClientGone);
+    // The other request's probe is still out: nobody else may probe.
+    expect(breaker.allow("a")).toBe(false);
+  });
+
   it("gives up at once when the only deployment asks to wait longer than RETRY_MAX_MS", async () => {
     let calls = 0;
     await expect(

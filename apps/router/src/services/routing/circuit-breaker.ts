@@ -19,11 +19,19 @@ export class CircuitBreaker {
 
   /** May a request go to this deployment now? Claims the probe slot when half-open. */
   allow(id: string, now = Date.now()): boolean {
+    return this.admit(id, now) !== null;
+  }
+
+  /**
+   * As `allow`, saying how: `closed` (no slot involved), `probe` (this caller holds the half-open probe slot,
+   * to `release` if its attempt never reaches the upstream), or null (cooling down, or another caller probes).
+   */
+  admit(id: string, now = Date.now()): "closed" | "probe" | null {
     const state = this.states.get(id);
-    if (!state || state.failures < this.threshold) return true;
-    if (now < state.openUntil || state.probing) return false;
+    if (!state || state.failures < this.threshold) return "closed";
+    if (now < state.openUntil || state.probing) return null;
     state.probing = true;
-    return true;
+    return "probe";
   }
 
   /** When a cooling deployment may be probed again (ms epoch), or 0 when it is available. */
@@ -37,7 +45,10 @@ export class CircuitBreaker {
     this.states.delete(id);
   }
 
-  /** An attempt ended without telling us anything about the upstream's health: free a claimed probe slot. */
+  /**
+   * An attempt ended without telling us anything about the upstream's health: free the probe slot its caller
+   * claimed (`admit` said `probe`; a caller that did not claim it must not free another's).
+   */
   release(id: string): void {
     const state = this.states.get(id);
     if (state) state.probing = false;

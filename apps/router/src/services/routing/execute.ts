@@ -71,7 +71,17 @@ export async function executeWithRouting<T>(options: {
   const { plan, breaker, policy, signal } = options;
   const tried = new Set<string>();
   // `allow` claims a half-open probe slot, so ask it only for the deployment about to be tried.
-  const nextUntried = () => plan.find((d) => !tried.has(d.id) && breaker.allow(d.id));
+  // The probe slots this request claimed: only those are freed when an attempt ends without an answer.
+  const probes = new Set<string>();
+  const admit = (id: string) => {
+    const how = breaker.admit(id);
+    if (how === "probe") probes.add(id);
+    return how !== null;
+  };
+  const release = (id: string) => {
+    if (probes.delete(id)) breaker.release(id);
+  };
+  const nextUntried = () => plan.find((d) => !tried.has(d.id) && admit(d.id));
   let current = nextUntried();
   if (!current) {
     const soonest = Math.min(...plan.map((d) => breaker.availableAt(d.id)));
@@ -86,9 +96,9 @@ export async function executeWithRouting<T>(options: {
   let last: UpstreamFailure | undefined;
   for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
     if (signal.aborted) {
-      // `allow` may have claimed this deployment's half-open probe: unused, it must be freed, or the
+      // `admit` may have claimed this deployment's half-open probe: unused, it must be freed, or the
       // deployment would stay shut out until the process restarts.
-      breaker.release(current.id);
+      release(current.id);
       throw abortError(signal);
     }
     tried.add(current.id);
@@ -97,7 +107,7 @@ export async function executeWithRouting<T>(options: {
       result = await options.attempt(current, attempt);
     } catch (error) {
       // The request itself failed (client gone, body the provider cannot take): the upstream is not to blame.
-      breaker.release(current.id);
+      release(current.id);
       throw error;
     }
     if (result.ok) {
@@ -106,6 +116,8 @@ export async function executeWithRouting<T>(options: {
     }
     last = result.failure;
     // A retryable failure counts against the deployment; any other answer (400, 401, 404) proves it is up.
+    // Either way the probe slot, if this request held it, was used.
+    probes.delete(current.id);
     if (last.retryable) breaker.failure(current.id);
     else breaker.success(current.id);
     if (!last.retryable || attempt === policy.maxAttempts) break;
@@ -117,7 +129,7 @@ export async function executeWithRouting<T>(options: {
     // The only deployment left asks us to wait longer than we ever would: give up rather than hammer it.
     if (last.retryAfterMs !== null && last.retryAfterMs > policy.retryMaxMs) break;
     await sleep(backoffMs(attempt, policy.retryBaseMs, policy.retryMaxMs, last.retryAfterMs), signal);
-    if (!breaker.allow(current.id)) break;
+    if (!admit(current.id)) break;
   }
   const failure = last as UpstreamFailure;
   const headers: Record<string, string> =
