@@ -260,6 +260,25 @@ describe("executeWithRouting", () => {
     expect(breaker.allow("a")).toBe(false);
   });
 
+  it("leaves another request's probe out when its own attempt, let in while the circuit was closed, fails", async () => {
+    const breaker = new CircuitBreaker(1, 10);
+    await expect(
+      executeWithRouting({
+        plan: [dep("a")],
+        breaker,
+        policy: { ...policy, maxAttempts: 1 },
+        signal: never,
+        attempt: async () => {
+          breaker.failure("a", Date.now() - 100);
+          expect(breaker.admit("a")).toBe("probe");
+          return { ok: false, failure: retryable() };
+        },
+      }),
+    ).rejects.toMatchObject({ code: "upstream_error" });
+    // The new cooldown passes; the probe taken meanwhile is still out, so no second one is let in.
+    expect(breaker.allow("a", Date.now() + 1_000)).toBe(false);
+  });
+
   it("gives up at once when the only deployment asks to wait longer than RETRY_MAX_MS", async () => {
     let calls = 0;
     await expect(

@@ -89,9 +89,11 @@ export async function removeMember(deps: AuthDeps, actor: Actor, userId: string,
   }
   await assertNotLastOwner(deps, actor.tenantId, target);
   // Keys first: should revoking one fail (its lock held too long), the member is still there to remove again.
-  const keysRevoked = await revokeUserKeys(deps, actor.tenantId, userId);
+  // Then once more after the membership is gone, for a key the member made while the first pass ran.
+  let keysRevoked = await revokeUserKeys(deps, actor.tenantId, userId);
   await deps.db.forTenant(actor.tenantId).collection("memberships").delete(target.id);
   await revokeUserSessions(deps, userId, [actor.tenantId]);
+  keysRevoked += await revokeUserKeys(deps, actor.tenantId, userId);
   await recordAudit(deps, {
     tenantId: actor.tenantId,
     actor: { type: "user", id: actor.userId },

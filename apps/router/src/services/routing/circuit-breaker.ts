@@ -54,10 +54,11 @@ export class CircuitBreaker {
     if (state) state.probing = false;
   }
 
-  failure(id: string, now = Date.now()): void {
+  /** A retryable failure; `heldProbe`: the caller held the probe slot (false: another caller's probe stays out). */
+  failure(id: string, now = Date.now(), heldProbe = true): void {
     const state = this.states.get(id) ?? { failures: 0, openUntil: 0, probing: false };
     state.failures += 1;
-    state.probing = false;
+    if (heldProbe) state.probing = false;
     if (state.failures >= this.threshold) state.openUntil = now + this.cooldownMs;
     this.states.set(id, state);
   }

@@ -116,9 +116,9 @@ export async function executeWithRouting<T>(options: {
     }
     last = result.failure;
     // A retryable failure counts against the deployment; any other answer (400, 401, 404) proves it is up.
-    // Either way the probe slot, if this request held it, was used.
-    probes.delete(current.id);
-    if (last.retryable) breaker.failure(current.id);
+    // Either way the probe slot, if this request held it, was used; another request's stays out.
+    const heldProbe = probes.delete(current.id);
+    if (last.retryable) breaker.failure(current.id, Date.now(), heldProbe);
     else breaker.success(current.id);
     if (!last.retryable || attempt === policy.maxAttempts) break;
     const fallback = nextUntried();
