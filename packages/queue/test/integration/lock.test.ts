@@ -40,6 +40,19 @@ describe("withLock", () => {
     expect(await withLock(b, key, 10_000, async () => "b")).toEqual({ held: true, value: "b", lost: false });
   });
 
+  it("waits for the lock when asked to, and gives up once the wait is over", async () => {
+    const key = lockKey();
+    await a.set(key, "other-holder", "PX", 10_000);
+    const wait = { waitMs: 100, pollMs: 20 };
+    expect(await withLock(b, key, 10_000, async () => "too soon", wait)).toEqual({ held: false });
+    setTimeout(() => void a.del(key), 50);
+    expect(await withLock(b, key, 10_000, async () => "after it", { waitMs: 2_000, pollMs: 20 })).toEqual({
+      held: true,
+      value: "after it",
+      lost: false,
+    });
+  });
+
   it("frees the lock when the work throws, and passes the error on", async () => {
     const key = lockKey();
     await expect(

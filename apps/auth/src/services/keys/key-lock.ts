@@ -17,14 +17,11 @@ export async function withKeyLock<T>(
   keyId: string,
   work: () => Promise<T>,
 ): Promise<T> {
-  const deadline = Date.now() + KEY_LOCK_WAIT_MS;
-  for (;;) {
-    const locked = await withLock(deps.redis, `cf:auth:key-lock:${keyId}`, KEY_LOCK_MS, work);
-    if (locked.held) return locked.value;
-    if (Date.now() > deadline)
-      throw new AppError("conflict", "This key is being changed by another request; retry", {
-        key_id: keyId,
-      });
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  const locked = await withLock(deps.redis, `cf:auth:key-lock:${keyId}`, KEY_LOCK_MS, work, {
+    waitMs: KEY_LOCK_WAIT_MS,
+    pollMs: 20,
+  });
+  if (!locked.held)
+    throw new AppError("conflict", "This key is being changed by another request; retry", { key_id: keyId });
+  return locked.value;
 }

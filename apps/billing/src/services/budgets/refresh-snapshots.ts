@@ -39,15 +39,24 @@ export async function refreshSnapshot(
     now?: Date;
     skip?: () => Promise<boolean>;
     afterWrite?: () => Promise<void>;
+    /** Try again while another replica holds the period (`withLock`'s wait); default: give up at once. */
+    wait?: { waitMs: number; pollMs: number };
   } = {},
 ): Promise<Locked<boolean>> {
-  const locked = await withLock(deps.redis, snapshotLockKey(tenantId, period), SNAPSHOT_LOCK_MS, async () => {
+  const work = async () => {
     if (await options.skip?.()) return false;
     const totals = await loadPeriodTotals(deps.db, tenantId, period);
     await writeSnapshot(deps.db, tenantId, period, totals, options);
     await options.afterWrite?.();
     return true;
-  });
+  };
+  const locked = await withLock(
+    deps.redis,
+    snapshotLockKey(tenantId, period),
+    SNAPSHOT_LOCK_MS,
+    work,
+    options.wait,
+  );
   if (locked.held && locked.lost)
     deps.logger?.warn(
       { tenant: tenantId, period, lock_ms: SNAPSHOT_LOCK_MS },

@@ -11,19 +11,8 @@ export interface RolloverReport {
   busy: number;
 }
 
-/** Tries a few times, ~200 ms apart, while another replica refreshes the period (which takes milliseconds). */
-async function closeSnapshot(
-  deps: SnapshotDeps,
-  tenantId: string,
-  period: PeriodId,
-  now: Date,
-): Promise<boolean> {
-  for (let attempt = 1; ; attempt++) {
-    if ((await refreshSnapshot(deps, tenantId, period, { close: true, now })).held) return true;
-    if (attempt === 3) return false;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+/** Another replica refreshing the period holds it for milliseconds: tried three times, 200 ms apart. */
+const CLOSE_WAIT = { waitMs: 400, pollMs: 200 };
 
 /**
  * `period_rollover`: for each tenant with usage in the period(s), once the tenant's period has ended, writes
@@ -57,7 +46,8 @@ export async function rolloverPeriods(
         params: { period },
       });
       if (closedAlready) continue;
-      if (await closeSnapshot(deps, tenantId, period, now)) report.closed += 1;
+      if ((await refreshSnapshot(deps, tenantId, period, { close: true, now, wait: CLOSE_WAIT })).held)
+        report.closed += 1;
       else report.busy += 1;
     }
   }
