@@ -1,3 +1,4 @@
+export * from "./lock.ts";
 export * from "./period-anchor.ts";
 export * from "./publish.ts";
 export * from "./records.ts";

@@ -1,5 +1,6 @@
 import { type ApiKeyRow, createCollection, type Db, type TenantRow } from "@cloudfreedom/db";
 import {
+  AppError,
   INVALIDATE_CHANNEL,
   type Invalidation,
   type KeyRecord,
@@ -7,6 +8,7 @@ import {
   type Tier,
 } from "@cloudfreedom/shared";
 import type { Redis } from "ioredis";
+import { withTenantKeyring } from "./lock.ts";
 import { keyRecordOf, loadTenantContext, queueRecordWrite } from "./records.ts";
 import { type KeyringLogger, type ResolvedTier, resolveTier } from "./tier.ts";
 
@@ -24,39 +26,52 @@ async function tenantRow(db: Db, tenantId: string): Promise<TenantRow> {
   return db.operator.collection("tenants").getOne(tenantId);
 }
 
-/** Writes one key's record to Redis and tells every router to drop its cached copy. */
-async function writeAndAnnounce(
+/**
+ * Writes one key's record, from its row and its tenant's as they are inside the tenant's keyring lock, to
+ * Redis, and (`announce`) tells every router to drop its cached copy. Null when the row no longer exists.
+ */
+async function writeKeyRecord(
   deps: KeyringDeps,
-  key: ApiKeyRow,
-  tenant: TenantRow,
-  announce = true,
-): Promise<KeyRecord> {
-  const { tier } = await resolveTier({ db: deps.db, tenantId: tenant.id, tenant, logger: deps.logger });
-  const record = keyRecordOf(await loadTenantContext(deps.db, tenant, tier), key);
-  const now = Date.now();
-  const pipeline = deps.redis.pipeline();
-  queueRecordWrite(pipeline, key.hash, record, now);
-  if (announce) {
-    pipeline.publish(
-      INVALIDATE_CHANNEL,
-      JSON.stringify({ kind: "key", key_hash: key.hash } satisfies Invalidation),
-    );
-  }
-  await pipeline.exec();
-  return record;
+  tenantId: string,
+  keyId: string,
+  announce: boolean,
+): Promise<KeyRecord | null> {
+  return withTenantKeyring(deps.redis, tenantId, async () => {
+    const key = await deps.db
+      .forTenant(tenantId)
+      .collection("api_keys")
+      .getFirst({
+        filter: "id = {:id}",
+        params: { id: keyId },
+      });
+    if (!key) return null;
+    const tenant = await tenantRow(deps.db, tenantId);
+    const { tier } = await resolveTier({ db: deps.db, tenantId, tenant, logger: deps.logger });
+    const record = keyRecordOf(await loadTenantContext(deps.db, tenant, tier), key);
+    const pipeline = deps.redis.pipeline();
+    queueRecordWrite(pipeline, key.hash, record, Date.now());
+    if (announce) {
+      pipeline.publish(
+        INVALIDATE_CHANNEL,
+        JSON.stringify({ kind: "key", key_hash: key.hash } satisfies Invalidation),
+      );
+    }
+    await pipeline.exec();
+    return record;
+  });
 }
 
-/** After a key was created, updated, rotated or revoked: its KeyRecord in Redis + `{kind:"key"}`. */
+/**
+ * After a key was created, updated, rotated or revoked: its KeyRecord in Redis + `{kind:"key"}`. The record is
+ * built from the row as read under the tenant's keyring lock, whatever row the caller holds.
+ */
 export async function publishKey(
   deps: KeyringDeps & { tenantId: string; keyId?: string; key?: ApiKeyRow },
 ): Promise<KeyRecord> {
-  const key =
-    deps.key ??
-    (await deps.db
-      .forTenant(deps.tenantId)
-      .collection("api_keys")
-      .getOne(deps.keyId ?? ""));
-  return writeAndAnnounce(deps, key, await tenantRow(deps.db, deps.tenantId));
+  const keyId = deps.key?.id ?? deps.keyId ?? "";
+  const record = await writeKeyRecord(deps, deps.tenantId, keyId, true);
+  if (!record) throw new AppError("not_found", "API key not found", { key_id: keyId });
+  return record;
 }
 
 export interface TenantPublication {
@@ -81,6 +96,12 @@ export async function publishTenantKeys(
      */
     previousTier?: Tier;
   },
+): Promise<TenantPublication> {
+  return withTenantKeyring(deps.redis, deps.tenantId, () => publishTenantKeysLocked(deps));
+}
+
+async function publishTenantKeysLocked(
+  deps: KeyringDeps & { tenantId: string; previousTier?: Tier },
 ): Promise<TenantPublication> {
   let tenant = await tenantRow(deps.db, deps.tenantId);
   const resolved = await resolveTier({ db: deps.db, tenantId: tenant.id, tenant, logger: deps.logger });
@@ -155,5 +176,5 @@ export async function findKeyByHash(db: Db, keyHash: string): Promise<ApiKeyRow 
 export async function reloadKeyByHash(deps: KeyringDeps & { keyHash: string }): Promise<KeyRecord | null> {
   const key = await findKeyByHash(deps.db, deps.keyHash);
   if (!key) return null;
-  return writeAndAnnounce(deps, key, await tenantRow(deps.db, key.tenant), false);
+  return writeKeyRecord(deps, key.tenant, key.id, false);
 }

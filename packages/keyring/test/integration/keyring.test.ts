@@ -176,6 +176,101 @@ describe("publishing KeyRecords", () => {
   });
 });
 
+/**
+ * `db`, except that one read (every key of a tenant listed, or a tenant row read) waits, once it has read,
+ * until `open()`: `read` resolves at that point, so a test can change the rows behind the reader's back.
+ */
+function pausedAfter(call: "keys listed" | "tenant read") {
+  let open!: () => void;
+  let reached!: () => void;
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  const read = new Promise<void>((resolve) => {
+    reached = resolve;
+  });
+  const pause = <T>(value: T) => {
+    reached();
+    return opened.then(() => value);
+  };
+  const paused: Db = {
+    client: db.client,
+    operator: {
+      collection: ((name: "tenants") => {
+        const rows = db.operator.collection(name);
+        if (call !== "tenant read" || name !== "tenants") return rows;
+        return { ...rows, getOne: (id: string) => rows.getOne(id).then(pause) };
+      }) as Db["operator"]["collection"],
+    },
+    forTenant: (tenantId) => {
+      const scope = db.forTenant(tenantId);
+      return {
+        ...scope,
+        collection: ((name: "api_keys") => {
+          const rows = scope.collection(name);
+          if (call !== "keys listed" || name !== "api_keys") return rows;
+          return {
+            ...rows,
+            listAll: (query: Parameters<typeof rows.listAll>[0]) => rows.listAll(query).then(pause),
+          };
+        }) as typeof scope.collection,
+      };
+    },
+  };
+  return { db: paused, read, open };
+}
+
+describe("concurrent writers of a key's record", () => {
+  const revokeMeanwhile = async (
+    tenantId: string,
+    keyId: string,
+    paused: { read: Promise<void>; open: () => void },
+  ) => {
+    await paused.read;
+    await db
+      .forTenant(tenantId)
+      .collection("api_keys")
+      .update(keyId, { revoked_at: toPbDate(Date.now()) });
+    const revoked = publishKey({ db, redis: redisDb.redis, tenantId, keyId });
+    // Long enough for an unlocked revoke to have written its record before the paused writer goes on.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    paused.open();
+    return revoked;
+  };
+
+  it("a tier refresh that listed a key before it was revoked does not write it back live", async () => {
+    const tenant = await createTenant(
+      { db },
+      { tier: "free", plan: await createPlan({ db }, { tier: "free" }) },
+    );
+    const key = await createApiKey({ db, redis: redisDb.redis }, tenant);
+    await subscribe(tenant.id, "active", "pro");
+    const paused = pausedAfter("keys listed");
+    const refresh = publishTenantKeys({ db: paused.db, redis: redisDb.redis, tenantId: tenant.id });
+    await Promise.all([refresh, revokeMeanwhile(tenant.id, key.row.id, paused)]);
+    expect(await stored(key.hash)).toMatchObject({ key_id: key.row.id, revoked: true, tier: "pro" });
+  });
+
+  it("a reload that read a key before it was revoked does not write it back live", async () => {
+    const tenant = await createTenant({ db });
+    const key = await createApiKey({ db, redis: redisDb.redis }, tenant);
+    await redisDb.redis.del(redisKeys.keyRecord(key.hash));
+    const paused = pausedAfter("tenant read");
+    const reload = reloadKeyByHash({ db: paused.db, redis: redisDb.redis, keyHash: key.hash });
+    await Promise.all([reload, revokeMeanwhile(tenant.id, key.row.id, paused)]);
+    expect(await stored(key.hash)).toMatchObject({ key_id: key.row.id, revoked: true });
+  });
+
+  it("a key whose row is gone is not published", async () => {
+    const tenant = await createTenant({ db });
+    const key = await createApiKey({ db, redis: redisDb.redis }, tenant);
+    await db.forTenant(tenant.id).collection("api_keys").delete(key.row.id);
+    await expect(
+      publishKey({ db, redis: redisDb.redis, tenantId: tenant.id, keyId: key.row.id }),
+    ).rejects.toMatchObject({ code: "not_found" });
+  });
+});
+
 describe("standing budgets and the period anchor in KeyRecords", () => {
   const standing = (tenant: string, scope_type: "tenant" | "user" | "key", scope_id: string, limit: number) =>
     db
