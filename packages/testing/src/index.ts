@@ -1,5 +1,6 @@
 export * from "./emulators/index.ts";
 export * from "./factories.ts";
+export * from "./oidc.ts";
 export * from "./paths.ts";
 export * from "./pocketbase.ts";
 export * from "./processes.ts";

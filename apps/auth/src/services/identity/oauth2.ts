@@ -3,9 +3,12 @@ import { AppError } from "@cloudfreedom/shared";
 import { ClientResponseError } from "pocketbase";
 import type { AuthDeps, ClientInfo } from "../../deps.ts";
 import { recordAudit } from "../audit/record.ts";
+import { revokeUserKeys } from "../keys/manage.ts";
 import { defaultPlan } from "../tenants/plans.ts";
 import { newRecordId, slugFromEmail } from "../tenants/slug.ts";
-import { issueSession, pickTenant } from "./session.ts";
+import { revokeUserSessions } from "../tokens/refresh-tokens.ts";
+import { issueSession, membershipsOfUser, pickTenant } from "./session.ts";
+import { endAccessTokens } from "./sessions-ended.ts";
 
 interface PbProvider {
   name: string;
@@ -58,10 +61,12 @@ export async function logInWithOAuth2(
   },
   client: ClientInfo,
 ) {
+  const startedAt = Date.now();
   let record: unknown;
+  let meta: { isNew?: boolean } | undefined;
   try {
-    ({ record } = await deps.db.client.callRaw((pb) =>
-      pb.send<{ record: unknown }>("/api/collections/users/auth-with-oauth2", {
+    ({ record, meta } = await deps.db.client.callRaw((pb) =>
+      pb.send<{ record: unknown; meta?: { isNew?: boolean } }>("/api/collections/users/auth-with-oauth2", {
         method: "POST",
         body: {
           provider: input.provider,
@@ -80,6 +85,8 @@ export async function logInWithOAuth2(
     throw toAppError(error);
   }
   let user = UserRow.parse(record);
+  if (meta?.isNew === false && (await linkedUnverifiedAccount(deps, user.id, startedAt)))
+    await reclaimAccount(deps, user, input.provider, client);
   const memberships = await createCollection(deps.db.client, "memberships").list({
     perPage: 1,
     filter: deps.db.client.filter("user = {:u}", { u: user.id }),
@@ -95,6 +102,50 @@ export async function logInWithOAuth2(
     metadata: { method: "oauth2", provider: input.provider },
   });
   return issueSession(deps, { user, tenant, membership, client });
+}
+
+/**
+ * Whether this exchange linked the provider to an account whose e-mail was never verified. PocketBase then
+ * resets the account's password and drops every other OAuth2 link (pre-hijacking protection), so the one link
+ * left was made by this call. Sign-up does not verify e-mails, so every account made with a password is such an
+ * account until its first OAuth2 log-in.
+ */
+async function linkedUnverifiedAccount(deps: AuthDeps, userId: string, startedAt: number): Promise<boolean> {
+  const links = await deps.db.client.call((pb) =>
+    pb.collection("_externalAuths").getFullList<{ created: string }>({
+      filter: pb.filter("recordRef = {:id}", { id: userId }),
+      fields: "created",
+    }),
+  );
+  // PocketBase stamps in milliseconds on the same clock; a second of slack for its own transaction.
+  return links.every((link) => Date.parse(link.created.replace(" ", "T")) >= startedAt - 1_000);
+}
+
+/**
+ * The address's owner proved it through the provider, and whoever made the account before (anyone can sign up
+ * with any address) may still hold what it issued: its access and refresh tokens end and its API keys are
+ * revoked, in every tenant, as PocketBase resets its password. Audited in each tenant.
+ */
+async function reclaimAccount(deps: AuthDeps, user: UserRow, provider: string, client: ClientInfo) {
+  await endAccessTokens(deps, user.id);
+  const tenants = (await membershipsOfUser(deps, user.id)).map((m) => m.tenant);
+  await revokeUserSessions(deps, user.id, tenants);
+  for (const tenantId of tenants) {
+    const keysRevoked = await revokeUserKeys(deps, tenantId, user.id);
+    await recordAudit(deps, {
+      tenantId,
+      actor: { type: "user", id: user.id, label: user.email },
+      action: "auth.oauth2_reclaim",
+      target: { type: "user", id: user.id },
+      outcome: "success",
+      client,
+      metadata: { provider, keys_revoked: keysRevoked },
+    });
+  }
+  deps.logger.warn(
+    { user: user.id, tenants: tenants.length },
+    "OAuth2 linked an unverified account: its earlier sessions ended and its keys were revoked",
+  );
 }
 
 async function givePersonalTenant(deps: AuthDeps, user: UserRow): Promise<UserRow> {
