@@ -37,6 +37,8 @@ export const AuthEnv = serviceEnv(4100, {
   /** Login attempts per IP per minute, and failed logins per account per 15 minutes. */
   LOGIN_MAX_PER_IP: Int(20),
   LOGIN_MAX_FAILURES_PER_ACCOUNT: Int(10),
+  /** Sign-ups per IP per hour (each attempt counts, so probing which e-mails have accounts is slow too). */
+  SIGNUP_MAX_PER_IP: Int(20),
   /** API keys created per IP and per user per minute. */
   KEY_CREATE_MAX_PER_IP: Int(30),
   KEY_CREATE_MAX_PER_USER: Int(20),

@@ -101,8 +101,11 @@ export async function startAuth(envOverrides: Record<string, string> = {}): Prom
     env,
     call,
     signUp: async (overrides = {}) => {
+      // Each from its own address, as real sign-ups are: a suite makes more than one IP may (SIGNUP_MAX_PER_IP).
+      const ip = `198.18.${Math.floor(Math.random() * 256)}.${Math.floor(Math.random() * 256)}`;
       const res = await call("POST", "/v1/auth/signup", {
         body: { email: `user-${uniqueSuffix()}@cloudfreedom.test`, password: PASSWORD, ...overrides },
+        headers: { "x-forwarded-for": ip },
       });
       if (res.status !== 201) throw new Error(`sign-up failed: ${res.status} ${JSON.stringify(res.body)}`);
       return res.body as unknown as Session;

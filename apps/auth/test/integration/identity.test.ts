@@ -1,10 +1,15 @@
+import { uniqueSuffix } from "@cloudfreedom/testing";
 import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AuthHarness, PASSWORD, startAuth } from "./harness.ts";
 
 let h: AuthHarness;
 beforeAll(async () => {
-  h = await startAuth({ LOGIN_MAX_FAILURES_PER_ACCOUNT: "3", LOGIN_MAX_PER_IP: "12" });
+  h = await startAuth({
+    LOGIN_MAX_FAILURES_PER_ACCOUNT: "3",
+    LOGIN_MAX_PER_IP: "12",
+    SIGNUP_MAX_PER_IP: "6",
+  });
 });
 afterAll(async () => {
   await h?.stop();
@@ -40,6 +45,27 @@ describe("sign-up", () => {
     expect(again.status).toBe(409);
     expect(again.body).toMatchObject({ code: "conflict", details: { field: "email" } });
     expect((await h.db.operator.collection("tenants").list({ perPage: 1 })).totalItems).toBe(before);
+  });
+
+  it("limits sign-up attempts per IP, a refused e-mail included, and says when to retry", async () => {
+    const from = (ip: string, email = `ip-${uniqueSuffix()}@cloudfreedom.test`) =>
+      h.call("POST", "/v1/auth/signup", {
+        body: { email, password: PASSWORD },
+        headers: { "x-forwarded-for": ip },
+      });
+    const first = await from("192.0.2.77");
+    expect(first.status).toBe(201);
+    // SIGNUP_MAX_PER_IP is 6 here: probing a taken address counts like a sign-up.
+    expect((await from("192.0.2.77", (first.body.user as { email: string }).email)).status).toBe(409);
+    for (let i = 0; i < 4; i++) expect((await from("192.0.2.77")).status).toBe(201);
+    const email = `ip-over-${uniqueSuffix()}@cloudfreedom.test`;
+    const refused = await from("192.0.2.77", email);
+    expect(refused.status).toBe(429);
+    expect(refused.body).toMatchObject({ code: "too_many_attempts", details: { limit: "signup:ip" } });
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+    const users = await h.db.operator.collection("users").list({ perPage: 1, filter: `email = "${email}"` });
+    expect(users.totalItems).toBe(0);
+    expect((await from("192.0.2.78", email)).status).toBe(201);
   });
 
   it.each([

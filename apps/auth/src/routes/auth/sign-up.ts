@@ -12,6 +12,6 @@ export const signUpRoute = defineRoute({
   summary: "Create an account (and a personal tenant on the free plan, or join a tenant with an invitation)",
   body: SignUpBody,
   responses: { 201: { description: "The new session", schema: Session } },
-  errors: ["conflict", "not_found", "forbidden"],
+  errors: ["conflict", "not_found", "forbidden", "too_many_attempts"],
   handle: async (c, deps) => c.json(await signUp(deps, await readJson(c, SignUpBody), client(c, deps)), 201),
 });
