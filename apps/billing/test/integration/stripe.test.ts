@@ -334,4 +334,50 @@ describe("Stripe events out of order, and a second subscription", () => {
     await deliver(h, "customer.subscription.deleted", s.object("canceled"), { created: T + 30 });
     expect(await s.tenant()).toMatchObject({ plan: pro.id, tier: "pro", stripe_subscription_id: other });
   });
+
+  it("a grace that runs out hands the tenant to its other subscription still active, not to the fallback", async () => {
+    const s = await subscriber();
+    const T = now();
+    await deliver(h, "customer.subscription.created", s.object("active"), { created: T });
+    const other = `sub_${uniqueSuffix()}`;
+    const pro = await createPlan(
+      { db: h.db, redis: h.redisDb.redis },
+      {
+        slug: `pro-${uniqueSuffix(6)}`,
+        tier: "pro",
+        stripe_price_id: `price_${uniqueSuffix()}`,
+        monthly_budget_micros: 42_000_000,
+      },
+    );
+    const otherObject = subscriptionObject({
+      id: other,
+      customer: s.customer,
+      price: pro.stripe_price_id,
+      status: "active",
+      tenantId: s.who.tenant.id,
+    });
+    // The customer subscribed again, to another plan, while the first was still paid: mirrored only.
+    await deliver(h, "customer.subscription.created", otherObject, { created: T + 10 });
+    await deliver(h, "invoice.payment_failed", invoiceObject(s.id, s.customer), { created: T + 20 });
+    expect(await s.tenant()).toMatchObject({ plan: team.id, stripe_subscription_id: s.id });
+
+    // The first one's grace runs out: the second still grants its plan, so nothing is downgraded.
+    const pastDue = await h.db
+      .forTenant(s.who.tenant.id)
+      .collection("subscriptions")
+      .getFirst({ filter: "stripe_subscription_id = {:id}", params: { id: s.id } });
+    expect(pastDue).toMatchObject({ status: "past_due" });
+    await h.db
+      .forTenant(s.who.tenant.id)
+      .collection("subscriptions")
+      .update(pastDue?.id ?? "", { grace_until: new Date(Date.now() - 60_000).toISOString() });
+    const downgraded = await expirePaymentGrace(h.deps);
+    expect(await s.tenant()).toMatchObject({ plan: pro.id, tier: "pro", stripe_subscription_id: other });
+    expect(downgraded).toBe(0);
+    const record = JSON.parse((await h.redisDb.redis.get(`cf:key:${s.who.billingKey.hash}`)) ?? "{}");
+    expect(record).toMatchObject({ tier: "pro", tenant_limits: { budget_micros: 42_000_000 } });
+    // Run again: the tenant stays where it is.
+    expect(await expirePaymentGrace(h.deps)).toBe(0);
+    expect(await s.tenant()).toMatchObject({ plan: pro.id, stripe_subscription_id: other });
+  });
 });

@@ -58,7 +58,7 @@ export type SubscriptionOutcome = "applied" | "stale" | "unmapped";
 
 /** The newest other subscription of the tenant that still grants a plan, if any. */
 async function grantingSubscription(
-  deps: SubscriptionDeps,
+  deps: Pick<BillingDeps, "db">,
   tenantId: string,
   except: string,
 ): Promise<SubscriptionRow | null> {
@@ -68,6 +68,27 @@ async function grantingSubscription(
     sort: "-current_period_start",
   });
   return rows.find((row) => GRANTING.has(row.status) && row.plan) ?? null;
+}
+
+/** Where a tenant goes when a subscription stops granting: another one's plan, else a downgrade. */
+export type NextPlan = { plan: PlanRow; successor: SubscriptionRow | null };
+
+/**
+ * The plan a tenant moves to when its subscription `ended` no longer grants (it ended, or its payment grace
+ * ran out): that of its newest other subscription that still grants one, else the downgrade target of `from`
+ * (`successor` null). Null when neither exists.
+ */
+export async function nextPlanAfter(
+  deps: Pick<BillingDeps, "db">,
+  tenantId: string,
+  ended: string,
+  from: PlanRow | null,
+): Promise<NextPlan | null> {
+  const successor = await grantingSubscription(deps, tenantId, ended);
+  const plan = successor ? await planById(deps.db, successor.plan) : null;
+  if (successor && plan) return { plan, successor };
+  const fallback = await fallbackPlan(deps.db, from);
+  return fallback ? { plan: fallback, successor: null } : null;
 }
 
 /** Whether the tenant's current subscription (by its mirrored row) still grants its plan. */
@@ -137,12 +158,10 @@ export async function applySubscription(
   } else if (ENDED.has(status) && current) {
     // Another subscription of the tenant that still grants (one made outside checkout) takes over; else the
     // plan's downgrade target.
-    const successor = await grantingSubscription(deps, tenant.id, sub.id);
-    const next = successor ? await planById(deps.db, successor.plan) : null;
-    const fallback = next ?? (await fallbackPlan(deps.db, plan ?? (await planById(deps.db, tenant.plan))));
-    if (fallback)
-      await applyTenantPlan(deps, tenant, fallback, {
-        stripe_subscription_id: next ? (successor?.stripe_subscription_id ?? "") : "",
+    const next = await nextPlanAfter(deps, tenant.id, sub.id, plan ?? (await planById(deps.db, tenant.plan)));
+    if (next)
+      await applyTenantPlan(deps, tenant, next.plan, {
+        stripe_subscription_id: next.successor?.stripe_subscription_id ?? "",
       });
     else await deps.refreshTenantKeys(tenant.id);
   } else {

@@ -1,10 +1,12 @@
 import { createCollection, pbDateToMs } from "@cloudfreedom/db";
 import type { BillingDeps } from "../../deps.ts";
-import { applyTenantPlan, fallbackPlan, loadTenant, planById } from "../tenants/tenant-plan.ts";
+import { applyTenantPlan, loadTenant, planById } from "../tenants/tenant-plan.ts";
+import { nextPlanAfter } from "./apply-subscription.ts";
 
 /**
  * `payment_grace_expiry`: past-due subscriptions whose grace ended lose what they granted: the tenant moves
- * to its plan's downgrade target (default `free`) and its KeyRecords are refreshed. Stripe keeps retrying the
+ * to the plan of another of its subscriptions that still grants one, else to its plan's downgrade target
+ * (default `free`; counted), and its KeyRecords are refreshed. Stripe keeps retrying the
  * payment; a later `invoice.paid` + `customer.subscription.updated` (active) restores the plan.
  */
 export async function expirePaymentGrace(
@@ -27,11 +29,32 @@ export async function expirePaymentGrace(
     const tenant = await loadTenant(deps.db, row.tenant);
     if (tenant.stripe_subscription_id && tenant.stripe_subscription_id !== row.stripe_subscription_id)
       continue;
-    const fallback = await fallbackPlan(deps.db, await planById(deps.db, row.plan));
-    if (!fallback || tenant.plan === fallback.id) continue;
-    await applyTenantPlan(deps, tenant, fallback);
+    const next = await nextPlanAfter(
+      deps,
+      tenant.id,
+      row.stripe_subscription_id,
+      await planById(deps.db, row.plan),
+    );
+    if (next?.successor) {
+      // Another subscription of the tenant still grants a plan (the customer subscribed again): it takes over.
+      await applyTenantPlan(deps, tenant, next.plan, {
+        stripe_subscription_id: next.successor.stripe_subscription_id,
+      });
+      deps.logger.info(
+        {
+          tenant: tenant.id,
+          plan: next.plan.slug,
+          subscription: row.stripe_subscription_id,
+          successor: next.successor.stripe_subscription_id,
+        },
+        "payment grace ended: the tenant's other subscription takes over",
+      );
+      continue;
+    }
+    if (!next || tenant.plan === next.plan.id) continue;
+    await applyTenantPlan(deps, tenant, next.plan);
     deps.logger.info(
-      { tenant: tenant.id, plan: fallback.slug, subscription: row.stripe_subscription_id },
+      { tenant: tenant.id, plan: next.plan.slug, subscription: row.stripe_subscription_id },
       "payment grace ended: tenant downgraded",
     );
     downgraded += 1;
