@@ -2,6 +2,7 @@ import { type Db, planFromRow, planToRow } from "@cloudfreedom/db";
 import { AppError, type Plan } from "@cloudfreedom/shared";
 import type { BillingDeps } from "../../deps.ts";
 import { planBySlug } from "../tenants/tenant-plan.ts";
+import { refreshPlanTenants } from "./refresh-plan-tenants.ts";
 
 /** Active plans, cheapest first (the pricing page, the admin portal's upgrade screen). */
 export async function listPlans(db: Db, options: { includeInactive?: boolean } = {}): Promise<Plan[]> {
@@ -18,8 +19,9 @@ export async function listPlans(db: Db, options: { includeInactive?: boolean } =
 export type PlanChanges = Partial<Omit<Plan, "slug">>;
 
 /**
- * An operator's edit of a plan. Limits travel inside every KeyRecord, so each tenant on the plan gets its
- * KeyRecords refreshed; tenants keep the plan, only its terms change.
+ * An operator's edit of a plan. Tier and limits travel inside every KeyRecord, so the plan's subscriptions take
+ * its tier and each tenant on the plan gets its KeyRecords (and the tier on its row) refreshed before this
+ * answers; tenants keep the plan, only its terms change.
  */
 export async function updatePlan(
   deps: Pick<BillingDeps, "db" | "refreshTenantKeys" | "logger">,
@@ -31,18 +33,10 @@ export async function updatePlan(
   const merged = { ...planFromRow(row), ...changes, slug };
   const { slug: _unchanged, ...update } = planToRow(merged);
   const saved = await deps.db.operator.collection("plans").update(row.id, update);
-  const tenants = await deps.db.operator
-    .collection("tenants")
-    .listAll({ filter: "plan = {:plan}", params: { plan: row.id } });
-  for (const tenant of tenants) {
-    try {
-      await deps.refreshTenantKeys(tenant.id);
-    } catch (error) {
-      deps.logger.warn(
-        { err: error, tenant: tenant.id },
-        "could not refresh a tenant's keys after a plan change",
-      );
-    }
-  }
+  const refresh = await refreshPlanTenants(deps, saved);
+  deps.logger.info(
+    { plan: slug, ...(row.tier !== saved.tier ? { from: row.tier, to: saved.tier } : {}), ...refresh },
+    "plan updated; its tenants' keys refreshed",
+  );
   return planFromRow(saved);
 }
