@@ -1,4 +1,4 @@
-import type { Db, SubscriptionRow } from "@cloudfreedom/db";
+import type { Db, SubscriptionRow, TenantRow } from "@cloudfreedom/db";
 import { pbDateToMs } from "@cloudfreedom/db";
 import { anchorDayOf } from "@cloudfreedom/shared";
 
@@ -21,14 +21,40 @@ export function periodAnchorDayOf(
 }
 
 /**
- * The anchor day of a tenant's budget periods (DESIGN.md §6): its most recently updated live subscription's,
- * null (calendar months) without one. Billing's periods and the KeyRecords the router admits with both take it
- * from here, so both count spend against the same period.
+ * The subscription that decides for a tenant among `rows`: its current one (billing names it on the tenant row)
+ * when that one is `accepted`, else the most recently updated accepted one. Taking the newest alone let an
+ * update of another subscription (a late event, a plan edit's tier) decide the tenant's tier and periods.
  */
-export async function loadPeriodAnchorDay(db: Db, tenantId: string): Promise<number | null> {
-  const subscription = await db
-    .forTenant(tenantId)
-    .collection("subscriptions")
-    .getFirst({ filter: LIVE_SUBSCRIPTIONS_FILTER, sort: "-updated" });
-  return periodAnchorDayOf(subscription);
+export function decidingSubscription(
+  rows: SubscriptionRow[],
+  tenant: Pick<TenantRow, "stripe_subscription_id">,
+  accepted: (row: SubscriptionRow) => boolean = () => true,
+): SubscriptionRow | null {
+  const current = tenant.stripe_subscription_id;
+  const newestFirst = [...rows].sort((a, b) => (a.updated < b.updated ? 1 : a.updated > b.updated ? -1 : 0));
+  return (
+    (current
+      ? newestFirst.find((row) => row.stripe_subscription_id === current && accepted(row))
+      : undefined) ??
+    newestFirst.find(accepted) ??
+    null
+  );
+}
+
+/** The tenant's live subscriptions (those that may still grant something). */
+export function liveSubscriptions(db: Db, tenantId: string): Promise<SubscriptionRow[]> {
+  return db.forTenant(tenantId).collection("subscriptions").listAll({ filter: LIVE_SUBSCRIPTIONS_FILTER });
+}
+
+/**
+ * The anchor day of a tenant's budget periods (DESIGN.md §6): its deciding live subscription's
+ * (`decidingSubscription`), null (calendar months) without one. Billing's periods and the KeyRecords the router
+ * admits with both take it from here, so both count spend against the same period.
+ */
+export async function loadPeriodAnchorDay(
+  db: Db,
+  tenant: string | Pick<TenantRow, "id" | "stripe_subscription_id">,
+): Promise<number | null> {
+  const row = typeof tenant === "string" ? await db.operator.collection("tenants").getOne(tenant) : tenant;
+  return periodAnchorDayOf(decidingSubscription(await liveSubscriptions(db, row.id), row));
 }

@@ -22,7 +22,7 @@ export async function loadTenantContext(db: Db, tenant: TenantRow, tier: Tier): 
   const [plan, standing, periodAnchorDay] = await Promise.all([
     tenant.plan ? db.operator.collection("plans").getOne(tenant.plan) : null,
     loadStandingLimits(db, tenant.id),
-    loadPeriodAnchorDay(db, tenant.id),
+    loadPeriodAnchorDay(db, tenant),
   ]);
   return { tenant, plan, tier, standing, periodAnchorDay };
 }

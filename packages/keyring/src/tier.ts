@@ -2,7 +2,7 @@ import type { Db, SubscriptionRow, TenantRow } from "@cloudfreedom/db";
 import { pbDateToMs } from "@cloudfreedom/db";
 import type { Tier } from "@cloudfreedom/shared";
 import { metrics } from "@opentelemetry/api";
-import { LIVE_SUBSCRIPTIONS_FILTER } from "./period-anchor.ts";
+import { decidingSubscription, liveSubscriptions } from "./period-anchor.ts";
 
 /** The slice of a pino logger the keyring uses. */
 export interface KeyringLogger {
@@ -37,11 +37,9 @@ export function subscriptionGrantsTier(row: SubscriptionRow, nowMs: number): boo
 }
 
 async function lookupTier(db: Db, tenant: TenantRow, nowMs: number): Promise<ResolvedTier> {
-  const subscriptions = await db
-    .forTenant(tenant.id)
-    .collection("subscriptions")
-    .listAll({ filter: LIVE_SUBSCRIPTIONS_FILTER, sort: "-updated" });
-  const granting = subscriptions.find((row) => subscriptionGrantsTier(row, nowMs));
+  const granting = decidingSubscription(await liveSubscriptions(db, tenant.id), tenant, (row) =>
+    subscriptionGrantsTier(row, nowMs),
+  );
   if (granting) return { tier: granting.tier, source: "subscription" };
   if (tenant.plan) {
     const plan = await db.operator.collection("plans").getOne(tenant.plan);
@@ -51,7 +49,8 @@ async function lookupTier(db: Db, tenant: TenantRow, nowMs: number): Promise<Res
 }
 
 /**
- * A tenant's tier (DESIGN.md §7): its active subscription's, else its plan's, else the tier on the tenant row.
+ * A tenant's tier (DESIGN.md §7): its active subscription's (the current one named on the tenant row first),
+ * else its plan's, else the tier on the tenant row.
  * When the lookup fails the tenant is served as `free`, a warning names the reason and a counter goes up.
  */
 export async function resolveTier(options: {

@@ -85,6 +85,27 @@ describe("resolveTier", () => {
     expect(await resolveTier({ db, tenantId: tenant.id })).toEqual({ tier: "team", source: "subscription" });
   });
 
+  it("takes the tenant's current subscription over another one updated later", async () => {
+    const tenant = await createTenant(
+      { db },
+      { tier: "free", plan: await createPlan({ db }, { tier: "free" }) },
+    );
+    const current = await subscribe(tenant.id, "active", "pro", {
+      stripe_subscription_id: `sub_cur_${tenant.id}`,
+    });
+    const other = await subscribe(tenant.id, "active", "starter", {
+      stripe_subscription_id: `sub_oth_${tenant.id}`,
+    });
+    await db.operator
+      .collection("tenants")
+      .update(tenant.id, { stripe_subscription_id: current.stripe_subscription_id });
+    await db.forTenant(tenant.id).collection("subscriptions").update(other.id, { tier: "team" });
+    expect(await resolveTier({ db, tenantId: tenant.id })).toEqual({ tier: "pro", source: "subscription" });
+    // Once the current one stops granting, the other one does.
+    await db.forTenant(tenant.id).collection("subscriptions").update(current.id, { status: "canceled" });
+    expect(await resolveTier({ db, tenantId: tenant.id })).toEqual({ tier: "team", source: "subscription" });
+  });
+
   it("serves a tenant whose lookup fails as free, warns with the reason and counts it", async () => {
     const warnings: Array<Record<string, unknown>> = [];
     const before = tierFallbackCount();
@@ -277,6 +298,26 @@ describe("standing budgets and the period anchor in KeyRecords", () => {
       .forTenant(tenant)
       .collection("budgets")
       .create({ scope_type, scope_id, period: "default", limit_micros: limit });
+
+  it("anchors the periods on the tenant's current subscription, not on another one updated later", async () => {
+    const tenant = await createTenant(
+      { db },
+      { tier: "pro", plan: await createPlan({ db }, { tier: "pro" }) },
+    );
+    const current = await subscribe(tenant.id, "active", "pro", {
+      stripe_subscription_id: `sub_cur_${tenant.id}`,
+      current_period_start: "2026-03-15 09:30:00.000Z",
+    });
+    const other = await subscribe(tenant.id, "trialing", "pro", {
+      stripe_subscription_id: `sub_oth_${tenant.id}`,
+      current_period_start: "2026-03-03 09:30:00.000Z",
+    });
+    await db.operator
+      .collection("tenants")
+      .update(tenant.id, { stripe_subscription_id: current.stripe_subscription_id });
+    await db.forTenant(tenant.id).collection("subscriptions").update(other.id, { tier: "team" });
+    expect(await loadPeriodAnchorDay(db, tenant.id)).toBe(15);
+  });
 
   it("builds every key's record with the tenant's standing budget, its user's, and the subscription anchor", async () => {
     const plan = await createPlan({ db }, { tier: "pro", monthly_budget_micros: 50_000_000 });
