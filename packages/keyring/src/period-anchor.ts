@@ -1,9 +1,7 @@
 import type { Db, SubscriptionRow, TenantRow } from "@cloudfreedom/db";
 import { pbDateToMs } from "@cloudfreedom/db";
 import { anchorDayOf } from "@cloudfreedom/shared";
-
-/** Subscriptions that may still grant something (a past-due one within its grace period). */
-export const LIVE_SUBSCRIPTIONS_FILTER = "status = 'active' || status = 'trialing' || status = 'past_due'";
+import { decidingSubscription, liveSubscriptions, subscriptionGrantsTier } from "./subscriptions.ts";
 
 /**
  * The anchor day of a subscription's periods: the UTC day of Stripe's billing cycle anchor, else of the day its
@@ -21,34 +19,8 @@ export function periodAnchorDayOf(
 }
 
 /**
- * The subscription that decides for a tenant among `rows`: its current one (billing names it on the tenant row)
- * when that one is `accepted`, else the most recently updated accepted one. Taking the newest alone let an
- * update of another subscription (a late event, a plan edit's tier) decide the tenant's tier and periods.
- */
-export function decidingSubscription(
-  rows: SubscriptionRow[],
-  tenant: Pick<TenantRow, "stripe_subscription_id">,
-  accepted: (row: SubscriptionRow) => boolean = () => true,
-): SubscriptionRow | null {
-  const current = tenant.stripe_subscription_id;
-  const newestFirst = [...rows].sort((a, b) => (a.updated < b.updated ? 1 : a.updated > b.updated ? -1 : 0));
-  return (
-    (current
-      ? newestFirst.find((row) => row.stripe_subscription_id === current && accepted(row))
-      : undefined) ??
-    newestFirst.find(accepted) ??
-    null
-  );
-}
-
-/** The tenant's live subscriptions (those that may still grant something). */
-export function liveSubscriptions(db: Db, tenantId: string): Promise<SubscriptionRow[]> {
-  return db.forTenant(tenantId).collection("subscriptions").listAll({ filter: LIVE_SUBSCRIPTIONS_FILTER });
-}
-
-/**
- * The anchor day of a tenant's budget periods (DESIGN.md §6): its deciding live subscription's
- * (`decidingSubscription`), null (calendar months) without one. Billing's periods and the KeyRecords the router
+ * The anchor day of a tenant's budget periods (DESIGN.md §6): that of the subscription its tier comes from
+ * (`decidingSubscription` of those that grant), else of the deciding live one, null (calendar months) without one. Billing's periods and the KeyRecords the router
  * admits with both take it from here, so both count spend against the same period.
  */
 export async function loadPeriodAnchorDay(
@@ -56,5 +28,11 @@ export async function loadPeriodAnchorDay(
   tenant: string | Pick<TenantRow, "id" | "stripe_subscription_id">,
 ): Promise<number | null> {
   const row = typeof tenant === "string" ? await db.operator.collection("tenants").getOne(tenant) : tenant;
-  return periodAnchorDayOf(decidingSubscription(await liveSubscriptions(db, row.id), row));
+  const live = await liveSubscriptions(db, row.id);
+  const nowMs = Date.now();
+  // The subscription the tier comes from, else (none grants) the one that decides among the live ones.
+  const deciding =
+    decidingSubscription(live, row, (sub) => subscriptionGrantsTier(sub, nowMs)) ??
+    decidingSubscription(live, row);
+  return periodAnchorDayOf(deciding);
 }

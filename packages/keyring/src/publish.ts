@@ -3,7 +3,7 @@ import {
   AppError,
   INVALIDATE_CHANNEL,
   type Invalidation,
-  type KeyRecord,
+  KeyRecord,
   redisKeys,
   type Tier,
 } from "@cloudfreedom/shared";
@@ -28,14 +28,9 @@ async function tenantRow(db: Db, tenantId: string): Promise<TenantRow> {
 
 /**
  * Writes one key's record, from its row and its tenant's as they are inside the tenant's keyring lock, to
- * Redis, and (`announce`) tells every router to drop its cached copy. Null when the row no longer exists.
+ * Redis, and tells every router to drop its cached copy. Null when the row no longer exists.
  */
-async function writeKeyRecord(
-  deps: KeyringDeps,
-  tenantId: string,
-  keyId: string,
-  announce: boolean,
-): Promise<KeyRecord | null> {
+async function writeKeyRecord(deps: KeyringDeps, tenantId: string, keyId: string): Promise<KeyRecord | null> {
   return withTenantKeyring(deps.redis, tenantId, async () => {
     const key = await deps.db
       .forTenant(tenantId)
@@ -50,12 +45,10 @@ async function writeKeyRecord(
     const record = keyRecordOf(await loadTenantContext(deps.db, tenant, tier), key);
     const pipeline = deps.redis.pipeline();
     queueRecordWrite(pipeline, key.hash, record, Date.now());
-    if (announce) {
-      pipeline.publish(
-        INVALIDATE_CHANNEL,
-        JSON.stringify({ kind: "key", key_hash: key.hash } satisfies Invalidation),
-      );
-    }
+    pipeline.publish(
+      INVALIDATE_CHANNEL,
+      JSON.stringify({ kind: "key", key_hash: key.hash } satisfies Invalidation),
+    );
     await pipeline.exec();
     return record;
   });
@@ -69,7 +62,7 @@ export async function publishKey(
   deps: KeyringDeps & { tenantId: string; keyId?: string; key?: ApiKeyRow },
 ): Promise<KeyRecord> {
   const keyId = deps.key?.id ?? deps.keyId ?? "";
-  const record = await writeKeyRecord(deps, deps.tenantId, keyId, true);
+  const record = await writeKeyRecord(deps, deps.tenantId, keyId);
   if (!record) throw new AppError("not_found", "API key not found", { key_id: keyId });
   return record;
 }
@@ -170,11 +163,26 @@ export async function findKeyByHash(db: Db, keyHash: string): Promise<ApiKeyRow 
 }
 
 /**
- * Rebuilds a key's record from PocketBase by hash and rewrites it to Redis (auth's internal resolve, after Redis
- * lost it). Nothing changed, so nothing is announced.
+ * Rebuilds a key's record from PocketBase by hash and writes it to Redis where none is (auth's internal resolve,
+ * after Redis lost it). Nothing changed, so nothing is announced. It takes no lock, so resolves never queue
+ * behind a tenant's republication: a record a locked writer stored meanwhile is newer and stays (`NX`), and one
+ * it stores afterwards overwrites this.
  */
 export async function reloadKeyByHash(deps: KeyringDeps & { keyHash: string }): Promise<KeyRecord | null> {
   const key = await findKeyByHash(deps.db, deps.keyHash);
   if (!key) return null;
-  return writeKeyRecord(deps, key.tenant, key.id, false);
+  const tenant = await tenantRow(deps.db, key.tenant);
+  const { tier } = await resolveTier({ db: deps.db, tenantId: tenant.id, tenant, logger: deps.logger });
+  const record = keyRecordOf(await loadTenantContext(deps.db, tenant, tier), key);
+  const pipeline = deps.redis.pipeline();
+  queueRecordWrite(pipeline, key.hash, record, Date.now(), { onlyIfMissing: true });
+  pipeline.get(redisKeys.keyRecord(key.hash));
+  const results = await pipeline.exec();
+  // What Redis holds now: this record, or the newer one a locked writer stored first.
+  const held = results?.[1]?.[1];
+  if (typeof held === "string" && held !== JSON.stringify(record)) {
+    const parsed = KeyRecord.safeParse(JSON.parse(held));
+    if (parsed.success) return parsed.data;
+  }
+  return record;
 }

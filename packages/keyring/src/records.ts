@@ -55,9 +55,14 @@ export function queueRecordWrite(
   hash: string,
   record: KeyRecord,
   nowMs: number,
+  options: { onlyIfMissing?: boolean } = {},
 ): void {
   const ttl = recordTtlMs(record, nowMs);
   const value = JSON.stringify(record);
-  if (ttl === null) pipeline.set(redisKeys.keyRecord(hash), value);
-  else pipeline.set(redisKeys.keyRecord(hash), value, "PX", ttl);
+  const key = redisKeys.keyRecord(hash);
+  if (ttl === null) {
+    if (options.onlyIfMissing) pipeline.set(key, value, "NX");
+    else pipeline.set(key, value);
+  } else if (options.onlyIfMissing) pipeline.set(key, value, "PX", ttl, "NX");
+  else pipeline.set(key, value, "PX", ttl);
 }

@@ -1,8 +1,7 @@
-import type { Db, SubscriptionRow, TenantRow } from "@cloudfreedom/db";
-import { pbDateToMs } from "@cloudfreedom/db";
+import type { Db, TenantRow } from "@cloudfreedom/db";
 import type { Tier } from "@cloudfreedom/shared";
 import { metrics } from "@opentelemetry/api";
-import { decidingSubscription, liveSubscriptions } from "./period-anchor.ts";
+import { decidingSubscription, liveSubscriptions, subscriptionGrantsTier } from "./subscriptions.ts";
 
 /** The slice of a pino logger the keyring uses. */
 export interface KeyringLogger {
@@ -26,14 +25,6 @@ let fallbacks = 0;
 /** How many tier lookups fell back to `free` in this process (also exported as an OpenTelemetry counter). */
 export function tierFallbackCount(): number {
   return fallbacks;
-}
-
-/** A subscription grants its tier while active or trialing, and while past due within its grace period. */
-export function subscriptionGrantsTier(row: SubscriptionRow, nowMs: number): boolean {
-  if (row.status === "active" || row.status === "trialing") return true;
-  if (row.status !== "past_due") return false;
-  const grace = pbDateToMs(row.grace_until);
-  return grace !== null && grace > nowMs;
 }
 
 async function lookupTier(db: Db, tenant: TenantRow, nowMs: number): Promise<ResolvedTier> {

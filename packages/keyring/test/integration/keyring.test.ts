@@ -22,6 +22,7 @@ import {
   reloadKeyByHash,
   resolveTier,
   tierFallbackCount,
+  withTenantKeyring,
 } from "../../src/index.ts";
 
 let pocketbase: StartedPocketBase;
@@ -282,6 +283,25 @@ describe("concurrent writers of a key's record", () => {
     expect(await stored(key.hash)).toMatchObject({ key_id: key.row.id, revoked: true });
   });
 
+  it("a reload does not queue behind a republication of the tenant holding its keyring lock", async () => {
+    const tenant = await createTenant({ db });
+    const key = await createApiKey({ db, redis: redisDb.redis }, tenant);
+    await redisDb.redis.del(redisKeys.keyRecord(key.hash));
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const holding = withTenantKeyring(redisDb.redis, tenant.id, () => held);
+    // The lock's SET went out first on this connection, so it is held by now.
+    expect(await redisDb.redis.exists(redisKeys.tenant(tenant.id, "keyring-lock"))).toBe(1);
+    const record = await reloadKeyByHash({ db, redis: redisDb.redis, keyHash: key.hash });
+    expect(record).toMatchObject({ key_id: key.row.id, revoked: false });
+    expect(await redisDb.redis.exists(redisKeys.tenant(tenant.id, "keyring-lock"))).toBe(1);
+    release();
+    await holding;
+    expect(await stored(key.hash)).toEqual(record);
+  });
+
   it("a key whose row is gone is not published", async () => {
     const tenant = await createTenant({ db });
     const key = await createApiKey({ db, redis: redisDb.redis }, tenant);
@@ -317,6 +337,13 @@ describe("standing budgets and the period anchor in KeyRecords", () => {
       .update(tenant.id, { stripe_subscription_id: current.stripe_subscription_id });
     await db.forTenant(tenant.id).collection("subscriptions").update(other.id, { tier: "team" });
     expect(await loadPeriodAnchorDay(db, tenant.id)).toBe(15);
+    // The current one past due beyond its grace grants nothing: tier and periods both follow the other one.
+    await db
+      .forTenant(tenant.id)
+      .collection("subscriptions")
+      .update(current.id, { status: "past_due", grace_until: toPbDate(Date.now() - 60_000) });
+    expect(await resolveTier({ db, tenantId: tenant.id })).toEqual({ tier: "team", source: "subscription" });
+    expect(await loadPeriodAnchorDay(db, tenant.id)).toBe(3);
   });
 
   it("builds every key's record with the tenant's standing budget, its user's, and the subscription anchor", async () => {
