@@ -60,6 +60,7 @@ func main() {
 
 	registerBulkRoute(app)
 	registerUsageSums(app)
+	registerOAuth2Reclaim(app)
 
 	// Same commands as app.Start(), registered here so that command errors can be captured:
 	// this PocketBase version exits 0 even when a command (migrate, superuser upsert) fails.

@@ -62,6 +62,8 @@ export const UserRow = BaseRow.extend({
   verified: z.boolean(),
   name: z.string(),
   default_tenant: Relation,
+  /** Hidden: OAuth2 linked the account while its e-mail was unverified; auth still has to reclaim it. */
+  reclaim_pending: z.boolean().optional(),
 });
 export type UserRow = z.infer<typeof UserRow>;
 
@@ -90,6 +92,8 @@ export const ApiKeyRow = BaseRow.extend({
   grace_until: PbDate,
   last_used_at: PbDate,
   rotated_from: Relation,
+  /** The user who made the key (create or rotate); empty for keys made before it was recorded. */
+  created_by: z.string().default(""),
 });
 export type ApiKeyRow = z.infer<typeof ApiKeyRow>;
 

@@ -57,6 +57,7 @@ const key = (id: string, user: string): ApiKeyRow => ({
   grace_until: "",
   last_used_at: "",
   rotated_from: "",
+  created_by: "",
 });
 const context = (overrides: Partial<TenantContext> = {}): TenantContext => ({
   tenant,

@@ -1,3 +1,4 @@
+import { toPbDate } from "@cloudfreedom/db";
 import { createRuntime, parseEnv } from "@cloudfreedom/service-kit";
 import { hashApiKey, KeyRecord, redisKeys } from "@cloudfreedom/shared";
 import { uniqueSuffix } from "@cloudfreedom/testing";
@@ -188,6 +189,39 @@ describe("changing keys", () => {
       body: { grace_period_s: 0 },
     });
     expect(now.body.previous).toMatchObject({ status: "revoked" });
+  });
+
+  it("a rotation cut short after its rows changed is finished when it is tried again", async () => {
+    const owner = await h.signUp();
+    const { key, secret } = await create(owner, { name: "prod" });
+    const rotated = await h.call("POST", `/v1/keys/${key.id}/rotate`, {
+      token: owner.access_token,
+      body: { grace_period_s: 600 },
+    });
+    expect(rotated.status).toBe(201);
+    // As if the old key's record had not been rewritten: live, with no end.
+    const record = redisKeys.keyRecord(await hashApiKey(secret));
+    await h.redisDb.redis.set(record, JSON.stringify({ ...(await stored(secret)), expires_at: null }));
+    const again = await h.call("POST", `/v1/keys/${key.id}/rotate`, { token: owner.access_token, body: {} });
+    expect(again.status).toBe(409);
+    expect((await stored(secret))?.expires_at).toBeGreaterThan(Date.now() + 590_000);
+    expect(await h.redisDb.redis.pttl(record)).toBeGreaterThan(0);
+  });
+
+  it("a removal cut short after a key's row was revoked revokes its record when it is tried again", async () => {
+    const { owner, alice: member } = await team();
+    const { key, secret } = await create(member);
+    // As if an earlier removal had revoked the row and then failed before writing the record.
+    await h.db
+      .forTenant(owner.tenant.id)
+      .collection("api_keys")
+      .update(key.id, { revoked_at: toPbDate(Date.now()) });
+    expect((await stored(secret))?.revoked).toBe(false);
+    const removed = await h.call("DELETE", `/v1/tenant/members/${member.user.id}`, {
+      token: owner.access_token,
+    });
+    expect(removed.status).toBe(204);
+    expect((await stored(secret))?.revoked).toBe(true);
   });
 
   it("revokes at once: the KeyRecord says revoked and the revoke is audited", async () => {

@@ -54,8 +54,11 @@ const keyRecord = async (secret: string) => {
   const raw = await h.redisDb.redis.get(redisKeys.keyRecord(await hashApiKey(secret)));
   return raw === null ? null : KeyRecord.parse(JSON.parse(raw));
 };
-const createKey = async (session: { access_token: string }) => {
-  const res = await h.call("POST", "/v1/keys", { token: session.access_token, body: { name: "ci" } });
+const createKey = async (
+  session: { access_token: string },
+  body: Record<string, unknown> = { name: "ci" },
+) => {
+  const res = await h.call("POST", "/v1/keys", { token: session.access_token, body });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return String(res.body.secret);
 };
@@ -96,7 +99,6 @@ describe("OAuth2 log-in", () => {
     const who = identity();
     const session = (await oauth2(who)).body as unknown as Session;
     const secret = await createKey(session);
-    await nextSecond();
     expect((await oauth2(who)).status).toBe(200);
     expect((await me(session.access_token)).status).toBe(200);
     expect(
@@ -106,13 +108,21 @@ describe("OAuth2 log-in", () => {
   });
 
   it("takes an account pre-created with the owner's e-mail away from whoever created it", async () => {
-    // Someone signs up with the victim's address (never verified), keeps a session and makes a key.
+    // Someone signs up with the victim's address (never verified), keeps a session, makes a key of its own and
+    // a service key of the tenant, and invites another address.
     const email = `victim-${uniqueSuffix()}@cloudfreedom.test`;
     const squatter = await h.signUp({ email });
     const secret = await createKey(squatter);
+    const serviceSecret = await createKey(squatter, { name: "service", user_id: null });
+    const invited = await h.call("POST", "/v1/tenant/invitations", {
+      token: squatter.access_token,
+      body: { email: `accomplice-${uniqueSuffix()}@cloudfreedom.test` },
+    });
+    expect(invited.status, JSON.stringify(invited.body)).toBe(201);
     await nextSecond();
     // The owner of the address logs in with OAuth2: PocketBase links the provider to that account.
-    const owner = await oauth2(identity(email));
+    const ownerIdentity = identity(email);
+    const owner = await oauth2(ownerIdentity);
     expect(owner.status, JSON.stringify(owner.body)).toBe(200);
     expect(owner.body).toMatchObject({ user: { id: squatter.user.id, verified: true } });
 
@@ -124,13 +134,40 @@ describe("OAuth2 log-in", () => {
       401,
     );
     expect(await keyRecord(secret)).toMatchObject({ revoked: true });
+    expect(await keyRecord(serviceSecret)).toMatchObject({ revoked: true });
+    const invitation = await h.db
+      .forTenant(squatter.tenant.id)
+      .collection("invitations")
+      .getOne((invited.body.invitation as { id: string }).id);
+    expect(invitation.revoked_at).not.toBe("");
     const audit = await h.db.forTenant(squatter.tenant.id).collection("audit_logs").listAll({
       filter: "action = 'auth.oauth2_reclaim'",
     });
     expect(audit).toEqual([
-      expect.objectContaining({ outcome: "success", metadata: { provider: "oidc", keys_revoked: 1 } }),
+      expect.objectContaining({
+        outcome: "success",
+        metadata: { provider: "oidc", keys_revoked: 2, invitations_revoked: 1 },
+      }),
     ]);
-    // The owner's own session works.
+    expect((await h.db.operator.collection("users").getOne(squatter.user.id)).reclaim_pending).toBe(false);
+    // The owner's own session works, and a later log-in reclaims nothing more.
     expect((await me(String(owner.body.access_token))).status).toBe(200);
+    expect((await oauth2(ownerIdentity)).status).toBe(200);
+    expect((await me(String(owner.body.access_token))).status).toBe(200);
+  });
+
+  it("finishes a reclaim that was cut short at the next log-in", async () => {
+    const who = identity();
+    const session = (await oauth2(who)).body as unknown as Session;
+    const secret = await createKey(session);
+    // As if the log-in that linked the account had failed after PocketBase flagged it.
+    await h.db.operator.collection("users").update(session.user.id, { reclaim_pending: true });
+    await nextSecond();
+    const again = await oauth2(who);
+    expect(again.status).toBe(200);
+    expect((await me(session.access_token)).status).toBe(401);
+    expect(await keyRecord(secret)).toMatchObject({ revoked: true });
+    expect((await h.db.operator.collection("users").getOne(session.user.id)).reclaim_pending).toBe(false);
+    expect((await me(String(again.body.access_token))).status).toBe(200);
   });
 });

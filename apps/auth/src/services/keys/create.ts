@@ -50,6 +50,7 @@ export async function createKey(deps: AuthDeps, actor: Actor, body: CreateKeyBod
       hash: await hashApiKey(secret),
       prefix: apiKeyDisplayPrefix(secret),
       user,
+      created_by: actor.userId,
     });
   await publishKey({
     db: deps.db,

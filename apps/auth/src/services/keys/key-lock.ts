@@ -2,8 +2,11 @@ import { withLock } from "@cloudfreedom/queue";
 import { AppError } from "@cloudfreedom/shared";
 import type { AuthDeps } from "../../deps.ts";
 
-/** A change of a key takes a few PocketBase round trips; a crashed holder's lock frees itself after this. */
-const KEY_LOCK_MS = 10_000;
+/**
+ * A change of a key takes a few PocketBase round trips and may wait up to 10 s for its tenant's keyring lock
+ * (packages/keyring); a crashed holder's lock frees itself after this.
+ */
+const KEY_LOCK_MS = 30_000;
 /** How long a change waits for another change of the same key before it gives up (409). */
 const KEY_LOCK_WAIT_MS = 5_000;
 

@@ -1,5 +1,5 @@
 import { toPbDate } from "@cloudfreedom/db";
-import { publishKey } from "@cloudfreedom/keyring";
+import { DEAD_KEY_RETENTION_MS, publishKey } from "@cloudfreedom/keyring";
 import { AppError } from "@cloudfreedom/shared";
 import type { AuthDeps, ClientInfo } from "../../deps.ts";
 import { recordAudit } from "../audit/record.ts";
@@ -134,15 +134,42 @@ export async function stripManagerScopes(deps: AuthDeps, tenantId: string, userI
   return changed;
 }
 
-/** Revokes every live key a user holds in a tenant (the user left or was removed). */
-export async function revokeUserKeys(deps: AuthDeps, tenantId: string, userId: string): Promise<number> {
+/**
+ * Revokes the tenant's keys matching `filter` and republishes their records; the number newly revoked. Keys
+ * revoked within the dead-key retention are republished too, so a run cut short (a row revoked, its record not
+ * yet written) is finished by the next: the row alone would no longer be listed as live.
+ */
+async function revokeKeysWhere(
+  deps: AuthDeps,
+  tenantId: string,
+  filter: string,
+  params: Record<string, unknown>,
+): Promise<number> {
   const rows = deps.db.forTenant(tenantId).collection("api_keys");
-  const live = await rows.listAll({ filter: "user = {:user} && revoked_at = ''", params: { user: userId } });
-  for (const key of live) {
+  const keys = await rows.listAll({
+    filter: `(${filter}) && (revoked_at = '' || revoked_at >= {:since})`,
+    params: { ...params, since: toPbDate(Date.now() - DEAD_KEY_RETENTION_MS) },
+  });
+  let revoked = 0;
+  for (const key of keys) {
     await withKeyLock(deps, key.id, async () => {
-      const row = await rows.update(key.id, { revoked_at: toPbDate(Date.now()) });
+      const current = await rows.getOne(key.id);
+      const row = current.revoked_at
+        ? current
+        : await rows.update(key.id, { revoked_at: toPbDate(Date.now()) });
+      if (!current.revoked_at) revoked += 1;
       await publishKey({ db: deps.db, redis: deps.redis, logger: deps.logger, tenantId, key: row });
     });
   }
-  return live.length;
+  return revoked;
+}
+
+/** Revokes every live key a user holds in a tenant (the user left or was removed); the number revoked. */
+export function revokeUserKeys(deps: AuthDeps, tenantId: string, userId: string): Promise<number> {
+  return revokeKeysWhere(deps, tenantId, "user = {:user}", { user: userId });
+}
+
+/** Revokes every live key a user holds or made in a tenant (a service key too); the number revoked. */
+export function revokeKeysOfOrBy(deps: AuthDeps, tenantId: string, userId: string): Promise<number> {
+  return revokeKeysWhere(deps, tenantId, "user = {:user} || created_by = {:user}", { user: userId });
 }

@@ -31,8 +31,17 @@ async function rotateLocked(
 ) {
   const old = await managedKey(deps, actor, id);
   if (old.revoked_at) throw new AppError("conflict", "This key is revoked; create a new one", { key_id: id });
-  if (old.grace_until)
+  if (old.grace_until) {
+    // Written again first: a rotation cut short after the row changed must not leave the old record without its end.
+    await publishKey({
+      db: deps.db,
+      redis: deps.redis,
+      logger: deps.logger,
+      tenantId: actor.tenantId,
+      key: old,
+    });
     throw new AppError("conflict", "This key was already rotated; rotate its successor", { key_id: id });
+  }
   const expires = pbDateToMs(old.expires_at);
   if (expires !== null && expires <= Date.now())
     throw new AppError("conflict", "This key has expired; create a new one", { key_id: id });
@@ -51,6 +60,7 @@ async function rotateLocked(
     budget_micros: old.budget_micros,
     expires_at: old.expires_at,
     rotated_from: old.id,
+    created_by: actor.userId,
   });
   const now = Date.now();
   const retired = await rows.update(
