@@ -96,17 +96,8 @@ export async function publishTenantKeys(
 async function publishTenantKeysLocked(
   deps: KeyringDeps & { tenantId: string; previousTier?: Tier },
 ): Promise<TenantPublication> {
-  let tenant = await tenantRow(deps.db, deps.tenantId);
+  const tenant = await tenantRow(deps.db, deps.tenantId);
   const resolved = await resolveTier({ db: deps.db, tenantId: tenant.id, tenant, logger: deps.logger });
-  let previousTier: Tier | null = null;
-  // A fallback is a lookup failure, not a downgrade: the stored tier is left as it was.
-  const before = deps.previousTier ?? tenant.tier;
-  if (resolved.source !== "fallback" && resolved.tier !== before) {
-    previousTier = before;
-    if (resolved.tier !== tenant.tier)
-      tenant = await deps.db.operator.collection("tenants").update(tenant.id, { tier: resolved.tier });
-    await recordTierChange(deps, tenant.id, previousTier, resolved);
-  }
   const context = await loadTenantContext(deps.db, tenant, resolved.tier);
   const keys = await deps.db.forTenant(tenant.id).collection("api_keys").listAll({});
   const now = Date.now();
@@ -117,7 +108,33 @@ async function publishTenantKeysLocked(
     JSON.stringify({ kind: "tenant", tenant_id: tenant.id } satisfies Invalidation),
   );
   await pipeline.exec();
+  // The tier goes on the row after the records: a row whose tier differs from the resolved one says its
+  // records may not carry it yet (a publication that failed half-way), and callers can publish again.
+  let previousTier: Tier | null = null;
+  // A fallback is a lookup failure, not a downgrade: the stored tier is left as it was.
+  if (resolved.source !== "fallback") {
+    if (resolved.tier !== tenant.tier)
+      await deps.db.operator.collection("tenants").update(tenant.id, { tier: resolved.tier });
+    const before = deps.previousTier ?? tenant.tier;
+    if (resolved.tier !== before) {
+      previousTier = before;
+      await recordTierChange(deps, tenant.id, previousTier, resolved);
+    }
+  }
   return { tier: resolved.tier, source: resolved.source, previousTier, keys: keys.length };
+}
+
+/**
+ * Whether a tenant's KeyRecords may not carry the tier it resolves to now: its row's tier, stored after its
+ * records, differs (a publication cut short). A failed lookup says nothing.
+ */
+export async function tenantKeysStale(
+  deps: Pick<KeyringDeps, "db" | "logger">,
+  tenantId: string,
+): Promise<boolean> {
+  const tenant = await tenantRow(deps.db, tenantId);
+  const resolved = await resolveTier({ db: deps.db, tenantId, tenant, logger: deps.logger });
+  return resolved.source !== "fallback" && resolved.tier !== tenant.tier;
 }
 
 async function recordTierChange(

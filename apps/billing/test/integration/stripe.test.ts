@@ -335,6 +335,36 @@ describe("Stripe events out of order, and a second subscription", () => {
     expect(await s.tenant()).toMatchObject({ plan: pro.id, tier: "pro", stripe_subscription_id: other });
   });
 
+  it("a downgrade whose key refresh failed is published by the next run", async () => {
+    const s = await subscriber();
+    const T = now();
+    await deliver(h, "customer.subscription.created", s.object("active"), { created: T });
+    await deliver(h, "invoice.payment_failed", invoiceObject(s.id, s.customer), { created: T + 20 });
+    const pastDue = await h.db
+      .forTenant(s.who.tenant.id)
+      .collection("subscriptions")
+      .getFirst({ filter: "stripe_subscription_id = {:id}", params: { id: s.id } });
+    await h.db
+      .forTenant(s.who.tenant.id)
+      .collection("subscriptions")
+      .update(pastDue?.id ?? "", { grace_until: new Date(Date.now() - 60_000).toISOString() });
+    const record = async () =>
+      JSON.parse((await h.redisDb.redis.get(`cf:key:${s.who.billingKey.hash}`)) ?? "{}") as { tier?: string };
+    const failing = {
+      ...h.deps,
+      refreshTenantKeys: async () => {
+        throw new Error("Redis went away");
+      },
+    };
+    await expect(expirePaymentGrace(failing)).rejects.toThrow("Redis went away");
+    expect(await s.tenant()).toMatchObject({ plan: free.id });
+    expect((await record()).tier).toBe("team");
+    // The next run finds the tenant moved and its records behind: it publishes them.
+    expect(await expirePaymentGrace(h.deps)).toBe(0);
+    expect((await record()).tier).toBe("free");
+    expect(await s.tenant()).toMatchObject({ plan: free.id, tier: "free" });
+  });
+
   it("a grace that runs out hands the tenant to its other subscription still active, not to the fallback", async () => {
     const s = await subscriber();
     const T = now();

@@ -12,6 +12,7 @@ const NOT_ENDED = "status != 'canceled' && status != 'incomplete_expired'";
 export interface PlanTenantsRefresh {
   /** Tenants whose KeyRecords were republished. */
   refreshed: number;
+  /** Tenants whose refresh failed, and subscriptions whose tier could not be updated (both logged). */
   failed: number;
   /** Subscriptions of the plan whose mirrored tier was brought to the plan's. */
   subscriptions: number;
@@ -56,8 +57,17 @@ export async function refreshPlanTenants(deps: RefreshDeps, plan: PlanRow): Prom
     for (const row of rows) {
       subscribers.add(row.tenant);
       if (row.tier === plan.tier) continue;
-      await deps.db.forTenant(row.tenant).collection("subscriptions").update(row.id, { tier: plan.tier });
-      result.subscriptions += 1;
+      try {
+        await deps.db.forTenant(row.tenant).collection("subscriptions").update(row.id, { tier: plan.tier });
+        result.subscriptions += 1;
+      } catch (error) {
+        // The plan is saved either way; its tenant is still republished below (and counted if that fails).
+        result.failed += 1;
+        deps.logger.warn(
+          { err: error, tenant: row.tenant, subscription: row.id, plan: plan.slug },
+          "could not move a subscription to its plan's new tier",
+        );
+      }
     }
   }
 

@@ -1,12 +1,27 @@
 import { createCollection, pbDateToMs } from "@cloudfreedom/db";
+import { tenantKeysStale } from "@cloudfreedom/keyring";
 import type { BillingDeps } from "../../deps.ts";
 import { applyTenantPlan, loadTenant, planById } from "../tenants/tenant-plan.ts";
 import { nextPlanAfter } from "./apply-subscription.ts";
 
+/** Publishes a tenant's KeyRecords again when they may not carry its tier (`tenantKeysStale`). */
+async function republishIfStale(
+  deps: Pick<BillingDeps, "db" | "refreshTenantKeys" | "logger">,
+  tenantId: string,
+) {
+  if (!(await tenantKeysStale(deps, tenantId))) return;
+  deps.logger.warn(
+    { tenant: tenantId },
+    "payment grace: the tenant's keys missed its plan change; publishing again",
+  );
+  await deps.refreshTenantKeys(tenantId);
+}
+
 /**
  * `payment_grace_expiry`: past-due subscriptions whose grace ended lose what they granted: the tenant moves
  * to the plan of another of its subscriptions that still grants one, else to its plan's downgrade target
- * (default `free`; counted), and its KeyRecords are refreshed. Stripe keeps retrying the
+ * (default `free`; counted), and its KeyRecords are refreshed; a tenant moved by an earlier run whose refresh
+ * failed is published again (`tenantKeysStale`). Stripe keeps retrying the
  * payment; a later `invoice.paid` + `customer.subscription.updated` (active) restores the plan.
  */
 export async function expirePaymentGrace(
@@ -27,8 +42,10 @@ export async function expirePaymentGrace(
     const grace = row ? pbDateToMs(row.grace_until) : null;
     if (row?.status !== "past_due" || grace === null || grace > now.getTime()) continue;
     const tenant = await loadTenant(deps.db, row.tenant);
-    if (tenant.stripe_subscription_id && tenant.stripe_subscription_id !== row.stripe_subscription_id)
+    if (tenant.stripe_subscription_id && tenant.stripe_subscription_id !== row.stripe_subscription_id) {
+      await republishIfStale(deps, tenant.id);
       continue;
+    }
     const next = await nextPlanAfter(
       deps,
       tenant.id,
@@ -51,7 +68,12 @@ export async function expirePaymentGrace(
       );
       continue;
     }
-    if (!next || tenant.plan === next.plan.id) continue;
+    if (!next) continue;
+    if (tenant.plan === next.plan.id) {
+      // Moved by an earlier run whose key refresh may have failed: its records may still carry the paid tier.
+      await republishIfStale(deps, tenant.id);
+      continue;
+    }
     await applyTenantPlan(deps, tenant, next.plan);
     deps.logger.info(
       { tenant: tenant.id, plan: next.plan.slug, subscription: row.stripe_subscription_id },

@@ -33,9 +33,9 @@ export async function fallbackPlan(db: Db, from: PlanRow | null): Promise<PlanRo
 }
 
 /**
- * Puts a tenant on a plan (its tier follows, in the same update), then refreshes its KeyRecords so routers
- * admit with the new limits at once; the refresh audits the tier change against the tier before. Returns
- * true when something changed.
+ * Puts a tenant on a plan, then refreshes its KeyRecords so routers admit with the new limits at once; the
+ * refresh stores the tier on the row after the records (`tenantKeysStale` reads a difference as records to
+ * publish again) and audits the change against the tier before. Returns true when something changed.
  */
 export async function applyTenantPlan(
   deps: { db: Db; refreshTenantKeys: RefreshTenantKeys },
@@ -45,7 +45,6 @@ export async function applyTenantPlan(
 ): Promise<boolean> {
   const changes = {
     ...(tenant.plan !== plan.id ? { plan: plan.id } : {}),
-    ...(tenant.tier !== plan.tier ? { tier: plan.tier } : {}),
     ...(extra.stripe_customer_id && tenant.stripe_customer_id !== extra.stripe_customer_id
       ? { stripe_customer_id: extra.stripe_customer_id }
       : {}),
