@@ -61,7 +61,13 @@ describe("sign-up", () => {
     const email = `ip-over-${uniqueSuffix()}@cloudfreedom.test`;
     const refused = await from("192.0.2.77", email);
     expect(refused.status).toBe(429);
-    expect(refused.body).toMatchObject({ code: "too_many_attempts", details: { limit: "signup:ip" } });
+    expect(refused.body).toMatchObject({
+      code: "too_many_attempts",
+      message: expect.stringMatching(
+        /^Too many sign-ups from this address: at most 6 per hour \(SIGNUP_MAX_PER_IP\)/,
+      ),
+      details: { limit: "signup:ip", max: 6, window_s: 3600 },
+    });
     expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
     const users = await h.db.operator.collection("users").list({ perPage: 1, filter: `email = "${email}"` });
     expect(users.totalItems).toBe(0);
@@ -261,6 +267,15 @@ describe("log-in and tokens", () => {
   it("lists no OAuth2 provider when PocketBase has none configured", async () => {
     const res = await h.call("GET", "/v1/auth/oauth2/providers");
     expect(res).toMatchObject({ status: 200, body: { enabled: false, providers: [] } });
+    const login = await h.call("POST", "/v1/auth/oauth2", {
+      body: { provider: "google", code: "x", code_verifier: "y", redirect_url: "http://localhost/cb" },
+    });
+    expect(login.status).toBe(400);
+    expect(login.body).toMatchObject({
+      code: "validation_failed",
+      message: expect.stringContaining("not set up"),
+      details: { field: "provider" },
+    });
   });
 
   // Listing builds the authorization URL locally; the code exchange would reach the provider, so it is not run here.

@@ -93,6 +93,15 @@ describe("OAuth2 log-in", () => {
     expect(reused.body).toMatchObject({ code: "invalid_credentials", details: { provider: "oidc" } });
     const unknown = await oauth2(identity(), "code_never_issued");
     expect(unknown.status).toBe(401);
+    const disabled = await h.call("POST", "/v1/auth/oauth2", {
+      body: { provider: "google", code, code_verifier: "v".repeat(43), redirect_url: "http://localhost/cb" },
+    });
+    expect(disabled.status).toBe(400);
+    expect(disabled.body).toMatchObject({
+      code: "validation_failed",
+      message: expect.stringContaining("/v1/auth/oauth2/providers"),
+      details: { field: "provider" },
+    });
   });
 
   it("keeps the sessions and keys of an account that logs in with OAuth2 again", async () => {

@@ -6,6 +6,7 @@ import { buildOpenApi } from "../../src/openapi/document.ts";
 import { ROUTES } from "../../src/routes/index.ts";
 import { settingsToRow } from "../../src/services/keys/settings.ts";
 import { keyStatus } from "../../src/services/keys/view.ts";
+import { addressSubject } from "../../src/services/security/rate-limit.ts";
 import {
   assertValidSlug,
   newRecordId,
@@ -97,6 +98,20 @@ describe("client IP", () => {
   it("takes the entry the nearest trusted proxy appended, not the client's own", async () => {
     expect(await ipOf(1, "6.6.6.6, 203.0.113.9")).toBe("203.0.113.9");
     expect(await ipOf(2, "6.6.6.6, 203.0.113.9, 10.0.0.2")).toBe("203.0.113.9");
+  });
+});
+
+describe("the subject of a per-address limit", () => {
+  it.each([
+    ["203.0.113.5", "203.0.113.5"],
+    ["2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"],
+    ["2001:db8:1:2:ffff::9", "2001:db8:1:2::/64"],
+    ["2001:db8::1", "2001:db8:0:0::/64"],
+    ["::ffff:198.51.100.7", "198.51.100.7"],
+    ["fe80::1%eth0", "fe80:0:0:0::/64"],
+    ["::1", "0:0:0:0::/64"],
+  ])("counts %s as %s", (ip, subject) => {
+    expect(addressSubject(ip)).toBe(subject);
   });
 });
 

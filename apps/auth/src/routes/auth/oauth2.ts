@@ -22,7 +22,7 @@ export const oauth2LogInRoute = defineRoute({
   summary: "Complete an OAuth2 login with the provider's code (PocketBase exchanges it)",
   body: OAuth2Body,
   responses: { 200: { description: "A session", schema: Session } },
-  errors: ["invalid_credentials"],
+  errors: ["invalid_credentials", "validation_failed"],
   handle: async (c, deps) =>
     c.json(await logInWithOAuth2(deps, await readJson(c, OAuth2Body), client(c, deps))),
 });

@@ -2,7 +2,7 @@ import { createCollection } from "@cloudfreedom/db";
 import { AppError } from "@cloudfreedom/shared";
 import type { AuthDeps, ClientInfo } from "../../deps.ts";
 import { recordAudit } from "../audit/record.ts";
-import { clearLimit, hitLimit } from "../security/rate-limit.ts";
+import { addressSubject, clearLimit, hitLimit } from "../security/rate-limit.ts";
 import { issueSession, pickTenant } from "./session.ts";
 import { verifyPassword } from "./verify-password.ts";
 
@@ -26,12 +26,16 @@ export async function logIn(deps: AuthDeps, input: LogInInput, client: ClientInf
     subject: email,
     max: deps.env.LOGIN_MAX_FAILURES_PER_ACCOUNT,
     windowMs: FAILURE_WINDOW_MS,
+    what: "failed log-ins of this account",
+    setting: "LOGIN_MAX_FAILURES_PER_ACCOUNT",
   };
   await hitLimit(deps.redis, {
     name: "login:ip",
-    subject: client.ip,
+    subject: addressSubject(client.ip),
     max: deps.env.LOGIN_MAX_PER_IP,
     windowMs: 60_000,
+    what: "log-ins from this address",
+    setting: "LOGIN_MAX_PER_IP",
   });
   // Counted before the password is checked, atomically, so guesses sent in parallel cannot all pass the
   // check before any is counted; a successful login clears the count.

@@ -61,6 +61,16 @@ export async function logInWithOAuth2(
   },
   client: ClientInfo,
 ) {
+  const { providers } = await listOAuth2Providers(deps);
+  if (!providers.some((p) => p.name === input.provider)) {
+    throw new AppError(
+      "validation_failed",
+      providers.length === 0
+        ? "OAuth2 log-in is not set up: enable a provider on PocketBase's users collection (OAuth2 settings)"
+        : `provider: "${input.provider}" is not enabled; GET /v1/auth/oauth2/providers lists those that are`,
+      { field: "provider" },
+    );
+  }
   let record: unknown;
   try {
     ({ record } = await deps.db.client.callRaw((pb) =>

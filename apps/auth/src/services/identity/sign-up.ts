@@ -3,7 +3,7 @@ import { AppError } from "@cloudfreedom/shared";
 import type { AuthDeps, ClientInfo } from "../../deps.ts";
 import { recordAudit } from "../audit/record.ts";
 import { findOpenInvitation } from "../invitations/find.ts";
-import { hitLimit } from "../security/rate-limit.ts";
+import { addressSubject, hitLimit } from "../security/rate-limit.ts";
 import { assertSeatAvailable, defaultPlan } from "../tenants/plans.ts";
 import { assertValidSlug, newRecordId, slugFromEmail } from "../tenants/slug.ts";
 import { issueSession } from "./session.ts";
@@ -37,9 +37,11 @@ function explainConflict(error: unknown): unknown {
 export async function signUp(deps: AuthDeps, input: SignUpInput, client: ClientInfo) {
   await hitLimit(deps.redis, {
     name: "signup:ip",
-    subject: client.ip,
+    subject: addressSubject(client.ip),
     max: deps.env.SIGNUP_MAX_PER_IP,
     windowMs: 3_600_000,
+    what: "sign-ups from this address",
+    setting: "SIGNUP_MAX_PER_IP",
   });
   const email = input.email.trim().toLowerCase();
   const invitation = input.invitation_token

@@ -4,7 +4,7 @@ import type { AuthDeps, ClientInfo } from "../../deps.ts";
 import { recordAudit } from "../audit/record.ts";
 import { membershipOf } from "../identity/session.ts";
 import { type Actor, isManager } from "../members/roles.ts";
-import { hitLimit } from "../security/rate-limit.ts";
+import { addressSubject, hitLimit } from "../security/rate-limit.ts";
 import type { CreateKeyBody } from "./schema.ts";
 import { assertScopesAllowed, defaultScopes, settingsToRow } from "./settings.ts";
 import { keyView } from "./view.ts";
@@ -27,15 +27,19 @@ async function ownerOf(deps: AuthDeps, actor: Actor, userId: string | null | und
 export async function createKey(deps: AuthDeps, actor: Actor, body: CreateKeyBody, client: ClientInfo) {
   await hitLimit(deps.redis, {
     name: "key-create:ip",
-    subject: client.ip,
+    subject: addressSubject(client.ip),
     max: deps.env.KEY_CREATE_MAX_PER_IP,
     windowMs: 60_000,
+    what: "keys created from this address",
+    setting: "KEY_CREATE_MAX_PER_IP",
   });
   await hitLimit(deps.redis, {
     name: "key-create:user",
     subject: actor.userId,
     max: deps.env.KEY_CREATE_MAX_PER_USER,
     windowMs: 60_000,
+    what: "keys created by this user",
+    setting: "KEY_CREATE_MAX_PER_USER",
   });
   assertScopesAllowed(actor, body.scopes);
   const user = await ownerOf(deps, actor, body.user_id);
