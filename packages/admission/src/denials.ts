@@ -14,6 +14,12 @@ export interface DenialContext {
   scopeIds: { tenant: string; user: string | null; key: string };
 }
 
+/** Amounts side by side, each with as many decimals as the most precise needs (at least 2), so they compare. */
+function sameDecimals(micros: number[]): string[] {
+  const decimals = Math.max(2, ...micros.map((m) => formatMicros(m, 0).split(".")[1]?.length ?? 0));
+  return micros.map((m) => formatMicros(m, decimals));
+}
+
 /** OpenAI SDKs retry 429s unless told not to; a spent budget or query allowance will not heal in seconds. */
 const NO_RETRY = { "x-should-retry": "false" };
 
@@ -32,12 +38,17 @@ export function denialError(denial: Denial, ctx: DenialContext): AppError {
           : ctx.scopeIds.key;
     const whose =
       denial.scope === "tenant" ? "The tenant's" : denial.scope === "user" ? "Your user's" : "This API key's";
+    const [limit, spent, reserved, requested] = sameDecimals([
+      denial.limit,
+      denial.spent,
+      denial.reserved,
+      ctx.requestedMicros,
+    ]);
     return new AppError(
       "budget_exceeded",
-      `${whose} budget for ${ctx.period} cannot cover this request: of ${formatMicros(denial.limit)}, ` +
-        `${formatMicros(denial.spent)} is spent and ${formatMicros(denial.reserved)} is held by requests in flight, ` +
-        `and this request may cost up to ${formatMicros(ctx.requestedMicros)}. Lower max_tokens, raise the budget, ` +
-        `or wait for ${endsAt}.`,
+      `${whose} budget for ${ctx.period} cannot cover this request: of ${limit}, ${spent} is spent and ` +
+        `${reserved} is held by requests in flight, and this request may cost up to ${requested}. ` +
+        `Lower max_tokens, raise the budget, or wait for ${endsAt}.`,
       {
         scope: denial.scope,
         scope_id: scopeId,

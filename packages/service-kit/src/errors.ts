@@ -5,11 +5,36 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import "./context.ts";
 
+/** The value at `path` in `input`, or undefined. */
+function valueAt(input: unknown, path: PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (value === null || typeof value !== "object") return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+/**
+ * zod's message, said plainly where it is not: a field that is missing is "required" (a coerced number would
+ * say "received NaN"), a number that is not one quotes what came, a date-time gives an example.
+ */
+function issueMessage(issue: z.core.$ZodIssue, input: unknown, hasInput: boolean): string {
+  const value = hasInput ? valueAt(input, issue.path) : undefined;
+  if (issue.code === "invalid_type") {
+    if (hasInput && value === undefined) return "required";
+    if (issue.expected === "number" && typeof value === "string") return `expected a number, got "${value}"`;
+  }
+  if (issue.code === "invalid_format" && issue.format === "datetime")
+    return `expected an ISO 8601 date-time such as 2026-12-01T00:00:00Z${typeof value === "string" ? `, got "${value}"` : ""}`;
+  return issue.message;
+}
+
 /** A zod failure as a `validation_failed` AppError whose message and details name each bad field. */
-export function validationError(error: z.ZodError, where = "body"): AppError {
+export function validationError(error: z.ZodError, where = "body", ...input: [unknown?]): AppError {
   const issues = error.issues.map((issue) => ({
     field: issue.path.map(String).join(".") || where,
-    message: issue.message,
+    message: issueMessage(issue, input[0], input.length > 0),
   }));
   const message = issues.map((i) => `${i.field}: ${i.message}`).join("; ");
   return new AppError("validation_failed", `Invalid ${where}: ${message}`, {

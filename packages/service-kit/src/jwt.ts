@@ -46,6 +46,12 @@ export function jwtAuth(options: JwtAuthOptions): MiddlewareHandler {
       if (error instanceof joseErrors.JWTExpired)
         throw new AppError("token_expired", "Access token expired; refresh it");
       if (error instanceof joseErrors.JOSEError && !(error instanceof joseErrors.JWKSTimeout)) {
+        // Not a JWT at all: most often an API key sent where a user's session is wanted.
+        if (token.split(".").length !== 3)
+          throw new AppError(
+            "unauthorized",
+            "Expected an access token (the JWT that POST /v1/auth/login answers), not an API key or other secret",
+          );
         throw new AppError("unauthorized", "Invalid access token");
       }
       throw new AppError(

@@ -38,6 +38,6 @@ export function parseWith<Schema extends z.ZodType>(
   where: string,
 ): z.infer<Schema> {
   const result = schema.safeParse(value);
-  if (!result.success) throw validationError(result.error, where);
+  if (!result.success) throw validationError(result.error, where, value);
   return result.data;
 }

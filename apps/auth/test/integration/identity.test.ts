@@ -252,6 +252,17 @@ describe("log-in and tokens", () => {
     expect((await h.call("GET", "/v1/me", { token: String(fresh.body.access_token) })).status).toBe(200);
   });
 
+  it("says an API key is not an access token", async () => {
+    const session = await h.signUp();
+    const key = await h.call("POST", "/v1/keys", { token: session.access_token, body: { name: "k" } });
+    const res = await h.call("GET", "/v1/me", { token: String(key.body.secret) });
+    expect(res.status).toBe(401);
+    expect(res.body).toMatchObject({
+      code: "unauthorized",
+      message: expect.stringContaining("not an API key"),
+    });
+  });
+
   it("tells the caller who they are", async () => {
     const session = await h.signUp();
     const me = await h.call("GET", "/v1/me", { token: session.access_token });

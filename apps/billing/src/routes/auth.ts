@@ -51,7 +51,11 @@ export function billingAuth(deps: BillingDeps, options: AuthOptions = {}): Middl
     }
     const record = await resolveApiKey(deps.redis, token);
     if (!record.scopes.includes("billing") && !record.scopes.includes("admin")) {
-      throw new AppError("forbidden", 'This API key lacks the "billing" scope', { scope: "billing" });
+      throw new AppError(
+        "forbidden",
+        'This API key lacks the "billing" scope; use a key created with "scopes" including "billing" (or an access token)',
+        { scope: "billing" },
+      );
     }
     c.set("principal", {
       kind: "key",

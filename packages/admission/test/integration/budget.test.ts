@@ -205,7 +205,7 @@ describe("budget denials", () => {
       },
     });
     expect((denied as Error).message).toContain(
-      "of 0.01, 0.00 is spent and 0.008 is held by requests in flight, and this request may cost up to 0.003",
+      "of 0.010, 0.000 is spent and 0.008 is held by requests in flight, and this request may cost up to 0.003",
     );
     await gate.settle([settlement(held, 5_000, 1)]);
     const second = await gate.reserve(request(who, { micros: 3_000, tokens: 1 }, limits));

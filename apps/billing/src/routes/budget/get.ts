@@ -26,6 +26,12 @@ export function registerBudgetGet(app: Hono, deps: BillingDeps): void {
     const principal = c.get("principal");
     const query = readQuery(c, BudgetQuery);
     const tenantId = tenantOf(principal, query.tenant_id);
-    return c.json(await readBudget(deps, { tenantId, ...scopesFor(principal, query) }));
+    return c.json(
+      await readBudget(deps, {
+        tenantId,
+        ...scopesFor(principal, query),
+        asked: { userId: query.user_id, keyId: query.key_id },
+      }),
+    );
   });
 }

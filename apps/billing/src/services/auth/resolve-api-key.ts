@@ -17,7 +17,11 @@ export async function resolveApiKey(redis: Redis, secret: string, now = Date.now
       "Cannot verify API keys right now (key store unreachable); retry shortly",
     );
   }
-  if (stored === null) throw new AppError("invalid_api_key", "Invalid API key");
+  if (stored === null)
+    throw new AppError(
+      "invalid_api_key",
+      "Invalid credentials: not a known API key, access token or operator token",
+    );
   let parsed: ReturnType<typeof KeyRecord.safeParse>;
   try {
     parsed = KeyRecord.safeParse(JSON.parse(stored));

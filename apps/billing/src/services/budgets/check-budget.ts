@@ -106,7 +106,7 @@ export async function checkBudget(
   if (!tier.allowed) {
     throw new AppError(
       "model_access_restricted",
-      `The model "${model.model_id}" ${tier.reason}; your tier is ${caller.tier}.`,
+      `Model access restricted: "${model.model_id}" ${tier.reason.charAt(0).toLowerCase()}${tier.reason.slice(1)}; your tier is ${caller.tier}.`,
       {
         model_id: model.model_id,
         user_tier: caller.tier,

@@ -1,5 +1,6 @@
 import { readPeriodCounters, type ScopeCounters } from "@cloudfreedom/admission";
 import { loadStandingLimits } from "@cloudfreedom/keyring";
+import { AppError } from "@cloudfreedom/shared";
 import type { BillingDeps } from "../../deps.ts";
 import { loadTenant, planById } from "../tenants/tenant-plan.ts";
 import { loadPeriodTotals } from "./period-totals.ts";
@@ -53,7 +54,13 @@ function scope(
  */
 export async function readBudget(
   deps: Pick<BillingDeps, "db" | "redis" | "admission" | "periods">,
-  input: { tenantId: string; userId: string | null; keyId: string | null },
+  input: {
+    tenantId: string;
+    userId: string | null;
+    keyId: string | null;
+    /** Ids the caller named (`user_id`, `key_id` of the query): one this tenant does not have is a 404. */
+    asked?: { userId?: string | undefined; keyId?: string | undefined };
+  },
 ): Promise<BudgetView> {
   const tenant = await loadTenant(deps.db, input.tenantId);
   const [plan, standing, bounds] = await Promise.all([
@@ -67,6 +74,16 @@ export async function readBudget(
         .collection("api_keys")
         .getFirst({ filter: "id = {:id}", params: { id: input.keyId } })
     : null;
+  if (input.asked?.keyId && !key)
+    throw new AppError("not_found", `No key ${input.asked.keyId} in this tenant`, { field: "key_id" });
+  if (
+    input.asked?.userId &&
+    !(await deps.db
+      .forTenant(tenant.id)
+      .collection("memberships")
+      .getFirst({ filter: "user = {:id}", params: { id: input.asked.userId } }))
+  )
+    throw new AppError("not_found", `No member ${input.asked.userId} in this tenant`, { field: "user_id" });
 
   let live = true;
   let counters: {
