@@ -10,7 +10,11 @@ import "github.com/pocketbase/pocketbase/core"
 // reclaim that fails half-way.
 func registerOAuth2Reclaim(app core.App) {
 	app.OnRecordAuthWithOAuth2Request("users").BindFunc(func(e *core.RecordAuthWithOAuth2RequestEvent) error {
-		if e.Record != nil && !e.Record.Verified() {
+		// A record linking a provider while logged in as itself proved it holds the account (PocketBase keeps its
+		// password then too).
+		self := e.Auth != nil && e.Record != nil && e.Auth.Id == e.Record.Id &&
+			e.Auth.Collection().Id == e.Record.Collection().Id
+		if e.Record != nil && !e.Record.Verified() && !self {
 			e.Record.Set("reclaim_pending", true)
 		}
 		return e.Next()

@@ -22,6 +22,16 @@ export function publishInvalidation(redis: Redis, message: Invalidation): Promis
   return redis.publish(INVALIDATE_CHANNEL, JSON.stringify(message));
 }
 
+/**
+ * A pipeline's `exec` resolves even when its commands failed (a read-only replica after a failover, a full
+ * Redis): the first failure is thrown, so nothing is taken as published that was not.
+ */
+function assertAllWritten(results: Array<[Error | null, unknown]> | null): void {
+  const failed = results?.find(([error]) => error !== null)?.[0];
+  if (failed) throw failed;
+  if (results === null) throw new Error("Redis discarded the KeyRecord writes");
+}
+
 async function tenantRow(db: Db, tenantId: string): Promise<TenantRow> {
   return db.operator.collection("tenants").getOne(tenantId);
 }
@@ -49,7 +59,7 @@ async function writeKeyRecord(deps: KeyringDeps, tenantId: string, keyId: string
       INVALIDATE_CHANNEL,
       JSON.stringify({ kind: "key", key_hash: key.hash } satisfies Invalidation),
     );
-    await pipeline.exec();
+    assertAllWritten(await pipeline.exec());
     return record;
   });
 }
@@ -98,6 +108,13 @@ async function publishTenantKeysLocked(
 ): Promise<TenantPublication> {
   const tenant = await tenantRow(deps.db, deps.tenantId);
   const resolved = await resolveTier({ db: deps.db, tenantId: tenant.id, tenant, logger: deps.logger });
+  // A failed lookup is not a downgrade: every key of the tenant is left as it was, and the caller retries.
+  if (resolved.source === "fallback")
+    throw new AppError(
+      "service_unavailable",
+      "Could not read the tenant's subscription and plan; its keys were left as they were. Retry shortly",
+      { tenant_id: tenant.id },
+    );
   const context = await loadTenantContext(deps.db, tenant, resolved.tier);
   const keys = await deps.db.forTenant(tenant.id).collection("api_keys").listAll({});
   const now = Date.now();
@@ -107,19 +124,16 @@ async function publishTenantKeysLocked(
     INVALIDATE_CHANNEL,
     JSON.stringify({ kind: "tenant", tenant_id: tenant.id } satisfies Invalidation),
   );
-  await pipeline.exec();
+  assertAllWritten(await pipeline.exec());
   // The tier goes on the row after the records: a row whose tier differs from the resolved one says its
   // records may not carry it yet (a publication that failed half-way), and callers can publish again.
+  if (resolved.tier !== tenant.tier)
+    await deps.db.operator.collection("tenants").update(tenant.id, { tier: resolved.tier });
   let previousTier: Tier | null = null;
-  // A fallback is a lookup failure, not a downgrade: the stored tier is left as it was.
-  if (resolved.source !== "fallback") {
-    if (resolved.tier !== tenant.tier)
-      await deps.db.operator.collection("tenants").update(tenant.id, { tier: resolved.tier });
-    const before = deps.previousTier ?? tenant.tier;
-    if (resolved.tier !== before) {
-      previousTier = before;
-      await recordTierChange(deps, tenant.id, previousTier, resolved);
-    }
+  const before = deps.previousTier ?? tenant.tier;
+  if (resolved.tier !== before) {
+    previousTier = before;
+    await recordTierChange(deps, tenant.id, previousTier, resolved);
   }
   return { tier: resolved.tier, source: resolved.source, previousTier, keys: keys.length };
 }

@@ -21,12 +21,14 @@ function valueAt(input: unknown, path: PropertyKey[]): unknown {
  */
 function issueMessage(issue: z.core.$ZodIssue, input: unknown, hasInput: boolean): string {
   const value = hasInput ? valueAt(input, issue.path) : undefined;
-  if (issue.code === "invalid_type") {
-    if (hasInput && value === undefined) return "required";
-    if (issue.expected === "number" && typeof value === "string") return `expected a number, got "${value}"`;
-  }
+  // Echoed back short: an input may be long, and the message goes into logs.
+  const got =
+    typeof value === "string" ? `, got "${value.length > 40 ? `${value.slice(0, 40)}…` : value}"` : "";
+  if ((issue.code === "invalid_type" || issue.code === "invalid_union") && hasInput && value === undefined)
+    return "required";
+  if (issue.code === "invalid_type" && issue.expected === "number" && got) return `expected a number${got}`;
   if (issue.code === "invalid_format" && issue.format === "datetime")
-    return `expected an ISO 8601 date-time such as 2026-12-01T00:00:00Z${typeof value === "string" ? `, got "${value}"` : ""}`;
+    return `expected an ISO 8601 date-time such as 2026-12-01T00:00:00Z${got}`;
   return issue.message;
 }
 

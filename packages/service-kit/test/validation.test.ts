@@ -39,6 +39,24 @@ describe("validation messages", () => {
     );
   });
 
+  it("says a missing choice of a union is required, and cuts a long echoed value", () => {
+    const Body = z.object({
+      scope: z.discriminatedUnion("type", [
+        z.object({ type: z.literal("tenant") }),
+        z.object({ type: z.literal("key") }),
+      ]),
+    });
+    try {
+      parseWith(Body, { scope: {} }, "body");
+      throw new Error("parsed");
+    } catch (error) {
+      expect((error as Error).message).toBe("Invalid body: scope.type: required");
+    }
+    expect(refusal({ input_tokens: "1", from: "x".repeat(100) }).message).toBe(
+      `Invalid query: from: expected an ISO 8601 date-time such as 2026-12-01T00:00:00Z, got "${"x".repeat(40)}…"`,
+    );
+  });
+
   it("keeps zod's own message where it is plain", () => {
     expect(refusal({ input_tokens: "1", name: "x" }).message).toContain("name: Too small");
   });

@@ -208,6 +208,22 @@ describe("changing keys", () => {
     expect(await h.redisDb.redis.pttl(record)).toBeGreaterThan(0);
   });
 
+  it("a rotation without grace cut short after it revoked the old row is finished when it is tried again", async () => {
+    const owner = await h.signUp();
+    const { key, secret } = await create(owner, { name: "leaked" });
+    const rotated = await h.call("POST", `/v1/keys/${key.id}/rotate`, {
+      token: owner.access_token,
+      body: { grace_period_s: 0 },
+    });
+    expect(rotated.status).toBe(201);
+    // As if the old key's record had not been rewritten: still live.
+    const record = redisKeys.keyRecord(await hashApiKey(secret));
+    await h.redisDb.redis.set(record, JSON.stringify({ ...(await stored(secret)), revoked: false }));
+    const again = await h.call("POST", `/v1/keys/${key.id}/rotate`, { token: owner.access_token, body: {} });
+    expect(again.status).toBe(409);
+    expect((await stored(secret))?.revoked).toBe(true);
+  });
+
   it("a removal cut short after a key's row was revoked revokes its record when it is tried again", async () => {
     const { owner, alice: member } = await team();
     const { key, secret } = await create(member);

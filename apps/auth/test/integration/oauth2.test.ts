@@ -171,6 +171,11 @@ describe("OAuth2 log-in", () => {
     const secret = await createKey(session);
     // As if the log-in that linked the account had failed after PocketBase flagged it.
     await h.db.operator.collection("users").update(session.user.id, { reclaim_pending: true });
+    // Until the reclaim is finished, what the account was issued earlier renews nothing.
+    const renewed = await h.call("POST", "/v1/auth/refresh", {
+      body: { refresh_token: session.refresh_token },
+    });
+    expect(renewed.status).toBe(401);
     await nextSecond();
     const again = await oauth2(who);
     expect(again.status).toBe(200);

@@ -7,6 +7,7 @@ import {
   uniqueSuffix,
 } from "@cloudfreedom/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { updatePlan } from "../../src/services/plans/plans.ts";
 import { type BillingHarness, OPERATOR_TOKEN, startBilling } from "./harness.ts";
 
 let h: BillingHarness;
@@ -103,5 +104,27 @@ describe("an operator's plan edit reaches the tenants on the plan", () => {
     expect(stale).toEqual([]);
     expect(tenants).toHaveLength(205);
     expect(await keyRecord(last.key)).toMatchObject({ tier: "pro" });
+  });
+  it("saves the plan but answers 503 with the counts when a tenant could not be brought to it", async () => {
+    const ctx = { db: h.db, redis: h.redisDb.redis };
+    const plan = await createPlan(ctx, { slug: `pro-${uniqueSuffix(6)}`, tier: "pro" });
+    const [stuck, fine] = await Promise.all([tenantOn(plan), tenantOn(plan)]);
+    const deps = {
+      ...h.deps,
+      refreshTenantKeys: async (tenantId: string) => {
+        if (tenantId === stuck.tenant.id) throw new Error("Redis went away");
+        await h.deps.refreshTenantKeys(tenantId);
+      },
+    };
+    await expect(updatePlan(deps, plan.slug, { tier: "team" })).rejects.toMatchObject({
+      code: "service_unavailable",
+      details: { refreshed: 1, failed: 1 },
+    });
+    expect((await h.db.operator.collection("plans").getOne(plan.id)).tier).toBe("team");
+    expect(await keyRecord(fine.key)).toMatchObject({ tier: "team" });
+    expect(await keyRecord(stuck.key)).toMatchObject({ tier: "pro" });
+    // Sent again, it brings the rest.
+    await updatePlan(h.deps, plan.slug, {});
+    expect(await keyRecord(stuck.key)).toMatchObject({ tier: "team" });
   });
 });

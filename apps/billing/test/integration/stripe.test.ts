@@ -335,33 +335,46 @@ describe("Stripe events out of order, and a second subscription", () => {
     expect(await s.tenant()).toMatchObject({ plan: pro.id, tier: "pro", stripe_subscription_id: other });
   });
 
-  it("a downgrade whose key refresh failed is published by the next run", async () => {
-    const s = await subscriber();
-    const T = now();
-    await deliver(h, "customer.subscription.created", s.object("active"), { created: T });
-    await deliver(h, "invoice.payment_failed", invoiceObject(s.id, s.customer), { created: T + 20 });
-    const pastDue = await h.db
-      .forTenant(s.who.tenant.id)
-      .collection("subscriptions")
-      .getFirst({ filter: "stripe_subscription_id = {:id}", params: { id: s.id } });
-    await h.db
-      .forTenant(s.who.tenant.id)
-      .collection("subscriptions")
-      .update(pastDue?.id ?? "", { grace_until: new Date(Date.now() - 60_000).toISOString() });
-    const record = async () =>
-      JSON.parse((await h.redisDb.redis.get(`cf:key:${s.who.billingKey.hash}`)) ?? "{}") as { tier?: string };
+  it("a downgrade whose key refresh failed is published by the next run, and holds back no other tenant", async () => {
+    const pastDueOf = async (s: Awaited<ReturnType<typeof subscriber>>) => {
+      const T = now();
+      await deliver(h, "customer.subscription.created", s.object("active"), { created: T });
+      await deliver(h, "invoice.payment_failed", invoiceObject(s.id, s.customer), { created: T + 20 });
+      const row = await h.db
+        .forTenant(s.who.tenant.id)
+        .collection("subscriptions")
+        .getFirst({ filter: "stripe_subscription_id = {:id}", params: { id: s.id } });
+      await h.db
+        .forTenant(s.who.tenant.id)
+        .collection("subscriptions")
+        .update(row?.id ?? "", { grace_until: new Date(Date.now() - 60_000).toISOString() });
+    };
+    const [s, other] = [await subscriber(), await subscriber()];
+    await pastDueOf(s);
+    await pastDueOf(other);
+    const record = async (who: typeof s) =>
+      JSON.parse((await h.redisDb.redis.get(`cf:key:${who.who.billingKey.hash}`)) ?? "{}") as {
+        tier?: string;
+      };
     const failing = {
       ...h.deps,
-      refreshTenantKeys: async () => {
-        throw new Error("Redis went away");
+      refreshTenantKeys: async (
+        tenantId: string,
+        previousTier?: Parameters<typeof h.deps.refreshTenantKeys>[1],
+      ) => {
+        if (tenantId === s.who.tenant.id) throw new Error("Redis went away");
+        await h.deps.refreshTenantKeys(tenantId, previousTier);
       },
     };
     await expect(expirePaymentGrace(failing)).rejects.toThrow("Redis went away");
     expect(await s.tenant()).toMatchObject({ plan: free.id });
-    expect((await record()).tier).toBe("team");
-    // The next run finds the tenant moved and its records behind: it publishes them.
+    expect((await record(s)).tier).toBe("team");
+    // The other tenant was handled in the same run.
+    expect(await other.tenant()).toMatchObject({ plan: free.id, tier: "free" });
+    expect((await record(other)).tier).toBe("free");
+    // The next run finds the first tenant moved and its records behind: it publishes them.
     expect(await expirePaymentGrace(h.deps)).toBe(0);
-    expect((await record()).tier).toBe("free");
+    expect((await record(s)).tier).toBe("free");
     expect(await s.tenant()).toMatchObject({ plan: free.id, tier: "free" });
   });
 

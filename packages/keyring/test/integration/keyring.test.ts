@@ -183,6 +183,38 @@ describe("publishing KeyRecords", () => {
     expect(await db.forTenant(tenant.id).collection("audit_logs").listAll({})).toHaveLength(1);
   });
 
+  it("leaves every key as it was when the tenant's tier cannot be read, instead of writing them free", async () => {
+    const tenant = await createTenant(
+      { db },
+      { tier: "pro", plan: await createPlan({ db }, { tier: "pro" }) },
+    );
+    const key = await createApiKey({ db, redis: redisDb.redis }, tenant);
+    await publishTenantKeys({ db, redis: redisDb.redis, tenantId: tenant.id });
+    const before = await stored(key.hash);
+    expect(before?.tier).toBe("pro");
+    const unreadable: Db = {
+      ...db,
+      forTenant: (tenantId) => {
+        const scope = db.forTenant(tenantId);
+        return {
+          ...scope,
+          collection: ((name: "subscriptions") => {
+            const rows = scope.collection(name);
+            if (name !== "subscriptions") return rows;
+            return { ...rows, listAll: () => Promise.reject(new Error("PocketBase went away")) };
+          }) as typeof scope.collection,
+        };
+      },
+    };
+    await expect(
+      publishTenantKeys({ db: unreadable, redis: redisDb.redis, tenantId: tenant.id }),
+    ).rejects.toMatchObject({
+      code: "service_unavailable",
+    });
+    expect(await stored(key.hash)).toEqual(before);
+    expect((await db.operator.collection("tenants").getOne(tenant.id)).tier).toBe("pro");
+  });
+
   it("reloads a record Redis lost from PocketBase by its hash, and knows nothing of an unknown hash", async () => {
     const tenant = await createTenant(
       { db },

@@ -30,9 +30,9 @@ async function rotateLocked(
   client: ClientInfo,
 ) {
   const old = await managedKey(deps, actor, id);
-  if (old.revoked_at) throw new AppError("conflict", "This key is revoked; create a new one", { key_id: id });
-  if (old.grace_until) {
-    // Written again first: a rotation cut short after the row changed must not leave the old record without its end.
+  if (old.revoked_at || old.grace_until) {
+    // Written again first: a rotation cut short after the row changed (grace 0 revokes it) must not leave the
+    // old record live or without its end.
     await publishKey({
       db: deps.db,
       redis: deps.redis,
@@ -40,7 +40,9 @@ async function rotateLocked(
       tenantId: actor.tenantId,
       key: old,
     });
-    throw new AppError("conflict", "This key was already rotated; rotate its successor", { key_id: id });
+    throw old.revoked_at
+      ? new AppError("conflict", "This key is revoked; create a new one", { key_id: id })
+      : new AppError("conflict", "This key was already rotated; rotate its successor", { key_id: id });
   }
   const expires = pbDateToMs(old.expires_at);
   if (expires !== null && expires <= Date.now())

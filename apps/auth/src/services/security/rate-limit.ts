@@ -47,23 +47,45 @@ function refuse(limit: Limit, ttlMs: number): AppError {
 }
 
 /**
- * The subject of a per-address limit: an IPv4 address as it is, an IPv6 one as its /64 (one host usually has a
- * whole /64, so counting single addresses would let it step around the limit).
+ * The subject of a per-address limit: an IPv4 address as it is (also when written as IPv6: `::ffff:a.b.c.d`,
+ * its hex form, `::a.b.c.d`), an IPv6 one as its /64 (one host usually has a whole /64, so counting single
+ * addresses would let it step around the limit). What is not an address is counted as it is.
  */
 export function addressSubject(ip: string): string {
-  const address = ip.split("%")[0] ?? ip;
+  const address = (ip.split("%")[0] ?? ip).replace(/^\[|\]$/g, "").toLowerCase();
   if (!address.includes(":")) return address;
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
-  if (mapped?.[1]) return mapped[1];
-  const [head = "", tail] = address.split("::");
-  const front = head ? head.split(":") : [];
-  const back = tail ? tail.split(":") : [];
-  const groups =
-    tail === undefined
-      ? front
-      : [...front, ...Array(Math.max(0, 8 - front.length - back.length)).fill("0"), ...back];
-  const prefix = groups.slice(0, 4).map((group) => (Number.parseInt(group, 16) || 0).toString(16));
-  return `${prefix.join(":")}::/64`;
+  const halves = address.split("::");
+  if (halves.length > 2) return address;
+  const parts = (half: string | undefined) => (half ? half.split(":") : []);
+  const hex = (groups: string[]): number[] | null => {
+    const out: number[] = [];
+    for (const [i, group] of groups.entries()) {
+      // A dotted IPv4 may end the address: two groups.
+      if (i === groups.length - 1 && group.includes(".")) {
+        const octets = group.split(".").map(Number);
+        if (octets.length !== 4 || octets.some((o) => !Number.isInteger(o) || o < 0 || o > 255)) return null;
+        out.push(((octets[0] ?? 0) << 8) | (octets[1] ?? 0), ((octets[2] ?? 0) << 8) | (octets[3] ?? 0));
+      } else if (/^[0-9a-f]{1,4}$/.test(group)) out.push(Number.parseInt(group, 16));
+      else return null;
+    }
+    return out;
+  };
+  const front = hex(parts(halves[0]));
+  const back = hex(parts(halves[1]));
+  if (!front || !back) return address;
+  const missing = 8 - front.length - back.length;
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return address;
+  const groups = [...front, ...Array<number>(Math.max(0, missing)).fill(0), ...back];
+  const ipv4 = (g: number[]) =>
+    `${(g[6] ?? 0) >> 8}.${(g[6] ?? 0) & 255}.${(g[7] ?? 0) >> 8}.${(g[7] ?? 0) & 255}`;
+  const zeros = (from: number, to: number) => groups.slice(from, to).every((g) => g === 0);
+  // IPv4-mapped (::ffff:a.b.c.d) and the old IPv4-compatible form (::a.b.c.d, not :: or ::1).
+  if (zeros(0, 5) && groups[5] === 0xffff) return ipv4(groups);
+  if (zeros(0, 6) && ((groups[6] ?? 0) !== 0 || (groups[7] ?? 0) > 1)) return ipv4(groups);
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.toString(16))
+    .join(":")}::/64`;
 }
 
 /** Counts one attempt in a fixed window; throws `too_many_attempts` (429, Retry-After) past `max`. */

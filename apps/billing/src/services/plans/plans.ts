@@ -38,5 +38,11 @@ export async function updatePlan(
     { plan: slug, ...(row.tier !== saved.tier ? { from: row.tier, to: saved.tier } : {}), ...refresh },
     "plan updated; its tenants' keys refreshed",
   );
+  if (refresh.failed > 0)
+    throw new AppError(
+      "service_unavailable",
+      `The plan was saved, but ${refresh.failed} of its tenants or subscriptions could not be brought to it; send the PATCH again to retry them`,
+      { ...refresh },
+    );
   return planFromRow(saved);
 }

@@ -17,6 +17,58 @@ async function republishIfStale(
   await deps.refreshTenantKeys(tenantId);
 }
 
+/** One listed subscription: true when its tenant was downgraded. */
+async function expireOne(
+  deps: Pick<BillingDeps, "db" | "refreshTenantKeys" | "logger">,
+  listed: { id: string },
+  now: Date,
+): Promise<boolean> {
+  const subscriptions = createCollection(deps.db.client, "subscriptions");
+  // Read again: a payment applied since the list was read keeps the tenant on its plan.
+  const row = await subscriptions.getFirst({ filter: "id = {:id}", params: { id: listed.id } });
+  const grace = row ? pbDateToMs(row.grace_until) : null;
+  if (row?.status !== "past_due" || grace === null || grace > now.getTime()) return false;
+  const tenant = await loadTenant(deps.db, row.tenant);
+  if (tenant.stripe_subscription_id && tenant.stripe_subscription_id !== row.stripe_subscription_id) {
+    await republishIfStale(deps, tenant.id);
+    return false;
+  }
+  const next = await nextPlanAfter(
+    deps,
+    tenant.id,
+    row.stripe_subscription_id,
+    await planById(deps.db, row.plan),
+  );
+  if (next?.successor) {
+    // Another subscription of the tenant still grants a plan (the customer subscribed again): it takes over.
+    await applyTenantPlan(deps, tenant, next.plan, {
+      stripe_subscription_id: next.successor.stripe_subscription_id,
+    });
+    deps.logger.info(
+      {
+        tenant: tenant.id,
+        plan: next.plan.slug,
+        subscription: row.stripe_subscription_id,
+        successor: next.successor.stripe_subscription_id,
+      },
+      "payment grace ended: the tenant's other subscription takes over",
+    );
+    return false;
+  }
+  if (!next) return false;
+  if (tenant.plan === next.plan.id) {
+    // Moved by an earlier run whose key refresh may have failed: its records may still carry the paid tier.
+    await republishIfStale(deps, tenant.id);
+    return false;
+  }
+  await applyTenantPlan(deps, tenant, next.plan);
+  deps.logger.info(
+    { tenant: tenant.id, plan: next.plan.slug, subscription: row.stripe_subscription_id },
+    "payment grace ended: tenant downgraded",
+  );
+  return true;
+}
+
 /**
  * `payment_grace_expiry`: past-due subscriptions whose grace ended lose what they granted: the tenant moves
  * to the plan of another of its subscriptions that still grants one, else to its plan's downgrade target
@@ -35,51 +87,23 @@ export async function expirePaymentGrace(
     params: { now: now.toISOString().replace("T", " ") },
   });
   let downgraded = 0;
-  const subscriptions = createCollection(deps.db.client, "subscriptions");
+  const failures: unknown[] = [];
+  // One tenant that fails (a key refresh, a plan gone) must not hold back the others: each is tried, and the
+  // run fails afterwards so the job is retried and the failure seen.
   for (const listed of expired) {
-    // Read again: a payment applied since the list was read keeps the tenant on its plan.
-    const row = await subscriptions.getFirst({ filter: "id = {:id}", params: { id: listed.id } });
-    const grace = row ? pbDateToMs(row.grace_until) : null;
-    if (row?.status !== "past_due" || grace === null || grace > now.getTime()) continue;
-    const tenant = await loadTenant(deps.db, row.tenant);
-    if (tenant.stripe_subscription_id && tenant.stripe_subscription_id !== row.stripe_subscription_id) {
-      await republishIfStale(deps, tenant.id);
-      continue;
-    }
-    const next = await nextPlanAfter(
-      deps,
-      tenant.id,
-      row.stripe_subscription_id,
-      await planById(deps.db, row.plan),
-    );
-    if (next?.successor) {
-      // Another subscription of the tenant still grants a plan (the customer subscribed again): it takes over.
-      await applyTenantPlan(deps, tenant, next.plan, {
-        stripe_subscription_id: next.successor.stripe_subscription_id,
-      });
-      deps.logger.info(
-        {
-          tenant: tenant.id,
-          plan: next.plan.slug,
-          subscription: row.stripe_subscription_id,
-          successor: next.successor.stripe_subscription_id,
-        },
-        "payment grace ended: the tenant's other subscription takes over",
+    try {
+      if (await expireOne(deps, listed, now)) downgraded += 1;
+    } catch (error) {
+      failures.push(error);
+      deps.logger.warn(
+        { err: error, subscription: listed.id },
+        "payment grace: could not handle a subscription",
       );
-      continue;
     }
-    if (!next) continue;
-    if (tenant.plan === next.plan.id) {
-      // Moved by an earlier run whose key refresh may have failed: its records may still carry the paid tier.
-      await republishIfStale(deps, tenant.id);
-      continue;
-    }
-    await applyTenantPlan(deps, tenant, next.plan);
-    deps.logger.info(
-      { tenant: tenant.id, plan: next.plan.slug, subscription: row.stripe_subscription_id },
-      "payment grace ended: tenant downgraded",
-    );
-    downgraded += 1;
   }
+  if (failures.length > 0)
+    throw new Error(
+      `payment grace: ${failures.length} of ${expired.length} subscriptions failed (${String(failures[0])}); ${downgraded} downgraded`,
+    );
   return downgraded;
 }
