@@ -191,38 +191,39 @@ describe("changing keys", () => {
     expect(now.body.previous).toMatchObject({ status: "revoked" });
   });
 
-  it("a rotation cut short after its rows changed is finished when it is tried again", async () => {
-    const owner = await h.signUp();
-    const { key, secret } = await create(owner, { name: "prod" });
-    const rotated = await h.call("POST", `/v1/keys/${key.id}/rotate`, {
-      token: owner.access_token,
-      body: { grace_period_s: 600 },
-    });
-    expect(rotated.status).toBe(201);
-    // As if the old key's record had not been rewritten: live, with no end.
-    const record = redisKeys.keyRecord(await hashApiKey(secret));
-    await h.redisDb.redis.set(record, JSON.stringify({ ...(await stored(secret)), expires_at: null }));
-    const again = await h.call("POST", `/v1/keys/${key.id}/rotate`, { token: owner.access_token, body: {} });
-    expect(again.status).toBe(409);
-    expect((await stored(secret))?.expires_at).toBeGreaterThan(Date.now() + 590_000);
-    expect(await h.redisDb.redis.pttl(record)).toBeGreaterThan(0);
-  });
-
-  it("a rotation without grace cut short after it revoked the old row is finished when it is tried again", async () => {
-    const owner = await h.signUp();
-    const { key, secret } = await create(owner, { name: "leaked" });
-    const rotated = await h.call("POST", `/v1/keys/${key.id}/rotate`, {
-      token: owner.access_token,
-      body: { grace_period_s: 0 },
-    });
-    expect(rotated.status).toBe(201);
-    // As if the old key's record had not been rewritten: still live.
-    const record = redisKeys.keyRecord(await hashApiKey(secret));
-    await h.redisDb.redis.set(record, JSON.stringify({ ...(await stored(secret)), revoked: false }));
-    const again = await h.call("POST", `/v1/keys/${key.id}/rotate`, { token: owner.access_token, body: {} });
-    expect(again.status).toBe(409);
-    expect((await stored(secret))?.revoked).toBe(true);
-  });
+  it.each([
+    // With a grace the old record must end then; without one it must say revoked.
+    [
+      "with a grace",
+      600,
+      { expires_at: null },
+      (r: KeyRecord | null) => (r?.expires_at ?? 0) > Date.now() + 590_000,
+    ],
+    ["without a grace", 0, { revoked: false }, (r: KeyRecord | null) => r?.revoked === true],
+  ] as const)(
+    "a rotation %s cut short after its rows changed is finished when it is tried again",
+    async (_name, grace, stale, finished) => {
+      const owner = await h.signUp();
+      const { key, secret } = await create(owner, { name: "prod" });
+      const rotated = await h.call("POST", `/v1/keys/${key.id}/rotate`, {
+        token: owner.access_token,
+        body: { grace_period_s: grace },
+      });
+      expect(rotated.status).toBe(201);
+      expect(finished(await stored(secret))).toBe(true);
+      // As if the old key's record had not been rewritten.
+      const record = redisKeys.keyRecord(await hashApiKey(secret));
+      await h.redisDb.redis.set(record, JSON.stringify({ ...(await stored(secret)), ...stale }));
+      expect(finished(await stored(secret))).toBe(false);
+      const again = await h.call("POST", `/v1/keys/${key.id}/rotate`, {
+        token: owner.access_token,
+        body: {},
+      });
+      expect(again.status).toBe(409);
+      expect(finished(await stored(secret))).toBe(true);
+      expect(await h.redisDb.redis.pttl(record)).toBeGreaterThan(0);
+    },
+  );
 
   it("a removal cut short after a key's row was revoked revokes its record when it is tried again", async () => {
     const { owner, alice: member } = await team();

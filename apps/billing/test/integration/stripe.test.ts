@@ -231,6 +231,36 @@ describe("Stripe events out of order, and a second subscription", () => {
     const tenant = () => h.db.operator.collection("tenants").getOne(who.tenant.id);
     return { who, id, customer, object, tenant };
   }
+  type Subscriber = Awaited<ReturnType<typeof subscriber>>;
+
+  /** A second active subscription of the tenant, to a new `pro` plan, made in Stripe's dashboard: mirrored. */
+  async function secondSubscription(s: Subscriber, created: number, plan: Partial<PlanRow> = {}) {
+    const id = `sub_${uniqueSuffix()}`;
+    const pro = await createPlan(
+      { db: h.db, redis: h.redisDb.redis },
+      { slug: `pro-${uniqueSuffix(6)}`, tier: "pro", stripe_price_id: `price_${uniqueSuffix()}`, ...plan },
+    );
+    const object = subscriptionObject({
+      id,
+      customer: s.customer,
+      price: pro.stripe_price_id,
+      status: "active",
+      tenantId: s.who.tenant.id,
+    });
+    await deliver(h, "customer.subscription.created", object, { created });
+    return { id, pro };
+  }
+
+  /** The payment grace of the tenant's past-due subscription ran out a minute ago. */
+  async function graceRanOut(s: Subscriber) {
+    const subscriptions = h.db.forTenant(s.who.tenant.id).collection("subscriptions");
+    const row = await subscriptions.getFirst({
+      filter: "stripe_subscription_id = {:id}",
+      params: { id: s.id },
+    });
+    expect(row).toMatchObject({ status: "past_due" });
+    await subscriptions.update(row?.id ?? "", { grace_until: new Date(Date.now() - 60_000).toISOString() });
+  }
 
   it("a payment failure delivered after the retry was paid changes nothing: the paying tenant is not downgraded", async () => {
     const s = await subscriber();
@@ -308,19 +338,7 @@ describe("Stripe events out of order, and a second subscription", () => {
     expect(second.status).toBe(409);
     expect(second.body).toMatchObject({ code: "conflict", details: { subscription: s.id } });
     // A second subscription, of another plan, made in Stripe's dashboard: mirrored, but the current one decides.
-    const other = `sub_${uniqueSuffix()}`;
-    const pro = await createPlan(
-      { db: h.db, redis: h.redisDb.redis },
-      { slug: `pro-${uniqueSuffix(6)}`, tier: "pro", stripe_price_id: `price_${uniqueSuffix()}` },
-    );
-    const otherObject = subscriptionObject({
-      id: other,
-      customer: s.customer,
-      price: pro.stripe_price_id,
-      status: "active",
-      tenantId: s.who.tenant.id,
-    });
-    await deliver(h, "customer.subscription.created", otherObject, { created: T + 10 });
+    const { id: other, pro } = await secondSubscription(s, T + 10);
     await deliver(
       h,
       "customer.subscription.updated",
@@ -336,18 +354,11 @@ describe("Stripe events out of order, and a second subscription", () => {
   });
 
   it("a downgrade whose key refresh failed is published by the next run, and holds back no other tenant", async () => {
-    const pastDueOf = async (s: Awaited<ReturnType<typeof subscriber>>) => {
+    const pastDueOf = async (s: Subscriber) => {
       const T = now();
       await deliver(h, "customer.subscription.created", s.object("active"), { created: T });
       await deliver(h, "invoice.payment_failed", invoiceObject(s.id, s.customer), { created: T + 20 });
-      const row = await h.db
-        .forTenant(s.who.tenant.id)
-        .collection("subscriptions")
-        .getFirst({ filter: "stripe_subscription_id = {:id}", params: { id: s.id } });
-      await h.db
-        .forTenant(s.who.tenant.id)
-        .collection("subscriptions")
-        .update(row?.id ?? "", { grace_until: new Date(Date.now() - 60_000).toISOString() });
+      await graceRanOut(s);
     };
     const [s, other] = [await subscriber(), await subscriber()];
     await pastDueOf(s);
@@ -382,38 +393,13 @@ describe("Stripe events out of order, and a second subscription", () => {
     const s = await subscriber();
     const T = now();
     await deliver(h, "customer.subscription.created", s.object("active"), { created: T });
-    const other = `sub_${uniqueSuffix()}`;
-    const pro = await createPlan(
-      { db: h.db, redis: h.redisDb.redis },
-      {
-        slug: `pro-${uniqueSuffix(6)}`,
-        tier: "pro",
-        stripe_price_id: `price_${uniqueSuffix()}`,
-        monthly_budget_micros: 42_000_000,
-      },
-    );
-    const otherObject = subscriptionObject({
-      id: other,
-      customer: s.customer,
-      price: pro.stripe_price_id,
-      status: "active",
-      tenantId: s.who.tenant.id,
-    });
     // The customer subscribed again, to another plan, while the first was still paid: mirrored only.
-    await deliver(h, "customer.subscription.created", otherObject, { created: T + 10 });
+    const { id: other, pro } = await secondSubscription(s, T + 10, { monthly_budget_micros: 42_000_000 });
     await deliver(h, "invoice.payment_failed", invoiceObject(s.id, s.customer), { created: T + 20 });
     expect(await s.tenant()).toMatchObject({ plan: team.id, stripe_subscription_id: s.id });
 
     // The first one's grace runs out: the second still grants its plan, so nothing is downgraded.
-    const pastDue = await h.db
-      .forTenant(s.who.tenant.id)
-      .collection("subscriptions")
-      .getFirst({ filter: "stripe_subscription_id = {:id}", params: { id: s.id } });
-    expect(pastDue).toMatchObject({ status: "past_due" });
-    await h.db
-      .forTenant(s.who.tenant.id)
-      .collection("subscriptions")
-      .update(pastDue?.id ?? "", { grace_until: new Date(Date.now() - 60_000).toISOString() });
+    await graceRanOut(s);
     const downgraded = await expirePaymentGrace(h.deps);
     expect(await s.tenant()).toMatchObject({ plan: pro.id, tier: "pro", stripe_subscription_id: other });
     expect(downgraded).toBe(0);
