@@ -179,6 +179,36 @@ describe("PUT /v1/budgets", () => {
       .update(a.billingKey.row.id, { budget_micros: 2_000 });
   });
 
+  it("lets the owner raise the tenant budget past the plan's only while a subscription bills the overage", async () => {
+    const t = await tenantFixture({ db: h.db, redis: h.redisDb.redis });
+    const owner = await h.signToken({ sub: t.owner.id, tenant: t.tenant.id, role: "owner" });
+    const put = (limit_micros: number | null) =>
+      h.call("PUT", "/v1/budgets", { token: owner, body: { scope_type: "tenant", limit_micros } });
+    const above = await put(5_000_000);
+    expect(above.status).toBe(403);
+    expect(above.body).toMatchObject({
+      code: "forbidden",
+      message: expect.stringContaining("paid subscription"),
+      details: { field: "limit_micros", included_micros: 1_000_000 },
+    });
+    const budgets = await h.db.forTenant(t.tenant.id).collection("budgets").listAll({});
+    expect(budgets).toEqual([]);
+    // Lower than the plan's, or none: always.
+    expect((await put(500_000)).status).toBe(200);
+    expect((await put(null)).status).toBe(200);
+    // With a subscription that bills the overage.
+    await h.db
+      .forTenant(t.tenant.id)
+      .collection("subscriptions")
+      .create({
+        plan: t.plan.id,
+        stripe_subscription_id: `sub_${t.tenant.id}`,
+        status: "active",
+        tier: "pro",
+      });
+    expect((await put(5_000_000)).status).toBe(200);
+  });
+
   it("lets an operator raise the tenant budget, and removes a cap with null", async () => {
     const raised = await h.call("PUT", "/v1/budgets", {
       token: OPERATOR_TOKEN,

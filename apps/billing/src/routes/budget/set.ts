@@ -16,6 +16,7 @@ export function registerBudgetSet(app: Hono, deps: BillingDeps): void {
       scopeType: body.scope_type,
       scopeId: body.scope_id ?? null,
       limitMicros: body.limit_micros,
+      byOperator: principal.kind === "operator",
     });
     return c.json({
       tenant_id: row.tenant,

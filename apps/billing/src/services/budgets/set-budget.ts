@@ -1,7 +1,8 @@
 import type { BudgetRow, Db } from "@cloudfreedom/db";
-import { type BudgetScopeType, STANDING_PERIOD } from "@cloudfreedom/keyring";
-import { AppError, isAppError } from "@cloudfreedom/shared";
+import { type BudgetScopeType, resolveTier, STANDING_PERIOD } from "@cloudfreedom/keyring";
+import { AppError, formatMicros, isAppError } from "@cloudfreedom/shared";
 import type { BillingDeps } from "../../deps.ts";
+import { loadTenant, planById } from "../tenants/tenant-plan.ts";
 
 export interface SetBudgetInput {
   tenantId: string;
@@ -10,6 +11,27 @@ export interface SetBudgetInput {
   scopeId: string | null;
   /** Micro-units per period; null removes the limit (the plan's included budget applies to the tenant). */
   limitMicros: number | null;
+  /** Operators may raise a tenant's budget past what its plan includes without a subscription (a contract). */
+  byOperator: boolean;
+}
+
+/**
+ * A tenant's own managers raise its budget past what its plan includes only while a subscription bills the
+ * overage (Stripe meter events); without one the spend above the plan would be given away.
+ */
+async function assertOverageBillable(deps: Pick<BillingDeps, "db">, input: SetBudgetInput): Promise<void> {
+  if (input.byOperator || input.scopeType !== "tenant" || !input.limitMicros) return;
+  const tenant = await loadTenant(deps.db, input.tenantId);
+  const plan = await planById(deps.db, tenant.plan);
+  const included = plan?.monthly_budget_micros ?? 0;
+  if (included === 0 || input.limitMicros <= included) return;
+  const { source } = await resolveTier({ db: deps.db, tenantId: tenant.id, tenant });
+  if (source === "subscription") return;
+  throw new AppError(
+    "forbidden",
+    `limit_micros: above the ${formatMicros(included)} the plan includes, spend is billed as overage, which needs a paid subscription; subscribe (POST /v1/billing/checkout), set at most ${included}, or ask an operator`,
+    { field: "limit_micros", included_micros: included },
+  );
 }
 
 /** The scope must belong to the tenant: another tenant's user or key looks absent. */
@@ -44,6 +66,7 @@ export async function setBudget(
   input: SetBudgetInput,
 ): Promise<BudgetRow> {
   const scopeId = await assertScopeInTenant(deps.db, input);
+  await assertOverageBillable(deps, input);
   const budgets = deps.db.forTenant(input.tenantId).collection("budgets");
   const filter = {
     filter: "scope_type = {:type} && scope_id = {:id} && period = {:period}",
