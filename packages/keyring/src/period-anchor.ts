@@ -20,8 +20,9 @@ export function periodAnchorDayOf(
 
 /**
  * The anchor day of a tenant's budget periods (DESIGN.md §6): that of the subscription its tier comes from
- * (`decidingSubscription` of those that grant), else of the deciding live one, null (calendar months) without one. Billing's periods and the KeyRecords the router
- * admits with both take it from here, so both count spend against the same period.
+ * (`decidingSubscription` of those that grant), else of the deciding live one, null (calendar months) without
+ * one. Billing's periods and the KeyRecords the router admits with both take it from here, so both count spend
+ * against the same period.
  */
 export async function loadPeriodAnchorDay(
   db: Db,

@@ -212,8 +212,12 @@ export async function reloadKeyByHash(deps: KeyringDeps & { keyHash: string }): 
   // What Redis holds now: this record, or the newer one a locked writer stored first.
   const held = results?.[1]?.[1];
   if (typeof held === "string" && held !== JSON.stringify(record)) {
-    const parsed = KeyRecord.safeParse(JSON.parse(held));
-    if (parsed.success) return parsed.data;
+    try {
+      const parsed = KeyRecord.safeParse(JSON.parse(held));
+      if (parsed.success) return parsed.data;
+    } catch {
+      // Not a record (written by hand?): answer the one built from PocketBase.
+    }
   }
   return record;
 }
