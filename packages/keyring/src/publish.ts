@@ -32,6 +32,25 @@ function assertAllWritten(results: Array<[Error | null, unknown]> | null): void 
   if (results === null) throw new Error("Redis discarded the KeyRecord writes");
 }
 
+/**
+ * A failed tier lookup is not a downgrade: nothing is published with the `free` it falls back to (a record
+ * written so would keep it, without a TTL), and the caller answers 503 to be retried.
+ */
+function refuseFallback(resolved: ResolvedTier, tenantId: string): void {
+  if (resolved.source === "fallback")
+    throw new AppError(
+      "service_unavailable",
+      "Could not read the tenant's subscription and plan; its keys were left as they were. Retry shortly",
+      { tenant_id: tenantId },
+    );
+}
+
+async function publishableTier(deps: KeyringDeps, tenant: TenantRow): Promise<Tier> {
+  const resolved = await resolveTier({ db: deps.db, tenantId: tenant.id, tenant, logger: deps.logger });
+  refuseFallback(resolved, tenant.id);
+  return resolved.tier;
+}
+
 async function tenantRow(db: Db, tenantId: string): Promise<TenantRow> {
   return db.operator.collection("tenants").getOne(tenantId);
 }
@@ -51,7 +70,7 @@ async function writeKeyRecord(deps: KeyringDeps, tenantId: string, keyId: string
       });
     if (!key) return null;
     const tenant = await tenantRow(deps.db, tenantId);
-    const { tier } = await resolveTier({ db: deps.db, tenantId, tenant, logger: deps.logger });
+    const tier = await publishableTier(deps, tenant);
     const record = keyRecordOf(await loadTenantContext(deps.db, tenant, tier), key);
     const pipeline = deps.redis.pipeline();
     queueRecordWrite(pipeline, key.hash, record, Date.now());
@@ -108,13 +127,7 @@ async function publishTenantKeysLocked(
 ): Promise<TenantPublication> {
   const tenant = await tenantRow(deps.db, deps.tenantId);
   const resolved = await resolveTier({ db: deps.db, tenantId: tenant.id, tenant, logger: deps.logger });
-  // A failed lookup is not a downgrade: every key of the tenant is left as it was, and the caller retries.
-  if (resolved.source === "fallback")
-    throw new AppError(
-      "service_unavailable",
-      "Could not read the tenant's subscription and plan; its keys were left as they were. Retry shortly",
-      { tenant_id: tenant.id },
-    );
+  refuseFallback(resolved, tenant.id);
   const context = await loadTenantContext(deps.db, tenant, resolved.tier);
   const keys = await deps.db.forTenant(tenant.id).collection("api_keys").listAll({});
   const now = Date.now();
@@ -203,7 +216,7 @@ export async function reloadKeyByHash(deps: KeyringDeps & { keyHash: string }): 
   const key = await findKeyByHash(deps.db, deps.keyHash);
   if (!key) return null;
   const tenant = await tenantRow(deps.db, key.tenant);
-  const { tier } = await resolveTier({ db: deps.db, tenantId: tenant.id, tenant, logger: deps.logger });
+  const tier = await publishableTier(deps, tenant);
   const record = keyRecordOf(await loadTenantContext(deps.db, tenant, tier), key);
   const pipeline = deps.redis.pipeline();
   queueRecordWrite(pipeline, key.hash, record, Date.now(), { onlyIfMissing: true });

@@ -176,6 +176,11 @@ describe("OAuth2 log-in", () => {
       body: { refresh_token: session.refresh_token },
     });
     expect(renewed.status).toBe(401);
+    const switched = await h.call("POST", "/v1/auth/switch-tenant", {
+      token: session.access_token,
+      body: { tenant: session.tenant.id },
+    });
+    expect(switched.status).toBe(401);
     await nextSecond();
     const again = await oauth2(who);
     expect(again.status).toBe(200);

@@ -1,3 +1,4 @@
+import { hashApiKey, redisKeys } from "@cloudfreedom/shared";
 import { uniqueSuffix } from "@cloudfreedom/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AuthHarness, PASSWORD, type Session, startAuth } from "./harness.ts";
@@ -225,6 +226,24 @@ describe("tenant settings and audit log", () => {
     expect(
       (await h.call("PATCH", "/v1/tenant", { token: admin.access_token, body: { name: "Acme" } })).body,
     ).toMatchObject({ name: "Acme" });
+  });
+
+  it("a slug sent again brings the keys to it, after a change whose publication failed", async () => {
+    const owner = await h.signUp();
+    const key = await h.call("POST", "/v1/keys", { token: owner.access_token, body: { name: "k" } });
+    const slug = `acme-${uniqueSuffix(6)}`;
+    expect((await h.call("PATCH", "/v1/tenant", { token: owner.access_token, body: { slug } })).status).toBe(
+      200,
+    );
+    // As if the publication had failed after the row changed: the record still carries the old slug.
+    const recordKey = redisKeys.keyRecord(await hashApiKey(String(key.body.secret)));
+    const record = JSON.parse((await h.redisDb.redis.get(recordKey)) ?? "{}");
+    expect(record.tenant_slug).toBe(slug);
+    await h.redisDb.redis.set(recordKey, JSON.stringify({ ...record, tenant_slug: owner.tenant.slug }));
+    expect((await h.call("PATCH", "/v1/tenant", { token: owner.access_token, body: { slug } })).status).toBe(
+      200,
+    );
+    expect(JSON.parse((await h.redisDb.redis.get(recordKey)) ?? "{}").tenant_slug).toBe(slug);
   });
 
   it("pages through the tenant's audit log for owners and admins, newest first, never another tenant's", async () => {

@@ -21,6 +21,7 @@ import {
   publishTenantKeys,
   reloadKeyByHash,
   resolveTier,
+  tenantKeysStale,
   tierFallbackCount,
   withTenantKeyring,
 } from "../../src/index.ts";
@@ -190,8 +191,44 @@ describe("publishing KeyRecords", () => {
     ).rejects.toMatchObject({
       code: "service_unavailable",
     });
+    await expect(
+      publishKey({ db: unreadable, redis: redisDb.redis, tenantId: tenant.id, keyId: key.row.id }),
+    ).rejects.toMatchObject({ code: "service_unavailable" });
     expect(await stored(key.hash)).toEqual(before);
     expect((await db.operator.collection("tenants").getOne(tenant.id)).tier).toBe("pro");
+  });
+
+  it("takes nothing as published that Redis refused, and leaves the tenant's tier for the next publication", async () => {
+    const tenant = await createTenant(
+      { db },
+      { tier: "free", plan: await createPlan({ db }, { tier: "free" }) },
+    );
+    const key = await createApiKey({ db, redis: redisDb.redis }, tenant);
+    await subscribe(tenant.id, "active", "pro");
+    // A replica after a failover: every write of a pipeline comes back as an error, exec itself resolves.
+    const readOnly = new Proxy(redisDb.redis, {
+      get(target, property) {
+        if (property === "pipeline")
+          return () => {
+            const pipeline = target.pipeline();
+            const exec = pipeline.exec.bind(pipeline);
+            pipeline.exec = (async () =>
+              ((await exec()) ?? []).map(([, value]) => [
+                new Error("READONLY You can't write against a read only replica."),
+                value,
+              ])) as typeof pipeline.exec;
+            return pipeline;
+          };
+        const value = Reflect.get(target, property);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    await expect(publishTenantKeys({ db, redis: readOnly, tenantId: tenant.id })).rejects.toThrow("READONLY");
+    expect((await db.operator.collection("tenants").getOne(tenant.id)).tier).toBe("free");
+    expect(await tenantKeysStale({ db }, tenant.id)).toBe(true);
+    await publishTenantKeys({ db, redis: redisDb.redis, tenantId: tenant.id });
+    expect((await stored(key.hash))?.tier).toBe("pro");
+    expect(await tenantKeysStale({ db }, tenant.id)).toBe(false);
   });
 
   it("reloads a record Redis lost from PocketBase by its hash, and knows nothing of an unknown hash", async () => {

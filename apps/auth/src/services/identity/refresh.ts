@@ -20,7 +20,5 @@ export async function refreshSession(deps: AuthDeps, refreshToken: string, clien
   ]);
   if (!membership)
     throw new AppError("unauthorized", "You are no longer a member of this tenant; log in again");
-  // OAuth2 linked the account and its reclaim has not finished: what it issued before is not honoured.
-  if (user.reclaim_pending) throw new AppError("unauthorized", "This session has ended; log in again");
   return issueSession(deps, { user, tenant, membership, client, family: row.family });
 }

@@ -71,6 +71,9 @@ export async function issueSession(
   deps: AuthDeps,
   input: { user: UserRow; tenant: TenantRow; membership: MembershipRow; client: ClientInfo; family?: string },
 ) {
+  // OAuth2 linked the account and its reclaim has not finished: nothing it was issued before mints a session
+  // (refresh, switching tenant, accepting an invitation); the reclaiming log-in passes the cleared row.
+  if (input.user.reclaim_pending) throw new AppError("unauthorized", "This session has ended; log in again");
   if (input.tenant.status !== "active") {
     throw new AppError("forbidden", `Tenant "${input.tenant.slug}" is ${input.tenant.status}`, {
       tenant: input.tenant.id,

@@ -34,8 +34,9 @@ export async function updateTenant(
     ...(input.name !== undefined ? { name: input.name } : {}),
     ...(input.slug !== undefined ? { slug: input.slug } : {}),
   });
-  // KeyRecords carry the slug; rewrite them when it changed.
-  if (updated.slug !== before.slug)
+  // KeyRecords carry the slug: rewritten whenever one is sent, so a request retried after the row changed but
+  // the publication failed (a 503) still brings the keys to it.
+  if (input.slug !== undefined)
     await publishTenantKeys({ db: deps.db, redis: deps.redis, logger: deps.logger, tenantId: updated.id });
   await recordAudit(deps, {
     tenantId: actor.tenantId,

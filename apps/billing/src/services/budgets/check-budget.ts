@@ -66,7 +66,8 @@ async function callerOf(
     tenantId: tenant.id,
     keyId: "",
     userId: principal.userId,
-    tier: resolved.tier,
+    // A failed lookup answers free: the row's copy is the better guess then.
+    tier: resolved.source === "fallback" ? tenant.tier : resolved.tier,
     markupPct: plan?.markup_pct ?? 0,
     models: null,
     limits: {

@@ -27,6 +27,8 @@ async function assertOverageBillable(deps: Pick<BillingDeps, "db">, input: SetBu
   if (included === 0 || input.limitMicros <= included) return;
   const { source } = await resolveTier({ db: deps.db, tenantId: tenant.id, tenant });
   if (source === "subscription") return;
+  if (source === "fallback")
+    throw new AppError("service_unavailable", "Could not read the tenant's subscription; retry shortly");
   throw new AppError(
     "forbidden",
     `limit_micros: above the ${formatMicros(included)} the plan includes, spend is billed as overage, which needs a paid subscription; subscribe (POST /v1/billing/checkout), set at most ${included}, or ask an operator`,

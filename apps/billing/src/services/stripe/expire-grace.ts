@@ -83,6 +83,8 @@ export async function expirePaymentGrace(
   // Across tenants: a maintenance job, the one reader of subscriptions that is not tenant-scoped.
   const expired = await createCollection(deps.db.client, "subscriptions").listAll({
     filter: "status = 'past_due' && grace_until != '' && grace_until <= {:now}",
+    // Oldest first: the order is the same every run.
+    sort: "created,id",
     // Stored dates read "2026-11-23 10:00:00.000Z": compare in that format, not ISO's "T".
     params: { now: now.toISOString().replace("T", " ") },
   });
