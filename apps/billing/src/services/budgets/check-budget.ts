@@ -1,5 +1,5 @@
 import { type AdmissionLimits, limitsOf, maxCost, outputAllowance } from "@cloudfreedom/admission";
-import { loadStandingLimits, resolveTier } from "@cloudfreedom/keyring";
+import { loadStandingLimits } from "@cloudfreedom/keyring";
 import { AppError, checkTierAccess, newId, type Tier } from "@cloudfreedom/shared";
 import type { BillingDeps } from "../../deps.ts";
 import type { Principal } from "../auth/principal.ts";
@@ -55,19 +55,18 @@ async function callerOf(
     };
   }
   const tenant = await loadTenant(deps.db, principal.tenantId);
-  const [plan, standing, resolved] = await Promise.all([
+  const [plan, standing] = await Promise.all([
     planById(deps.db, tenant.plan),
     loadStandingLimits(deps.db, tenant.id),
-    // As the tenant's keys are published with it (the row's copy is written after them).
-    resolveTier({ db: deps.db, tenantId: tenant.id, tenant }),
   ]);
   const orNull = (value: number | undefined) => (value ? value : null);
   return {
     tenantId: tenant.id,
     keyId: "",
     userId: principal.userId,
-    // A failed lookup answers free: the row's copy is the better guess then.
-    tier: resolved.source === "fallback" ? tenant.tier : resolved.tier,
+    // The tier as last published: the keyring writes the row's copy after the tenant's KeyRecords, so a check
+    // answers as the router admits, without a subscription look-up per check.
+    tier: tenant.tier,
     markupPct: plan?.markup_pct ?? 0,
     models: null,
     limits: {
