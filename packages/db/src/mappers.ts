@@ -14,6 +14,7 @@ export function planToRow(plan: Plan): CreateOf<"plans"> {
     rpm: toCount(plan.rpm),
     tpm: toCount(plan.tpm),
     stripe_price_id: plan.stripe_price_id ?? "",
+    stripe_overage_price_id: plan.stripe_overage_price_id ?? "",
     grace_days: plan.grace_days ?? 0,
     downgrade_to: plan.downgrade_to ?? "",
   };
@@ -28,6 +29,7 @@ export function planFromRow(row: PlanRow): Plan {
     rpm: fromCount(row.rpm),
     tpm: fromCount(row.tpm),
     stripe_price_id: row.stripe_price_id || null,
+    stripe_overage_price_id: row.stripe_overage_price_id || null,
     features: row.features ?? [],
     grace_days: row.grace_days || undefined,
     downgrade_to: row.downgrade_to || undefined,

@@ -35,6 +35,8 @@ export const PlanRow = BaseRow.extend({
   rpm: Count,
   tpm: Count,
   stripe_price_id: z.string(),
+  /** The metered price checkout adds for overage; "" = none. */
+  stripe_overage_price_id: z.string().default(""),
   features: z.array(z.string()).nullable(),
   is_active: z.boolean(),
   /** Days a past-due subscription keeps its tier; 0 = the billing service's default. */

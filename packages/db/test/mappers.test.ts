@@ -20,6 +20,7 @@ describe("plan rows", () => {
       rpm: null,
       tpm: 1000,
       stripe_price_id: null,
+      stripe_overage_price_id: null,
       features: ["x"],
       is_active: true,
     };
@@ -31,6 +32,7 @@ describe("plan rows", () => {
       rpm: 0,
       tpm: 1000,
       stripe_price_id: "",
+      stripe_overage_price_id: "",
     });
     expect(planFromRow({ ...base, description: "", ...row } as PlanRow)).toEqual(plan);
   });

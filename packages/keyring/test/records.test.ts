@@ -34,6 +34,7 @@ const plan: PlanRow = {
   rpm: 0,
   tpm: 0,
   stripe_price_id: "",
+  stripe_overage_price_id: "",
   features: null,
   is_active: true,
   grace_days: 0,

@@ -23,6 +23,11 @@ export const Plan = z.object({
   rpm: z.number().int().positive().nullable(),
   tpm: z.number().int().positive().nullable(),
   stripe_price_id: z.string().nullable(),
+  /**
+   * The metered Stripe price (on the billing meter of `STRIPE_METER_EVENT_NAME`) that bills spend above the
+   * included budget; checkout subscribes to it next to `stripe_price_id`. Absent or null: overage is not billed.
+   */
+  stripe_overage_price_id: z.string().nullable().optional(),
   features: z.array(z.string()),
   is_active: z.boolean().default(true),
   /** Days a past-due subscription keeps its tier after a failed payment; absent = the billing default. */

@@ -128,3 +128,40 @@ describe("an operator's plan edit reaches the tenants on the plan", () => {
     expect(await keyRecord(stuck.key)).toMatchObject({ tier: "team" });
   });
 });
+
+describe("a plan's overage price", () => {
+  it("is set and cleared by PATCH, shown in the plan list, and refused when it is the plan's own flat price", async () => {
+    const ctx = { db: h.db, redis: h.redisDb.redis };
+    const flat = `price_${uniqueSuffix()}`;
+    const plan = await createPlan(ctx, { slug: `metered-${uniqueSuffix(6)}`, stripe_price_id: flat });
+    const overage = `price_${uniqueSuffix()}`;
+    const set = await h.call("PATCH", `/v1/plans/${plan.slug}`, {
+      token: OPERATOR_TOKEN,
+      body: { stripe_overage_price_id: overage },
+    });
+    expect(set.status).toBe(200);
+    expect(set.body).toMatchObject({ stripe_price_id: flat, stripe_overage_price_id: overage });
+    const listed = await h.call("GET", "/v1/plans");
+    expect((listed.body.data as Array<{ slug: string }>).find((p) => p.slug === plan.slug)).toMatchObject({
+      stripe_overage_price_id: overage,
+    });
+
+    const same = await h.call("PATCH", `/v1/plans/${plan.slug}`, {
+      token: OPERATOR_TOKEN,
+      body: { stripe_overage_price_id: flat },
+    });
+    expect(same.status).toBe(400);
+    expect(same.body).toMatchObject({
+      code: "invalid_request",
+      details: { field: "stripe_overage_price_id" },
+    });
+    expect((await h.db.operator.collection("plans").getOne(plan.id)).stripe_overage_price_id).toBe(overage);
+
+    const cleared = await h.call("PATCH", `/v1/plans/${plan.slug}`, {
+      token: OPERATOR_TOKEN,
+      body: { stripe_overage_price_id: null },
+    });
+    expect(cleared.body).toMatchObject({ stripe_overage_price_id: null });
+    expect((await h.db.operator.collection("plans").getOne(plan.id)).stripe_overage_price_id).toBe("");
+  });
+});

@@ -40,6 +40,8 @@ export function subscriptionObject(input: {
   status: string;
   tenantId?: string;
   start?: number;
+  /** A metered overage price, listed before the plan's own item (Stripe does not promise an order). */
+  overagePrice?: string;
 }): Record<string, unknown> {
   const start = input.start ?? Math.floor(Date.UTC(2026, 10, 15) / 1000);
   return {
@@ -53,9 +55,19 @@ export function subscriptionObject(input: {
     items: {
       object: "list",
       data: [
+        ...(input.overagePrice
+          ? [
+              {
+                id: `si_${input.id}_overage`,
+                price: { id: input.overagePrice, recurring: { interval: "month", usage_type: "metered" } },
+                current_period_start: start,
+                current_period_end: start + 30 * 86_400,
+              },
+            ]
+          : []),
         {
           id: `si_${input.id}`,
-          price: { id: input.price },
+          price: { id: input.price, recurring: { interval: "month", usage_type: "licensed" } },
           current_period_start: start,
           current_period_end: start + 30 * 86_400,
         },

@@ -1,6 +1,7 @@
 import type { PlanRow } from "@cloudfreedom/db";
 import { createPlan, uniqueSuffix } from "@cloudfreedom/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { createCheckout } from "../../src/services/stripe/create-checkout.ts";
 import { expirePaymentGrace } from "../../src/services/stripe/expire-grace.ts";
 import { type TenantFixture, tenantFixture } from "./fixtures.ts";
 import { type BillingHarness, startBilling } from "./harness.ts";
@@ -69,6 +70,60 @@ describe("Stripe checkout and portal (stripe-mock)", () => {
     expect(
       (await h.call("POST", "/v1/billing/checkout", { token: member, body: { plan: team.slug } })).status,
     ).toBe(403);
+  });
+
+  it("subscribes to the plan's metered overage price too, and maps a subscription that lists that item first to the plan", async () => {
+    const ctx = { db: h.db, redis: h.redisDb.redis };
+    const flat = `price_${uniqueSuffix()}`;
+    const overage = `price_${uniqueSuffix()}`;
+    const metered = await createPlan(ctx, {
+      slug: `metered-${uniqueSuffix(6)}`,
+      tier: "pro",
+      stripe_price_id: flat,
+      stripe_overage_price_id: overage,
+    });
+    const u = await tenantFixture(ctx, { tier: "free" });
+    await h.db.operator.collection("tenants").update(u.tenant.id, { plan: free.id, tier: "free" });
+    const stripe = h.deps.stripe;
+    if (!stripe) throw new Error("stripe-mock is not configured");
+    const create = vi.spyOn(stripe.checkout.sessions, "create");
+    try {
+      // stripe-mock validates the parameters against Stripe's API: a metered item takes no quantity.
+      const session = await createCheckout(h.deps, { tenantId: u.tenant.id, planSlug: metered.slug });
+      expect(session.id).toMatch(/^cs_/);
+      expect(create.mock.calls[0]?.[0]).toMatchObject({
+        line_items: [{ price: flat, quantity: 1 }, { price: overage }],
+      });
+      // A plan without one sells its flat price alone.
+      await createCheckout(h.deps, { tenantId: u.tenant.id, planSlug: team.slug });
+      expect(create.mock.calls[1]?.[0]?.line_items).toEqual([{ price: team.stripe_price_id, quantity: 1 }]);
+    } finally {
+      create.mockRestore();
+    }
+
+    const sub = `sub_${uniqueSuffix()}`;
+    const customer = (await h.db.operator.collection("tenants").getOne(u.tenant.id)).stripe_customer_id;
+    const object = subscriptionObject({
+      id: sub,
+      customer,
+      price: flat,
+      overagePrice: overage,
+      status: "active",
+      tenantId: u.tenant.id,
+    });
+    expect((await deliver(h, "customer.subscription.created", object)).body).toMatchObject({
+      outcome: "applied",
+    });
+    expect(await h.db.operator.collection("tenants").getOne(u.tenant.id)).toMatchObject({
+      plan: metered.id,
+      tier: "pro",
+    });
+    expect(
+      await h.db
+        .forTenant(u.tenant.id)
+        .collection("subscriptions")
+        .getFirst({ filter: "stripe_subscription_id = {:id}", params: { id: sub } }),
+    ).toMatchObject({ plan: metered.id, stripe_price_id: flat });
   });
 
   it("opens the customer portal for the tenant's customer", async () => {

@@ -18,6 +18,7 @@ export const PlanUpdateBody = z
     rpm: Limit,
     tpm: Limit,
     stripe_price_id: z.string().min(1).max(255).nullable(),
+    stripe_overage_price_id: z.string().min(1).max(255).nullable(),
     features: z.array(z.string().max(200)).max(50),
     is_active: z.boolean(),
     grace_days: z.number().int().nonnegative().max(365),

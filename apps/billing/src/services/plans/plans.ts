@@ -31,6 +31,12 @@ export async function updatePlan(
   const row = await planBySlug(deps.db, slug);
   if (!row) throw new AppError("not_found", `No plan "${slug}"`, { field: "slug" });
   const merged = { ...planFromRow(row), ...changes, slug };
+  if (merged.stripe_overage_price_id && merged.stripe_overage_price_id === merged.stripe_price_id)
+    throw new AppError(
+      "invalid_request",
+      "stripe_overage_price_id must be a metered price on the billing meter, not the plan's own stripe_price_id",
+      { field: "stripe_overage_price_id" },
+    );
   const { slug: _unchanged, ...update } = planToRow(merged);
   const saved = await deps.db.operator.collection("plans").update(row.id, update);
   const refresh = await refreshPlanTenants(deps, saved);

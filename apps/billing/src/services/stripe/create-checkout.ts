@@ -17,8 +17,10 @@ export function returnUrl(deps: Pick<BillingDeps, "env">): string {
 }
 
 /**
- * A Stripe Checkout session subscribing the tenant to a plan. The tenant and plan travel in the session's and
- * the subscription's metadata, so the webhooks map the result back without trusting anything else.
+ * A Stripe Checkout session subscribing the tenant to a plan: its flat price, and its metered overage price when
+ * it has one (the meter events of `stripe_meter_sync` are invoiced through it; a metered item takes no
+ * quantity). The tenant and plan travel in the session's and the subscription's metadata, so the webhooks map
+ * the result back without trusting anything else.
  */
 export async function createCheckout(
   deps: Pick<BillingDeps, "db" | "stripe" | "env">,
@@ -56,7 +58,10 @@ export async function createCheckout(
     mode: "subscription",
     customer,
     client_reference_id: tenant.id,
-    line_items: [{ price: plan.stripe_price_id, quantity: 1 }],
+    line_items: [
+      { price: plan.stripe_price_id, quantity: 1 },
+      ...(plan.stripe_overage_price_id ? [{ price: plan.stripe_overage_price_id }] : []),
+    ],
     metadata,
     subscription_data: { metadata },
     success_url: input.successUrl ?? `${base}?checkout=success`,

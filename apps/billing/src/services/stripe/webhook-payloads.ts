@@ -30,7 +30,10 @@ export const CheckoutSession = z.object({
 });
 
 const SubscriptionItem = z.object({
-  price: z.object({ id: Id }).passthrough().nullish(),
+  price: z
+    .object({ id: Id, recurring: z.object({ usage_type: z.string().nullish() }).passthrough().nullish() })
+    .passthrough()
+    .nullish(),
   current_period_start: z.number().int().nullish(),
   current_period_end: z.number().int().nullish(),
 });
@@ -74,13 +77,18 @@ export function invoiceSubscriptionId(invoice: Invoice): string | null {
   return idOf(invoice.subscription) ?? idOf(invoice.parent?.subscription_details?.subscription);
 }
 
-/** Price and period of a subscription, from its first item (new API versions) or the subscription itself. */
+/**
+ * Price and period of a subscription, from its plan's item (new API versions) or the subscription itself. The
+ * plan's item is the first one that is not metered: checkout adds the plan's metered overage price beside it,
+ * and Stripe does not promise the items' order.
+ */
 export function subscriptionTerms(sub: Subscription): {
   priceId: string | null;
   start: number | null;
   end: number | null;
 } {
-  const item = sub.items?.data[0];
+  const items = sub.items?.data ?? [];
+  const item = items.find((i) => i.price?.recurring?.usage_type !== "metered") ?? items[0];
   return {
     priceId: item?.price?.id ?? null,
     start: item?.current_period_start ?? sub.current_period_start ?? null,
