@@ -1,3 +1,4 @@
+import { accessTokenEnded, issuedAtMs, membershipOf } from "@cloudfreedom/keyring";
 import { jwtAuth } from "@cloudfreedom/service-kit";
 import { AppError } from "@cloudfreedom/shared";
 import type { MiddlewareHandler } from "hono";
@@ -15,6 +16,9 @@ export interface AuthOptions {
 /**
  * `Authorization: Bearer <token>`: the operator token, an access token (JWT, verified against the auth
  * service's JWKS) or an API key with the `billing` (or `admin`) scope. Sets `principal` and `tenantId`.
+ * An access token lives for minutes, so what can change meanwhile is read as it is now, as auth does: its
+ * sessions may have been ended (password change, account reclaim) and the role is the membership's, so a
+ * removed or demoted member loses billing rights at once.
  */
 export function billingAuth(deps: BillingDeps, options: AuthOptions = {}): MiddlewareHandler {
   const { env } = deps;
@@ -45,7 +49,23 @@ export function billingAuth(deps: BillingDeps, options: AuthOptions = {}): Middl
       return jwt(c, async () => {
         const claims = c.get("auth");
         if (!claims) throw new AppError("unauthorized", "Invalid access token");
-        c.set("principal", { kind: "user", tenantId: claims.tenant, userId: claims.sub, role: claims.role });
+        if (await accessTokenEnded(deps.redis, claims.sub, issuedAtMs(claims)))
+          throw new AppError(
+            "unauthorized",
+            "This session was ended (password changed or account reclaimed); log in again",
+          );
+        const membership = await membershipOf(deps.db, claims.tenant, claims.sub);
+        if (!membership)
+          throw new AppError(
+            "unauthorized",
+            "This session's tenant membership no longer exists; log in again",
+          );
+        c.set("principal", {
+          kind: "user",
+          tenantId: claims.tenant,
+          userId: claims.sub,
+          role: membership.role,
+        });
         await next();
       });
     }

@@ -39,7 +39,7 @@ export interface BillingHarness {
   ): Promise<Reply>;
   /** An access token as the auth service would sign it. */
   signToken(
-    claims: { sub: string; tenant: string; role: string; tier?: string },
+    claims: { sub: string; tenant: string; role: string; tier?: string; iat_ms?: number },
     expiresIn?: string,
   ): Promise<string>;
   stop(): Promise<void>;

@@ -1,5 +1,6 @@
+import { endAccessTokens } from "@cloudfreedom/keyring";
 import { periodOf } from "@cloudfreedom/shared";
-import { createApiKey } from "@cloudfreedom/testing";
+import { createApiKey, createMembership, createUser } from "@cloudfreedom/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type TenantFixture, tenantFixture } from "./fixtures.ts";
 import { type BillingHarness, OPERATOR_TOKEN, startBilling } from "./harness.ts";
@@ -117,6 +118,45 @@ describe("billing API security", () => {
     });
     expect(report.status).toBe(404);
     expect(report.body).toMatchObject({ details: { field: "key_id" } });
+  });
+
+  it("reads the role from the membership as it is now: a demoted admin and a removed member lose billing rights with their tokens still valid", async () => {
+    const ctx = { db: h.db, redis: h.redisDb.redis };
+    const c = await tenantFixture(ctx);
+    const { user } = await createUser(ctx);
+    const membership = await createMembership(ctx, { tenant: c.tenant, user, role: "admin" });
+    const token = await h.signToken({ sub: user.id, tenant: c.tenant.id, role: "admin" });
+    const budget = { scope_type: "tenant", limit_micros: 500_000 };
+    expect((await h.call("PUT", "/v1/budgets", { token, body: budget })).status).toBe(200);
+
+    await h.db.forTenant(c.tenant.id).collection("memberships").update(membership.id, { role: "member" });
+    const demoted = await h.call("PUT", "/v1/budgets", { token, body: { ...budget, limit_micros: 900_000 } });
+    expect(demoted.status).toBe(403);
+    expect((await h.call("GET", "/v1/budget", { token })).status).toBe(200);
+
+    await h.db.forTenant(c.tenant.id).collection("memberships").delete(membership.id);
+    const removed = await h.call("GET", "/v1/budget", { token });
+    expect(removed.status).toBe(401);
+    expect(removed.body.message).toContain("membership no longer exists");
+  });
+
+  it("refuses access tokens issued before the user's sessions were ended (password change, reclaim), to the millisecond", async () => {
+    const ctx = { db: h.db, redis: h.redisDb.redis };
+    const { user } = await createUser(ctx);
+    await createMembership(ctx, { tenant: a.tenant, user, role: "owner" });
+    const claims = { sub: user.id, tenant: a.tenant.id, role: "owner" };
+    const before = await h.signToken({ ...claims, iat_ms: Date.now() });
+    // Older tokens carry only `iat` (whole seconds): they count from the start of their second.
+    const secondsOnly = await h.signToken(claims);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await endAccessTokens(h.redisDb.redis, user.id, 60_000);
+    const after = await h.signToken({ ...claims, iat_ms: Date.now() + 1 });
+    for (const ended of [before, secondsOnly]) {
+      const res = await h.call("GET", "/v1/budget", { token: ended });
+      expect(res.status).toBe(401);
+      expect(res.body.message).toContain("log in again");
+    }
+    expect((await h.call("GET", "/v1/budget", { token: after })).status).toBe(200);
   });
 
   it("keeps operator routes to operators, and operators must name the tenant", async () => {

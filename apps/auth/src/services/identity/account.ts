@@ -4,7 +4,7 @@ import { recordAudit } from "../audit/record.ts";
 import type { Actor } from "../members/roles.ts";
 import { revokeUserSessions } from "../tokens/refresh-tokens.ts";
 import { membershipsOfUser, tenantView, userView } from "./session.ts";
-import { endAccessTokens } from "./sessions-ended.ts";
+import { endUserAccessTokens } from "./sessions-ended.ts";
 import { verifyPassword } from "./verify-password.ts";
 
 /** The caller, the tenant of this token with the caller's role, and every tenant the caller belongs to. */
@@ -48,7 +48,7 @@ export async function changePassword(
   await deps.db.operator
     .collection("users")
     .update(user.id, { password: input.new_password, passwordConfirm: input.new_password });
-  await endAccessTokens(deps, user.id);
+  await endUserAccessTokens(deps, user.id);
   const memberships = await membershipsOfUser(deps, user.id);
   await revokeUserSessions(
     deps,

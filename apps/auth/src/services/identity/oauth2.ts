@@ -8,7 +8,7 @@ import { defaultPlan } from "../tenants/plans.ts";
 import { newRecordId, slugFromEmail } from "../tenants/slug.ts";
 import { revokeUserSessions } from "../tokens/refresh-tokens.ts";
 import { issueSession, membershipsOfUser, pickTenant } from "./session.ts";
-import { endAccessTokens } from "./sessions-ended.ts";
+import { endUserAccessTokens } from "./sessions-ended.ts";
 
 interface PbProvider {
   name: string;
@@ -122,7 +122,7 @@ export async function logInWithOAuth2(
  * log-in; every step can run again.
  */
 async function reclaimAccount(deps: AuthDeps, user: UserRow, provider: string, client: ClientInfo) {
-  await endAccessTokens(deps, user.id);
+  await endUserAccessTokens(deps, user.id);
   const tenants = (await membershipsOfUser(deps, user.id)).map((m) => m.tenant);
   await revokeUserSessions(deps, user.id, tenants);
   for (const tenantId of tenants) {

@@ -1,5 +1,5 @@
 import { createCollection, type MembershipRow, type TenantRow, type UserRow } from "@cloudfreedom/db";
-import { resolveTier } from "@cloudfreedom/keyring";
+import { membershipOf as membershipIn, resolveTier } from "@cloudfreedom/keyring";
 import { AppError } from "@cloudfreedom/shared";
 import type { AuthDeps, ClientInfo } from "../../deps.ts";
 import { signAccessToken } from "../tokens/access-token.ts";
@@ -21,15 +21,12 @@ export function tenantView(tenant: TenantRow) {
 }
 
 /** The user's membership in a tenant, or null. */
-export async function membershipOf(
+export function membershipOf(
   deps: AuthDeps,
   tenantId: string,
   userId: string,
 ): Promise<MembershipRow | null> {
-  return deps.db
-    .forTenant(tenantId)
-    .collection("memberships")
-    .getFirst({ filter: "user = {:user}", params: { user: userId } });
+  return membershipIn(deps.db, tenantId, userId);
 }
 
 /** Memberships of a user across tenants (tenant-resolving exception: `idx_memberships_user`). */

@@ -17,8 +17,16 @@ export async function signAccessToken(
   ttlSeconds = deps.env.ACCESS_TOKEN_TTL_S,
 ) {
   const { kid, privateKey } = deps.signing.signer();
-  const now = Math.floor(Date.now() / 1000);
-  const token = await new SignJWT({ tenant: claims.tenant, role: claims.role, tier: claims.tier })
+  const nowMs = Date.now();
+  const now = Math.floor(nowMs / 1000);
+  // `iat_ms`: sessions ended by a password change or a reclaim end the tokens issued before it to the
+  // millisecond (`iat` has whole seconds), so the session that follows in the same second stays valid alone.
+  const token = await new SignJWT({
+    tenant: claims.tenant,
+    role: claims.role,
+    tier: claims.tier,
+    iat_ms: nowMs,
+  })
     .setProtectedHeader({ alg: "ES256", kid, typ: "JWT" })
     .setSubject(claims.sub)
     .setIssuer(deps.issuer)

@@ -1,0 +1,40 @@
+import type { Db, MembershipRow } from "@cloudfreedom/db";
+import { redisKeys } from "@cloudfreedom/shared";
+import type { Redis } from "ioredis";
+
+/**
+ * Access tokens are short-lived JWTs that every service verifies on its own, so two facts that change before a
+ * token expires are read per request from where auth keeps them: whether the user's sessions were ended (a
+ * password change, an account reclaim) after the token was issued, and the membership (role) as it is now.
+ */
+
+/** The token's issue time in ms: auth's `iat_ms` claim, else the start of its `iat` second (older tokens). */
+export function issuedAtMs(claims: Readonly<Record<string, unknown>>): number {
+  if (typeof claims.iat_ms === "number" && Number.isFinite(claims.iat_ms)) return claims.iat_ms;
+  return Number(claims.iat ?? 0) * 1000;
+}
+
+/**
+ * Ends the user's access tokens issued before now. Kept as long as such a token can live (`ttlMs`); a token
+ * issued after this call (the session that follows the change) stays valid, to the millisecond.
+ */
+export async function endAccessTokens(redis: Redis, userId: string, ttlMs: number): Promise<void> {
+  await redis.set(redisKeys.sessionsEnded(userId), String(Date.now()), "PX", ttlMs);
+}
+
+/** Whether an access token of the user issued at `issuedAt` (epoch ms) was ended by `endAccessTokens`. */
+export async function accessTokenEnded(redis: Redis, userId: string, issuedAt: number): Promise<boolean> {
+  const value = await redis.get(redisKeys.sessionsEnded(userId));
+  if (value === null) return false;
+  // Written in seconds before auth stamped milliseconds; such a key lives no longer than a token.
+  const endedAt = Number(value) < 1e11 ? Number(value) * 1000 : Number(value);
+  return issuedAt < endedAt;
+}
+
+/** The user's membership in a tenant as it is now, or null. */
+export function membershipOf(db: Db, tenantId: string, userId: string): Promise<MembershipRow | null> {
+  return db
+    .forTenant(tenantId)
+    .collection("memberships")
+    .getFirst({ filter: "user = {:user}", params: { user: userId } });
+}
