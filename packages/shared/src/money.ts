@@ -10,6 +10,13 @@ export const TOKENS_PER_PRICE_UNIT = 1_000_000;
 export const Micros = z.number().int({ message: "must be an integer amount of micro-units" });
 export type Micros = z.infer<typeof Micros>;
 export const NonNegativeMicros = Micros.nonnegative();
+/**
+ * A limit in micro-units. Rows and KeyRecords store "no limit" as 0 (PocketBase's empty number), so a limit of 0
+ * cannot be told from none: it is refused, not stored as unlimited. `null` is how a contract says "no limit".
+ */
+export const LimitMicros = Micros.min(1, {
+  message: "must be at least 1 micro-unit: 0 would read as no limit (send null for no limit)",
+});
 
 export const Currency = z.string().regex(/^[A-Z]{3}$/, { message: "must be an ISO 4217 code like EUR" });
 export type Currency = z.infer<typeof Currency>;

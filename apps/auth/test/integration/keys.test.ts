@@ -87,12 +87,17 @@ describe("creating and listing keys", () => {
       [{ name: "" }, "name"],
       [{ name: "x", scopes: ["root"] }, "scopes.0"],
       [{ name: "x", rpm: -1 }, "rpm"],
+      // Stored, 0 would read as no limit at all.
+      [{ name: "x", budget_micros: 0 }, "budget_micros"],
+      [{ name: "x", tpm: 0 }, "tpm"],
       [{ name: "x", expires_at: "2001-01-01T00:00:00Z" }, "expires_at"],
     ] as const) {
       const res = await h.call("POST", "/v1/keys", { token: owner.access_token, body });
       expect(res.status).toBe(400);
       expect(res.body).toMatchObject({ code: "validation_failed", details: { field } });
     }
+    const zero = await h.call("POST", "/v1/keys", { token: owner.access_token, body: { name: "x", rpm: 0 } });
+    expect(zero.body.message).toContain("0 would read as no limit");
   });
 
   it("lets members see and manage only their own keys, owners all of the tenant's", async () => {

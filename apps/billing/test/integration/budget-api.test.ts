@@ -138,6 +138,28 @@ describe("POST /v1/budget/check", () => {
 });
 
 describe("PUT /v1/budgets", () => {
+  it("refuses a limit of 0, which would read as no limit, and changes nothing", async () => {
+    const owner = await h.signToken({ sub: a.owner.id, tenant: a.tenant.id, role: "owner" });
+    const res = await h.call("PUT", "/v1/budgets", {
+      token: owner,
+      body: { scope_type: "key", scope_id: a.chatKey.row.id, limit_micros: 0 },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ details: { field: "limit_micros" } });
+    expect(res.body.message).toContain("send null for no limit");
+    const stored = await h.db
+      .forTenant(a.tenant.id)
+      .collection("budgets")
+      .listAll({ filter: "scope_type = 'key' && scope_id = {:id}", params: { id: a.chatKey.row.id } });
+    expect(stored).toEqual([]);
+    const plan = await h.call("PATCH", `/v1/plans/${a.plan.slug}`, {
+      token: OPERATOR_TOKEN,
+      body: { monthly_budget_micros: 0 },
+    });
+    expect(plan.status).toBe(400);
+    expect(plan.body).toMatchObject({ details: { field: "monthly_budget_micros" } });
+  });
+
   it("lets the owner cap a key, and the key's next check is refused by that cap", async () => {
     const owner = await h.signToken({ sub: a.owner.id, tenant: a.tenant.id, role: "owner" });
     const set = await h.call("PUT", "/v1/budgets", {

@@ -1,7 +1,13 @@
-import { KeyScope, ModelId } from "@cloudfreedom/shared";
+import { KeyScope, LimitMicros, ModelId } from "@cloudfreedom/shared";
 import { z } from "zod";
 
-const Limit = z.number().int().min(0).nullable().optional();
+// Rows store "no limit" as 0, so 0 is refused rather than read as unlimited; null removes a limit.
+const Limit = z
+  .number()
+  .int()
+  .min(1, { message: "must be at least 1: 0 would read as no limit (send null for no limit)" })
+  .nullable()
+  .optional();
 const Future = z.iso
   .datetime({ offset: true, message: "must be an ISO 8601 date-time" })
   .refine((value) => Date.parse(value) > Date.now(), { message: "must be in the future" });
@@ -13,7 +19,7 @@ export const KeySettings = z.object({
   models: z.array(ModelId).max(500).nullable().optional(),
   rpm: Limit,
   tpm: Limit,
-  budget_micros: Limit,
+  budget_micros: LimitMicros.nullable().optional(),
   expires_at: Future.nullable().optional(),
 });
 

@@ -1,4 +1,4 @@
-import { ModelId, NonNegativeMicros } from "@cloudfreedom/shared";
+import { LimitMicros, ModelId } from "@cloudfreedom/shared";
 import { z } from "zod";
 
 const Tokens = z.coerce.number().int().nonnegative().max(10_000_000);
@@ -21,6 +21,6 @@ export const SetBudgetBody = z.object({
   tenant_id: z.string().min(1).optional(),
   scope_type: z.enum(["tenant", "user", "key"]),
   scope_id: z.string().min(1).optional(),
-  /** Per period, micro-units; null removes the limit. */
-  limit_micros: NonNegativeMicros.nullable(),
+  /** Per period, micro-units; null removes the limit (to stop a key at once, revoke it). */
+  limit_micros: LimitMicros.nullable(),
 });

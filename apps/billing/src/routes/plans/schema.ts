@@ -1,4 +1,11 @@
-import { BillingInterval, Currency, NonNegativeMicros, PlanSlug, Tier } from "@cloudfreedom/shared";
+import {
+  BillingInterval,
+  Currency,
+  LimitMicros,
+  NonNegativeMicros,
+  PlanSlug,
+  Tier,
+} from "@cloudfreedom/shared";
 import { z } from "zod";
 
 const Limit = z.number().int().positive().nullable();
@@ -11,7 +18,7 @@ export const PlanUpdateBody = z
     price_micros: NonNegativeMicros,
     currency: Currency,
     interval: BillingInterval,
-    monthly_budget_micros: NonNegativeMicros.nullable(),
+    monthly_budget_micros: LimitMicros.nullable(),
     query_limit: Limit,
     max_users: Limit,
     markup_pct: z.number().int().nonnegative().max(1000),
