@@ -1,7 +1,7 @@
 import { readPeriodCounters } from "@cloudfreedom/admission";
 import type { ModelRow } from "@cloudfreedom/db";
 import { createProducer } from "@cloudfreedom/queue";
-import { periodOf } from "@cloudfreedom/shared";
+import { billingPeriodOf, periodOf } from "@cloudfreedom/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { persistUsageBatch } from "../../src/services/usage/persist-usage-batch.ts";
 import { type TenantFixture, tenantFixture, testModel, usageEvent } from "./fixtures.ts";
@@ -107,6 +107,30 @@ describe("POST /v1/budget/check", () => {
           remaining_micros: null,
         },
       ],
+    });
+  });
+
+  it("names the end of the tenant's own period in a denial when a subscription anchors it mid-month", async () => {
+    const c = await tenantFixture({ db: h.db, redis: h.redisDb.redis });
+    const anchor = Date.UTC(2026, 10, 15) / 1000;
+    await h.db
+      .forTenant(c.tenant.id)
+      .collection("subscriptions")
+      .create({
+        plan: c.plan.id,
+        stripe_subscription_id: `sub_${c.tenant.id}`,
+        status: "active",
+        tier: c.plan.tier,
+        billing_cycle_anchor: anchor,
+        current_period_start: new Date(Date.now() - 86_400_000).toISOString(),
+        current_period_end: new Date(Date.now() + 20 * 86_400_000).toISOString(),
+      });
+    const res = await check(c.billingKey.secret, { model: model.model_id, input_tokens: 2_000_000 });
+    expect(res.status).toBe(402);
+    const own = billingPeriodOf(new Date(), 15);
+    expect(res.body).toMatchObject({
+      code: "budget_exceeded",
+      details: { period: own.period, period_end: own.end.toISOString() },
     });
   });
 

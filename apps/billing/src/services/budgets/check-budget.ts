@@ -123,7 +123,8 @@ export async function checkBudget(
     prices: model.prices,
     markupPct: caller.markupPct,
   });
-  const { period } = await deps.periods.current(caller.tenantId);
+  // The tenant's own period (a subscription's anchor), so a denial names its real end, as the router's does.
+  const { period, end: periodEnd } = await deps.periods.current(caller.tenantId);
   const reservationId = newId("reservation");
   const ttlMs = deps.env.RESERVATION_TTL_MS;
   const reservation = await deps.admission.reserve({
@@ -132,6 +133,7 @@ export async function checkBudget(
     keyId: caller.keyId,
     userId: caller.userId,
     period,
+    periodEnd,
     cost,
     limits: caller.limits,
     ttlMs,
