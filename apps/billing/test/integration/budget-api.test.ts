@@ -242,7 +242,7 @@ describe("PUT /v1/budgets", () => {
     // Lower than the plan's, or none: always.
     expect((await put(500_000)).status).toBe(200);
     expect((await put(null)).status).toBe(200);
-    // With a subscription that bills the overage.
+    // A subscription whose plan has no overage price bills none: still refused.
     await h.db
       .forTenant(t.tenant.id)
       .collection("subscriptions")
@@ -252,6 +252,13 @@ describe("PUT /v1/budgets", () => {
         status: "active",
         tier: "pro",
       });
+    const unbilled = await put(5_000_000);
+    expect(unbilled.status).toBe(403);
+    expect(unbilled.body.message).toContain("no overage price");
+    // With a subscription that bills the overage.
+    await h.db.operator
+      .collection("plans")
+      .update(t.plan.id, { stripe_overage_price_id: `price_overage_${t.tenant.id}` });
     expect((await put(5_000_000)).status).toBe(200);
   });
 

@@ -17,7 +17,9 @@ export interface SetBudgetInput {
 
 /**
  * A tenant's own managers raise its budget past what its plan includes only while a subscription bills the
- * overage (Stripe meter events); without one the spend above the plan would be given away.
+ * overage: the tenant's tier comes from a subscription, and its plan has a metered overage price (checkout
+ * subscribes to it, so the Stripe meter events are invoiced). Without both the spend above the plan would be
+ * given away.
  */
 async function assertOverageBillable(deps: Pick<BillingDeps, "db">, input: SetBudgetInput): Promise<void> {
   if (input.byOperator || input.scopeType !== "tenant" || !input.limitMicros) return;
@@ -26,9 +28,15 @@ async function assertOverageBillable(deps: Pick<BillingDeps, "db">, input: SetBu
   const included = plan?.monthly_budget_micros ?? 0;
   if (included === 0 || input.limitMicros <= included) return;
   const { source } = await resolveTier({ db: deps.db, tenantId: tenant.id, tenant });
-  if (source === "subscription") return;
   if (source === "fallback")
     throw new AppError("service_unavailable", "Could not read the tenant's subscription; retry shortly");
+  if (source === "subscription" && !plan?.stripe_overage_price_id)
+    throw new AppError(
+      "forbidden",
+      `limit_micros: above the ${formatMicros(included)} the plan includes, spend is billed as overage, but the plan "${plan?.slug}" has no overage price (stripe_overage_price_id); set at most ${included}, or ask an operator`,
+      { field: "limit_micros", included_micros: included },
+    );
+  if (source === "subscription") return;
   throw new AppError(
     "forbidden",
     `limit_micros: above the ${formatMicros(included)} the plan includes, spend is billed as overage, which needs a paid subscription; subscribe (POST /v1/billing/checkout), set at most ${included}, or ask an operator`,
