@@ -121,6 +121,26 @@ describe("POST /v1/usage", () => {
     expect(changed.body).toMatchObject({ code: "conflict", details: { field: "idempotency-key" } });
   });
 
+  it("lets a member report usage only for themselves and their own keys; managers and billing keys for anyone of the tenant", async () => {
+    const member = await h.signToken({ sub: a.member.id, tenant: a.tenant.id, role: "member" });
+    const owner = await h.signToken({ sub: a.owner.id, tenant: a.tenant.id, role: "owner" });
+    const post = (token: string, key: string, extra: Record<string, unknown>) =>
+      h.call("POST", "/v1/usage", {
+        token,
+        headers: { "idempotency-key": key },
+        body: { ...report(), ...extra },
+      });
+    const forOwner = await post(member, "m-1", { user_id: a.owner.id });
+    expect(forOwner.status).toBe(403);
+    expect(forOwner.body).toMatchObject({ code: "forbidden", details: { field: "user_id" } });
+    const ownersKey = await post(member, "m-2", { key_id: a.billingKey.row.id });
+    expect(ownersKey.status).toBe(403);
+    expect(ownersKey.body).toMatchObject({ code: "forbidden", details: { field: "key_id" } });
+    expect((await post(member, "m-3", {})).status).toBe(202);
+    expect((await post(owner, "o-1", { user_id: a.member.id })).status).toBe(202);
+    expect((await post(a.billingKey.secret, "k-1", { user_id: a.member.id })).status).toBe(202);
+  });
+
   it("requires the Idempotency-Key header and names bad fields", async () => {
     const missing = await h.call("POST", "/v1/usage", { token: a.billingKey.secret, body: report() });
     expect(missing.status).toBe(400);

@@ -52,18 +52,34 @@ export function reservationEventId(tenantId: string, reservationId: string): str
   return eventIdOf(`${tenantId}\nreservation\n${reservationId}`);
 }
 
+/**
+ * The named key and user must be the tenant's. A member reporting with their own session may charge only
+ * themselves and their own keys (it counts against those budgets, and the tenant's overage): attributing usage
+ * to others is for billing keys (an external gateway) and the tenant's managers.
+ */
 async function assertOwned(
   deps: Pick<BillingDeps, "db">,
-  tenantId: string,
+  principal: Exclude<Principal, { kind: "operator" }>,
   report: UsageReport,
 ): Promise<void> {
-  const scoped = deps.db.forTenant(tenantId);
-  if (
-    report.key_id &&
-    !(await scoped.collection("api_keys").getFirst({ filter: "id = {:id}", params: { id: report.key_id } }))
-  ) {
+  const scoped = deps.db.forTenant(principal.tenantId);
+  const ownOnly = principal.kind === "user" && principal.role !== "owner" && principal.role !== "admin";
+  if (ownOnly && report.user_id && report.user_id !== principal.userId)
+    throw new AppError("forbidden", "user_id: a member may report usage only for themselves", {
+      field: "user_id",
+      required_role: "owner|admin",
+    });
+  const key = report.key_id
+    ? await scoped.collection("api_keys").getFirst({ filter: "id = {:id}", params: { id: report.key_id } })
+    : null;
+  if (report.key_id && !key) {
     throw new AppError("not_found", `No key ${report.key_id} in this tenant`, { field: "key_id" });
   }
+  if (ownOnly && key && key.user !== principal.userId)
+    throw new AppError("forbidden", "key_id: a member may report usage only for their own keys", {
+      field: "key_id",
+      required_role: "owner|admin",
+    });
   if (
     report.user_id &&
     !(await scoped
@@ -111,7 +127,7 @@ export async function logUsage(
   idempotencyKey: string,
 ): Promise<{ event: UsageEvent; replayed: boolean }> {
   const tenantId = principal.tenantId;
-  if (report.key_id || report.user_id) await assertOwned(deps, tenantId, report);
+  if (report.key_id || report.user_id) await assertOwned(deps, principal, report);
   const tenant = await loadTenant(deps.db, tenantId);
   const markup =
     principal.kind === "key"
