@@ -223,3 +223,31 @@ describe("stripe_meter_sync after a downgrade", () => {
     expect(mine().map((params) => params.payload.value)).toEqual(["50"]);
   });
 });
+
+// Last: the tenants it makes would count in the rollover tests above.
+describe("stripe_meter_sync beyond active tenants", () => {
+  it("still bills a suspended tenant's overage, and a closed one's while its last periods are recent", async () => {
+    const ctx = { db: h.db, redis: h.redisDb.redis };
+    const [suspended, closed] = await Promise.all([
+      tenantFixture(ctx, { monthly_budget_micros: 1_000_000 }),
+      tenantFixture(ctx, { monthly_budget_micros: 1_000_000 }),
+    ]);
+    for (const [who, status] of [
+      [suspended, "suspended"],
+      [closed, "closed"],
+    ] as const) {
+      await store([1_100_000], who);
+      await h.db.operator
+        .collection("tenants")
+        .update(who.tenant.id, { status, stripe_customer_id: `cus_${who.tenant.id}` });
+    }
+    const sent: Stripe.Billing.MeterEventCreateParams[] = [];
+    await syncStripeMeter({ ...h.deps, stripe: recordingClient(sent) });
+    expect(sent.map((params) => params.payload)).toEqual(
+      expect.arrayContaining(
+        [suspended, closed].map((who) => ({ stripe_customer_id: `cus_${who.tenant.id}`, value: "10" })),
+      ),
+    );
+    expect(sent).toHaveLength(2);
+  });
+});

@@ -1,4 +1,4 @@
-import type { BudgetRow, Db, TenantRow } from "@cloudfreedom/db";
+import { type BudgetRow, type Db, type TenantRow, toPbDate } from "@cloudfreedom/db";
 import type { PeriodBounds } from "@cloudfreedom/shared";
 import type Stripe from "stripe";
 import type { BillingDeps } from "../../deps.ts";
@@ -92,15 +92,20 @@ async function syncPeriod(
   return sent;
 }
 
+/** A closed tenant is still synced this long after its row last changed: its last two periods are billed. */
+const CLOSED_SYNC_MS = 70 * 86_400_000;
+
 /**
  * `stripe_meter_sync`: for every tenant with a Stripe customer and a plan with an included budget, reports the
  * spend above that budget in the current and the previous period as billing meter events (batched: one event
- * per tenant and period per run, carrying all new overage).
+ * per tenant and period per run, carrying all new overage). Suspended tenants too (what they spent before the
+ * suspension is owed), and closed ones until their last periods are past.
  */
 export async function syncStripeMeter(deps: MeterDeps, now = new Date()): Promise<MeterReport> {
-  const tenants = await deps.db.operator
-    .collection("tenants")
-    .listAll({ filter: "stripe_customer_id != '' && status = 'active'" });
+  const tenants = await deps.db.operator.collection("tenants").listAll({
+    filter: "stripe_customer_id != '' && (status != 'closed' || updated >= {:since})",
+    params: { since: toPbDate(new Date(now.getTime() - CLOSED_SYNC_MS)) },
+  });
   const report: MeterReport = { tenants: 0, batches: 0, units: 0 };
   for (const tenant of tenants) {
     const plan = await planById(deps.db, tenant.plan);
