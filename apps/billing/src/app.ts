@@ -26,6 +26,7 @@ export function buildBillingDeps(runtime: Runtime<BillingEnv>): BillingDeps {
       logger,
       failOpen: env.BUDGET_FAIL_OPEN,
       reservationTtlMs: env.RESERVATION_TTL_MS,
+      settledRetentionMs: env.SETTLED_RETENTION_MS,
     }),
     usageQueue: createProducer("usage", { connection: runtime.redis, jobOptions: DURABLE_JOB_OPTIONS }),
     catalog: createModelCatalog(db),

@@ -19,6 +19,8 @@ export const BillingEnv = serviceEnv(4200, {
   BUDGET_FAIL_OPEN: Flag("false"),
   /** Lifetime of a reservation made by `POST /v1/budget/check` that nobody settles. */
   RESERVATION_TTL_MS: Int(10 * 60_000),
+  /** The routers' SETTLED_RETENTION_MS: their remembered settlements count here too, so set the same value. */
+  SETTLED_RETENTION_MS: Int(15 * 60_000),
 
   // Worker: the usage pipeline.
   /**

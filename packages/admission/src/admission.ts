@@ -1,3 +1,4 @@
+import { DURABLE_RETRY_HORIZON_MS } from "@cloudfreedom/queue";
 import type { PeriodId } from "@cloudfreedom/shared";
 import type { Redis } from "ioredis";
 import type { MaxCost } from "./cost.ts";
@@ -60,7 +61,9 @@ export interface SettleOptions {
    * How long these reservation ids are remembered as settled (default: the admission's `settledRetentionMs`).
    * Settlements that may be repeated much later (usage reported through the billing API, retried for as long
    * as its queue job) need the id remembered that long; a repeat would charge again otherwise. Ids are
-   * remembered per retention: settle a given id with the same retention every time.
+   * remembered per retention; a settle also looks the ids up under `settledRetentionMs` and the billing
+   * worker's retention (`DURABLE_RETRY_HORIZON_MS`), so a call the router settled is not charged again by the
+   * worker (and the other way round) whichever retention each used.
    */
   retentionMs?: number;
 }
@@ -200,7 +203,10 @@ export class Admission {
 
   private async settleOnce(batch: SettleRequest[], retentionMs: number): Promise<SettleResult[]> {
     try {
-      return await runSettleBatch(this.options.redis, batch, retentionMs);
+      return await runSettleBatch(this.options.redis, batch, retentionMs, [
+        this.settledRetentionMs,
+        DURABLE_RETRY_HORIZON_MS,
+      ]);
     } catch (error) {
       const failure = error instanceof Error ? error : new Error(String(error));
       return batch.map(() => ({ kind: "failed", error: failure }));

@@ -55,6 +55,8 @@ export async function runSettleBatch(
   redis: Redis,
   batch: SettleRequest[],
   retentionMs: number,
+  /** Other retentions whose remembered ids count as settled too (another settler's). */
+  alsoKnownMs: readonly number[] = [],
 ): Promise<SettleResult[]> {
   if (batch.length === 0) return [];
   const byTenant = new Map<string, number[]>();
@@ -65,6 +67,10 @@ export async function runSettleBatch(
   });
   const pipeline = defineAdmissionCommands(redis).pipeline();
   const retention = Math.max(1, Math.floor(retentionMs));
+  const retentions = [
+    retention,
+    ...new Set(alsoKnownMs.map((ms) => Math.max(1, Math.floor(ms))).filter((ms) => ms !== retention)),
+  ].join(",");
   for (const [tenantId, indexes] of byTenant) {
     const fields = indexes.flatMap((i) => {
       const req = batch[i];
@@ -72,7 +78,7 @@ export async function runSettleBatch(
     });
     pipeline.cfAdmissionSettle(
       admissionKeys.due(tenantId),
-      retention,
+      retentions,
       admissionKeys.prefix(tenantId),
       ...fields,
     );

@@ -10,7 +10,9 @@ import { LUA_COMMON } from "./common.ts";
  * tenant, so an active tenant's leaks are released even without the reaper job.
  *
  * KEYS: 1 the tenant's due set (every other key is derived from the prefix: same hash tag, same slot)
- * ARGV: 1 retention ms, 2 key prefix, then per call 9 fields: reservation id, hold ('' = none known),
+ * ARGV: 1 retention ms to remember the calls with, then (comma-separated) other retentions whose remembered ids
+ *       count too (the router and the billing worker remember for different times; an id either settled is
+ *       known to both), 2 key prefix, then per call 9 fields: reservation id, hold ('' = none known),
  *       billed micros, tokens, refundable ('1': an error that cost nothing gives its query back; '2': a
  *       prefetched hold no request used gives its query and its request in the rate windows back), user id,
  *       key id, period of the usage, 'charge' | 'ignore'
@@ -20,7 +22,9 @@ export const SETTLE_LUA = `${LUA_COMMON}
 local tonumber = tonumber
 local ARGV = ARGV
 local due_key = KEYS[1]
-local retention, prefix = tonumber(ARGV[1]), ARGV[2]
+local retentions = {}
+for r in string.gmatch(ARGV[1], '%d+') do retentions[#retentions + 1] = tonumber(r) end
+local retention, prefix = retentions[1], ARGV[2]
 local now = now_ms()
 local window_now = math.floor(now / WINDOW)
 
@@ -76,12 +80,15 @@ if #holds > 0 then
     if scores[i] then open_holds[hold] = true end
   end
 end
-local current_bucket, previous_bucket = settled_keys(prefix, now, retention)
+local current_bucket = settled_keys(prefix, now, retention)
 local known = {}
-for _, bucket in ipairs({ current_bucket, previous_bucket }) do
-  local found = redis.call('SMISMEMBER', bucket, unpack(ids))
-  for i, id in ipairs(ids) do
-    if found[i] == 1 then known[id] = true end
+for _, r in ipairs(retentions) do
+  local current, previous = settled_keys(prefix, now, r)
+  for _, bucket in ipairs({ current, previous }) do
+    local found = redis.call('SMISMEMBER', bucket, unpack(ids))
+    for i, id in ipairs(ids) do
+      if found[i] == 1 then known[id] = true end
+    end
   end
 end
 local windows = {}

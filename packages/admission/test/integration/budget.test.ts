@@ -1,3 +1,4 @@
+import { DURABLE_RETRY_HORIZON_MS } from "@cloudfreedom/queue";
 import { newId } from "@cloudfreedom/shared";
 import { type LeasedRedisDb, leaseRedisDb } from "@cloudfreedom/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -54,6 +55,34 @@ describe("reserve and settle", () => {
     const after = await counters(redisDb.redis, who.tenantId);
     expect(after.tenant).toEqual({ spent: 700, reserved: 0 });
     expect(after.queries).toBe(1);
+  });
+
+  it("knows a call settled under the router's retention when the worker charges it under its own, and the other way round", async () => {
+    const who = tenant();
+    const gate = admission(redisDb.redis);
+    // The router settled (its answer lost) and published the call unsettled: the worker charges it, ~33 h.
+    const routerSettled = settlement(
+      await gate.reserve(request(who, { micros: 1_000, tokens: 10 })),
+      700,
+      10,
+    );
+    expect(await gate.settle([routerSettled])).toEqual([{ kind: "settled" }]);
+    expect(
+      await gate.settle([{ ...routerSettled, onUnknown: "charge" }], {
+        retentionMs: DURABLE_RETRY_HORIZON_MS,
+      }),
+    ).toEqual([{ kind: "duplicate" }]);
+    // Charged by the worker first, a late router settlement of the same call changes nothing either.
+    const workerCharged = settlement(
+      await gate.reserve(request(who, { micros: 1_000, tokens: 10 })),
+      300,
+      10,
+    );
+    expect(await gate.settle([workerCharged], { retentionMs: DURABLE_RETRY_HORIZON_MS })).toEqual([
+      { kind: "settled" },
+    ]);
+    expect(await gate.settle([workerCharged])).toEqual([{ kind: "duplicate" }]);
+    expect((await counters(redisDb.redis, who.tenantId)).tenant).toEqual({ spent: 1_000, reserved: 0 });
   });
 
   it("charges an unknown reservation once, or leaves it alone when told to ignore it", async () => {
