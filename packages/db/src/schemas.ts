@@ -213,6 +213,8 @@ export const BudgetRow = BaseRow.extend({
   meter_pending_units: Count.default(0),
   /** The period's included budget as meter sync bills it: the largest plan budget seen in the period. */
   meter_included_micros: Count.default(0),
+  /** An operator set this standing limit (a contract): kept when the tenant's plan changes. */
+  set_by_operator: z.boolean().default(false),
 });
 export type BudgetRow = z.infer<typeof BudgetRow>;
 

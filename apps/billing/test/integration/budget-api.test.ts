@@ -2,7 +2,9 @@ import { readPeriodCounters } from "@cloudfreedom/admission";
 import type { ModelRow } from "@cloudfreedom/db";
 import { createProducer } from "@cloudfreedom/queue";
 import { billingPeriodOf, periodOf } from "@cloudfreedom/shared";
+import { createPlan } from "@cloudfreedom/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { applyTenantPlan } from "../../src/services/tenants/tenant-plan.ts";
 import { persistUsageBatch } from "../../src/services/usage/persist-usage-batch.ts";
 import { type TenantFixture, tenantFixture, testModel, usageEvent } from "./fixtures.ts";
 import { type BillingHarness, OPERATOR_TOKEN, startBilling } from "./harness.ts";
@@ -260,6 +262,56 @@ describe("PUT /v1/budgets", () => {
       .collection("plans")
       .update(t.plan.id, { stripe_overage_price_id: `price_overage_${t.tenant.id}` });
     expect((await put(5_000_000)).status).toBe(200);
+  });
+
+  it("removes a budget the tenant raised while paying once its plan bills no overage; an operator's stays", async () => {
+    const ctx = { db: h.db, redis: h.redisDb.redis };
+    const [own, contract] = await Promise.all([tenantFixture(ctx), tenantFixture(ctx)]);
+    const cheaper = await createPlan(ctx, { tier: "free", monthly_budget_micros: 500_000 });
+    await h.db.operator
+      .collection("plans")
+      .update(own.plan.id, { stripe_overage_price_id: `price_o_${own.tenant.id}` });
+    await h.db
+      .forTenant(own.tenant.id)
+      .collection("subscriptions")
+      .create({
+        plan: own.plan.id,
+        stripe_subscription_id: `sub_${own.tenant.id}`,
+        status: "active",
+        tier: "pro",
+      });
+    const owner = await h.signToken({ sub: own.owner.id, tenant: own.tenant.id, role: "owner" });
+    const raise = await h.call("PUT", "/v1/budgets", {
+      token: owner,
+      body: { scope_type: "tenant", limit_micros: 5_000_000 },
+    });
+    expect(raise.status).toBe(200);
+    const byOperator = await h.call("PUT", "/v1/budgets", {
+      token: OPERATOR_TOKEN,
+      body: { tenant_id: contract.tenant.id, scope_type: "tenant", limit_micros: 5_000_000 },
+    });
+    expect(byOperator.status).toBe(200);
+
+    for (const who of [own, contract])
+      await applyTenantPlan(h.deps, await h.db.operator.collection("tenants").getOne(who.tenant.id), cheaper);
+
+    const standing = (who: TenantFixture) =>
+      h.db
+        .forTenant(who.tenant.id)
+        .collection("budgets")
+        .getFirst({ filter: "scope_type = 'tenant' && period = 'default'" });
+    const record = async (who: TenantFixture) =>
+      JSON.parse((await h.redisDb.redis.get(`cf:key:${who.billingKey.hash}`)) ?? "{}");
+    expect(await standing(own)).toMatchObject({ limit_micros: 0 });
+    expect((await record(own)).tenant_limits.budget_micros).toBe(500_000);
+    expect(
+      await h.db
+        .forTenant(own.tenant.id)
+        .collection("audit_logs")
+        .listAll({ filter: "action = 'budget.removed'" }),
+    ).toEqual([expect.objectContaining({ metadata: expect.objectContaining({ limit_micros: 5_000_000 }) })]);
+    expect(await standing(contract)).toMatchObject({ limit_micros: 5_000_000, set_by_operator: true });
+    expect((await record(contract)).tenant_limits.budget_micros).toBe(5_000_000);
   });
 
   it("lets an operator raise the tenant budget, and removes a cap with null", async () => {

@@ -83,21 +83,22 @@ export async function setBudget(
     params: { type: input.scopeType, id: scopeId, period: STANDING_PERIOD },
   };
   const limit = input.limitMicros ?? 0;
+  const fields = { limit_micros: limit, set_by_operator: input.byOperator };
   const existing = await budgets.getFirst(filter);
   let row: BudgetRow;
-  if (existing) row = await budgets.update(existing.id, { limit_micros: limit });
+  if (existing) row = await budgets.update(existing.id, fields);
   else {
     try {
       row = await budgets.create({
         scope_type: input.scopeType,
         scope_id: scopeId,
         period: STANDING_PERIOD,
-        limit_micros: limit,
+        ...fields,
       });
     } catch (error) {
       const raced = isAppError(error) && error.code === "conflict" ? await budgets.getFirst(filter) : null;
       if (!raced) throw error;
-      row = await budgets.update(raced.id, { limit_micros: limit });
+      row = await budgets.update(raced.id, fields);
     }
   }
   if (input.scopeType === "key") {

@@ -1,6 +1,7 @@
 import type { Db, PlanRow, TenantRow } from "@cloudfreedom/db";
 import { AppError } from "@cloudfreedom/shared";
 import type { RefreshTenantKeys } from "../../deps.ts";
+import { dropUnbilledTenantBudget } from "../budgets/unbilled-budget.ts";
 
 export async function loadTenant(db: Db, tenantId: string): Promise<TenantRow> {
   try {
@@ -55,6 +56,7 @@ export async function applyTenantPlan(
   };
   if (Object.keys(changes).length > 0)
     await deps.db.operator.collection("tenants").update(tenant.id, changes);
+  await dropUnbilledTenantBudget(deps.db, tenant.id, plan);
   await deps.refreshTenantKeys(tenant.id, tenant.tier);
   return Object.keys(changes).length > 0;
 }
