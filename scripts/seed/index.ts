@@ -61,6 +61,15 @@ async function seedSandbox(
   log(`sandbox provider at ${sandbox.baseUrl} with models "sandbox" and "sandbox-embedding"`);
 }
 
+/** With the sandbox off, a `sandbox` provider an earlier start stored is disabled, so nothing routes to it. */
+async function disableSandbox(db: Db, log: (line: string) => void): Promise<void> {
+  const providers = db.operator.collection("providers");
+  const existing = await providers.getFirst({ filter: "name = {:name}", params: { name: "sandbox" } });
+  if (!existing?.enabled) return;
+  await providers.update(existing.id, { enabled: false });
+  log('sandbox provider disabled (SANDBOX=false); models "sandbox" and "sandbox-embedding" answer no more');
+}
+
 export interface SeedOptions {
   pocketbaseUrl: string;
   adminEmail: string;
@@ -68,7 +77,10 @@ export interface SeedOptions {
   redisUrl: string;
   /** Reuse this demo key when its hash is already stored; otherwise a new one is made. */
   demoKey: string | undefined;
-  /** The local sandbox provider (an OpenAI emulator) and its models, so a fresh install answers. */
+  /**
+   * The local sandbox provider (an OpenAI emulator) and its models, so a fresh install answers. Without it, a
+   * sandbox provider stored by an earlier run is disabled.
+   */
   sandbox?: { baseUrl: string; apiKey: string; masterKey: string };
   log: (line: string) => void;
 }
@@ -108,6 +120,7 @@ export async function seed(options: SeedOptions): Promise<SeedResult> {
   }
   options.log(`${plans.length} plans, ${models.length} models`);
   if (options.sandbox) await seedSandbox(db, options.sandbox, options.log);
+  else await disableSandbox(db, options.log);
 
   const tenants = db.operator.collection("tenants");
   const plan = savedPlans.get(DEMO_TENANT.plan);

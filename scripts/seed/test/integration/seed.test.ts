@@ -67,4 +67,32 @@ describe("seed", () => {
     // The quick start tries the billing API with the demo key.
     expect(record.scopes).toEqual(["chat", "completions", "embeddings", "models", "billing"]);
   });
+
+  it("disables the stored sandbox provider when started without the sandbox, and enables it again with it", async () => {
+    const sandbox = { baseUrl: "http://127.0.0.1:4900/v1", apiKey: "sk-sandbox", masterKey: "ab".repeat(32) };
+    const lines: string[] = [];
+    const { demoKey } = await seed({ ...options(), demoKey: undefined, sandbox });
+    const db = createDb(
+      createPocketBase({
+        url: pocketbase.url,
+        adminEmail: pocketbase.adminEmail,
+        adminPassword: pocketbase.adminPassword,
+      }),
+    );
+    const stored = () =>
+      db.operator.collection("providers").getFirst({ filter: "name = {:name}", params: { name: "sandbox" } });
+    expect((await stored())?.enabled).toBe(true);
+
+    await seed({ ...options(), demoKey, log: (line: string) => lines.push(line) });
+    const disabled = await stored();
+    expect(disabled?.enabled).toBe(false);
+    // The credential stays, so turning the sandbox back on needs nothing else.
+    expect(disabled?.credentials_encrypted).not.toBe("");
+    expect(lines).toContain(
+      'sandbox provider disabled (SANDBOX=false); models "sandbox" and "sandbox-embedding" answer no more',
+    );
+
+    await seed({ ...options(), demoKey, sandbox });
+    expect((await stored())?.enabled).toBe(true);
+  });
 });
