@@ -2,59 +2,46 @@
 // so every router reloads without a restart.
 //   PROVIDER_API_KEY=sk-... bun scripts/provider.ts --name openai --kind openai [--base-url URL] [--api-version V]
 //   bun scripts/provider.ts --name my-ollama --kind ollama --base-url http://gpu-box:11434
+//   bun scripts/provider.ts --name openai --disable        (keeps the stored key)
 // Reads POCKETBASE_URL, POCKETBASE_ADMIN_EMAIL, POCKETBASE_ADMIN_PASSWORD, MASTER_KEY and REDIS_URL from the
 // environment, falling back to the local ones in .data/dev.env that scripts/start generated.
 
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { createDb, createPocketBase } from "@cloudfreedom/db";
 import { closeRedis, createRedis } from "@cloudfreedom/queue";
-import {
-  DEFAULT_PROVIDER_BASE_URLS,
-  encryptSecret,
-  INVALIDATE_CHANNEL,
-  ProviderKind,
-  providerSecretContext,
-} from "@cloudfreedom/shared";
+import { INVALIDATE_CHANNEL } from "@cloudfreedom/shared";
 import { DATA_DIR, loadDevSecrets } from "./dev/config.ts";
+import {
+  buildProviderRow,
+  type CredentialOutcome,
+  type ProviderCommand,
+  ProviderCommandError,
+  parseProviderCommand,
+  USAGE,
+} from "./provider/command.ts";
 
-const USAGE = `usage: PROVIDER_API_KEY=<key> bun scripts/provider.ts --name <name> --kind <${ProviderKind.options.join("|")}> [--base-url URL] [--api-version V] [--disable]
-  The API key is read from PROVIDER_API_KEY, never from the command line (ps and shell history would keep it).`;
 const fail = (message: string): never => {
   console.error(`error: ${message}\n${USAGE}`);
   process.exit(1);
 };
-const parsed = (() => {
+const attempt = <T>(run: () => T): T => {
   try {
-    return parseArgs({
-      options: {
-        name: { type: "string" },
-        kind: { type: "string" },
-        "base-url": { type: "string" },
-        "api-version": { type: "string" },
-        disable: { type: "boolean", default: false },
-        help: { type: "boolean", default: false },
-      },
-    });
+    return run();
   } catch (error) {
-    const unknown = error instanceof Error ? error.message : String(error);
-    return fail(
-      unknown.includes("--api-key") ? "pass the key as PROVIDER_API_KEY=<key>, not --api-key" : unknown,
-    );
+    if (error instanceof ProviderCommandError) return fail(error.message);
+    throw error;
   }
-})();
-const values = parsed.values;
-if (values.help) {
+};
+
+// The key comes from the environment, not the command line (where `ps` and shell history would keep it).
+const command: ProviderCommand = attempt(() =>
+  parseProviderCommand(process.argv.slice(2), process.env.PROVIDER_API_KEY),
+);
+if (command.help) {
   console.log(USAGE);
   process.exit(0);
 }
-const kind = ProviderKind.safeParse(values.kind);
-if (!values.name || !kind.success) {
-  fail(`--name and --kind (${ProviderKind.options.join(" | ")}) are required`);
-}
-// The key comes from the environment, not the command line (where `ps` and shell history would keep it).
-const apiKey = process.env.PROVIDER_API_KEY;
 // Local development falls back to the secrets scripts/start generated; elsewhere everything must be set.
 const local = existsSync(join(DATA_DIR, "dev.env")) ? loadDevSecrets() : {};
 const env = { ...local, ...process.env } as Record<string, string | undefined>;
@@ -66,32 +53,25 @@ const db = createDb(
     adminPassword: env.POCKETBASE_ADMIN_PASSWORD ?? fail("POCKETBASE_ADMIN_PASSWORD is not set"),
   }),
 );
-const providerKind = kind.success ? kind.data : "openai";
-const baseUrl =
-  values["base-url"] ??
-  DEFAULT_PROVIDER_BASE_URLS[providerKind] ??
-  fail(`--base-url is required for ${providerKind}`);
-const row = {
-  name: values.name ?? "",
-  kind: providerKind,
-  base_url: values["base-url"] ?? "",
-  enabled: !values.disable,
-  credentials_encrypted: apiKey
-    ? await encryptSecret(
-        apiKey,
-        masterKey,
-        providerSecretContext({ name: values.name ?? "", kind: providerKind, baseUrl }),
-      )
-    : "",
-  options: values["api-version"] ? { apiVersion: values["api-version"] } : null,
-};
 const providers = db.operator.collection("providers");
-const existing = await providers.getFirst({ filter: "name = {:name}", params: { name: row.name } });
+const existing = await providers.getFirst({ filter: "name = {:name}", params: { name: command.name } });
+const { row, credential } = await buildProviderRow({ command, existing, masterKey }).catch(
+  (error: unknown) => {
+    if (error instanceof ProviderCommandError) return fail(error.message);
+    throw error;
+  },
+);
 await (existing ? providers.update(existing.id, row) : providers.create(row));
 const redis = createRedis({ url: env.REDIS_URL ?? "redis://127.0.0.1:6379", purpose: "queue" });
 await redis.publish(INVALIDATE_CHANNEL, JSON.stringify({ kind: "catalog" }));
 await closeRedis(redis);
+const keyNote: Record<CredentialOutcome, string> = {
+  new: "key stored",
+  kept: "stored key kept",
+  none: "no key",
+  removed: "stored key removed",
+};
 console.log(
-  `provider "${row.name}" (${row.kind}) ${existing ? "updated" : "created"}; routers reload their catalog now`,
+  `provider "${row.name}" (${row.kind}, ${row.enabled ? "enabled" : "disabled"}, ${keyNote[credential]}) ${existing ? "updated" : "created"}; routers reload their catalog now`,
 );
 process.exit(0);
