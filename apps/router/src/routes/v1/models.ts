@@ -15,7 +15,7 @@ function modelObject(deps: RouterDeps, model: ModelCatalogEntry, key: KeyRecord 
   return {
     id: model.model_id,
     object: "model" as const,
-    created: Math.floor(deps.catalog.current.loadedAt / 1000),
+    created: deps.catalog.current.modelCreated.get(model.model_id) ?? 0,
     owned_by: model.deployments[0]?.provider ?? "cloudfreedom",
     name: model.display_name,
     display_name: model.display_name,

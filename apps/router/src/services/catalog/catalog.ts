@@ -1,4 +1,4 @@
-import { type Db, modelFromRow } from "@cloudfreedom/db";
+import { type Db, modelFromRow, pbDateToMs } from "@cloudfreedom/db";
 import type { Logger } from "@cloudfreedom/service-kit";
 import type { Deployment, ModelCatalogEntry } from "@cloudfreedom/shared";
 import type { RouterEnv } from "../../env.ts";
@@ -7,6 +7,8 @@ import { providerFromRow, providersFromEnv } from "./providers.ts";
 
 export interface CatalogSnapshot {
   models: Map<string, ModelCatalogEntry>;
+  /** When each model's row was created (epoch seconds): stable across reloads, unlike `loadedAt`. */
+  modelCreated: Map<string, number>;
   providers: Map<string, ProviderTarget>;
   loadedAt: number;
 }
@@ -17,7 +19,12 @@ export interface CatalogSnapshot {
  * refresh never blocks one; a failed refresh keeps the last good snapshot.
  */
 export class Catalog {
-  private snapshot: CatalogSnapshot = { models: new Map(), providers: new Map(), loadedAt: 0 };
+  private snapshot: CatalogSnapshot = {
+    models: new Map(),
+    modelCreated: new Map(),
+    providers: new Map(),
+    loadedAt: 0,
+  };
   private refreshing: Promise<void> | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
 
@@ -91,9 +98,11 @@ export class Catalog {
         db.operator.collection("providers").listAll({}),
       ]);
       const models = new Map<string, ModelCatalogEntry>();
+      const modelCreated = new Map<string, number>();
       for (const row of modelRows) {
         try {
           models.set(row.model_id, modelFromRow(row));
+          modelCreated.set(row.model_id, Math.floor((pbDateToMs(row.created) ?? 0) / 1000));
         } catch (error) {
           logger.warn({ model: row.model_id, err: error }, "skipping a model row that does not parse");
         }
@@ -104,7 +113,7 @@ export class Catalog {
         if ("target" in result) providers.set(row.name, result.target);
         else logger.warn({ provider: row.name, reason: result.skipped }, "provider not usable");
       }
-      this.snapshot = { models, providers, loadedAt: Date.now() };
+      this.snapshot = { models, modelCreated, providers, loadedAt: Date.now() };
       logger.info({ models: models.size, providers: [...providers.keys()] }, "catalog loaded");
     } catch (error) {
       logger.warn({ err: error }, "catalog refresh failed; keeping the previous catalog");
