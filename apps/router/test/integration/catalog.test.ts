@@ -68,3 +68,31 @@ describe("GET /v1/models created", () => {
     expect(await createdOf()).toBe(rowCreated);
   });
 });
+
+describe("provider not usable", () => {
+  it("is logged once for a disabled provider across reloads, and again when its reason changes", async () => {
+    const providers = db.operator.collection("providers");
+    const row = await providers.create({
+      name: "disabled-test",
+      kind: "openai",
+      base_url: "",
+      enabled: false,
+      credentials_encrypted: "",
+      options: null,
+    });
+    const { catalog, logged } = catalogWithLog();
+    const warnings = () =>
+      logged
+        .filter((line) => line.msg === "provider not usable" && line.provider === "disabled-test")
+        .map((line) => line.reason);
+
+    await catalog.refresh();
+    await catalog.refresh();
+    expect(warnings()).toEqual(["disabled"]);
+
+    await providers.update(row.id, { enabled: true, base_url: "", kind: "azure" });
+    await catalog.refresh();
+    await catalog.refresh();
+    expect(warnings()).toEqual(["disabled", "no base_url"]);
+  });
+});

@@ -25,6 +25,8 @@ export class Catalog {
     providers: new Map(),
     loadedAt: 0,
   };
+  /** Why each stored provider was last skipped, so a reload logs a change, not the same reason again. */
+  private unusable = new Map<string, string>();
   private refreshing: Promise<void> | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
 
@@ -108,11 +110,19 @@ export class Catalog {
         }
       }
       const providers = new Map<string, ProviderTarget>(providersFromEnv(env).map((t) => [t.name, t]));
+      const unusable = new Map<string, string>();
       for (const row of providerRows) {
         const result = await providerFromRow(row, env.MASTER_KEY);
-        if ("target" in result) providers.set(row.name, result.target);
-        else logger.warn({ provider: row.name, reason: result.skipped }, "provider not usable");
+        if ("target" in result) {
+          providers.set(row.name, result.target);
+          continue;
+        }
+        unusable.set(row.name, result.skipped);
+        if (this.unusable.get(row.name) !== result.skipped) {
+          logger.warn({ provider: row.name, reason: result.skipped }, "provider not usable");
+        }
       }
+      this.unusable = unusable;
       this.snapshot = { models, modelCreated, providers, loadedAt: Date.now() };
       logger.info({ models: models.size, providers: [...providers.keys()] }, "catalog loaded");
     } catch (error) {
