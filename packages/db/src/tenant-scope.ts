@@ -15,6 +15,25 @@ import {
   type UpdateOf,
 } from "./schemas.ts";
 
+/** What a client calls each tenant-owned row, for messages it reads (not the table name). */
+const RESOURCE_NAMES: Record<TenantCollectionName, string> = {
+  api_keys: "API key",
+  memberships: "membership",
+  usage_logs: "usage record",
+  subscriptions: "subscription",
+  audit_logs: "audit log entry",
+  refresh_tokens: "session",
+  invitations: "invitation",
+  budgets: "budget",
+  usage_period_totals: "usage period total",
+  usage_daily_totals: "daily usage total",
+};
+
+/** The not-found error of a tenant's row: `No API key "key_…" in this tenant`. */
+export function tenantRowNotFound(name: TenantCollectionName, id: string): AppError {
+  return new AppError("not_found", `No ${RESOURCE_NAMES[name]} ${JSON.stringify(id)} in this tenant`);
+}
+
 /** Record ids of our collections (pb_migrations: `^[a-z0-9_]+$`, 3..64). */
 const RECORD_ID = /^[a-z0-9_]{3,64}$/;
 
@@ -72,7 +91,7 @@ export function createTenantScope(client: PocketBaseClient, tenantId: string): T
         const row = RECORD_ID.test(id)
           ? await rows.getFirst(scoped({ filter: "id = {:id}", params: { id } }))
           : null;
-        if (row === null) throw new AppError("not_found", `No ${name} row with id ${JSON.stringify(id)}.`);
+        if (row === null) throw tenantRowNotFound(name, id);
         return row;
       }
 

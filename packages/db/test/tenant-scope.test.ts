@@ -63,7 +63,10 @@ describe("tenant scope", () => {
   it("makes another tenant's row look absent on read, update and delete", async () => {
     const { db, writes } = recordingDb();
     const other = db.forTenant("tnt_other").collection("memberships");
-    await expect(other.getOne("mem_1")).rejects.toMatchObject({ code: "not_found" });
+    await expect(other.getOne("mem_1")).rejects.toMatchObject({
+      code: "not_found",
+      message: 'No membership "mem_1" in this tenant',
+    });
     await expect(other.update("mem_1", { role: "owner" })).rejects.toMatchObject({ code: "not_found" });
     await expect(other.delete("mem_1")).rejects.toMatchObject({ code: "not_found" });
     expect(writes).toEqual([]);

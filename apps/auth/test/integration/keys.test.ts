@@ -264,6 +264,22 @@ describe("changing keys", () => {
   });
 });
 
+describe("a key that is not there", () => {
+  it("answers 404 naming the API key, whether missing or another member's", async () => {
+    const { alice, bob } = await team();
+    const missing = await h.call("POST", "/v1/keys/key_doesnotexist00/revoke", { token: alice.access_token });
+    expect(missing.status).toBe(404);
+    expect(missing.body).toMatchObject({
+      code: "not_found",
+      message: 'No API key "key_doesnotexist00" in this tenant',
+    });
+    const bobKey = await create(bob);
+    const other = await h.call("GET", `/v1/keys/${bobKey.key.id}`, { token: alice.access_token });
+    expect(other.status).toBe(404);
+    expect(other.body.message).toBe(`No API key "${bobKey.key.id}" in this tenant`);
+  });
+});
+
 describe("internal key resolve", () => {
   const resolve = (hash: string, token: string | null = INTERNAL_TOKEN) =>
     h.call("POST", "/internal/keys/resolve", {

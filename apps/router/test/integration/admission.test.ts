@@ -177,10 +177,12 @@ describe("keys", () => {
     expect((await send(slug)).status).toBe(200);
   });
 
-  it("401 for an unknown key", async () => {
-    expect((await chat({ model: "gpt-test", messages: hello }, "cf_live_not_a_key")).body.code).toBe(
-      "invalid_api_key",
-    );
+  it("401 for an unknown key, saying what to do", async () => {
+    expect((await chat({ model: "gpt-test", messages: hello }, "cf_live_not_a_key")).body).toMatchObject({
+      code: "invalid_api_key",
+      message:
+        "This API key is not a known CloudFreedom key: check that you sent the whole key, or create one with POST /v1/keys on the auth service",
+    });
   });
 
   it("401 for a revoked key and for an expired key", async () => {
@@ -203,6 +205,7 @@ describe("keys", () => {
     const billingOnly = await stack.newKey({ scopes: ["billing"] });
     expect((await chat({ model: "gpt-test", messages: hello }, billingOnly)).body).toMatchObject({
       code: "forbidden",
+      message: 'This API key lacks the "chat" scope; use a key created with "scopes" including "chat"',
       details: { scope: "chat" },
     });
     expect(providerCalls()).toBe(0);

@@ -1,6 +1,5 @@
 import type { ApiKeyRow } from "@cloudfreedom/db";
-import { pbDateToMs } from "@cloudfreedom/db";
-import { AppError } from "@cloudfreedom/shared";
+import { pbDateToMs, tenantRowNotFound } from "@cloudfreedom/db";
 import type { AuthDeps } from "../../deps.ts";
 import { type Actor, isManager } from "../members/roles.ts";
 
@@ -46,7 +45,7 @@ export type KeyView = ReturnType<typeof keyView>;
 export async function managedKey(deps: AuthDeps, actor: Actor, id: string): Promise<ApiKeyRow> {
   const row = await deps.db.forTenant(actor.tenantId).collection("api_keys").getOne(id);
   if (!isManager(actor) && row.user !== actor.userId) {
-    throw new AppError("not_found", `No api_keys row with id ${JSON.stringify(id)}.`);
+    throw tenantRowNotFound("api_keys", id);
   }
   return row;
 }

@@ -120,7 +120,12 @@ export async function resolveKey(
     }
     if (stored === null) {
       const resolved = deps.fallback ? await deps.fallback.resolve(hash) : null;
-      if (!resolved) throw new AppError("invalid_api_key", "Invalid API key");
+      if (!resolved) {
+        throw new AppError(
+          "invalid_api_key",
+          "This API key is not a known CloudFreedom key: check that you sent the whole key, or create one with POST /v1/keys on the auth service",
+        );
+      }
       record = resolved;
     } else {
       const parsed = KeyRecord.safeParse(tryParse(stored));

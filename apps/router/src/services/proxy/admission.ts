@@ -30,7 +30,11 @@ export function admitModel(
 ): AdmittedModel {
   const scope: KeyScope = capability;
   if (!key.scopes.includes(scope)) {
-    throw new AppError("forbidden", `This API key lacks the "${scope}" scope`, { scope });
+    throw new AppError(
+      "forbidden",
+      `This API key lacks the "${scope}" scope; use a key created with "scopes" including "${scope}"`,
+      { scope },
+    );
   }
   const model = deps.catalog.model(modelId);
   if (!model?.is_available) {
