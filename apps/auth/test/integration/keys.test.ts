@@ -262,6 +262,24 @@ describe("changing keys", () => {
       .listAll({ filter: "target_id = {:id}", params: { id: key.id }, sort: "created" });
     expect(audit.map((a) => a.action)).toEqual(["key.create", "key.revoke"]);
   });
+
+  it("revoking a revoked key again answers the same and writes no second audit entry", async () => {
+    const owner = await h.signUp();
+    const { key, secret } = await create(owner);
+    const first = await h.call("POST", `/v1/keys/${key.id}/revoke`, { token: owner.access_token });
+    const again = await h.call("POST", `/v1/keys/${key.id}/revoke`, { token: owner.access_token });
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual(first.body);
+    expect((await stored(secret))?.revoked).toBe(true);
+    const audit = await h.db
+      .forTenant(owner.tenant.id)
+      .collection("audit_logs")
+      .listAll({ filter: "target_id = {:id}", params: { id: key.id }, sort: "created" });
+    expect(audit.map((a) => [a.action, a.outcome])).toEqual([
+      ["key.create", "success"],
+      ["key.revoke", "success"],
+    ]);
+  });
 });
 
 describe("a key that is not there", () => {

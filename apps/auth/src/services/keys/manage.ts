@@ -82,10 +82,16 @@ export async function updateKey(
   return keyView(row);
 }
 
-/** Immediate: the KeyRecord in Redis says revoked and every router evicts its cached copy on the message. */
+/**
+ * Immediate: the KeyRecord in Redis says revoked and every router evicts its cached copy on the message.
+ * Idempotent: revoking a revoked key answers the same and audits nothing new (its record is written again,
+ * which repairs one an earlier attempt left unwritten).
+ */
 export async function revokeKey(deps: AuthDeps, actor: Actor, id: string, client: ClientInfo) {
+  let alreadyRevoked = false;
   const row = await withKeyLock(deps, id, async () => {
     const current = await managedKey(deps, actor, id);
+    alreadyRevoked = Boolean(current.revoked_at);
     const revoked = current.revoked_at
       ? current
       : await deps.db
@@ -101,6 +107,7 @@ export async function revokeKey(deps: AuthDeps, actor: Actor, id: string, client
     });
     return revoked;
   });
+  if (alreadyRevoked) return keyView(row);
   await recordAudit(deps, {
     tenantId: actor.tenantId,
     actor: { type: "user", id: actor.userId },
