@@ -126,6 +126,33 @@ describe("Anthropic emulator: messages", () => {
     expect(obj(data.at(-2)?.delta).stop_reason).toBe("tool_use");
   });
 
+  it("streams a tool called without input as one empty input_json_delta, as Anthropic does", async () => {
+    const clock = { name: "get_time", input_schema: { type: "object", properties: {} } };
+    const request = { messages: [{ role: "user", content: "Time?" }], tools: [clock] };
+    const body = obj(await (await messages(request)).json());
+    expect(body.content).toEqual([
+      { type: "tool_use", id: expect.stringMatching(/^toolu_/), name: "get_time", input: {} },
+    ]);
+    const data = parseSse(await (await messages({ ...request, stream: true })).text()).map((event) =>
+      obj(JSON.parse(event.data)),
+    );
+    expect(data.map((payload) => payload.type)).toEqual([
+      "message_start",
+      "content_block_start",
+      "ping",
+      "content_block_delta",
+      "content_block_stop",
+      "message_delta",
+      "message_stop",
+    ]);
+    expect(obj(data[1]?.content_block)).toMatchObject({ type: "tool_use", name: "get_time", input: {} });
+    expect(data[3]).toEqual({
+      type: "content_block_delta",
+      index: 0,
+      delta: { type: "input_json_delta", partial_json: "" },
+    });
+  });
+
   it("answers text after a tool_result, and accepts base64 images", async () => {
     const conversation = [
       {

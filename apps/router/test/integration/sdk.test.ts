@@ -124,6 +124,29 @@ describe.each(chatCases)("%s through the OpenAI SDK (upstream via %s)", (model, 
     expect(JSON.parse(args)).toEqual(JSON.parse(call.function.arguments));
     expect(usage?.completion_tokens).toBeGreaterThan(0);
   });
+
+  it("streams a call to a tool that takes no arguments with the arguments {}", async () => {
+    const clock = {
+      type: "function" as const,
+      function: { name: "get_time", parameters: { type: "object", properties: {} } },
+    };
+    const stream = await clients[via].chat.completions.create({
+      model,
+      messages: [{ role: "user", content: "What time is it?" }],
+      tools: [clock],
+      stream: true,
+    });
+    let name = "";
+    let args = "";
+    for await (const chunk of stream) {
+      for (const delta of chunk.choices[0]?.delta.tool_calls ?? []) {
+        name += delta.function?.name ?? "";
+        args += delta.function?.arguments ?? "";
+      }
+    }
+    expect(name).toBe("get_time");
+    expect(args).toBe("{}");
+  });
 });
 
 describe("legacy completions", () => {

@@ -92,6 +92,48 @@ describe("anthropic stream translation", () => {
     );
   });
 
+  it("gives a tool called without input the arguments {} when its block stops (Anthropic streams no JSON)", () => {
+    const event = (data: Record<string, unknown>) => `event: ${data.type}\ndata: ${JSON.stringify(data)}\n\n`;
+    const toolStart = (index: number, id: string, name: string) =>
+      event({ type: "content_block_start", index, content_block: { type: "tool_use", id, name, input: {} } });
+    const json = (index: number, partial: string) =>
+      event({
+        type: "content_block_delta",
+        index,
+        delta: { type: "input_json_delta", partial_json: partial },
+      });
+    const stop = (index: number) => event({ type: "content_block_stop", index });
+    const message = { id: "msg_notool", model: toolModel, usage: { input_tokens: 20, output_tokens: 1 } };
+    const wire = [
+      event({ type: "message_start", message }),
+      toolStart(0, "toolu_time", "get_time"),
+      json(0, ""),
+      stop(0),
+      toolStart(1, "toolu_weather", "get_weather"),
+      json(1, ""),
+      json(1, '{"city": "Paris"}'),
+      stop(1),
+      event({ type: "message_delta", delta: { stop_reason: "tool_use" }, usage: { output_tokens: 30 } }),
+      event({ type: "message_stop" }),
+    ].join("");
+    const named = (index: number, id: string, name: string) => ({
+      tool_calls: [{ index, id, type: "function", function: { name, arguments: "" } }],
+    });
+    const expected = [
+      chunk("msg_notool", toolModel, { role: "assistant", content: "" }),
+      chunk("msg_notool", toolModel, named(0, "toolu_time", "get_time")),
+      chunk("msg_notool", toolModel, args(0, "{}")),
+      chunk("msg_notool", toolModel, named(1, "toolu_weather", "get_weather")),
+      chunk("msg_notool", toolModel, args(1, '{"city": "Paris"}')),
+      chunk("msg_notool", toolModel, {}, "tool_calls"),
+    ];
+    const run = runStream([wire]);
+    expect(run.error).toBeNull();
+    expect(run.chunks).toEqual(expected);
+    expect(run.transform.outputText()).toBe('{}{"city": "Paris"}');
+    for (const pieces of splits(wire)) expect(runStream(pieces).chunks).toEqual(expected);
+  });
+
   it("never emits a usage chunk (the router sends it), and still reports usage", () => {
     const run = runStream([TEXT]);
     expect(run.chunks.some((c) => Object.hasOwn(c as object, "usage"))).toBe(false);

@@ -15,6 +15,15 @@ import { finishReasonOf, stringOr } from "./wire.ts";
 
 type Delta = ChatCompletionChunk["choices"][number]["delta"];
 
+/** A `tool_use` block of the stream. */
+interface ToolBlock {
+  /** Its OpenAI tool-call index (0, 1, … in order of appearance). */
+  index: number;
+  /** `input` of content_block_start as JSON: Anthropic sends `{}` there and the input as input_json_delta. */
+  startInput: string;
+  sawJson: boolean;
+}
+
 /** Everything one stream has learnt so far. */
 interface StreamState {
   id: string;
@@ -23,8 +32,8 @@ interface StreamState {
   sawUsage: boolean;
   /** Anthropic's output count is final only once `message_delta` has arrived. */
   outputFinal: boolean;
-  /** Anthropic content-block index → OpenAI tool-call index (0, 1, … in order of appearance). */
-  toolIndex: Map<number, number>;
+  /** Anthropic content-block index → its tool_use block. */
+  tools: Map<number, ToolBlock>;
   output: string;
   finishReason: FinishReason | null;
   stopped: boolean;
@@ -51,7 +60,7 @@ export class AnthropicChatStream implements ChatStreamTransform {
       counts: emptyCounts(),
       sawUsage: false,
       outputFinal: false,
-      toolIndex: new Map(),
+      tools: new Map(),
       output: "",
       finishReason: null,
       stopped: false,
@@ -114,6 +123,9 @@ export class AnthropicChatStream implements ChatStreamTransform {
       case "content_block_delta":
         this.delta(data.index, data.delta, out);
         break;
+      case "content_block_stop":
+        this.stopBlock(data.index, out);
+        break;
       case "message_delta":
         this.messageDelta(data, out);
         break;
@@ -123,7 +135,7 @@ export class AnthropicChatStream implements ChatStreamTransform {
       case "error":
         this.state.failure = streamFailure(data);
         break;
-      // ping, content_block_stop, and event types added after this was written carry nothing for OpenAI.
+      // ping and event types added after this was written carry nothing for OpenAI.
     }
   }
 
@@ -153,8 +165,9 @@ export class AnthropicChatStream implements ChatStreamTransform {
     if (!isRecord(block) || typeof index !== "number") return;
     if (block.type === "text") this.text(block.text, out);
     if (block.type !== "tool_use") return;
-    const toolIndex = this.state.toolIndex.size;
-    this.state.toolIndex.set(index, toolIndex);
+    const toolIndex = this.state.tools.size;
+    const startInput = JSON.stringify(isRecord(block.input) ? block.input : {});
+    this.state.tools.set(index, { index: toolIndex, startInput, sawJson: false });
     const call = {
       index: toolIndex,
       id: stringOr(block.id, toolCallId(this.requestId, toolIndex)),
@@ -168,11 +181,24 @@ export class AnthropicChatStream implements ChatStreamTransform {
     if (!isRecord(delta)) return;
     if (delta.type === "text_delta") this.text(delta.text, out);
     if (delta.type !== "input_json_delta" || typeof index !== "number") return;
-    const toolIndex = this.state.toolIndex.get(index);
+    const tool = this.state.tools.get(index);
     const json = delta.partial_json;
-    if (toolIndex === undefined || typeof json !== "string" || json === "") return;
+    if (tool === undefined || typeof json !== "string" || json === "") return;
+    tool.sawJson = true;
     this.state.output += json;
-    out.push(this.chunk({ tool_calls: [{ index: toolIndex, function: { arguments: json } }] }));
+    out.push(this.chunk({ tool_calls: [{ index: tool.index, function: { arguments: json } }] }));
+  }
+
+  /**
+   * A tool called without input streams no JSON (one empty partial_json), which would leave the client
+   * `arguments: ""` to parse: it gets the start's input, `{}`, as the unstreamed answer has it.
+   */
+  private stopBlock(index: unknown, out: string[]): void {
+    const tool = typeof index === "number" ? this.state.tools.get(index) : undefined;
+    if (tool === undefined || tool.sawJson) return;
+    tool.sawJson = true;
+    this.state.output += tool.startInput;
+    out.push(this.chunk({ tool_calls: [{ index: tool.index, function: { arguments: tool.startInput } }] }));
   }
 
   private text(text: unknown, out: string[]): void {

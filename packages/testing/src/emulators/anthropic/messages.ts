@@ -95,6 +95,10 @@ function contentBlock(output: Output, toolId: string) {
     : { type: "tool_use", id: toolId, name: output.name, input: output.arguments };
 }
 
+function isEmptyObject(json: string): boolean {
+  return /^\s*\{\s*\}\s*$/.test(json);
+}
+
 function streamFrames(
   request: MessagesRequest,
   output: Output,
@@ -122,8 +126,11 @@ function streamFrames(
     sseEvent("content_block_start", { type: "content_block_start", index: 0, content_block: start }),
   );
   frames.push(sseEvent("ping", { type: "ping" }));
+  // A tool input opens with an empty partial_json; an empty input is only that (no `{}` follows).
   const pieces =
-    output.kind === "text" ? splitChunks(output.text) : ["", ...splitChunks(output.argumentsJson)];
+    output.kind === "text"
+      ? splitChunks(output.text)
+      : ["", ...(isEmptyObject(output.argumentsJson) ? [] : splitChunks(output.argumentsJson))];
   for (const piece of pieces) {
     const delta =
       output.kind === "text"
