@@ -204,6 +204,10 @@ describe("Anthropic emulator: validation and auth", () => {
     ],
     [{ messages: hello, system: 42 }, "system: Input should be a valid list"],
     [
+      { messages: hello, temperature: 0.5, top_p: 0.9 },
+      "`temperature` and `top_p` cannot both be specified for this model. Please use only one.",
+    ],
+    [
       {
         messages: [
           {

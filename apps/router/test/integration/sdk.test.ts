@@ -149,6 +149,21 @@ describe.each(chatCases)("%s through the OpenAI SDK (upstream via %s)", (model, 
   });
 });
 
+describe("sampling parameters", () => {
+  it("answers a Claude chat that sets both temperature and top_p, sending Anthropic the temperature only", async () => {
+    const completion = await client.chat.completions.create({
+      model: "claude-test",
+      messages: [{ role: "user", content: "Say hello" }],
+      temperature: 0.4,
+      top_p: 0.9,
+    });
+    expect(completion.choices[0]?.message.content).toContain("Say hello");
+    const sent = stack.emulators.anthropic.requests.at(-1)?.body as Record<string, unknown>;
+    expect(sent.temperature).toBe(0.4);
+    expect(sent).not.toHaveProperty("top_p");
+  });
+});
+
 describe("legacy completions", () => {
   it.each(["instruct-test", "claude-test", "llama-test"])(
     "completes a prompt with %s (native or through chat)",

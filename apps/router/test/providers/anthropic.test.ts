@@ -282,11 +282,19 @@ describe("anthropic request mapping", () => {
 
   it("clamps temperature to Anthropic's 0..1 and passes top_p, user and stop sequences", () => {
     expect(upstreamBody({ temperature: 1.7 }).temperature).toBe(1);
-    expect(upstreamBody({ temperature: 0.3, top_p: 0.9 })).toMatchObject({ temperature: 0.3, top_p: 0.9 });
+    expect(upstreamBody({ top_p: 0.9 }).top_p).toBe(0.9);
     expect(upstreamBody({ user: "user_42" }).metadata).toEqual({ user_id: "user_42" });
     expect(upstreamBody({ stop: "END" }).stop_sequences).toEqual(["END"]);
     expect(upstreamBody({ stop: ["END", "###"] }).stop_sequences).toEqual(["END", "###"]);
     expect(upstreamBody({ stop: null })).not.toHaveProperty("stop_sequences");
+  });
+
+  it("sends temperature alone when both temperature and top_p are set (current Claude models refuse both)", () => {
+    const body = upstreamBody({ temperature: 0.3, top_p: 0.9 });
+    expect(body.temperature).toBe(0.3);
+    expect(body).not.toHaveProperty("top_p");
+    expect(upstreamBody({ temperature: null, top_p: 0.9 })).toMatchObject({ top_p: 0.9 });
+    expect(upstreamBody({ temperature: null, top_p: 0.9 })).not.toHaveProperty("temperature");
   });
 
   it("rejects whitespace-only stop sequences and n > 1, naming the field", () => {

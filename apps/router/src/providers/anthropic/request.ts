@@ -34,12 +34,23 @@ function param<K extends keyof ChatCompletionRequest & string, T extends keyof A
 }
 
 /**
+ * Current Claude models (Sonnet 4.5, Haiku 4.5, Opus 4.1 and later) refuse a request that sets both
+ * temperature and top_p (400 "`temperature` and `top_p` cannot both be specified for this model"). With
+ * both, temperature is sent: it is the one both APIs advise tuning (top_p only instead of it, not beside it).
+ */
+function topP(req: ChatCompletionRequest, body: AnthropicRequestBody): void {
+  const { top_p, temperature } = req;
+  if (top_p !== null && top_p !== undefined && (temperature === null || temperature === undefined))
+    body.top_p = top_p;
+}
+
+/**
  * Parameters with a direct counterpart. Dropped because the Messages API has none: seed, presence and
  * frequency penalties, logit bias, reasoning_effort, and `metadata` (Anthropic's takes only `user_id`).
  */
 const PARAMETERS: readonly Rule[] = [
   param("temperature", "temperature", (t) => Math.min(Math.max(t, 0), MAX_TEMPERATURE)),
-  param("top_p", "top_p", (p) => p),
+  topP,
   param("stop", "stop_sequences", stopSequences),
   param("user", "metadata", (user) => ({ user_id: user })),
 ];

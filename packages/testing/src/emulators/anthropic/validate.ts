@@ -44,6 +44,9 @@ export function messagesProblem(body: unknown): string | undefined {
     return "max_tokens: Input should be a valid integer";
   }
   if (body.max_tokens < 1) return "max_tokens: Input should be greater than or equal to 1";
+  // Current models (Sonnet 4.5, Haiku 4.5, Opus 4.1 and later) take one sampling parameter or the other.
+  if (body.temperature !== undefined && body.top_p !== undefined)
+    return "`temperature` and `top_p` cannot both be specified for this model. Please use only one.";
   const system = systemProblem(body.system);
   if (system) return system;
   const messages = asArray(body.messages);
