@@ -131,7 +131,7 @@ export const ChatCompletionRequest = z
     response_format: ResponseFormat.optional(),
     presence_penalty: z.number().min(-2).max(2).nullable().optional(),
     frequency_penalty: z.number().min(-2).max(2).nullable().optional(),
-    reasoning_effort: z.enum(["minimal", "low", "medium", "high"]).nullable().optional(),
+    reasoning_effort: z.enum(["none", "minimal", "low", "medium", "high", "xhigh"]).nullable().optional(),
     logit_bias: z.record(z.string(), z.number()).nullable().optional(),
     logprobs: z.boolean().nullable().optional(),
     top_logprobs: z.number().int().min(0).max(20).nullable().optional(),

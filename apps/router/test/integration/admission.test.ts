@@ -51,6 +51,11 @@ describe("bad requests reach no provider", () => {
       { model: "gpt-test", messages: hello, tools: [{ type: "function", function: {} }] },
       "tools.0.function.name",
     ],
+    [
+      "an unknown reasoning_effort",
+      { model: "gpt-test", messages: hello, reasoning_effort: "maximal" },
+      "reasoning_effort",
+    ],
   ])("400 for %s, naming the field", async (_name, payload, field) => {
     const res = await chat(payload);
     expect(res.status).toBe(400);
@@ -93,6 +98,15 @@ describe("bad requests reach no provider", () => {
     expect(sent).not.toHaveProperty("x_secret_flag");
     expect(sent).not.toHaveProperty("store");
   });
+
+  it.each(["none", "minimal", "low", "medium", "high", "xhigh"])(
+    "forwards reasoning_effort %s, as OpenAI takes it, to an OpenAI-compatible provider",
+    async (effort) => {
+      const res = await chat({ model: "gpt-test", messages: hello, reasoning_effort: effort });
+      expect(res.status).toBe(200);
+      expect(stack.emulators.openai.requests[0]?.body).toMatchObject({ reasoning_effort: effort });
+    },
+  );
 
   it("serves /v1/completions for a chat-only model through chat, natively only where the model declares it", async () => {
     const complete = (model: string) =>
