@@ -160,6 +160,40 @@ describe("a stream whose provider fails after its 200, before any content", () =
     expect(stack.emulators[provider].counts).toMatchObject({ streams: 1, injected: 1 });
   });
 
+  it.each([
+    [
+      "Anthropic's overloaded_error after message_start, content_block_start and ping",
+      "claude-fallback-test",
+      "anthropic",
+      3,
+    ],
+    ["an OpenAI-compatible error chunk after the role chunk", "fallback-test", "openai", 1],
+  ] as const)("falls back on %s (nothing but a role was read)", async (_, modelId, provider, frames) => {
+    stack.emulators[provider].enqueue({ failAfterChunks: frames });
+    const res = await chat(modelId, { stream: true });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-cloudfreedom-deployment")).toBe("backup/gpt-4o-mini");
+    expect(res.headers.get("x-cloudfreedom-attempts")).toBe("2");
+    const events = await streamed(res);
+    const deltas = events.flatMap((event) =>
+      typeof event === "object" && event !== null && "choices" in event
+        ? (event as { choices: Array<{ delta: { role?: string; content?: string } }> }).choices.map(
+            (choice) => choice.delta,
+          )
+        : [],
+    );
+    // The backup's role chunk comes first, once; the failed attempt's never reached the client.
+    expect(deltas.filter((delta) => delta.role !== undefined)).toHaveLength(1);
+    expect(deltas[0]?.role).toBe("assistant");
+    expect(deltas.map((delta) => delta.content ?? "").join("")).toBe("Echo: route me");
+    expect(events.at(-1)).toBe("[DONE]");
+    expect(events.some((event) => typeof event === "object" && event !== null && "error" in event)).toBe(
+      false,
+    );
+    expect(stack.emulators[provider].counts).toMatchObject({ streams: 1, injected: 1 });
+    expect(stack.emulators.backup.counts.streams).toBe(1);
+  });
+
   it("counts such failures against the deployment's circuit breaker", async () => {
     stack.emulators.openai.setDefault({ failAfterChunks: 0 });
     for (let i = 0; i < 3; i++) {

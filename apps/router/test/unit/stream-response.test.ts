@@ -157,7 +157,7 @@ describe("stream relay", () => {
     expect(outcomes[0]).toMatchObject({ status: "success", finishReasons: ["length"] });
   });
 
-  it("marks as estimated the usage of an Anthropic stream cut before any text (message_start's placeholder)", async () => {
+  it("marks as estimated the usage of an Anthropic stream cut before message_delta (message_start's placeholder)", async () => {
     const start = `event: message_start\ndata: ${JSON.stringify({
       type: "message_start",
       message: {
@@ -170,6 +170,11 @@ describe("stream relay", () => {
         usage: { input_tokens: 25, output_tokens: 1 },
       },
     })}\n\n`;
+    const text = `event: content_block_delta\ndata: ${JSON.stringify({
+      type: "content_block_delta",
+      index: 0,
+      delta: { type: "text_delta", text: "Once" },
+    })}\n\n`;
     const ping = `event: ping\ndata: {"type": "ping"}\n\n`;
     const transform = new AnthropicChatStream(
       {
@@ -180,7 +185,7 @@ describe("stream relay", () => {
       { id: "chatcmpl-req_relay", created: 1 },
     );
     const { response, outcomes } = await relay(
-      [start, ping, ...Array.from({ length: 50 }, () => ping)],
+      [start, ping, text, ...Array.from({ length: 50 }, () => ping)],
       transform,
     );
     const reader = response.body?.getReader();

@@ -1,3 +1,4 @@
+import { isRecord, tryJson } from "../../providers/common.ts";
 import { type ChatStreamTransform, UpstreamStreamError } from "../../providers/types.ts";
 import { type AttemptResult, abortError, REQUEST_TIMED_OUT } from "../routing/execute.ts";
 import type { UpstreamCall } from "./call.ts";
@@ -68,16 +69,40 @@ export class TransformedStream {
 /** A stream whose first chunks are known; nothing of it has reached the client yet. */
 export interface OpenedStream {
   stream: TransformedStream;
-  /** The transform's first output (empty only when the upstream ended without any). */
+  /**
+   * The transform's output up to its first chunk that carries content, in order (the role chunk first);
+   * all of it when the upstream ended without any content (empty only when it ended without any chunk).
+   */
   head: string[];
 }
 
+const isEmpty = (value: unknown) =>
+  value === null || value === undefined || value === "" || (Array.isArray(value) && value.length === 0);
+
 /**
- * The commit point of a streamed call. A provider can answer 200 and then fail at once (Anthropic's
- * `overloaded_error` event, an OpenAI-compatible `{"error":…}` chunk, Gemini's error JSON): reading up to the
- * first chunk the client would see turns that into a failed attempt, which the routing layer retries or
- * falls back from, and the circuit breaker counts, exactly like a non-2xx answer. Only those first chunks
- * are held.
+ * Whether a chat or text-completion chunk shows the client anything: text, a tool call, a refusal, reasoning,
+ * a finish reason or usage. A role-only or empty delta does not. A chunk that is not JSON counts as content.
+ */
+export function carriesContent(chunk: string): boolean {
+  const parsed = tryJson(chunk);
+  if (!isRecord(parsed)) return true;
+  if (!isEmpty(parsed.usage)) return true;
+  const choices = Array.isArray(parsed.choices) ? parsed.choices : [];
+  return choices.some((choice) => {
+    if (!isRecord(choice)) return true;
+    if (!isEmpty(choice.finish_reason) || !isEmpty(choice.text)) return true;
+    const delta = isRecord(choice.delta) ? choice.delta : {};
+    return Object.entries(delta).some(([field, value]) => field !== "role" && !isEmpty(value));
+  });
+}
+
+/**
+ * The commit point of a streamed call. A provider can answer 200 and then fail before any content
+ * (Anthropic's `overloaded_error` event right after message_start and ping, an OpenAI-compatible
+ * `{"error":…}` chunk after the role chunk, Gemini's error JSON): reading up to the first chunk that carries
+ * content turns that into a failed attempt, which the routing layer retries or falls back from, and the
+ * circuit breaker counts, exactly like a non-2xx answer. Role-only chunks before it are held and go out with
+ * it; the first content chunk ends the wait at once, so a stream that answers is not delayed.
  */
 export async function openStream(
   upstream: UpstreamCall,
@@ -86,8 +111,13 @@ export async function openStream(
   signal: AbortSignal,
 ): Promise<AttemptResult<OpenedStream>> {
   const stream = new TransformedStream(upstream, transform, provider, signal);
+  const head: string[] = [];
   try {
-    return { ok: true, value: { stream, head: await stream.next() } };
+    for (;;) {
+      const chunks = await stream.next();
+      head.push(...chunks);
+      if (stream.done || chunks.some(carriesContent)) return { ok: true, value: { stream, head } };
+    }
   } catch (error) {
     upstream.abort();
     if (signal.aborted) throw abortError(signal);
