@@ -107,6 +107,11 @@ export async function seed(options: SeedOptions): Promise<SeedResult> {
   for (const plan of plans) {
     const existing = await planRows.getFirst({ filter: "slug = {:slug}", params: { slug: plan.slug } });
     const row = planToRow(plan);
+    // Stripe prices are the deployment's (set with PATCH /v1/plans, as the README's Stripe setup says): a seed
+    // file without one leaves the stored one alone.
+    if (existing && plan.stripe_price_id === null) row.stripe_price_id = existing.stripe_price_id;
+    if (existing && !plan.stripe_overage_price_id)
+      row.stripe_overage_price_id = existing.stripe_overage_price_id;
     savedPlans.set(
       plan.slug,
       existing ? await planRows.update(existing.id, row) : await planRows.create(row),

@@ -52,6 +52,27 @@ describe("seed", () => {
     expect(keys).toHaveLength(1);
   });
 
+  it("keeps the Stripe prices an operator set on a plan when it runs again", async () => {
+    const first = await seed({ ...options(), demoKey: undefined });
+    const db = createDb(
+      createPocketBase({
+        url: pocketbase.url,
+        adminEmail: pocketbase.adminEmail,
+        adminPassword: pocketbase.adminPassword,
+      }),
+    );
+    const starter = await db.operator.collection("plans").getFirst({ filter: "slug = 'starter'" });
+    await db.operator.collection("plans").update(starter?.id ?? "", {
+      stripe_price_id: "price_starter",
+      stripe_overage_price_id: "price_overage",
+    });
+    await seed({ ...options(), demoKey: first.demoKey });
+    expect(await db.operator.collection("plans").getOne(starter?.id ?? "")).toMatchObject({
+      stripe_price_id: "price_starter",
+      stripe_overage_price_id: "price_overage",
+    });
+  });
+
   it("writes the demo key's KeyRecord to Redis again after Redis lost it", async () => {
     const { demoKey } = await seed({ ...options(), demoKey: undefined });
     await redisDb.redis.flushdb();
