@@ -63,6 +63,19 @@ function routeMethods(app: Hono): (path: string) => string[] {
   };
 }
 
+/**
+ * Whether `app` has a route for this method and path (not counting `use` middleware), for middleware that
+ * should leave an unknown route or method to the 404 / 405 answer instead of asking for credentials first.
+ * Read at the first call, once every route is registered.
+ */
+export function routeExists(app: Hono): (method: string, path: string) => boolean {
+  const methods = routeMethods(app);
+  return (method, path) => {
+    const allowed = methods(path);
+    return allowed.includes(method) || (method === "HEAD" && allowed.includes("GET"));
+  };
+}
+
 /** Sets a header on the context's response; one with immutable headers (a fetched one) is copied first. */
 function withHeader(c: Context, name: string, value: string): void {
   try {

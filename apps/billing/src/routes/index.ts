@@ -1,3 +1,4 @@
+import { routeExists } from "@cloudfreedom/service-kit";
 import type { Hono } from "hono";
 import type { BillingDeps } from "../deps.ts";
 import { type AuthOptions, billingAuth } from "./auth.ts";
@@ -19,6 +20,8 @@ export function registerBillingRoutes(app: Hono, deps: BillingDeps, options: Aut
   registerStripeWebhook(app, deps);
 
   const auth = billingAuth(deps, options);
+  // An unknown path or method answers 404 / 405 without asking for credentials first, as the other services do.
+  const routed = routeExists(app);
   for (const path of [
     "/v1/budget",
     "/v1/budget/*",
@@ -28,7 +31,7 @@ export function registerBillingRoutes(app: Hono, deps: BillingDeps, options: Aut
     "/v1/plans/*",
     "/v1/billing/*",
   ]) {
-    app.use(path, auth);
+    app.use(path, (c, next) => (routed(c.req.method, c.req.path) ? auth(c, next) : next()));
   }
   registerBudgetCheck(app, deps);
   registerBudgetGet(app, deps);

@@ -35,6 +35,13 @@ describe("billing API security", () => {
     expect(res.body).toMatchObject({ code: "unauthorized", error: { type: "authentication_error" } });
   });
 
+  it("answers an unknown method 405 and an unknown path 404 before asking for credentials, as the other services do", async () => {
+    const wrongMethod = await h.call("DELETE", "/v1/budget");
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get("allow")).toBe("GET");
+    expect((await h.call("GET", "/v1/usage/nothing-here")).status).toBe(404);
+  });
+
   it("refuses an unknown, a revoked and an expired key", async () => {
     const revoked = await createApiKey({ db: h.db, redis: h.redisDb.redis }, a.tenant, {
       scopes: ["billing"],
