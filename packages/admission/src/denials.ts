@@ -48,7 +48,7 @@ export function denialError(denial: Denial, ctx: DenialContext): AppError {
       "budget_exceeded",
       `${whose} budget for ${ctx.period} cannot cover this request: of ${limit}, ${spent} is spent and ` +
         `${reserved} is held by requests in flight, and this request may cost up to ${requested}. ` +
-        `Lower max_tokens, raise the budget, or wait for ${endsAt}.`,
+        `Shorten the prompt or lower max_tokens, raise the budget, or wait for ${endsAt}.`,
       {
         scope: denial.scope,
         scope_id: scopeId,
@@ -71,29 +71,34 @@ export function denialError(denial: Denial, ctx: DenialContext): AppError {
     );
   }
   const tooLarge = denial.waitMs < 0;
-  const waitMs = tooLarge ? 60_000 : Math.max(1, denial.waitMs);
+  const waitMs = Math.max(1, denial.waitMs);
   const seconds = Math.ceil(waitMs / 1000);
   const unit = denial.dimension === "requests" ? "requests" : "tokens";
   const whose = denial.scope === "key" ? "this API key" : "the tenant";
-  const message = tooLarge
-    ? `This request may use ${ctx.requestedTokens} tokens, more than the ${denial.limit} tokens per minute allowed for ${whose}; lower max_tokens.`
-    : `Rate limit of ${denial.limit} ${unit} per minute reached for ${whose}; retry after ${seconds} s.`;
+  // A request larger than the whole per-minute allowance never fits, however long it waits: no Retry-After,
+  // and nothing said about what remains (the limit is not used up).
+  if (tooLarge)
+    return new AppError(
+      "rate_limited",
+      `This request may use ${ctx.requestedTokens} tokens (its prompt plus max_tokens), more than the ${denial.limit} tokens per minute allowed for ${whose}, so it cannot be admitted at any time; shorten the prompt or lower max_tokens.`,
+      {
+        scope: denial.scope,
+        limit_type: denial.dimension,
+        limit: denial.limit,
+        reason: "request_exceeds_limit",
+        requested: ctx.requestedTokens,
+      },
+      { [`x-ratelimit-limit-${unit}`]: String(denial.limit), ...NO_RETRY },
+    );
   return new AppError(
     "rate_limited",
-    message,
-    {
-      scope: denial.scope,
-      limit_type: denial.dimension,
-      limit: denial.limit,
-      retry_after_ms: waitMs,
-      ...(tooLarge ? { reason: "request_exceeds_limit", requested: ctx.requestedTokens } : {}),
-    },
+    `Rate limit of ${denial.limit} ${unit} per minute reached for ${whose}; retry after ${seconds} s.`,
+    { scope: denial.scope, limit_type: denial.dimension, limit: denial.limit, retry_after_ms: waitMs },
     {
       "retry-after": String(seconds),
       "retry-after-ms": String(waitMs),
       [`x-ratelimit-limit-${unit}`]: String(denial.limit),
       [`x-ratelimit-remaining-${unit}`]: "0",
-      ...(tooLarge ? NO_RETRY : {}),
     },
   );
 }

@@ -123,14 +123,21 @@ describe("denials as errors", () => {
     expect(error.details).toEqual({ scope: "key", limit_type: "requests", limit: 10, retry_after_ms: 2_001 });
   });
 
-  it("a request larger than the whole TPM limit is told to lower max_tokens, not to retry", () => {
+  it("a request larger than the whole TPM limit is told to shorten the prompt or lower max_tokens, not to retry", () => {
     const error = denialError(
       { kind: "rate", scope: "tenant", dimension: "tokens", limit: 200, waitMs: -1 },
       ctx,
     );
-    expect(error.details).toMatchObject({ reason: "request_exceeds_limit", requested: 300 });
-    expect(error.headers["x-should-retry"]).toBe("false");
-    expect(error.message).toContain("max_tokens");
+    expect(error.details).toEqual({
+      scope: "tenant",
+      limit_type: "tokens",
+      limit: 200,
+      reason: "request_exceeds_limit",
+      requested: 300,
+    });
+    // No wait helps, and the limit is not used up: no Retry-After, no "0 remaining".
+    expect(error.headers).toEqual({ "x-ratelimit-limit-tokens": "200", "x-should-retry": "false" });
+    expect(error.message).toContain("shorten the prompt or lower max_tokens");
   });
 
   it("503 admission_unavailable when the counters cannot be reached", () => {
