@@ -236,7 +236,7 @@ describe("PUT /v1/budgets", () => {
     expect(above.status).toBe(403);
     expect(above.body).toMatchObject({
       code: "forbidden",
-      message: expect.stringContaining("paid subscription"),
+      message: expect.stringContaining("above the EUR 1.00 the plan includes"),
       details: { field: "limit_micros", included_micros: 1_000_000 },
     });
     const budgets = await h.db.forTenant(t.tenant.id).collection("budgets").listAll({});

@@ -33,13 +33,13 @@ async function assertOverageBillable(deps: Pick<BillingDeps, "db">, input: SetBu
   if (source === "subscription" && !plan?.stripe_overage_price_id)
     throw new AppError(
       "forbidden",
-      `limit_micros: above the ${formatMicros(included)} the plan includes, spend is billed as overage, but the plan "${plan?.slug}" has no overage price (stripe_overage_price_id); set at most ${included}, or ask an operator`,
+      `limit_micros: above the ${plan?.currency ?? ""} ${formatMicros(included)} the plan includes, spend is billed as overage, but the plan "${plan?.slug}" has no overage price (stripe_overage_price_id); set at most ${included}, or ask an operator`,
       { field: "limit_micros", included_micros: included },
     );
   if (source === "subscription") return;
   throw new AppError(
     "forbidden",
-    `limit_micros: above the ${formatMicros(included)} the plan includes, spend is billed as overage, which needs a paid subscription; subscribe (POST /v1/billing/checkout), set at most ${included}, or ask an operator`,
+    `limit_micros: above the ${plan?.currency ?? ""} ${formatMicros(included)} the plan includes, spend is billed as overage, which needs a paid subscription; subscribe (POST /v1/billing/checkout), set at most ${included}, or ask an operator`,
     { field: "limit_micros", included_micros: included },
   );
 }
