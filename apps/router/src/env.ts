@@ -13,8 +13,15 @@ export const RouterEnv = serviceEnv(4000, {
       message: "must be 32 bytes, as 64 hex characters or base64 (openssl rand -base64 32)",
     })
     .optional(),
-  /** Per-attempt upstream timeout, and the whole request's (all attempts and fallbacks). */
+  /** Per attempt of a streamed call: connect and the status line (a stream answers at once). */
   UPSTREAM_TIMEOUT_MS: Ms(60_000),
+  /**
+   * Per attempt of a non-streamed call: connect, status line and the whole body. Its status line comes only
+   * when generation ended, so this also caps a non-streamed generation; it leaves the default total budget
+   * room for a fallback.
+   */
+  UPSTREAM_RESPONSE_TIMEOUT_MS: Ms(120_000),
+  /** The whole request: all attempts, fallbacks and backoff. */
   REQUEST_TIMEOUT_MS: Ms(300_000),
   /** Plain-HTTP upstreams: `auto` (HTTP/1.1 client at low concurrency, fetch under load), `http1` or `fetch`. */
   UPSTREAM_HTTP_CLIENT: z.enum(["auto", "http1", "fetch"]).default("auto"),

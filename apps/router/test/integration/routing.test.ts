@@ -9,6 +9,8 @@ beforeAll(async () => {
   stack = await startRouterStack(
     {
       UPSTREAM_TIMEOUT_MS: "300",
+      // Three attempts of a non-streamed call outlast the total: the total budget's test below needs that.
+      UPSTREAM_RESPONSE_TIMEOUT_MS: "600",
       REQUEST_TIMEOUT_MS: "1500",
       CIRCUIT_FAILURE_THRESHOLD: "3",
       CIRCUIT_COOLDOWN_MS: "4000",
@@ -23,6 +25,14 @@ beforeAll(async () => {
           ["gemini", "gemini-2.0-flash", 1_000_000],
           ["backup", "gpt-4o-mini", 1],
         ]),
+        model(
+          "embed-fallback-test",
+          [
+            ["openai", "text-embedding-3-small", 1_000_000],
+            ["backup", "text-embedding-3-small", 1],
+          ],
+          { capabilities: ["embeddings"] },
+        ),
         model("stream-circuit-test", [
           ["openai", "gpt-4.1", 1_000_000],
           ["backup", "gpt-4.1", 1],
@@ -97,11 +107,44 @@ describe("timeouts", () => {
     expect(res.headers.get("x-cloudfreedom-provider")).toBe("backup");
   });
 
+  it.each([
+    [
+      "chat completion",
+      "/v1/chat/completions",
+      { model: "fallback-test", messages: [{ role: "user", content: "hi" }] },
+    ],
+    ["embedding", "/v1/embeddings", { model: "embed-fallback-test", input: "hi" }],
+  ])(
+    "abandons a non-streamed %s the first deployment holds beyond the per-attempt timeout and falls back",
+    async (_, path, body) => {
+      stack.emulators.openai.enqueue({ delayMs: 5_000 });
+      const res = await fetch(`${stack.url}${path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${stack.key}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("x-cloudfreedom-provider")).toBe("backup");
+      expect(res.headers.get("x-cloudfreedom-attempts")).toBe("2");
+      expect(Number(res.headers.get("x-cloudfreedom-cost-micros"))).toBeGreaterThan(0);
+      expect(stack.emulators.openai.counts.requests).toBe(1);
+      expect(stack.emulators.backup.counts.requests).toBe(1);
+      // The abandoned attempt's connection was closed, not left to the provider.
+      const deadline = Date.now() + 3_000;
+      while (stack.emulators.openai.aborted === 0 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+      expect(stack.emulators.openai.aborted).toBe(1);
+    },
+  );
+
   it("answers 504 upstream_timeout when the request's whole time budget runs out", async () => {
     stack.emulators.gemini.setDefault({ delayMs: 2_000 });
     const res = await chat("gemini-test");
     expect(res.status).toBe(504);
-    expect(await res.json()).toMatchObject({ code: "upstream_timeout" });
+    expect(await res.json()).toMatchObject({
+      code: "upstream_timeout",
+      message: expect.stringContaining("REQUEST_TIMEOUT_MS"),
+    });
     stack.emulators.gemini.setDefault();
   });
 });

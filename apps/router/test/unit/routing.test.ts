@@ -1,10 +1,12 @@
 import { AppError, type Deployment } from "@cloudfreedom/shared";
 import { describe, expect, it } from "vitest";
+import { openAIAdapter } from "../../src/providers/openai/index.ts";
 import type { UpstreamFailure } from "../../src/providers/types.ts";
 import { CircuitBreaker } from "../../src/services/routing/circuit-breaker.ts";
 import { ClientGone, executeWithRouting } from "../../src/services/routing/execute.ts";
 import { backoffMs, weightedOrder } from "../../src/services/routing/plan.ts";
-import { readJsonBody, type UpstreamCall } from "../../src/services/upstream/call.ts";
+import { callUpstreamJson } from "../../src/services/upstream/call.ts";
+import type { UpstreamClient, UpstreamResponse } from "../../src/services/upstream/client.ts";
 
 const dep = (id: string, weight = 1): Deployment => ({ id, provider: id, upstream_model: "m", weight });
 const retryable = (status = 503, retryAfterMs: number | null = null): UpstreamFailure => ({
@@ -311,28 +313,72 @@ describe("executeWithRouting", () => {
   });
 });
 
-describe("readJsonBody", () => {
-  const call = (json: () => Promise<unknown>) =>
-    ({ response: { json }, abort: () => undefined }) as unknown as UpstreamCall;
+describe("callUpstreamJson", () => {
+  const request = { url: "http://upstream.test/v1/chat/completions", headers: {}, body: "{}" };
+  /** The signal's abort, as the clients report it. */
+  const aborted = (signal: AbortSignal) =>
+    new Promise<never>((_, reject) => {
+      const fail = () => reject(new Error("The operation was aborted"));
+      if (signal.aborted) fail();
+      else signal.addEventListener("abort", fail);
+    });
+  /** A client answering 200 with `text`; `hangs` holds the status line or the body back until the abort. */
+  const client = (text: string, hangs?: "answer" | "body") =>
+    ({
+      post: (_request: unknown, signal: AbortSignal): Promise<UpstreamResponse> =>
+        hangs === "answer"
+          ? aborted(signal)
+          : Promise.resolve({
+              status: 200,
+              ok: true,
+              headers: new Headers(),
+              text: () => (hangs === "body" ? aborted(signal) : Promise.resolve(text)),
+              json: () => Promise.reject(new Error("unused")),
+              read: () => Promise.reject(new Error("unused")),
+            }),
+    }) as unknown as UpstreamClient;
+  const call = (upstream: UpstreamClient, signal = never) =>
+    callUpstreamJson(request, {
+      client: upstream,
+      adapter: openAIAdapter,
+      provider: "openai",
+      timeoutMs: 20,
+      signal,
+    });
+
+  it("parses the answer's JSON body", async () => {
+    expect(await call(client('{"ok":true}'))).toEqual({ ok: true, value: { ok: true } });
+  });
 
   it("counts a body that does not parse against the upstream (retryable)", async () => {
-    const result = await readJsonBody(
-      call(() => Promise.reject(new SyntaxError("bad"))),
-      "openai",
-      never,
-    );
-    expect(result).toMatchObject({ ok: false, failure: { code: "upstream_error", retryable: true } });
+    expect(await call(client("<html>"))).toMatchObject({
+      ok: false,
+      failure: { code: "upstream_error", retryable: true },
+    });
   });
+
+  it.each([
+    ["status line", "answer", "did not answer"],
+    ["body", "body", "did not finish its answer"],
+  ] as const)(
+    "fails the attempt retryably when the %s does not come within its timeout",
+    async (_, hangs, says) => {
+      expect(await call(client("{}", hangs))).toMatchObject({
+        ok: false,
+        failure: {
+          status: 504,
+          code: "upstream_timeout",
+          retryable: true,
+          message: `openai ${says} within 20 ms`,
+        },
+      });
+    },
+  );
 
   it("throws the request's own end when the read was cut by it, blaming no upstream", async () => {
     const controller = new AbortController();
+    const running = call(client("{}", "body"), controller.signal);
     controller.abort("client");
-    await expect(
-      readJsonBody(
-        call(() => Promise.reject(new Error("aborted"))),
-        "openai",
-        controller.signal,
-      ),
-    ).rejects.toBeInstanceOf(ClientGone);
+    await expect(running).rejects.toBeInstanceOf(ClientGone);
   });
 });

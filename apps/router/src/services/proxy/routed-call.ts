@@ -5,8 +5,8 @@ import type {
   ProviderAdapter,
   UpstreamHttpRequest,
 } from "../../providers/types.ts";
-import { executeWithRouting } from "../routing/execute.ts";
-import { callUpstream, readJsonBody } from "../upstream/call.ts";
+import { type AttemptResult, executeWithRouting } from "../routing/execute.ts";
+import { callUpstream, callUpstreamJson } from "../upstream/call.ts";
 import { openStream } from "../upstream/open-stream.ts";
 import type { CallTracker } from "./tracker.ts";
 
@@ -25,7 +25,9 @@ export type Reading = "json" | ((adapter: ProviderAdapter, ctx: CallContext) => 
 /**
  * Route one call through the model's deployments (weights, fallbacks, retries, circuit breaker) and return
  * the first upstream that answered 2xx. `read` turns that answer into the value (parses the JSON body, or
- * opens the stream) and may itself fail retryably. The tracker learns the deployment and attempt count.
+ * opens the stream) and may itself fail retryably. Each attempt has its own bound, so a hanging deployment
+ * is left for the next one: UPSTREAM_RESPONSE_TIMEOUT_MS for a whole JSON answer, UPSTREAM_TIMEOUT_MS up to
+ * a stream's status line. The tracker learns the deployment and attempt count.
  */
 export async function routeCall<T>(
   deps: RouterDeps,
@@ -67,20 +69,16 @@ export async function routeCall<T>(
         requestId: tracker.requestId,
       };
       const request = build(adapter, ctx);
-      const answered = await callUpstream(request, {
-        client: deps.upstream,
-        adapter,
-        provider: target.name,
-        // A non-streamed answer's status line comes only when generation ends: bounding it per attempt would
-        // abort (and re-pay) long generations. Those get the request's whole budget; streams answer at once.
-        timeoutMs: read === "json" ? null : deps.env.UPSTREAM_TIMEOUT_MS,
-        signal,
-      });
-      if (!answered.ok) return answered;
-      const body =
-        read === "json"
-          ? await readJsonBody(answered.value, target.name, signal)
-          : await openStream(answered.value, read(adapter, ctx), target.name, signal);
+      const json = read === "json";
+      const timeoutMs = json ? deps.env.UPSTREAM_RESPONSE_TIMEOUT_MS : deps.env.UPSTREAM_TIMEOUT_MS;
+      const options = { client: deps.upstream, adapter, provider: target.name, timeoutMs, signal };
+      let body: AttemptResult<unknown>;
+      if (json) body = await callUpstreamJson(request, options);
+      else {
+        const answered = await callUpstream(request, options);
+        if (!answered.ok) return answered;
+        body = await openStream(answered.value, read(adapter, ctx), target.name, signal);
+      }
       return body.ok ? { ok: true, value: { adapter, ctx, value: body.value as T } } : body;
     },
   });
