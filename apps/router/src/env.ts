@@ -21,8 +21,14 @@ export const RouterEnv = serviceEnv(4000, {
    * room for a fallback.
    */
   UPSTREAM_RESPONSE_TIMEOUT_MS: Ms(120_000),
-  /** The whole request: all attempts, fallbacks and backoff. */
+  /** The whole request up to its answer: all attempts, fallbacks, backoff, and a stream's first chunk. */
   REQUEST_TIMEOUT_MS: Ms(300_000),
+  /**
+   * A stream handed to the client is no longer bound by REQUEST_TIMEOUT_MS but by this: the longest wait for
+   * the upstream's next bytes (a stalled provider). Long silent phases (reasoning before the first token)
+   * come before the hand-over, under the total; Anthropic pings while it thinks.
+   */
+  STREAM_IDLE_TIMEOUT_MS: Ms(120_000),
   /** Plain-HTTP upstreams: `auto` (HTTP/1.1 client at low concurrency, fetch under load), `http1` or `fetch`. */
   UPSTREAM_HTTP_CLIENT: z.enum(["auto", "http1", "fetch"]).default("auto"),
   MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),

@@ -1,10 +1,12 @@
 import { loadEnv, runHttpService } from "@cloudfreedom/service-kit";
 import { buildRouterApp } from "./app.ts";
 import { RouterEnv } from "./env.ts";
+import { requestIdleSeconds, serveRouter } from "./serve.ts";
 
+const env = loadEnv("router", RouterEnv);
 await runHttpService({
   name: "router",
-  env: loadEnv("router", RouterEnv),
+  env,
   build: buildRouterApp,
-  serve: (options) => Bun.serve(options),
+  serve: (options) => serveRouter(options, requestIdleSeconds(env)),
 });

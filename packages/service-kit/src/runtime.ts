@@ -69,7 +69,10 @@ export function runtimeReadiness(runtime: Runtime) {
 export interface ServeOptions {
   port: number;
   hostname: string;
-  /** Seconds a connection may sit idle (Bun's maximum, 255: LLM streams pause while models think). */
+  /**
+   * Seconds a connection may sit idle (Bun's maximum, 255: LLM streams pause while models think). A service
+   * whose requests may stay silent longer raises it per request (the router's `serveRouter`).
+   */
   idleTimeout: number;
   fetch: (request: Request) => Response | Promise<Response>;
 }

@@ -1,3 +1,5 @@
+import { UsageBatch, type UsageEvent } from "@cloudfreedom/shared";
+import { Queue } from "bullmq";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { model, type RouterStack, startRouterStack } from "./stack.ts";
@@ -12,6 +14,7 @@ beforeAll(async () => {
       // Three attempts of a non-streamed call outlast the total: the total budget's test below needs that.
       UPSTREAM_RESPONSE_TIMEOUT_MS: "600",
       REQUEST_TIMEOUT_MS: "1500",
+      STREAM_IDLE_TIMEOUT_MS: "800",
       CIRCUIT_FAILURE_THRESHOLD: "3",
       CIRCUIT_COOLDOWN_MS: "4000",
     },
@@ -265,6 +268,74 @@ describe("a stream whose provider fails after its 200, before any content", () =
       message: expect.stringContaining("prompt is too long"),
     });
     expect(stack.emulators.backup.counts.requests).toBe(0);
+  });
+});
+
+describe("a stream handed to the client", () => {
+  const words = Array.from({ length: 45 }, (_, n) => `w${n}`).join(" ");
+
+  /** The usage event the router queued for this request. */
+  async function usageOf(requestId: string): Promise<UsageEvent> {
+    const queue = new Queue("usage", { connection: { url: stack.redisDb.url }, prefix: "cf" });
+    try {
+      const deadline = Date.now() + 5_000;
+      while (Date.now() < deadline) {
+        const jobs = await queue.getJobs(["waiting"]);
+        const events = jobs.flatMap((job) => UsageBatch.parse(job.data).events);
+        const event = events.find((e) => e.request_id === requestId);
+        if (event) return event;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      throw new Error(`no usage event for ${requestId}`);
+    } finally {
+      await queue.close();
+    }
+  }
+
+  it("runs past REQUEST_TIMEOUT_MS (1.5 s) while its chunks keep coming", async () => {
+    stack.emulators.openai.enqueue({ reply: words, chunkDelayMs: 120 });
+    const res = await chat("gpt-test", { stream: true });
+    expect(res.status).toBe(200);
+    const events = await streamed(res);
+    expect(events.at(-1)).toBe("[DONE]");
+    const text = events
+      .map((event) => (event as { choices?: Array<{ delta?: { content?: string } }> }).choices?.[0])
+      .map((choice) => choice?.delta?.content ?? "")
+      .join("");
+    expect(text).toBe(words);
+  });
+
+  it("ends with an upstream_timeout error event when the upstream stalls beyond STREAM_IDLE_TIMEOUT_MS, billing what it sent", async () => {
+    stack.emulators.openai.enqueue({ reply: words, failAfterChunks: 4, mode: "stall" });
+    const res = await fetch(`${stack.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${stack.key}`,
+        "content-type": "application/json",
+        "x-request-id": "req-stream-stalls",
+      },
+      body: JSON.stringify({ model: "gpt-test", stream: true, messages: [{ role: "user", content: "go" }] }),
+    });
+    expect(res.status).toBe(200);
+    const events = await streamed(res);
+    expect(events.at(-1)).toMatchObject({
+      code: "upstream_timeout",
+      error: { message: expect.stringContaining("STREAM_IDLE_TIMEOUT_MS") },
+    });
+    // The role chunk and three content chunks came before the stall.
+    expect(events).toHaveLength(5);
+    expect(
+      events.slice(0, 4).every((event) => typeof event === "object" && event !== null && "choices" in event),
+    ).toBe(true);
+    const event = await usageOf("req-stream-stalls");
+    expect(event).toMatchObject({
+      status: "error",
+      error_code: "upstream_timeout",
+      stream: true,
+      estimated: true,
+    });
+    expect(event.tokens.output).toBeGreaterThan(0);
+    expect(stack.emulators.openai.aborted).toBe(1);
   });
 });
 

@@ -1,10 +1,9 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { AnthropicChatStream } from "../../src/providers/anthropic/stream.ts";
 import { OpenAIPassThroughStream } from "../../src/providers/openai/stream.ts";
 import type { ChatStreamTransform } from "../../src/providers/types.ts";
 import { streamResponse } from "../../src/services/proxy/stream-response.ts";
 import type { CallTracker, Outcome } from "../../src/services/proxy/tracker.ts";
-import { REQUEST_TIMED_OUT } from "../../src/services/routing/execute.ts";
 import { fromFetch } from "../../src/services/upstream/client.ts";
 import { type OpenedStream, openStream } from "../../src/services/upstream/open-stream.ts";
 
@@ -71,9 +70,12 @@ async function relay(
   transform: ChatStreamTransform = new OpenAIPassThroughStream("openai"),
   upstream = upstreamOf(frames),
   signal = new AbortController().signal,
+  /** Hand the stream over with this idle timeout, as the request scope does. */
+  idleMs?: number,
 ) {
   const opened = await openStream(upstream.call, transform, "openai", signal);
   if (!opened.ok) throw new Error(opened.failure.message);
+  if (idleMs !== undefined) opened.value.stream.watchIdle(idleMs);
   const { tracker, outcomes } = recordingTracker();
   let ends = 0;
   const response = streamResponse({
@@ -195,31 +197,54 @@ describe("stream relay", () => {
     expect(outcomes[0]).toMatchObject({ status: "cancelled", usage: { input: 25, estimated: true } });
   });
 
-  it("says a stream the request's time budget ended was a timeout, not a broken provider", async () => {
-    const request = new AbortController();
+  it.each([
+    ["after the last read", [contentFrame(0), contentFrame(1), finishFrame, usageFrame, "data: [DONE]\n\n"]],
+    ["when it was over before the hand-over", ["data: [DONE]\n\n"]],
+  ])("leaves no idle timer behind once the stream ended (%s)", async (_, frames) => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const { response, outcomes } = await relay(frames, undefined, undefined, undefined, 60_000);
+      await response.text();
+      expect(outcomes).toMatchObject([{ status: "success" }]);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("ends a stream whose upstream sends nothing for the idle timeout with an upstream_timeout event, recording the output so far", async () => {
+    const cut = new AbortController();
     let served = 0;
     const body = new ReadableStream<Uint8Array>({
       pull: (controller) =>
         served++ === 0
-          ? controller.enqueue(encoder.encode(contentFrame(0)))
+          ? controller.enqueue(encoder.encode(contentFrame(0) + contentFrame(1)))
           : new Promise<void>((_, reject) =>
-              request.signal.addEventListener("abort", () => reject(new Error("The operation was aborted"))),
+              cut.signal.addEventListener("abort", () => reject(new Error("The operation was aborted"))),
             ),
     });
-    const upstream = { call: { response: fromFetch(new Response(body)), abort: () => undefined }, state: {} };
-    const { response, outcomes } = await relay(
+    const upstream = {
+      call: { response: fromFetch(new Response(body)), abort: () => cut.abort() },
+      state: {},
+    };
+    const { response, outcomes, ends } = await relay(
       [],
       undefined,
       upstream as ReturnType<typeof upstreamOf>,
-      request.signal,
+      undefined,
+      30,
     );
-    const reader = response.body?.getReader();
-    await reader?.read();
-    request.abort(REQUEST_TIMED_OUT);
-    let text = "";
-    for (let chunk = await reader?.read(); chunk && !chunk.done; chunk = await reader?.read())
-      text += new TextDecoder().decode(chunk.value);
-    expect(text).toContain('"code":"upstream_timeout"');
+    const events = (await response.text()).split("\n\n").filter(Boolean);
+    expect(events.slice(0, 2)).toEqual([contentFrame(0), contentFrame(1)].map((frame) => frame.trimEnd()));
+    expect(JSON.parse(events[2]?.slice("data: ".length) ?? "")).toMatchObject({
+      code: "upstream_timeout",
+      error: { message: "openai sent nothing for 30 ms mid-stream (STREAM_IDLE_TIMEOUT_MS)" },
+    });
+    expect(cut.signal.aborted).toBe(true);
+    expect(outcomes).toHaveLength(1);
     expect(outcomes[0]).toMatchObject({ status: "error", errorCode: "upstream_timeout" });
+    expect(outcomes[0]?.usage).toMatchObject({ output: expect.any(Number), estimated: true });
+    expect(outcomes[0]?.usage.output).toBeGreaterThan(0);
+    expect(ends()).toBe(1);
   });
 });

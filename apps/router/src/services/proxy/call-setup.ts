@@ -2,24 +2,33 @@ import type { KeyRecord, ModelCatalogEntry } from "@cloudfreedom/shared";
 import type { Context } from "hono";
 import type { RouterDeps } from "../../deps.ts";
 import { REQUEST_TIMED_OUT } from "../routing/execute.ts";
+import type { TransformedStream } from "../upstream/open-stream.ts";
 import type { Operation } from "../usage/record.ts";
 import { admitModel, type Capability } from "./admission.ts";
 import { type MaxUsage, reserveForCall } from "./budget.ts";
 import { CallTracker } from "./tracker.ts";
 
 export interface RequestScope {
-  /** Aborts on client disconnect or when the total timeout (all attempts and fallbacks) passes. */
+  /**
+   * Aborts on client disconnect, or when the total timeout (all attempts, fallbacks and a stream's opening)
+   * passes before the answer was handed over.
+   */
   signal: AbortSignal;
   /** Clear the timer and the listener once the response ended; nothing of the request stays reachable. */
   dispose(): void;
-  /** A stream takes the scope over: it ends when the stream does (call the returned function), not before. */
-  handOver(): () => void;
+  /**
+   * A stream takes the scope over once its first chunks are known: the total timer stops (an answer that
+   * keeps coming may run as long as it needs), and the stream's idle watch (STREAM_IDLE_TIMEOUT_MS) bounds a
+   * stalled upstream instead. The scope ends when the stream does (call the returned function), not before.
+   */
+  handOver(stream: TransformedStream): () => void;
   readonly handedOver: boolean;
 }
 
 /**
- * One timer per request, cleared when it ends. (`AbortSignal.timeout` would keep every finished request
- * reachable from a pending timer for the whole timeout: hundreds of MB under load.)
+ * One timer per request, cleared when it ends or when a stream takes over with its own. (`AbortSignal.timeout`
+ * would keep every finished request reachable from a pending timer for the whole timeout: hundreds of MB
+ * under load.)
  */
 export function requestScope(c: Context, deps: RouterDeps): RequestScope {
   const controller = new AbortController();
@@ -36,8 +45,10 @@ export function requestScope(c: Context, deps: RouterDeps): RequestScope {
   return {
     signal: controller.signal,
     dispose,
-    handOver: () => {
+    handOver: (stream) => {
       handedOver = true;
+      clearTimeout(timer);
+      stream.watchIdle(deps.env.STREAM_IDLE_TIMEOUT_MS);
       return dispose;
     },
     get handedOver() {

@@ -47,7 +47,7 @@ export async function proxyChat(
         (a, ctx) => a.chat.stream(ctx, { id: fallbackId, created }),
       );
       return streamResponse({
-        onEnd: scope.handOver(),
+        onEnd: scope.handOver(served.value.stream),
         opened: served.value,
         tracker,
         includeUsage: body.stream_options?.include_usage === true,

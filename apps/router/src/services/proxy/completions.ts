@@ -47,9 +47,10 @@ export async function proxyCompletions(
     );
     const { adapter, ctx } = served;
     if (stream) {
+      const opened = served.value as OpenedStream;
       return streamResponse({
-        onEnd: scope.handOver(),
-        opened: served.value as OpenedStream,
+        onEnd: scope.handOver(opened.stream),
+        opened,
         tracker,
         includeUsage: body.stream_options?.include_usage === true,
         object: "text_completion",

@@ -1,6 +1,6 @@
 import { isRecord, tryJson } from "../../providers/common.ts";
 import { type ChatStreamTransform, UpstreamStreamError } from "../../providers/types.ts";
-import { type AttemptResult, abortError, REQUEST_TIMED_OUT } from "../routing/execute.ts";
+import { type AttemptResult, abortError } from "../routing/execute.ts";
 import type { UpstreamCall } from "./call.ts";
 
 /**
@@ -13,13 +13,18 @@ export class TransformedStream {
   /** The upstream ended and the transform was flushed. */
   done = false;
   private readonly decoder = new TextDecoder();
+  /** The longest wait for the upstream's next bytes once `watchIdle` ran (0: not watched). */
+  private idleMs = 0;
+  private idleTimer: ReturnType<typeof setTimeout> | null = null;
+  /** When the pending upstream read began (ms epoch); null while none is pending. */
+  private waitingSince: number | null = null;
+  /** The idle watch aborted the upstream: that, not the provider, ended the stream. */
+  private idled = false;
 
   constructor(
     private readonly upstream: UpstreamCall,
     readonly transform: ChatStreamTransform,
     private readonly provider: string,
-    /** The request's: when its time budget ran out mid-stream, that is what ended the stream. */
-    private readonly signal: AbortSignal,
   ) {}
 
   /** The next chunks for the client: at least one, or whatever the transform flushed at the upstream's end. */
@@ -36,21 +41,53 @@ export class TransformedStream {
     }
   }
 
+  /**
+   * From now on, an upstream that sends nothing for `ms` while we wait for it (a stalled provider) is cut,
+   * and the stream ends with a 504 upstream_timeout. Time the client takes to read does not count. One timer
+   * per stream, re-armed only when it fires: a read costs a clock read, not a timer.
+   */
+  watchIdle(ms: number): void {
+    this.idleMs = ms;
+    if (!this.done) this.idleTimer = setTimeout(this.checkIdle, ms);
+  }
+
   /** Stop reading and close the upstream connection. */
   abort(): void {
+    this.unwatch();
     this.upstream.abort();
+  }
+
+  private readonly checkIdle = (): void => {
+    const since = this.waitingSince;
+    const now = Date.now();
+    if (since !== null && now - since >= this.idleMs) {
+      this.idleTimer = null;
+      this.idled = true;
+      this.upstream.abort();
+      return;
+    }
+    this.idleTimer = setTimeout(this.checkIdle, since === null ? this.idleMs : since + this.idleMs - now);
+  };
+
+  private unwatch(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
   }
 
   /** The next bytes of the upstream body; `null` at its end. */
   private async read(): Promise<Uint8Array | null> {
+    if (this.idleMs > 0) this.waitingSince = Date.now();
     try {
-      return await this.upstream.response.read();
+      const bytes = await this.upstream.response.read();
+      if (bytes === null) this.unwatch();
+      return bytes;
     } catch (error) {
-      if (this.signal.reason === REQUEST_TIMED_OUT)
+      this.unwatch();
+      if (this.idled)
         throw new UpstreamStreamError({
           status: 504,
           code: "upstream_timeout",
-          message: `${this.provider} was still streaming when the request's time budget (REQUEST_TIMEOUT_MS) ran out`,
+          message: `${this.provider} sent nothing for ${this.idleMs} ms mid-stream (STREAM_IDLE_TIMEOUT_MS)`,
           retryable: false,
           retryAfterMs: null,
         });
@@ -62,6 +99,8 @@ export class TransformedStream {
         retryable: true,
         retryAfterMs: null,
       });
+    } finally {
+      this.waitingSince = null;
     }
   }
 }
@@ -110,7 +149,7 @@ export async function openStream(
   provider: string,
   signal: AbortSignal,
 ): Promise<AttemptResult<OpenedStream>> {
-  const stream = new TransformedStream(upstream, transform, provider, signal);
+  const stream = new TransformedStream(upstream, transform, provider);
   const head: string[] = [];
   try {
     for (;;) {

@@ -18,8 +18,11 @@ export interface Behaviour {
    * mode is a 200 whose first event is the error, as providers do when they fail before any content.
    */
   failAfterChunks?: number;
-  /** `error-event` (default): the provider's own in-stream error, then end. `disconnect`: destroy the socket. */
-  mode?: "error-event" | "disconnect";
+  /**
+   * `error-event` (default): the provider's own in-stream error, then end. `disconnect`: destroy the socket.
+   * `stall`: send nothing more and keep the connection open (a stalled provider).
+   */
+  mode?: "error-event" | "disconnect" | "stall";
   /** Destroy the connection without sending a response (a connection reset, for any endpoint). */
   disconnect?: boolean;
   /** Never answer; the request stays open until the client gives up or the emulator stops. */

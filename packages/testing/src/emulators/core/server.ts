@@ -84,6 +84,7 @@ export function startEmulatorServer(
         return;
       }
       counts.injected++;
+      if (b.mode === "stall") return;
       if (b.mode === "disconnect") setImmediate(() => cut(res, ex));
       else res.end(limit === 0 ? (reply.firstErrorFrame ?? reply.errorFrame) : reply.errorFrame);
     };
