@@ -52,8 +52,9 @@ export function retryAfterMs(headers: Headers, now = Date.now()): number | null 
 
 /**
  * The status-driven part of every provider's error mapping. A client error the provider blames on the
- * request is the caller's (400, not retried); credentials or a missing upstream model are the operator's
- * (502); rate limits, timeouts and 5xx are worth another attempt or deployment.
+ * request is the caller's (400, not retried anywhere); credentials, the provider account (402) or a missing
+ * upstream model are the operator's at that deployment (502, another deployment is tried); rate limits,
+ * timeouts and 5xx are worth another attempt or deployment.
  */
 export function failureFromStatus(
   status: number,
@@ -72,13 +73,12 @@ export function failureFromStatus(
   if (status === 400 || status === 413 || status === 422)
     return make("invalid_request", false, `${provider}: ${message}`);
   if (status === 401 || status === 403) {
-    return make(
-      "upstream_error",
-      false,
-      `${provider} refused the platform's credentials; the operator must fix the provider key`,
-    );
+    const text = `${provider} refused the platform's credentials; the operator must fix the provider key`;
+    return { ...make("upstream_error", false, text), fallback: true };
   }
-  if (status === 404) return make("upstream_error", false, `${provider}: ${message}`);
+  if (status === 402)
+    return { ...make("upstream_error", false, `${provider} wants payment: ${message}`), fallback: true };
+  if (status === 404) return { ...make("upstream_error", false, `${provider}: ${message}`), fallback: true };
   if (status === 429) return make("rate_limited", true, `${provider} is rate limiting: ${message}`);
   if (status === 408 || status === 504)
     return make("upstream_timeout", true, `${provider} timed out: ${message}`);

@@ -35,7 +35,14 @@ export interface UpstreamFailure {
   status: number;
   code: ErrorCode;
   message: string;
+  /** Transient (timeout, rate limit, overload, 5xx): this deployment may answer later, any other now. */
   retryable: boolean;
+  /**
+   * Not retryable, but this deployment's own (its credentials, account, region, or a model it lacks): another
+   * deployment of the model may answer, this one will not. Otherwise a failure that is not retryable is the
+   * request's (invalid, too long, refused by content policy) and would fail everywhere.
+   */
+  fallback?: boolean;
   retryAfterMs: number | null;
 }
 

@@ -80,7 +80,53 @@ describe("fallbacks", () => {
     stack.emulators.openai.enqueue({ status: 400 });
     const res = await chat("fallback-test");
     expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ code: "invalid_request" });
+    expect(stack.emulators.openai.counts.requests).toBe(1);
     expect(stack.emulators.backup.counts.requests).toBe(0);
+  });
+
+  it.each([
+    ["the platform's key is refused (401)", "fallback-test", "openai", 401, undefined],
+    ["the model is missing there (404)", "fallback-test", "openai", 404, undefined],
+    [
+      "Anthropic's billing_error",
+      "claude-fallback-test",
+      "anthropic",
+      402,
+      { type: "error", error: { type: "billing_error", message: "Your credit balance is too low" } },
+    ],
+    [
+      "Gemini's FAILED_PRECONDITION (region)",
+      "gemini-fallback-test",
+      "gemini",
+      400,
+      { error: { code: 400, message: "User location is not supported", status: "FAILED_PRECONDITION" } },
+    ],
+  ] as const)(
+    "falls back to the next deployment when %s, and does not retry the first",
+    async (_, modelId, provider, status, body) => {
+      stack.emulators[provider].setDefault({ status, ...(body ? { body } : {}) });
+      stack.emulators.backup.enqueue({ status: 503 });
+      const res = await chat(modelId);
+      stack.emulators[provider].setDefault();
+      expect(res.status).toBe(200);
+      expect(res.headers.get("x-cloudfreedom-provider")).toBe("backup");
+      // First deployment, backup's 503, backup again after the backoff: the first is not retried.
+      expect(res.headers.get("x-cloudfreedom-attempts")).toBe("3");
+      expect(stack.emulators[provider].counts.requests).toBe(1);
+      expect(stack.emulators.backup.counts.requests).toBe(2);
+    },
+  );
+
+  it("retries the preferred deployment after the backoff when every deployment failed", async () => {
+    stack.emulators.openai.enqueue({ status: 503 });
+    stack.emulators.backup.enqueue({ status: 503 });
+    const res = await chat("fallback-test");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-cloudfreedom-deployment")).toBe("openai/gpt-4o-mini");
+    expect(res.headers.get("x-cloudfreedom-attempts")).toBe("3");
+    expect(stack.emulators.openai.counts.requests).toBe(2);
+    expect(stack.emulators.backup.counts.requests).toBe(1);
   });
 });
 

@@ -1,5 +1,6 @@
 import { AppError } from "@cloudfreedom/shared";
 import { describe, expect, it } from "vitest";
+import { streamFailure } from "../../src/providers/anthropic/errors.ts";
 import { anthropicAdapter } from "../../src/providers/anthropic/index.ts";
 import { toChatCompletion } from "../../src/providers/anthropic/response.ts";
 import { ctx, fixture, jsonFixture } from "./anthropic-helpers.ts";
@@ -140,19 +141,37 @@ describe("anthropic failure mapping", () => {
     const body = error("rate_limit_error", "spend limit", {
       details: { error_code: "enforced_spend_limit_reached" },
     });
-    expect(failure(429, body)).toMatchObject({ status: 429, code: "upstream_error", retryable: false });
+    expect(failure(429, body)).toMatchObject({
+      status: 429,
+      code: "upstream_error",
+      retryable: false,
+      fallback: true,
+    });
   });
 
   it.each([
-    [400, "invalid_request_error", "invalid_request", false],
-    [401, "authentication_error", "upstream_error", false],
-    [402, "billing_error", "upstream_error", false],
-    [403, "permission_error", "upstream_error", false],
-    [404, "not_found_error", "upstream_error", false],
-    [500, "api_error", "upstream_error", true],
-    [504, "timeout_error", "upstream_timeout", true],
-  ])("maps %i %s to %s (retryable: %s)", (status, type, code, retryable) => {
-    expect(failure(status, error(type, "details"))).toMatchObject({ status, code, retryable });
+    [400, "invalid_request_error", "invalid_request", false, false],
+    [401, "authentication_error", "upstream_error", false, true],
+    [402, "billing_error", "upstream_error", false, true],
+    [403, "permission_error", "upstream_error", false, true],
+    [404, "not_found_error", "upstream_error", false, true],
+    [500, "api_error", "upstream_error", true, false],
+    [504, "timeout_error", "upstream_timeout", true, false],
+  ])(
+    "maps %i %s to %s (retryable: %s, another deployment: %s)",
+    (status, type, code, retryable, fallback) => {
+      const mapped = failure(status, error(type, "details"));
+      expect(mapped).toMatchObject({ status, code, retryable });
+      expect(mapped.fallback === true).toBe(fallback);
+    },
+  );
+
+  it("sends the account's errors inside a stream to another deployment too", () => {
+    expect(streamFailure(error("billing_error", "credit balance too low"))).toMatchObject({
+      retryable: false,
+      fallback: true,
+    });
+    expect(streamFailure(error("invalid_request_error", "prompt is too long")).fallback).toBeUndefined();
   });
 
   it("names Anthropic's message for a bad request and hides credentials problems from the client", () => {

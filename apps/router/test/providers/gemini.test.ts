@@ -415,6 +415,25 @@ describe("gemini failure mapping", () => {
       code: "upstream_error",
       message: "Gemini refused the platform's credentials; the operator must fix the provider key",
       retryable: false,
+      fallback: true,
+      retryAfterMs: null,
+    });
+  });
+
+  it("sends a FAILED_PRECONDITION (the API not offered in the server's region) to another deployment", () => {
+    const region = JSON.stringify({
+      error: {
+        code: 400,
+        message: "User location is not supported for the API use.",
+        status: "FAILED_PRECONDITION",
+      },
+    });
+    expect(geminiAdapter.failure(400, region, none)).toEqual({
+      status: 400,
+      code: "upstream_error",
+      message: "Gemini: User location is not supported for the API use.",
+      retryable: false,
+      fallback: true,
       retryAfterMs: null,
     });
   });

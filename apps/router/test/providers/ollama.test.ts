@@ -254,12 +254,13 @@ describe("ollama response mapping", () => {
 });
 
 describe("ollama failure mapping", () => {
-  it("reads Ollama's error string: a missing model is the operator's, not retried", () => {
+  it("reads Ollama's error string: a missing model is the operator's, not retried there but elsewhere", () => {
     expect(ollamaAdapter.failure(404, fixture("ollama", "error-not-found.json"), new Headers())).toEqual({
       status: 404,
       code: "upstream_error",
       message: 'Ollama: model "llama3.3" not found, try pulling it first',
       retryable: false,
+      fallback: true,
       retryAfterMs: null,
     });
   });

@@ -131,6 +131,94 @@ describe("executeWithRouting", () => {
     expect(calls).toBe(1);
   });
 
+  it("goes through the plan again after the backoff, so the preferred deployment is retried", async () => {
+    const calls: string[] = [];
+    const result = await executeWithRouting({
+      plan: [dep("a", 99), dep("b", 1)],
+      breaker: new CircuitBreaker(5, 1_000),
+      policy,
+      signal: never,
+      attempt: async (d) => {
+        calls.push(d.id);
+        return calls.length < 3 ? { ok: false, failure: retryable() } : { ok: true, value: `from ${d.id}` };
+      },
+    });
+    expect(calls).toEqual(["a", "b", "a"]);
+    expect(result).toMatchObject({ value: "from a", attempts: 3, deployment: { id: "a" } });
+  });
+
+  it("falls back from a failure that is the deployment's own, and never tries that deployment again", async () => {
+    const calls: string[] = [];
+    const credentials: UpstreamFailure = {
+      status: 401,
+      code: "upstream_error",
+      message: "a refused the platform's credentials",
+      retryable: false,
+      fallback: true,
+      retryAfterMs: null,
+    };
+    await expect(
+      executeWithRouting({
+        plan: [dep("a"), dep("b")],
+        breaker: new CircuitBreaker(5, 1_000),
+        policy,
+        signal: never,
+        attempt: async (d) => {
+          calls.push(d.id);
+          return { ok: false, failure: d.id === "a" ? credentials : retryable() };
+        },
+      }),
+    ).rejects.toMatchObject({ code: "upstream_error", message: "failed 503" });
+    expect(calls).toEqual(["a", "b", "b"]);
+  });
+
+  it("does not retry the only deployment when the failure is its own", async () => {
+    let calls = 0;
+    await expect(
+      executeWithRouting({
+        plan: [dep("a")],
+        breaker: new CircuitBreaker(5, 1_000),
+        policy,
+        signal: never,
+        attempt: async () => {
+          calls++;
+          return {
+            ok: false,
+            failure: {
+              status: 404,
+              code: "upstream_error",
+              message: "no such model",
+              retryable: false,
+              fallback: true,
+              retryAfterMs: null,
+            },
+          };
+        },
+      }),
+    ).rejects.toMatchObject({ code: "upstream_error", message: "no such model" });
+    expect(calls).toBe(1);
+  });
+
+  it("starts a retry pass with a deployment whose circuit is closed before one it would have to probe", async () => {
+    // `a` opens on its second failure and may be probed at once (no cooldown); `b` stays closed.
+    const breaker = new CircuitBreaker(2, 0);
+    breaker.failure("a");
+    const calls: string[] = [];
+    await expect(
+      executeWithRouting({
+        plan: [dep("a"), dep("b")],
+        breaker,
+        policy,
+        signal: never,
+        attempt: async (d) => {
+          calls.push(d.id);
+          return { ok: false, failure: retryable() };
+        },
+      }),
+    ).rejects.toMatchObject({ code: "upstream_error" });
+    expect(calls).toEqual(["a", "b", "b"]);
+  });
+
   it("skips a deployment whose circuit is open and fails fast when all are", async () => {
     const breaker = new CircuitBreaker(1, 60_000);
     breaker.failure("a");

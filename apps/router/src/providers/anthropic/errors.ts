@@ -18,14 +18,15 @@ const STATUS_BY_ERROR_TYPE: Readonly<Record<string, number>> = {
 
 /**
  * Where the error type says more than the status. `overloaded_error` is capacity shared by all customers
- * (529, not our rate limit) and clears within seconds; `billing_error` is the operator's account, so no
- * attempt on this deployment will succeed.
+ * (529, not our rate limit) and clears within seconds; `billing_error` and `permission_error` are the
+ * operator's account, so no attempt on this deployment will succeed, but another deployment may.
  */
-const BY_ERROR_TYPE: Readonly<Record<string, Pick<UpstreamFailure, "code" | "retryable">>> = {
+const BY_ERROR_TYPE: Readonly<Record<string, Pick<UpstreamFailure, "code" | "retryable" | "fallback">>> = {
   overloaded_error: { code: "upstream_error", retryable: true },
   rate_limit_error: { code: "rate_limited", retryable: true },
   timeout_error: { code: "upstream_timeout", retryable: true },
-  billing_error: { code: "upstream_error", retryable: false },
+  billing_error: { code: "upstream_error", retryable: false, fallback: true },
+  permission_error: { code: "upstream_error", retryable: false, fallback: true },
 };
 
 interface AnthropicError {
@@ -50,7 +51,7 @@ function refine(failure: UpstreamFailure, error: AnthropicError | null): Upstrea
   if (error.detail === "enforced_spend_limit_reached") {
     // Same type as a rate limit, but it lasts until the next billing month: retrying cannot help.
     const message = `${ANTHROPIC}: the provider account reached its spend limit; the operator must raise it`;
-    return { ...failure, code: "upstream_error", retryable: false, message };
+    return { ...failure, code: "upstream_error", retryable: false, fallback: true, message };
   }
   const override = BY_ERROR_TYPE[error.type];
   return override ? { ...failure, ...override } : failure;

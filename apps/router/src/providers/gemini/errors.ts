@@ -29,7 +29,8 @@ export function geminiStreamFailure(error: GeminiError): UpstreamFailure {
  * Where the body says more than the status. A bad key is a 400 INVALID_ARGUMENT with reason API_KEY_INVALID
  * (the operator's problem, not the caller's); RESOURCE_EXHAUSTED is a rate limit and UNAVAILABLE an overload,
  * both worth another attempt; FAILED_PRECONDITION (e.g. the API is not offered in the server's region) is the
- * deployment's. A 429 says when to come back in a RetryInfo detail rather than a Retry-After header.
+ * deployment's: another deployment may serve. A 429 says when to come back in a RetryInfo detail rather than
+ * a Retry-After header.
  */
 function refine(failure: UpstreamFailure, error: GeminiError | null, headers: Headers): UpstreamFailure {
   if (!error) return failure;
@@ -41,7 +42,7 @@ function refine(failure: UpstreamFailure, error: GeminiError | null, headers: He
   } else if (error.status === "UNAVAILABLE") {
     refined = { ...failure, code: "upstream_error", retryable: true };
   } else if (error.status === "FAILED_PRECONDITION") {
-    refined = { ...failure, code: "upstream_error", retryable: false };
+    refined = { ...failure, code: "upstream_error", retryable: false, fallback: true };
   }
   if (refined.retryAfterMs === null) refined = { ...refined, retryAfterMs: retryDelayMs(error) };
   return refined;

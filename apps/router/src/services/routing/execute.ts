@@ -57,9 +57,13 @@ const sleep = (ms: number, signal: AbortSignal) =>
 
 /**
  * Try deployments in plan order. A retryable failure moves to the next untried deployment at once
- * (fallback); when none is left it retries with backoff (honouring Retry-After), up to `maxAttempts` in
- * all. Cooling deployments (open circuit) are skipped. Nothing here has sent a byte to the client, which
- * is what makes fallback safe; callers start streaming only after `attempt` returned ok.
+ * (fallback); once every deployment was tried, it backs off (honouring Retry-After) and goes through the
+ * plan again from the top, healthy deployments (closed circuit) first, so the preferred deployment is
+ * retried; up to `maxAttempts` in all. A failure that is the deployment's own (credentials, account,
+ * region, missing model: `fallback`) moves on too, but that deployment is not tried again; one that is the
+ * request's (invalid, too long, content policy) ends the request, as it would fail everywhere. Cooling
+ * deployments (open circuit) are skipped. Nothing here has sent a byte to the client, which is what makes
+ * fallback safe; callers start streaming only after `attempt` returned ok.
  */
 export async function executeWithRouting<T>(options: {
   plan: Deployment[];
@@ -69,7 +73,18 @@ export async function executeWithRouting<T>(options: {
   attempt: (deployment: Deployment, attemptNumber: number) => Promise<AttemptResult<T>>;
 }): Promise<Routed<T>> {
   const { plan, breaker, policy, signal } = options;
+  // Tried in the current pass over the plan.
   const tried = new Set<string>();
+  // Not tried again in this request: failed for a reason of its own, or asked to wait longer than we would.
+  // This and `waits` are made only when a request needs them: most never fail.
+  let dropped: Set<string> | undefined;
+  const usable = (d: Deployment) => !dropped?.has(d.id);
+  const drop = (id: string) => {
+    dropped ??= new Set();
+    dropped.add(id);
+  };
+  // Retry-After of each deployment's failure in the current pass (only when one was given).
+  let waits: Map<string, number> | undefined;
   // `allow` claims a half-open probe slot, so ask it only for the deployment about to be tried.
   // The probe slots this request claimed: only those are freed when an attempt ends without an answer.
   const probes = new Set<string>();
@@ -81,7 +96,10 @@ export async function executeWithRouting<T>(options: {
   const release = (id: string) => {
     if (probes.delete(id)) breaker.release(id);
   };
-  const nextUntried = () => plan.find((d) => !tried.has(d.id) && admit(d.id));
+  const nextUntried = () => plan.find((d) => !tried.has(d.id) && usable(d) && admit(d.id));
+  // A new pass starts with the first deployment whose circuit is closed (no probe slot involved), else
+  // with the first the breaker lets probe.
+  const healthy = () => plan.find((d) => usable(d) && breaker.availableAt(d.id) === 0);
   let current = nextUntried();
   if (!current) {
     const soonest = Math.min(...plan.map((d) => breaker.availableAt(d.id)));
@@ -94,6 +112,7 @@ export async function executeWithRouting<T>(options: {
     );
   }
   let last: UpstreamFailure | undefined;
+  let pass = 1;
   for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
     if (signal.aborted) {
       // `admit` may have claimed this deployment's half-open probe: unused, it must be freed, or the
@@ -120,16 +139,30 @@ export async function executeWithRouting<T>(options: {
     const heldProbe = probes.delete(current.id);
     if (last.retryable) breaker.failure(current.id, Date.now(), heldProbe);
     else breaker.success(current.id);
-    if (!last.retryable || attempt === policy.maxAttempts) break;
+    if (!last.retryable && !last.fallback) break;
+    if (attempt === policy.maxAttempts) break;
+    if (!last.retryable) drop(current.id);
+    else if (last.retryAfterMs !== null) {
+      waits ??= new Map();
+      waits.set(current.id, last.retryAfterMs);
+    }
     const fallback = nextUntried();
     if (fallback) {
       current = fallback;
       continue;
     }
-    // The only deployment left asks us to wait longer than we ever would: give up rather than hammer it.
-    if (last.retryAfterMs !== null && last.retryAfterMs > policy.retryMaxMs) break;
-    await sleep(backoffMs(attempt, policy.retryBaseMs, policy.retryMaxMs, last.retryAfterMs), signal);
-    if (!admit(current.id)) break;
+    // Every deployment was tried in this pass. One that asks to wait longer than we ever would is given up
+    // rather than hammered; the pass after the backoff starts with the first of the others.
+    if (waits) for (const [id, ms] of waits) if (ms > policy.retryMaxMs) drop(id);
+    const first = healthy() ?? plan.find((d) => usable(d) && !breaker.isOpen(d.id));
+    if (!first) break;
+    await sleep(backoffMs(pass, policy.retryBaseMs, policy.retryMaxMs, waits?.get(first.id) ?? null), signal);
+    pass++;
+    tried.clear();
+    waits?.clear();
+    const restart = healthy() ?? nextUntried();
+    if (!restart) break;
+    current = restart;
   }
   const failure = last as UpstreamFailure;
   const headers: Record<string, string> =
