@@ -44,6 +44,8 @@ export interface UpstreamFailure {
    */
   fallback?: boolean;
   retryAfterMs: number | null;
+  /** The router's own verdict (unreachable, timed out, broke off): no upstream status to report. */
+  local?: boolean;
 }
 
 /** Thrown by a stream transform when the provider reports an error inside the stream. */

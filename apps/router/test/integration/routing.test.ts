@@ -145,6 +145,9 @@ describe("retries", () => {
     expect(res.status).toBe(502);
     expect(await res.json()).toMatchObject({ code: "upstream_error", details: { upstream_status: 500 } });
     expect(stack.emulators.ollama.counts.requests).toBe(3);
+    // The failure says what was tried, as an answer does.
+    expect(res.headers.get("x-cloudfreedom-attempts")).toBe("3");
+    expect(res.headers.get("x-cloudfreedom-deployment")).toMatch(/^ollama\//);
   });
 });
 
@@ -427,5 +430,20 @@ describe("client disconnect", () => {
     while (stack.emulators.anthropic.aborted === 0 && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 50));
     expect(stack.emulators.anthropic.aborted).toBe(1);
+  });
+});
+
+// Last: it leaves failures on the deployments' circuit breakers, which the tests above count on.
+describe("a call no upstream answered", () => {
+  it("names no upstream status, and says what was tried", async () => {
+    stack.emulators.openai.enqueue({ disconnect: true }, 5);
+    stack.emulators.backup.enqueue({ disconnect: true }, 5);
+    const res = await chat("fallback-test");
+    expect(res.status).toBe(502);
+    const body = (await res.json()) as { code: string; details: Record<string, unknown> };
+    expect(body.code).toBe("upstream_error");
+    expect(body.details).not.toHaveProperty("upstream_status");
+    expect(res.headers.get("x-cloudfreedom-attempts")).toBe("3");
+    expect(res.headers.get("x-cloudfreedom-deployment")).toBe("openai/gpt-4o-mini");
   });
 });

@@ -1,4 +1,4 @@
-import type { KeyRecord, ModelCatalogEntry } from "@cloudfreedom/shared";
+import { isAppError, type KeyRecord, type ModelCatalogEntry } from "@cloudfreedom/shared";
 import type { Context } from "hono";
 import type { RouterDeps } from "../../deps.ts";
 import { REQUEST_TIMED_OUT } from "../routing/execute.ts";
@@ -80,6 +80,8 @@ export async function runCall(
     return await answer(tracker, scope);
   } catch (error) {
     tracker.fail(error);
+    // A failed call's answer says what was tried too, as a served one's does.
+    if (isAppError(error) && tracker.attempts > 0) Object.assign(error.headers, tracker.headers());
     throw error;
   } finally {
     if (!scope.handedOver) scope.dispose();

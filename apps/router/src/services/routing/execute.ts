@@ -167,5 +167,10 @@ export async function executeWithRouting<T>(options: {
   const failure = last as UpstreamFailure;
   const headers: Record<string, string> =
     failure.retryAfterMs !== null ? { "retry-after": String(Math.ceil(failure.retryAfterMs / 1000)) } : {};
-  throw new AppError(failure.code, failure.message, { upstream_status: failure.status }, headers);
+  throw new AppError(
+    failure.code,
+    failure.message,
+    failure.local ? {} : { upstream_status: failure.status },
+    headers,
+  );
 }

@@ -26,6 +26,7 @@ const failure = (code: UpstreamFailure["code"], message: string): AttemptResult<
     message,
     retryable: true,
     retryAfterMs: null,
+    local: true,
   },
 });
 
