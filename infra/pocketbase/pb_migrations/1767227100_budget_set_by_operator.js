@@ -8,6 +8,19 @@ migrate(
     const budgets = app.findCollectionByNameOrId("budgets");
     budgets.fields.add(new Field({ name: "set_by_operator", type: "bool" }));
     app.save(budgets);
+    // Who set the standing tenant budgets stored before this field existed is unknown: they are kept as
+    // contracts, never removed on a plan change.
+    const standing = app.findRecordsByFilter(
+      "budgets",
+      "scope_type = 'tenant' && period = 'default'",
+      "",
+      0,
+      0,
+    );
+    for (const record of standing) {
+      record.set("set_by_operator", true);
+      app.save(record);
+    }
   },
   (app) => {
     const budgets = app.findCollectionByNameOrId("budgets");

@@ -292,14 +292,23 @@ describe("PUT /v1/budgets", () => {
     });
     expect(byOperator.status).toBe(200);
 
-    for (const who of [own, contract])
-      await applyTenantPlan(h.deps, await h.db.operator.collection("tenants").getOne(who.tenant.id), cheaper);
-
     const standing = (who: TenantFixture) =>
       h.db
         .forTenant(who.tenant.id)
         .collection("budgets")
         .getFirst({ filter: "scope_type = 'tenant' && period = 'default'" });
+    const tenantRow = (who: TenantFixture) => h.db.operator.collection("tenants").getOne(who.tenant.id);
+    // A renewal (the same plan applied again) changes nothing, whatever the plan says of overage now.
+    await h.db.operator.collection("plans").update(own.plan.id, { stripe_overage_price_id: "" });
+    await applyTenantPlan(
+      h.deps,
+      await tenantRow(own),
+      await h.db.operator.collection("plans").getOne(own.plan.id),
+    );
+    expect(await standing(own)).toMatchObject({ limit_micros: 5_000_000 });
+
+    for (const who of [own, contract]) await applyTenantPlan(h.deps, await tenantRow(who), cheaper);
+
     const record = async (who: TenantFixture) =>
       JSON.parse((await h.redisDb.redis.get(`cf:key:${who.billingKey.hash}`)) ?? "{}");
     expect(await standing(own)).toMatchObject({ limit_micros: 0 });

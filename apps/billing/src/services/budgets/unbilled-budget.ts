@@ -4,7 +4,8 @@ import { STANDING_PERIOD } from "@cloudfreedom/keyring";
 /**
  * The tenant moved to `plan`: a standing tenant budget its own managers set above what the plan includes lasted
  * only while a subscription billed the overage (`assertOverageBillable`). On a plan that bills none it is
- * removed (the plan's included budget applies again) and the removal audited; an operator's (a contract) stays.
+ * removed (the plan's included budget applies again) and the removal audited; an operator's (a contract) stays,
+ * and so do those stored before `set_by_operator` existed (migration 1767227100 marks them).
  */
 export async function dropUnbilledTenantBudget(db: Db, tenantId: string, plan: PlanRow): Promise<boolean> {
   const included = plan.monthly_budget_micros;

@@ -54,9 +54,12 @@ export async function applyTenantPlan(
       ? { stripe_subscription_id: extra.stripe_subscription_id }
       : {}),
   };
+  // Only a move to another plan can end the overage billing a raised budget needed (a renewal of the same
+  // plan changes nothing), and before the row moves: a drop that failed is tried again by the retry, which
+  // still sees the old plan on the row.
+  if (tenant.plan !== plan.id) await dropUnbilledTenantBudget(deps.db, tenant.id, plan);
   if (Object.keys(changes).length > 0)
     await deps.db.operator.collection("tenants").update(tenant.id, changes);
-  await dropUnbilledTenantBudget(deps.db, tenant.id, plan);
   await deps.refreshTenantKeys(tenant.id, tenant.tier);
   return Object.keys(changes).length > 0;
 }
