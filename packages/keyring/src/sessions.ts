@@ -19,16 +19,25 @@ export function issuedAtMs(claims: Readonly<Record<string, unknown>>): number {
  * issued after this call (the session that follows the change) stays valid, to the millisecond.
  */
 export async function endAccessTokens(redis: Redis, userId: string, ttlMs: number): Promise<void> {
-  await redis.set(redisKeys.sessionsEnded(userId), String(Date.now()), "PX", ttlMs);
+  const now = Date.now();
+  // The seconds key too, for auth replicas of a release before `iat_ms` during a rolling deploy: they read
+  // it as seconds, and it never ends more than the milliseconds one does.
+  await Promise.all([
+    redis.set(redisKeys.sessionsEndedMs(userId), String(now), "PX", ttlMs),
+    redis.set(redisKeys.sessionsEnded(userId), String(Math.floor(now / 1000)), "PX", ttlMs),
+  ]);
 }
 
-/** Whether an access token of the user issued at `issuedAt` (epoch ms) was ended by `endAccessTokens`. */
+/**
+ * Whether an access token of the user issued at `issuedAt` (epoch ms) was ended by `endAccessTokens`, or by an
+ * earlier release's auth (which writes the seconds key only).
+ */
 export async function accessTokenEnded(redis: Redis, userId: string, issuedAt: number): Promise<boolean> {
-  const value = await redis.get(redisKeys.sessionsEnded(userId));
-  if (value === null) return false;
-  // Written in seconds before auth stamped milliseconds; such a key lives no longer than a token.
-  const endedAt = Number(value) < 1e11 ? Number(value) * 1000 : Number(value);
-  return issuedAt < endedAt;
+  const [ms, seconds] = await Promise.all([
+    redis.get(redisKeys.sessionsEndedMs(userId)),
+    redis.get(redisKeys.sessionsEnded(userId)),
+  ]);
+  return (ms !== null && issuedAt < Number(ms)) || (seconds !== null && issuedAt < Number(seconds) * 1000);
 }
 
 /** The user's membership in a tenant as it is now, or null. */

@@ -18,8 +18,10 @@ export const redisKeys = {
   keyRecord: (keyHash: string) => `cf:key:${keyHash}`,
   /** Sorted set: member key id, score last use (ms). The router adds in batches; auth's worker drains it. */
   keyLastUsed: "cf:keys:last-used",
-  /** When the user's sessions were last ended (epoch ms): access tokens issued before it are refused. */
+  /** When the user's sessions were last ended (epoch s; read by auth before `iat_ms` existed). */
   sessionsEnded: (userId: string) => `cf:auth:sessions-ended:${userId}`,
+  /** The same in epoch ms: access tokens issued before it are refused. */
+  sessionsEndedMs: (userId: string) => `cf:auth:sessions-ended-ms:${userId}`,
   tenant: (tenantId: string, ...parts: string[]) => `cf:{t:${tenantId}}:${parts.join(":")}`,
   spend: (tenantId: string, scope: string, scopeId: string, period: PeriodId) =>
     `cf:{t:${tenantId}}:spend:${scope}:${scopeId}:${period}`,

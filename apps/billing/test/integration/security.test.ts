@@ -1,5 +1,5 @@
 import { endAccessTokens } from "@cloudfreedom/keyring";
-import { periodOf } from "@cloudfreedom/shared";
+import { periodOf, redisKeys } from "@cloudfreedom/shared";
 import { createApiKey, createMembership, createUser } from "@cloudfreedom/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type TenantFixture, tenantFixture } from "./fixtures.ts";
@@ -164,6 +164,24 @@ describe("billing API security", () => {
       expect(res.body.message).toContain("log in again");
     }
     expect((await h.call("GET", "/v1/budget", { token: after })).status).toBe(200);
+    // An end written by an auth of the release before iat_ms (the seconds key only, during a rolling deploy).
+    const { user: other } = await createUser(ctx);
+    await createMembership(ctx, { tenant: a.tenant, user: other, role: "owner" });
+    const old = await h.signToken({
+      sub: other.id,
+      tenant: a.tenant.id,
+      role: "owner",
+      iat_ms: Date.now() - 2_000,
+    });
+    await h.redisDb.redis.set(
+      redisKeys.sessionsEnded(other.id),
+      String(Math.floor(Date.now() / 1000)),
+      "EX",
+      60,
+    );
+    expect((await h.call("GET", "/v1/budget", { token: old })).status).toBe(401);
+    // And the seconds key this release writes beside the ms one ends nothing of the session minted after.
+    expect(await h.redisDb.redis.get(redisKeys.sessionsEnded(user.id))).toMatch(/^\d{10}$/);
   });
 
   it("keeps operator routes to operators, and operators must name the tenant", async () => {
