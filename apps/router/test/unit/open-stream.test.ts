@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ADAPTERS } from "../../src/providers/registry.ts";
 import type { CallContext } from "../../src/providers/types.ts";
 import { fromFetch } from "../../src/services/upstream/client.ts";
-import { carriesContent, openStream } from "../../src/services/upstream/open-stream.ts";
+import { carriesContent, MAX_HELD_CHUNKS, openStream } from "../../src/services/upstream/open-stream.ts";
 
 const encoder = new TextEncoder();
 const sse = (data: unknown, event?: string) =>
@@ -150,6 +150,25 @@ describe("a stream's commit point", () => {
     const result = await opened;
     if (!result.ok) throw new Error(result.failure.message);
     expect(result.value.head).toHaveLength(2);
+  });
+
+  it("commits a stream that keeps sending empty deltas after MAX_HELD_CHUNKS, holding no more", async () => {
+    const empty = sse({
+      id: "chatcmpl-1",
+      object: "chat.completion.chunk",
+      created: 1,
+      model: "gpt-4o-mini",
+      choices: [{ index: 0, delta: {} }],
+    });
+    const { opened, upstream } = open("openai", [
+      ...WIRE.openai.opening,
+      ...Array.from({ length: MAX_HELD_CHUNKS * 2 }, () => empty),
+    ]);
+    const result = await opened;
+    if (!result.ok) throw new Error(result.failure.message);
+    expect(result.value.head).toHaveLength(MAX_HELD_CHUNKS);
+    expect(result.value.stream.done).toBe(false);
+    expect(upstream.pulled).toBeLessThan(MAX_HELD_CHUNKS * 2);
   });
 
   it("counts as content text, tool calls, refusals, reasoning, a finish reason and usage, not a role or empty fields", () => {

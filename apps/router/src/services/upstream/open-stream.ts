@@ -115,6 +115,12 @@ export interface OpenedStream {
   head: string[];
 }
 
+/**
+ * Chunks without content held at most before a stream is committed anyway: a provider that keeps sending empty
+ * deltas (keep-alives, filter results) is answering, and holding them longer would only grow the buffer.
+ */
+export const MAX_HELD_CHUNKS = 32;
+
 const isEmpty = (value: unknown) =>
   value === null || value === undefined || value === "" || (Array.isArray(value) && value.length === 0);
 
@@ -155,7 +161,8 @@ export async function openStream(
     for (;;) {
       const chunks = await stream.next();
       head.push(...chunks);
-      if (stream.done || chunks.some(carriesContent)) return { ok: true, value: { stream, head } };
+      if (stream.done || head.length >= MAX_HELD_CHUNKS || chunks.some(carriesContent))
+        return { ok: true, value: { stream, head } };
     }
   } catch (error) {
     upstream.abort();
