@@ -31,11 +31,16 @@ export function tenantOf(principal: Principal, requested?: string | null): strin
   return principal.tenantId;
 }
 
-/** Tenant owners and admins (JWT), keys with the `admin` scope, and operators may change billing settings. */
+/** Tenant owners and admins (JWT), keys with the `admin` scope, and operators. */
+export function isManager(principal: Principal): boolean {
+  if (principal.kind === "operator") return true;
+  if (principal.kind === "user") return principal.role === "owner" || principal.role === "admin";
+  return principal.record.scopes.includes("admin");
+}
+
+/** Managers (`isManager`) may change billing settings. */
 export function requireManager(principal: Principal): void {
-  if (principal.kind === "operator") return;
-  if (principal.kind === "user" && (principal.role === "owner" || principal.role === "admin")) return;
-  if (principal.kind === "key" && principal.record.scopes.includes("admin")) return;
+  if (isManager(principal)) return;
   throw new AppError("forbidden", "Only the tenant's owners and admins (or an operator) may do this", {
     required_role: "owner|admin",
   });

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { holdScopes } from "@cloudfreedom/admission";
 import { AppError, applyMarkup, priceUsage, UsageEvent, type UsageEventInput } from "@cloudfreedom/shared";
 import type { BillingDeps } from "../../deps.ts";
-import type { Principal } from "../auth/principal.ts";
+import { isManager, type Principal } from "../auth/principal.ts";
 import { rememberedHold } from "../budgets/reservation-holds.ts";
 import { loadTenant, planById } from "../tenants/tenant-plan.ts";
 import { findStoredEvents } from "./stored-events.ts";
@@ -63,7 +63,7 @@ async function assertOwned(
   report: UsageReport,
 ): Promise<void> {
   const scoped = deps.db.forTenant(principal.tenantId);
-  const ownOnly = principal.kind === "user" && principal.role !== "owner" && principal.role !== "admin";
+  const ownOnly = principal.kind === "user" && !isManager(principal);
   if (ownOnly && report.user_id && report.user_id !== principal.userId)
     throw new AppError("forbidden", "user_id: a member may report usage only for themselves", {
       field: "user_id",
