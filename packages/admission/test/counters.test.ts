@@ -90,7 +90,7 @@ describe("settlement of a usage event (billing worker)", () => {
     deployment: "openai/gpt",
     reservation_id: "rsv_1",
     period: "2026-11",
-    tokens: { input: 10, cached_input: 2, output: 5, reasoning: 0 },
+    tokens: { input: 10, cached_input: 2, cache_write: 0, cache_write_1h: 0, output: 5, reasoning: 0 },
     cost_micros: 10,
     billed_micros: 12,
     estimated: false,

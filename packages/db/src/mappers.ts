@@ -43,6 +43,7 @@ export function modelToRow(model: ModelCatalogEntry): CreateOf<"models"> {
     deployments: model.deployments,
     input_price_micros: model.prices.input_per_million,
     cached_input_price_micros: model.prices.cached_input_per_million,
+    cache_write_price_micros: model.prices.cache_write_per_million ?? 0,
     output_price_micros: model.prices.output_per_million,
     required_tier: model.required_tier,
     tier_restriction_mode: model.tier_restriction_mode,
@@ -66,6 +67,8 @@ export function modelFromRow(row: ModelRow): ModelCatalogEntry {
     prices: {
       input_per_million: row.input_price_micros,
       cached_input_per_million: row.cached_input_price_micros,
+      // PocketBase stores "none" as 0: the default premium over the input price applies.
+      cache_write_per_million: row.cache_write_price_micros || undefined,
       output_per_million: row.output_price_micros,
     },
     required_tier: row.required_tier || undefined,

@@ -48,6 +48,7 @@ describe("model rows", () => {
     deployments: [{ provider: "openai", upstream_model: "gpt-4o-mini" }],
     input_price_micros: 150_000,
     cached_input_price_micros: 0,
+    cache_write_price_micros: 0,
     output_price_micros: 600_000,
     required_tier: "",
     tier_restriction_mode: "",
@@ -82,5 +83,13 @@ describe("model rows", () => {
       allowed_tiers: ["pro"],
     });
     expect(modelFromRow({ ...row, ...modelToRow(model) } as ModelRow)).toEqual(model);
+  });
+
+  it("maps the cache-write price, and reads none (0) as the default premium over the input price", () => {
+    expect(modelFromRow(row).prices.cache_write_per_million).toBeUndefined();
+    const model = modelFromRow({ ...row, cache_write_price_micros: 187_500 });
+    expect(model.prices.cache_write_per_million).toBe(187_500);
+    expect(modelToRow(model).cache_write_price_micros).toBe(187_500);
+    expect(modelToRow(modelFromRow(row)).cache_write_price_micros).toBe(0);
   });
 });

@@ -40,7 +40,14 @@ describe("parsePayload", () => {
     const result = parsePayload("usage", batch(usage));
     expect(result.success).toBe(true);
     if (!result.success) return;
-    expect(result.data.events[0]?.tokens).toEqual({ input: 10, output: 5, cached_input: 0, reasoning: 0 });
+    expect(result.data.events[0]?.tokens).toEqual({
+      input: 10,
+      output: 5,
+      cached_input: 0,
+      cache_write: 0,
+      cache_write_1h: 0,
+      reasoning: 0,
+    });
     expect(result.data.events[0]?.source).toBe("router");
   });
 

@@ -30,10 +30,15 @@ export const Deployment = z.object({
 });
 export type Deployment = z.infer<typeof Deployment>;
 
-/** Prices per million tokens, in micro-units of the platform currency. */
+/**
+ * Prices per million tokens, in micro-units of the platform currency. `cache_write_per_million` prices tokens
+ * written to a 5-minute prompt cache; absent, they cost 1.25× the input price (Anthropic's premium). 1-hour
+ * cache writes always cost 2× the input price.
+ */
 export const ModelPrices = z.object({
   input_per_million: NonNegativeMicros,
   cached_input_per_million: NonNegativeMicros,
+  cache_write_per_million: NonNegativeMicros.optional(),
   output_per_million: NonNegativeMicros,
 });
 export type ModelPrices = z.infer<typeof ModelPrices>;

@@ -59,6 +59,22 @@ export function tokenCost(tokens: number, pricePerMillion: Micros): Micros {
 }
 
 /**
+ * Cost of `tokens` at `factor` × `pricePerMillion` (a premium like 5/4), rounded up to a whole micro-unit:
+ * ⌈tokens × price × numerator / (1,000,000 × denominator)⌉ in integers, never a float price.
+ */
+export function scaledTokenCost(
+  tokens: number,
+  pricePerMillion: Micros,
+  factor: { numerator: number; denominator: number },
+): Micros {
+  if (!Number.isInteger(tokens) || tokens < 0) throw new RangeError(`tokens must be a non-negative integer`);
+  if (!Number.isInteger(pricePerMillion) || pricePerMillion < 0) {
+    throw new RangeError(`price must be a non-negative integer of micro-units`);
+  }
+  return ceilDiv(tokens, pricePerMillion * factor.numerator, TOKENS_PER_PRICE_UNIT * factor.denominator);
+}
+
+/**
  * ⌈a × b / divisor⌉ for non-negative integers, exactly. In doubles while a × b is a safe integer (every
  * step below is then exact integer arithmetic), which is every realistic request and ~10× cheaper than
  * BigInt on the request path; in BigInt beyond.

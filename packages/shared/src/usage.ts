@@ -5,13 +5,22 @@ import { PeriodId } from "./period.ts";
 
 const TokenCount = z.number().int().nonnegative();
 
+/**
+ * `input` counts every prompt token; `cached_input` (cache reads) and `cache_write` (tokens written to the
+ * provider's prompt cache) are the parts of it priced at their own prices, and `cache_write_1h` is the part of
+ * `cache_write` written to a 1-hour cache (the rest is the 5-minute cache). `reasoning` is part of `output`.
+ */
 export const TokenUsage = z.object({
   input: TokenCount,
   cached_input: TokenCount.default(0),
+  cache_write: TokenCount.default(0),
+  cache_write_1h: TokenCount.default(0),
   output: TokenCount,
   reasoning: TokenCount.default(0),
 });
 export type TokenUsage = z.infer<typeof TokenUsage>;
+/** Token usage as a producer may write it (the cache counters default to 0). */
+export type TokenUsageInput = z.input<typeof TokenUsage>;
 
 export const UsageStatus = z.enum(["success", "error", "cancelled"]);
 

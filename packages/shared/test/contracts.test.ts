@@ -132,7 +132,14 @@ describe("queue contracts", () => {
 
   it("parses a usage event, filling defaults, and names the bad field otherwise", () => {
     const parsed = UsageEvent.parse(usageEvent);
-    expect(parsed.tokens).toEqual({ input: 10, cached_input: 0, output: 5, reasoning: 0 });
+    expect(parsed.tokens).toEqual({
+      input: 10,
+      cached_input: 0,
+      cache_write: 0,
+      cache_write_1h: 0,
+      output: 5,
+      reasoning: 0,
+    });
     expect(parsed.source).toBe("router");
     const bad = UsageEvent.safeParse({ ...usageEvent, cost_micros: 1.5 });
     expect(bad.success).toBe(false);

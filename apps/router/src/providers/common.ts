@@ -23,16 +23,24 @@ const tokenCount = (n: number | undefined): number =>
 export function makeUsage(
   input: number,
   output: number,
-  extra: { cached?: number; reasoning?: number; estimated?: boolean } = {},
+  extra: {
+    cached?: number;
+    cacheWrite?: number;
+    cacheWrite1h?: number;
+    reasoning?: number;
+    estimated?: boolean;
+  } = {},
 ): NormalizedUsage {
   // A count that was not one (negative, not a number) is replaced, so the usage is no longer exact.
-  const invalid = [input, output, extra.cached, extra.reasoning].some(
+  const invalid = [input, output, extra.cached, extra.cacheWrite, extra.cacheWrite1h, extra.reasoning].some(
     (n) => n !== undefined && !(typeof n === "number" && Number.isFinite(n) && n >= 0),
   );
   return {
     input: tokenCount(input),
     output: tokenCount(output),
     cached_input: tokenCount(extra.cached),
+    cache_write: tokenCount(extra.cacheWrite),
+    cache_write_1h: tokenCount(extra.cacheWrite1h),
     reasoning: tokenCount(extra.reasoning),
     estimated: (extra.estimated ?? false) || invalid,
   };

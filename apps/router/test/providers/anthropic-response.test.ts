@@ -48,7 +48,43 @@ describe("anthropic response mapping", () => {
         completion_tokens_details: { reasoning_tokens: 0 },
       },
     });
-    expect(usage).toEqual({ input: 3484, cached_input: 2048, output: 96, reasoning: 0, estimated: false });
+    expect(usage).toEqual({
+      input: 3484,
+      cached_input: 2048,
+      cache_write: 1024,
+      cache_write_1h: 0,
+      output: 96,
+      reasoning: 0,
+      estimated: false,
+    });
+  });
+
+  it("reports the 1-hour cache writes of Anthropic's cache_creation split, and all writes as 5-minute without it", () => {
+    const body = jsonFixture("message-text.json") as Record<string, unknown>;
+    const usage = {
+      input_tokens: 50,
+      cache_read_input_tokens: 0,
+      cache_creation_input_tokens: 3_000,
+      cache_creation: { ephemeral_5m_input_tokens: 1_000, ephemeral_1h_input_tokens: 2_000 },
+      output_tokens: 7,
+    };
+    expect(toChatCompletion({ ...body, usage }, ctx, NOW).usage).toEqual({
+      input: 3_050,
+      cached_input: 0,
+      cache_write: 3_000,
+      cache_write_1h: 2_000,
+      output: 7,
+      reasoning: 0,
+      estimated: false,
+    });
+    const { cache_creation: _, ...withoutSplit } = usage;
+    expect(toChatCompletion({ ...body, usage: withoutSplit }, ctx, NOW).usage).toMatchObject({
+      input: 3_050,
+      cache_write: 3_000,
+      cache_write_1h: 0,
+    });
+    // The client sees every prompt token in prompt_tokens, as before.
+    expect(toChatCompletion({ ...body, usage }, ctx, NOW).completion.usage?.prompt_tokens).toBe(3_050);
   });
 
   it("concatenates text blocks and reports no tool calls for a plain answer", () => {
@@ -62,7 +98,15 @@ describe("anthropic response mapping", () => {
         logprobs: null,
       },
     ]);
-    expect(usage).toEqual({ input: 2095, cached_input: 0, output: 503, reasoning: 0, estimated: false });
+    expect(usage).toEqual({
+      input: 2095,
+      cached_input: 0,
+      cache_write: 0,
+      cache_write_1h: 0,
+      output: 503,
+      reasoning: 0,
+      estimated: false,
+    });
   });
 
   it("gives content null when the message holds only tool calls", () => {

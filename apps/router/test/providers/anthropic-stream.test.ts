@@ -67,6 +67,8 @@ describe("anthropic stream translation", () => {
     expect(run.transform.usage()).toEqual({
       input: 1554,
       cached_input: 1536,
+      cache_write: 0,
+      cache_write_1h: 0,
       output: 27,
       reasoning: 0,
       estimated: false,
@@ -76,6 +78,43 @@ describe("anthropic stream translation", () => {
     );
   });
 
+  it("reports cache writes apart from input, with the 1-hour part of Anthropic's cache_creation split", () => {
+    const event = (data: Record<string, unknown>) => `event: ${data.type}\ndata: ${JSON.stringify(data)}\n\n`;
+    const startUsage = {
+      input_tokens: 10,
+      cache_read_input_tokens: 100,
+      cache_creation_input_tokens: 1_000,
+      cache_creation: { ephemeral_5m_input_tokens: 600, ephemeral_1h_input_tokens: 400 },
+      output_tokens: 1,
+    };
+    const wire = [
+      event({ type: "message_start", message: { id: "msg_cache", model: "claude-x", usage: startUsage } }),
+      event({ type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }),
+      event({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "Hi" } }),
+      event({ type: "content_block_stop", index: 0 }),
+      // message_delta repeats the input counters, as Anthropic does.
+      event({
+        type: "message_delta",
+        delta: { stop_reason: "end_turn" },
+        usage: { ...startUsage, output_tokens: 5 },
+      }),
+      event({ type: "message_stop" }),
+    ];
+    for (const pieces of splits(wire.join(""))) {
+      const run = runStream(pieces);
+      expect(run.error).toBeNull();
+      expect(run.transform.usage()).toEqual({
+        input: 1_110,
+        cached_input: 100,
+        cache_write: 1_000,
+        cache_write_1h: 400,
+        output: 5,
+        reasoning: 0,
+        estimated: false,
+      });
+    }
+  });
+
   it("translates a tool-use stream: one OpenAI tool index per tool_use block, arguments as fragments", () => {
     const run = runStream([TOOLS]);
     expect(run.error).toBeNull();
@@ -83,6 +122,8 @@ describe("anthropic stream translation", () => {
     expect(run.transform.usage()).toEqual({
       input: 472,
       cached_input: 0,
+      cache_write: 0,
+      cache_write_1h: 0,
       output: 89,
       reasoning: 0,
       estimated: false,
@@ -161,10 +202,13 @@ describe("anthropic stream translation", () => {
       retryable: true,
       retryAfterMs: null,
     });
-    // Input is exact; output is message_start's count, so it is marked as an estimate for the router to redo.
+    // Input is exact (1,200 uncached + 300 written to the cache, kept apart to be priced as writes); output
+    // is message_start's count, so it is marked as an estimate for the router to redo.
     expect(run.transform.usage()).toEqual({
       input: 1500,
       cached_input: 0,
+      cache_write: 300,
+      cache_write_1h: 0,
       output: 1,
       reasoning: 0,
       estimated: true,

@@ -13,6 +13,8 @@ const run = (pieces: string[]) => runStream(geminiAdapter, ctx, pieces);
 const usage = (input: number, output: number, reasoning: number) => ({
   input,
   cached_input: 0,
+  cache_write: 0,
+  cache_write_1h: 0,
   output,
   reasoning,
   estimated: false,
@@ -112,6 +114,8 @@ describe("gemini stream translation", () => {
       expect(transform.usage()).toEqual({
         input: 11,
         cached_input: 0,
+        cache_write: 0,
+        cache_write_1h: 0,
         output: 10,
         reasoning: 0,
         estimated: false,
@@ -136,6 +140,8 @@ describe("gemini stream translation", () => {
     expect(transform.usage()).toEqual({
       input: 7,
       cached_input: 0,
+      cache_write: 0,
+      cache_write_1h: 0,
       output: 34,
       reasoning: 21,
       estimated: false,

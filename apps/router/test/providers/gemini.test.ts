@@ -312,7 +312,15 @@ describe("gemini response mapping", () => {
         completion_tokens_details: { reasoning_tokens: 80 },
       },
     });
-    expect(usage).toEqual({ input: 1203, cached_input: 1024, output: 92, reasoning: 80, estimated: false });
+    expect(usage).toEqual({
+      input: 1203,
+      cached_input: 1024,
+      cache_write: 0,
+      cache_write_1h: 0,
+      output: 92,
+      reasoning: 80,
+      estimated: false,
+    });
   });
 
   it("turns function calls into tool calls with generated ids and JSON string arguments", () => {
@@ -340,7 +348,15 @@ describe("gemini response mapping", () => {
         logprobs: null,
       },
     ]);
-    expect(usage).toEqual({ input: 83, cached_input: 0, output: 118, reasoning: 104, estimated: false });
+    expect(usage).toEqual({
+      input: 83,
+      cached_input: 0,
+      cache_write: 0,
+      cache_write_1h: 0,
+      output: 118,
+      reasoning: 104,
+      estimated: false,
+    });
   });
 
   it("keeps an id Gemini gives a function call", () => {
@@ -367,7 +383,15 @@ describe("gemini response mapping", () => {
       finish_reason: "content_filter",
       logprobs: null,
     });
-    expect(filtered.usage).toEqual({ input: 17, cached_input: 0, output: 0, reasoning: 0, estimated: false });
+    expect(filtered.usage).toEqual({
+      input: 17,
+      cached_input: 0,
+      cache_write: 0,
+      cache_write_1h: 0,
+      output: 0,
+      reasoning: 0,
+      estimated: false,
+    });
     for (const reason of ["RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"]) {
       const answer = { candidates: [{ content: { parts: [{ text: "x" }] }, finishReason: reason }] };
       expect(geminiAdapter.chat.response(answer, ctx).completion.choices[0]?.finish_reason).toBe(
@@ -519,7 +543,15 @@ describe("gemini embeddings", () => {
       model: "gemini-embedding-001",
       usage: { prompt_tokens: 5, total_tokens: 5 },
     });
-    expect(floats.usage).toEqual({ input: 5, cached_input: 0, output: 0, reasoning: 0, estimated: true });
+    expect(floats.usage).toEqual({
+      input: 5,
+      cached_input: 0,
+      cache_write: 0,
+      cache_write_1h: 0,
+      output: 0,
+      reasoning: 0,
+      estimated: true,
+    });
     const base64 = embeddings.response(answer, embedCtx, { ...req, encoding_format: "base64" });
     const first = base64.list.data[0]?.embedding;
     expect(typeof first).toBe("string");

@@ -14,7 +14,15 @@ const TEXT_CHUNKS = [
   chunk("qwen3", { content: " — 你好！" }),
   chunk("qwen3", {}, "stop"),
 ];
-const TEXT_USAGE = { input: 26, cached_input: 20, output: 14, reasoning: 0, estimated: false };
+const TEXT_USAGE = {
+  input: 26,
+  cached_input: 20,
+  cache_write: 0,
+  cache_write_1h: 0,
+  output: 14,
+  reasoning: 0,
+  estimated: false,
+};
 
 const TOOLS = fixture("ollama", "stream-tool-calls.ndjson");
 const TOOL_CHUNKS = [
@@ -38,7 +46,15 @@ const TOOL_CHUNKS = [
   }),
   chunk("qwen3", {}, "tool_calls"),
 ];
-const TOOL_USAGE = { input: 122, cached_input: 0, output: 33, reasoning: 0, estimated: false };
+const TOOL_USAGE = {
+  input: 122,
+  cached_input: 0,
+  cache_write: 0,
+  cache_write_1h: 0,
+  output: 33,
+  reasoning: 0,
+  estimated: false,
+};
 
 const FAILING = fixture("ollama", "stream-error.ndjson");
 const FAILING_CHUNKS = [

@@ -192,7 +192,15 @@ describe("ollama response mapping", () => {
         completion_tokens_details: { reasoning_tokens: 0 },
       },
     });
-    expect(usage).toEqual({ input: 26, cached_input: 16, output: 298, reasoning: 0, estimated: false });
+    expect(usage).toEqual({
+      input: 26,
+      cached_input: 16,
+      cache_write: 0,
+      cache_write_1h: 0,
+      output: 298,
+      reasoning: 0,
+      estimated: false,
+    });
   });
 
   it("turns object arguments into JSON strings, keeps server ids and leaves thinking out", () => {
@@ -319,7 +327,15 @@ describe("ollama embeddings", () => {
       model: "all-minilm",
       usage: { prompt_tokens: 8, total_tokens: 8 },
     });
-    expect(floats.usage).toEqual({ input: 8, cached_input: 0, output: 0, reasoning: 0, estimated: false });
+    expect(floats.usage).toEqual({
+      input: 8,
+      cached_input: 0,
+      cache_write: 0,
+      cache_write_1h: 0,
+      output: 0,
+      reasoning: 0,
+      estimated: false,
+    });
     const base64 = embeddings.response(answer, embedCtx, { ...req, encoding_format: "base64" });
     expect(decodeFloat32(String(base64.list.data[1]?.embedding))).toEqual(
       [-0.0098027075, 0.06042469, 0.025257962, -0.006364387].map(Math.fround),
@@ -331,6 +347,14 @@ describe("ollama embeddings", () => {
       model: "e",
       input: "twelve chars",
     });
-    expect(usage).toEqual({ input: 3, cached_input: 0, output: 0, reasoning: 0, estimated: true });
+    expect(usage).toEqual({
+      input: 3,
+      cached_input: 0,
+      cache_write: 0,
+      cache_write_1h: 0,
+      output: 0,
+      reasoning: 0,
+      estimated: true,
+    });
   });
 });

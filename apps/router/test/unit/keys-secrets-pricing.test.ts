@@ -106,7 +106,15 @@ describe("priceUsage", () => {
 describe("usage from a provider", () => {
   it("is whole non-negative token counts, so pricing a misbehaving upstream's numbers cannot throw", () => {
     const usage = makeUsage(12.6, -3, { cached: Number.NaN, reasoning: 2 });
-    expect(usage).toEqual({ input: 13, output: 0, cached_input: 0, reasoning: 2, estimated: true });
+    expect(usage).toEqual({
+      input: 13,
+      output: 0,
+      cached_input: 0,
+      cache_write: 0,
+      cache_write_1h: 0,
+      reasoning: 2,
+      estimated: true,
+    });
     expect(makeUsage(12.6, 3).estimated).toBe(false);
     const prices = {
       input_per_million: 1_000_000,

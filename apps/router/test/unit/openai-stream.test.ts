@@ -50,7 +50,15 @@ describe("OpenAI pass-through stream", () => {
       chunk({ content: "Hel" }),
       chunk({ content: "lo" }),
     ]);
-    expect(stream.usage()).toEqual({ input: 9, output: 3, cached_input: 4, reasoning: 1, estimated: false });
+    expect(stream.usage()).toEqual({
+      input: 9,
+      output: 3,
+      cached_input: 4,
+      cache_write: 0,
+      cache_write_1h: 0,
+      reasoning: 1,
+      estimated: false,
+    });
     expect(stream.outputText()).toBe("Hello");
   });
 

@@ -127,7 +127,15 @@ describe("stream relay", () => {
     expect(events.slice(4)).toEqual(["data: [DONE]"]);
     expect(outcomes).toEqual([
       {
-        usage: { input: 5, output: 7, cached_input: 0, reasoning: 0, estimated: false },
+        usage: {
+          input: 5,
+          output: 7,
+          cached_input: 0,
+          cache_write: 0,
+          cache_write_1h: 0,
+          reasoning: 0,
+          estimated: false,
+        },
         status: "success",
         finishReasons: ["stop"],
         responseModel: "gpt-4o-mini",

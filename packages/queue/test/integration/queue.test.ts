@@ -146,10 +146,21 @@ describe("usage queue", () => {
           {
             ...first,
             ...defaults,
-            tokens: { input: 10, output: 5, cached_input: 0, reasoning: 0 },
+            tokens: {
+              input: 10,
+              output: 5,
+              cached_input: 0,
+              cache_write: 0,
+              cache_write_1h: 0,
+              reasoning: 0,
+            },
             source: "router",
           },
-          { ...second, ...defaults, tokens: { input: 1, output: 2, cached_input: 0, reasoning: 3 } },
+          {
+            ...second,
+            ...defaults,
+            tokens: { input: 1, output: 2, cached_input: 0, cache_write: 0, cache_write_1h: 0, reasoning: 3 },
+          },
         ],
       },
     ]);

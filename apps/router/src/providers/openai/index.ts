@@ -50,6 +50,8 @@ function makeOpenAICompatible(kind: "openai" | "azure" | "openrouter", label: st
           usage: {
             input: prompt ?? 0,
             cached_input: 0,
+            cache_write: 0,
+            cache_write_1h: 0,
             output: 0,
             reasoning: 0,
             estimated: prompt === undefined,

@@ -35,6 +35,8 @@ function settleUsage(transform: ChatStreamTransform, prompt: string, complete: b
   const input = reported.input || estimate.input;
   return makeUsage(input, output, {
     cached: reported.cached_input,
+    cacheWrite: reported.cache_write,
+    cacheWrite1h: reported.cache_write_1h,
     reasoning: reported.reasoning,
     // The transform marks numbers it knows to be partial (Anthropic's message_start says output 1).
     estimated: reported.estimated || output !== reported.output || input !== reported.input,

@@ -80,6 +80,8 @@ export function buildCallRecord(
     tokens: {
       input: call.usage.input,
       cached_input: call.usage.cached_input,
+      cache_write: call.usage.cache_write,
+      cache_write_1h: call.usage.cache_write_1h,
       output: call.usage.output,
       reasoning: call.usage.reasoning,
     },
@@ -114,6 +116,8 @@ export function buildCallRecord(
       "gen_ai.usage.output_tokens": call.usage.output,
       "gen_ai.response.finish_reasons": call.finishReasons,
       "cloudfreedom.usage.cached_input_tokens": call.usage.cached_input,
+      "cloudfreedom.usage.cache_write_tokens": call.usage.cache_write,
+      "cloudfreedom.usage.cache_write_1h_tokens": call.usage.cache_write_1h,
       "cloudfreedom.usage.reasoning_tokens": call.usage.reasoning,
       "cloudfreedom.usage.estimated": call.usage.estimated,
       "cloudfreedom.cost_micros": cost,

@@ -81,10 +81,19 @@ function stopReason(output: Output): string {
 function usage(promptTokens: number, behaviour: Behaviour, outputTokens: number) {
   const cached = behaviour.cachedTokens ?? 0;
   const created = behaviour.cacheCreationTokens ?? 0;
+  const oneHour = behaviour.cacheCreation1hTokens;
   return {
     input_tokens: Math.max(0, promptTokens - cached - created),
     cache_creation_input_tokens: created,
     cache_read_input_tokens: cached,
+    ...(oneHour === undefined
+      ? {}
+      : {
+          cache_creation: {
+            ephemeral_5m_input_tokens: Math.max(0, created - oneHour),
+            ephemeral_1h_input_tokens: oneHour,
+          },
+        }),
     output_tokens: outputTokens,
   };
 }

@@ -33,6 +33,11 @@ export interface Behaviour {
   cachedTokens?: number;
   /** Prompt tokens reported as written to cache (Anthropic `cache_creation_input_tokens`). */
   cacheCreationTokens?: number;
+  /**
+   * Of `cacheCreationTokens`, those written to the 1-hour cache: the usage then also carries Anthropic's
+   * `cache_creation: { ephemeral_5m_input_tokens, ephemeral_1h_input_tokens }` split.
+   */
+  cacheCreation1hTokens?: number;
   /** Reasoning / thinking tokens reported on top of the visible output. */
   reasoningTokens?: number;
   /** Reply with this text instead of the echo. */
