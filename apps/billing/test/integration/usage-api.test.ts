@@ -35,6 +35,7 @@ beforeAll(async () => {
     usageEvent(a.tenant, a.billingKey.row, {
       ...at,
       model: "gpt-4o-mini",
+      tokens: { input: 100, cache_write: 40, cache_write_1h: 10, output: 50 },
       billed_micros: 1_200,
       cost_micros: 1_000,
     }),
@@ -141,6 +142,47 @@ describe("POST /v1/usage", () => {
     expect((await post(a.billingKey.secret, "k-1", { user_id: a.member.id })).status).toBe(202);
   });
 
+  it("prices reported cache writes at the premium: 1.25× input for 5 minutes, 2× for 1 hour", async () => {
+    const res = await h.call("POST", "/v1/usage", {
+      token: a.billingKey.secret,
+      headers: { "idempotency-key": "litellm-cache-write" },
+      body: { ...report(), tokens: { input: 1_000, cache_write: 400, cache_write_1h: 100, output: 500 } },
+    });
+    expect(res.status).toBe(202);
+    // 600 uncached × 1 + 300 × 1.25 + 100 × 2 + 500 output × 2 = 600 + 375 + 200 + 1,000; +20 % markup.
+    expect(res.body).toMatchObject({ cost_micros: 2_175, billed_micros: 2_610 });
+    const eventId = usageEventId(a.tenant.id, "litellm-cache-write");
+    const queue = new Queue("usage", { connection: h.runtime.queueRedis(), prefix: "cf" });
+    const jobs = await queue.getJobs(["waiting", "active", "completed"]);
+    await queue.close();
+    const event = jobs
+      .flatMap((job) => job.data.events as Array<{ event_id: string; tokens: unknown }>)
+      .find((e) => e.event_id === eventId);
+    expect(event?.tokens).toEqual({
+      input: 1_000,
+      cached_input: 0,
+      cache_write: 400,
+      cache_write_1h: 100,
+      output: 500,
+      reasoning: 0,
+    });
+  });
+
+  it("refuses cache writes beyond the input, and 1-hour writes beyond the cache writes, naming the field", async () => {
+    const post = (key: string, tokens: Record<string, number>) =>
+      h.call("POST", "/v1/usage", {
+        token: a.billingKey.secret,
+        headers: { "idempotency-key": key },
+        body: { ...report(), tokens },
+      });
+    const tooMany = await post("cw-1", { input: 10, cache_write: 11, output: 1 });
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.body).toMatchObject({ details: { field: "tokens.cache_write" } });
+    const oneHour = await post("cw-2", { input: 10, cache_write: 2, cache_write_1h: 3, output: 1 });
+    expect(oneHour.status).toBe(400);
+    expect(oneHour.body).toMatchObject({ details: { field: "tokens.cache_write_1h" } });
+  });
+
   it("requires the Idempotency-Key header and names bad fields", async () => {
     const missing = await h.call("POST", "/v1/usage", { token: a.billingKey.secret, body: report() });
     expect(missing.status).toBe(400);
@@ -241,6 +283,17 @@ describe("GET /v1/usage", () => {
       { token: a.billingKey.secret },
     );
     expect(byKey.body).toMatchObject({ total: 2, total_pages: 2, per_page: 1 });
+    const cacheWrites = await h.call("GET", `/v1/usage?key_id=${a.billingKey.row.id}`, {
+      token: a.billingKey.secret,
+    });
+    const listed = (cacheWrites.body as { items: Array<{ tokens: unknown }> }).items;
+    expect(listed.map((item) => item.tokens)).toContainEqual({
+      input: 100,
+      cached_input: 0,
+      cache_write: 40,
+      output: 50,
+      reasoning: 0,
+    });
     const future = await h.call(
       "GET",
       `/v1/usage?from=${encodeURIComponent(new Date(Date.now() + 3_600_000).toISOString())}`,
@@ -271,6 +324,7 @@ describe("GET /v1/usage/summary", () => {
         cost_micros: 1_500,
         billed_micros: 1_800,
         input_tokens: 300,
+        cache_write_tokens: 40,
         output_tokens: 150,
       },
       by_model: [
@@ -288,10 +342,10 @@ describe("GET /v1/usage/summary", () => {
     expect(res.headers.get("content-disposition")).toBe(`attachment; filename="usage-${period}.csv"`);
     const lines = res.text.trim().split("\r\n");
     expect(lines[0]).toBe(
-      "period,day,model,key_id,requests,failed_requests,input_tokens,cached_input_tokens,output_tokens,cost,billed,cost_micros,billed_micros",
+      "period,day,model,key_id,requests,failed_requests,input_tokens,cached_input_tokens,cache_write_tokens,output_tokens,cost,billed,cost_micros,billed_micros",
     );
     expect(lines).toContain(
-      `${period},${today},gpt-4o-mini,${a.billingKey.row.id},2,0,200,0,100,0.0015,0.0018,1500,1800`,
+      `${period},${today},gpt-4o-mini,${a.billingKey.row.id},2,0,200,0,40,100,0.0015,0.0018,1500,1800`,
     );
     expect(lines).toHaveLength(3);
     const viaAccept = await h.call("GET", "/v1/usage/summary", {

@@ -13,12 +13,24 @@ const OccurredAt = z.iso.datetime().refine((value) => Date.parse(value) <= Date.
 
 export const UsageReportBody = z.object({
   model: ModelId,
-  tokens: z.object({
-    input: Count,
-    output: Count,
-    cached_input: Count.optional(),
-    reasoning: Count.optional(),
-  }),
+  // Cache writes are part of input, and 1-hour writes part of the cache writes.
+  tokens: z
+    .object({
+      input: Count,
+      output: Count,
+      cached_input: Count.optional(),
+      cache_write: Count.optional(),
+      cache_write_1h: Count.optional(),
+      reasoning: Count.optional(),
+    })
+    .refine((t) => (t.cache_write ?? 0) <= t.input, {
+      message: "must not exceed tokens.input (cache writes are part of the input)",
+      path: ["cache_write"],
+    })
+    .refine((t) => (t.cache_write_1h ?? 0) <= (t.cache_write ?? 0), {
+      message: "must not exceed tokens.cache_write (1-hour writes are part of the cache writes)",
+      path: ["cache_write_1h"],
+    }),
   cost_micros: NonNegativeMicros.optional(),
   status: UsageStatus.default("success"),
   error_code: z.string().max(64).nullable().optional(),

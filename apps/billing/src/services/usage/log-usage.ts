@@ -15,6 +15,9 @@ export interface UsageReport {
     input: number;
     output: number;
     cached_input?: number | undefined;
+    /** Prompt tokens written to the provider's cache (part of input), of which `cache_write_1h` for 1 hour. */
+    cache_write?: number | undefined;
+    cache_write_1h?: number | undefined;
     reasoning?: number | undefined;
   };
   /** Provider cost in micro-units; absent = priced from the model catalog. */
@@ -137,6 +140,8 @@ export async function logUsage(
     input: report.tokens.input,
     output: report.tokens.output,
     cached_input: report.tokens.cached_input ?? 0,
+    cache_write: report.tokens.cache_write ?? 0,
+    cache_write_1h: report.tokens.cache_write_1h ?? 0,
     reasoning: report.tokens.reasoning ?? 0,
   };
   const cost =

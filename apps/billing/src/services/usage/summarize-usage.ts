@@ -6,6 +6,7 @@ export interface UsageTotals {
   failed_requests: number;
   input_tokens: number;
   cached_input_tokens: number;
+  cache_write_tokens: number;
   output_tokens: number;
   cost_micros: number;
   billed_micros: number;
@@ -27,6 +28,7 @@ const FIELDS = [
   "failed_requests",
   "input_tokens",
   "cached_input_tokens",
+  "cache_write_tokens",
   "output_tokens",
   "cost_micros",
   "billed_micros",
@@ -37,6 +39,7 @@ const zero = (): UsageTotals => ({
   failed_requests: 0,
   input_tokens: 0,
   cached_input_tokens: 0,
+  cache_write_tokens: 0,
   output_tokens: 0,
   cost_micros: 0,
   billed_micros: 0,

@@ -18,6 +18,7 @@ export function usageLogRow(event: UsageEvent): UsageLogWrite {
     deployment: event.deployment ?? "",
     input_tokens: event.tokens.input,
     cached_input_tokens: event.tokens.cached_input,
+    cache_write_tokens: event.tokens.cache_write,
     output_tokens: event.tokens.output,
     reasoning_tokens: event.tokens.reasoning,
     cost_micros: event.cost_micros,
@@ -47,7 +48,7 @@ export interface UsageLogView {
   user_id: string | null;
   status: string;
   error_code: string | null;
-  tokens: { input: number; cached_input: number; output: number; reasoning: number };
+  tokens: { input: number; cached_input: number; cache_write: number; output: number; reasoning: number };
   cost_micros: number;
   billed_micros: number;
   latency_ms: number;
@@ -74,6 +75,7 @@ export function usageLogView(row: UsageLogRow): UsageLogView {
     tokens: {
       input: row.input_tokens,
       cached_input: row.cached_input_tokens,
+      cache_write: row.cache_write_tokens,
       output: row.output_tokens,
       reasoning: row.reasoning_tokens,
     },
