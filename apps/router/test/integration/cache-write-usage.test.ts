@@ -1,44 +1,26 @@
-import { type Span, SpanBatch, UsageBatch, type UsageEvent } from "@cloudfreedom/shared";
-import { Queue } from "bullmq";
+import type { UsageEvent } from "@cloudfreedom/shared";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type RecordedCalls, recordedCalls } from "./recorded.ts";
 import { type RouterStack, startRouterStack } from "./stack.ts";
 
 // Anthropic bills prompt-cache writes at a premium over input: the usage event prices them at it.
 let stack: RouterStack;
-let usageQueue: Queue;
-let tracesQueue: Queue;
+let calls: RecordedCalls;
 let client: OpenAI;
 
 beforeAll(async () => {
   stack = await startRouterStack();
-  const connection = { url: stack.redisDb.url };
-  usageQueue = new Queue("usage", { connection, prefix: "cf" });
-  tracesQueue = new Queue("traces", { connection, prefix: "cf" });
+  calls = recordedCalls(stack);
   client = new OpenAI({ apiKey: stack.key, baseURL: `${stack.url}/v1`, maxRetries: 0 });
 });
 afterAll(async () => {
-  await Promise.all([usageQueue?.close(), tracesQueue?.close()]);
+  await calls?.close();
   await stack?.stop();
 });
-beforeEach(async () => {
-  await Promise.all([usageQueue.obliterate({ force: true }), tracesQueue.obliterate({ force: true })]);
-});
+beforeEach(() => calls.clear());
 
-async function recorded(requestId: string): Promise<{ event: UsageEvent; span: Span }> {
-  const deadline = Date.now() + 5_000;
-  while (Date.now() < deadline) {
-    const events = (await usageQueue.getJobs(["waiting"])).flatMap(
-      (job) => UsageBatch.parse(job.data).events,
-    );
-    const spans = (await tracesQueue.getJobs(["waiting"])).flatMap((job) => SpanBatch.parse(job.data).spans);
-    const event = events.find((e) => e.request_id === requestId);
-    const span = spans.find((s) => s.request_id === requestId);
-    if (event && span) return { event, span };
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`no usage event and span for ${requestId}`);
-}
+const recorded = (requestId: string) => calls.recorded(requestId);
 
 /**
  * The test catalog's prices (stack.ts): input 1 µ a token, output 2 µ, no cache-write price. So a 5-minute
