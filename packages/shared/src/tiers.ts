@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { AppError } from "./errors.ts";
 
 /** Tiers are ordered (DESIGN.md §7). The seeds' plan names map onto them: Hobby → free, Professional → pro. */
 export const TIERS = ["free", "starter", "pro", "team", "enterprise"] as const;
@@ -64,4 +65,22 @@ export function checkTierAccess(tier: Tier, rule: TierRule): TierDecision {
       };
     }
   }
+}
+
+/**
+ * The 403 a tier denial answers, the same from the router and from billing's budget check (the message is the
+ * one the tier access guide fixes: "Model access restricted: Requires Pro tier or higher").
+ */
+export function tierDenialError(
+  modelId: string,
+  tier: Tier,
+  decision: Extract<TierDecision, { allowed: false }>,
+  upgradeUrl: string,
+): AppError {
+  return new AppError("model_access_restricted", `Model access restricted: ${decision.reason}`, {
+    model_id: modelId,
+    user_tier: tier,
+    required_tier: decision.required_tier,
+    upgrade_url: upgradeUrl,
+  });
 }

@@ -2,7 +2,7 @@ import { readPeriodCounters } from "@cloudfreedom/admission";
 import type { ModelRow } from "@cloudfreedom/db";
 import { createProducer } from "@cloudfreedom/queue";
 import { billingPeriodOf, periodOf } from "@cloudfreedom/shared";
-import { createPlan } from "@cloudfreedom/testing";
+import { createModel, createPlan } from "@cloudfreedom/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyTenantPlan } from "../../src/services/tenants/tenant-plan.ts";
 import { persistUsageBatch } from "../../src/services/usage/persist-usage-batch.ts";
@@ -12,12 +12,17 @@ import { type BillingHarness, OPERATOR_TOKEN, startBilling } from "./harness.ts"
 let h: BillingHarness;
 let a: TenantFixture;
 let model: ModelRow;
+let premium: ModelRow;
 const period = periodOf(new Date());
 
 beforeAll(async () => {
   h = await startBilling();
   const ctx = { db: h.db, redis: h.redisDb.redis };
-  [a, model] = await Promise.all([tenantFixture(ctx), testModel(h.db)]);
+  [a, model, premium] = await Promise.all([
+    tenantFixture(ctx),
+    testModel(h.db),
+    createModel(ctx, { required_tier: "enterprise" }),
+  ]);
 });
 afterAll(() => h?.stop());
 
@@ -133,6 +138,16 @@ describe("POST /v1/budget/check", () => {
     expect(res.body).toMatchObject({
       code: "budget_exceeded",
       details: { period: own.period, period_end: own.end.toISOString() },
+    });
+  });
+
+  it("refuses a model above the key's tier with the router's own 403", async () => {
+    const res = await check(a.billingKey.secret, { model: premium.model_id, input_tokens: 10 });
+    expect(res.status).toBe(403);
+    expect(res.body).toMatchObject({
+      code: "model_access_restricted",
+      message: "Model access restricted: Requires Enterprise tier or higher",
+      details: { model_id: premium.model_id, user_tier: "pro", required_tier: "enterprise" },
     });
   });
 

@@ -1,6 +1,6 @@
 import { type AdmissionLimits, limitsOf, maxCost, outputAllowance } from "@cloudfreedom/admission";
 import { loadStandingLimits } from "@cloudfreedom/keyring";
-import { AppError, checkTierAccess, newId, type Tier } from "@cloudfreedom/shared";
+import { AppError, checkTierAccess, newId, type Tier, tierDenialError } from "@cloudfreedom/shared";
 import type { BillingDeps } from "../../deps.ts";
 import type { Principal } from "../auth/principal.ts";
 import { loadTenant, planById } from "../tenants/tenant-plan.ts";
@@ -105,18 +105,13 @@ export async function checkBudget(
     );
   }
   const tier = checkTierAccess(caller.tier, model);
-  if (!tier.allowed) {
-    throw new AppError(
-      "model_access_restricted",
-      `Model access restricted: "${model.model_id}" ${tier.reason.charAt(0).toLowerCase()}${tier.reason.slice(1)}; your tier is ${caller.tier}.`,
-      {
-        model_id: model.model_id,
-        user_tier: caller.tier,
-        required_tier: tier.required_tier,
-        upgrade_url: deps.env.BILLING_RETURN_URL ?? `https://admin.${deps.env.PLATFORM_DOMAIN}/billing`,
-      },
+  if (!tier.allowed)
+    throw tierDenialError(
+      model.model_id,
+      caller.tier,
+      tier,
+      deps.env.BILLING_RETURN_URL ?? `https://admin.${deps.env.PLATFORM_DOMAIN}/billing`,
     );
-  }
   const cost = maxCost({
     promptTokens: input.input_tokens,
     outputTokens: outputAllowance(input.max_output_tokens, model.max_output_tokens),

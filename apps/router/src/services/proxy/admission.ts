@@ -5,6 +5,7 @@ import {
   type KeyRecord,
   type KeyScope,
   type ModelCatalogEntry,
+  tierDenialError,
 } from "@cloudfreedom/shared";
 import type { RouterDeps } from "../../deps.ts";
 import { weightedOrder } from "../routing/plan.ts";
@@ -53,14 +54,13 @@ export function admitModel(
   }
   if (deps.env.ENABLE_TIER_ENFORCEMENT) {
     const decision = checkTierAccess(key.tier, model);
-    if (!decision.allowed) {
-      throw new AppError("model_access_restricted", `Model access restricted: ${decision.reason}`, {
-        model_id: modelId,
-        user_tier: key.tier,
-        required_tier: decision.required_tier,
-        upgrade_url: deps.env.UPGRADE_URL ?? `https://admin.${deps.env.PLATFORM_DOMAIN}/billing`,
-      });
-    }
+    if (!decision.allowed)
+      throw tierDenialError(
+        modelId,
+        key.tier,
+        decision,
+        deps.env.UPGRADE_URL ?? `https://admin.${deps.env.PLATFORM_DOMAIN}/billing`,
+      );
   }
   const wanted = capability === "completions" ? "chat" : capability;
   if (
