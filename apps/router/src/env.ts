@@ -17,10 +17,11 @@ export const RouterEnv = serviceEnv(4000, {
   UPSTREAM_TIMEOUT_MS: Ms(60_000),
   /**
    * Per attempt of a non-streamed call: connect, status line and the whole body. Its status line comes only
-   * when generation ended, so this also caps a non-streamed generation; it leaves the default total budget
-   * room for a fallback.
+   * when generation ended, so this also caps a non-streamed generation, and a provider may bill a generation
+   * cut by it: by default it equals the total (no generation the total allows is cut); lower it to fall back
+   * sooner from a deployment that hangs.
    */
-  UPSTREAM_RESPONSE_TIMEOUT_MS: Ms(120_000),
+  UPSTREAM_RESPONSE_TIMEOUT_MS: Ms(300_000),
   /** The whole request up to its answer: all attempts, fallbacks, backoff, and a stream's first chunk. */
   REQUEST_TIMEOUT_MS: Ms(300_000),
   /**

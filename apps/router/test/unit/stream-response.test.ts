@@ -246,7 +246,7 @@ describe("stream relay", () => {
     expect(events.slice(0, 2)).toEqual([contentFrame(0), contentFrame(1)].map((frame) => frame.trimEnd()));
     expect(JSON.parse(events[2]?.slice("data: ".length) ?? "")).toMatchObject({
       code: "upstream_timeout",
-      error: { message: "openai sent nothing for 30 ms mid-stream (STREAM_IDLE_TIMEOUT_MS)" },
+      error: { message: "openai sent nothing for the client for 30 ms mid-stream (STREAM_IDLE_TIMEOUT_MS)" },
     });
     expect(cut.signal.aborted).toBe(true);
     expect(outcomes).toHaveLength(1);
@@ -254,5 +254,35 @@ describe("stream relay", () => {
     expect(outcomes[0]?.usage).toMatchObject({ output: expect.any(Number), estimated: true });
     expect(outcomes[0]?.usage.output).toBeGreaterThan(0);
     expect(ends()).toBe(1);
+  });
+
+  it("does not count keep-alive comments as progress: a stream that sends only those is cut at the idle timeout", async () => {
+    const cut = new AbortController();
+    let served = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        if (cut.signal.aborted) return controller.error(new Error("The operation was aborted"));
+        if (served++ === 0) return controller.enqueue(encoder.encode(contentFrame(0)));
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        controller.enqueue(encoder.encode(": keep-alive\n\n"));
+      },
+    });
+    const upstream = {
+      call: { response: fromFetch(new Response(body)), abort: () => cut.abort() },
+      state: {},
+    };
+    const { response, outcomes } = await relay(
+      [],
+      undefined,
+      upstream as ReturnType<typeof upstreamOf>,
+      undefined,
+      40,
+    );
+    const events = (await response.text()).split("\n\n").filter(Boolean);
+    expect(JSON.parse(events.at(-1)?.slice("data: ".length) ?? "")).toMatchObject({
+      code: "upstream_timeout",
+    });
+    expect(cut.signal.aborted).toBe(true);
+    expect(outcomes[0]).toMatchObject({ status: "error", errorCode: "upstream_timeout" });
   });
 });

@@ -16,7 +16,7 @@ export class TransformedStream {
   /** The longest wait for the upstream's next bytes once `watchIdle` ran (0: not watched). */
   private idleMs = 0;
   private idleTimer: ReturnType<typeof setTimeout> | null = null;
-  /** When the pending upstream read began (ms epoch); null while none is pending. */
+  /** When the wait for the client's next chunks began (ms epoch); null while none is pending. */
   private waitingSince: number | null = null;
   /** The idle watch aborted the upstream: that, not the provider, ended the stream. */
   private idled = false;
@@ -29,15 +29,22 @@ export class TransformedStream {
 
   /** The next chunks for the client: at least one, or whatever the transform flushed at the upstream's end. */
   async next(): Promise<string[]> {
-    for (;;) {
-      const bytes = await this.read();
-      if (bytes === null) {
-        this.done = true;
-        const rest = this.transform.push(this.decoder.decode());
-        return [...rest, ...this.transform.end()];
+    // The idle wait runs until the transform has something for the client: bytes that give it nothing
+    // (pings, keep-alive comments) do not count as progress.
+    if (this.idleMs > 0) this.waitingSince = Date.now();
+    try {
+      for (;;) {
+        const bytes = await this.read();
+        if (bytes === null) {
+          this.done = true;
+          const rest = this.transform.push(this.decoder.decode());
+          return [...rest, ...this.transform.end()];
+        }
+        const chunks = this.transform.push(this.decoder.decode(bytes, { stream: true }));
+        if (chunks.length > 0) return chunks;
       }
-      const chunks = this.transform.push(this.decoder.decode(bytes, { stream: true }));
-      if (chunks.length > 0) return chunks;
+    } finally {
+      this.waitingSince = null;
     }
   }
 
@@ -76,7 +83,6 @@ export class TransformedStream {
 
   /** The next bytes of the upstream body; `null` at its end. */
   private async read(): Promise<Uint8Array | null> {
-    if (this.idleMs > 0) this.waitingSince = Date.now();
     try {
       const bytes = await this.upstream.response.read();
       if (bytes === null) this.unwatch();
@@ -87,9 +93,10 @@ export class TransformedStream {
         throw new UpstreamStreamError({
           status: 504,
           code: "upstream_timeout",
-          message: `${this.provider} sent nothing for ${this.idleMs} ms mid-stream (STREAM_IDLE_TIMEOUT_MS)`,
+          message: `${this.provider} sent nothing for the client for ${this.idleMs} ms mid-stream (STREAM_IDLE_TIMEOUT_MS)`,
           retryable: false,
           retryAfterMs: null,
+          local: true,
         });
       const reason = error instanceof Error ? error.message : "unknown";
       throw new UpstreamStreamError({
@@ -98,9 +105,8 @@ export class TransformedStream {
         message: `${this.provider} stream broke off: ${reason}`,
         retryable: true,
         retryAfterMs: null,
+        local: true,
       });
-    } finally {
-      this.waitingSince = null;
     }
   }
 }
