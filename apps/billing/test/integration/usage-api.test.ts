@@ -178,6 +178,10 @@ describe("POST /v1/usage", () => {
     const tooMany = await post("cw-1", { input: 10, cache_write: 11, output: 1 });
     expect(tooMany.status).toBe(400);
     expect(tooMany.body).toMatchObject({ details: { field: "tokens.cache_write" } });
+    // Reads and writes are both parts of the input: 6 + 10 of 10 cannot be.
+    const withReads = await post("cw-3", { input: 10, cached_input: 6, cache_write: 10, output: 1 });
+    expect(withReads.status).toBe(400);
+    expect(withReads.body).toMatchObject({ details: { field: "tokens.cache_write" } });
     const oneHour = await post("cw-2", { input: 10, cache_write: 2, cache_write_1h: 3, output: 1 });
     expect(oneHour.status).toBe(400);
     expect(oneHour.body).toMatchObject({ details: { field: "tokens.cache_write_1h" } });
@@ -342,10 +346,10 @@ describe("GET /v1/usage/summary", () => {
     expect(res.headers.get("content-disposition")).toBe(`attachment; filename="usage-${period}.csv"`);
     const lines = res.text.trim().split("\r\n");
     expect(lines[0]).toBe(
-      "period,day,model,key_id,requests,failed_requests,input_tokens,cached_input_tokens,cache_write_tokens,output_tokens,cost,billed,cost_micros,billed_micros",
+      "period,day,model,key_id,requests,failed_requests,input_tokens,cached_input_tokens,output_tokens,cost,billed,cost_micros,billed_micros,cache_write_tokens",
     );
     expect(lines).toContain(
-      `${period},${today},gpt-4o-mini,${a.billingKey.row.id},2,0,200,0,40,100,0.0015,0.0018,1500,1800`,
+      `${period},${today},gpt-4o-mini,${a.billingKey.row.id},2,0,200,0,100,0.0015,0.0018,1500,1800,40`,
     );
     expect(lines).toHaveLength(3);
     const viaAccept = await h.call("GET", "/v1/usage/summary", {

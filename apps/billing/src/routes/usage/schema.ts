@@ -23,8 +23,9 @@ export const UsageReportBody = z.object({
       cache_write_1h: Count.optional(),
       reasoning: Count.optional(),
     })
-    .refine((t) => (t.cache_write ?? 0) <= t.input, {
-      message: "must not exceed tokens.input (cache writes are part of the input)",
+    .refine((t) => (t.cache_write ?? 0) + (t.cached_input ?? 0) <= t.input, {
+      message:
+        "with tokens.cached_input must not exceed tokens.input (cache reads and writes are both part of the input)",
       path: ["cache_write"],
     })
     .refine((t) => (t.cache_write_1h ?? 0) <= (t.cache_write ?? 0), {

@@ -10,12 +10,13 @@ const HEADER = [
   "failed_requests",
   "input_tokens",
   "cached_input_tokens",
-  "cache_write_tokens",
   "output_tokens",
   "cost",
   "billed",
   "cost_micros",
   "billed_micros",
+  // Added after the others, so that readers of the earlier columns by position keep working.
+  "cache_write_tokens",
 ];
 
 /** RFC 4180 field: quoted when it holds a comma, quote or line break; a leading =+-@ is defused for spreadsheets. */
@@ -39,12 +40,12 @@ export function usageSummaryCsv(summary: UsageSummary): string {
         row.failed_requests,
         row.input_tokens,
         row.cached_input_tokens,
-        row.cache_write_tokens,
         row.output_tokens,
         formatMicros(row.cost_micros),
         formatMicros(row.billed_micros),
         row.cost_micros,
         row.billed_micros,
+        row.cache_write_tokens,
       ]
         .map(csvField)
         .join(","),
