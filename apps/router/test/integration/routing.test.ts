@@ -36,6 +36,24 @@ beforeAll(async () => {
           ],
           { capabilities: ["embeddings"] },
         ),
+        // A deployment's own failure counts against its circuit breaker: each such test has a deployment
+        // of its own, so the breakers the other tests use stay closed.
+        model("own-401-test", [
+          ["openai", "gpt-own-401", 1_000_000],
+          ["backup", "gpt-4o-mini", 1],
+        ]),
+        model("own-404-test", [
+          ["openai", "gpt-own-404", 1_000_000],
+          ["backup", "gpt-4o-mini", 1],
+        ]),
+        model("own-anthropic-test", [
+          ["anthropic", "claude-own", 1_000_000],
+          ["backup", "gpt-4o-mini", 1],
+        ]),
+        model("own-gemini-test", [
+          ["gemini", "gemini-own", 1_000_000],
+          ["backup", "gpt-4o-mini", 1],
+        ]),
         model("stream-circuit-test", [
           ["openai", "gpt-4.1", 1_000_000],
           ["backup", "gpt-4.1", 1],
@@ -86,18 +104,18 @@ describe("fallbacks", () => {
   });
 
   it.each([
-    ["the platform's key is refused (401)", "fallback-test", "openai", 401, undefined],
-    ["the model is missing there (404)", "fallback-test", "openai", 404, undefined],
+    ["the platform's key is refused (401)", "own-401-test", "openai", 401, undefined],
+    ["the model is missing there (404)", "own-404-test", "openai", 404, undefined],
     [
       "Anthropic's billing_error",
-      "claude-fallback-test",
+      "own-anthropic-test",
       "anthropic",
       402,
       { type: "error", error: { type: "billing_error", message: "Your credit balance is too low" } },
     ],
     [
       "Gemini's FAILED_PRECONDITION (region)",
-      "gemini-fallback-test",
+      "own-gemini-test",
       "gemini",
       400,
       { error: { code: 400, message: "User location is not supported", status: "FAILED_PRECONDITION" } },

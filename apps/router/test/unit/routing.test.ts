@@ -172,6 +172,42 @@ describe("executeWithRouting", () => {
     expect(calls).toEqual(["a", "b", "b"]);
   });
 
+  it("counts a deployment's own failure against its circuit breaker, and a request's own (400) not", async () => {
+    const breaker = new CircuitBreaker(1, 60_000);
+    const own = { status: 401, code: "upstream_error", message: "bad key", retryable: false, fallback: true };
+    const result = await executeWithRouting({
+      plan: [dep("a"), dep("b")],
+      breaker,
+      policy,
+      signal: never,
+      attempt: async (d) =>
+        d.id === "a"
+          ? { ok: false, failure: { ...own, code: "upstream_error" as const, retryAfterMs: null } }
+          : { ok: true, value: "served" },
+    });
+    expect(result.value).toBe("served");
+    expect(breaker.isOpen("a")).toBe(true);
+    await expect(
+      executeWithRouting({
+        plan: [dep("c")],
+        breaker,
+        policy,
+        signal: never,
+        attempt: async () => ({
+          ok: false,
+          failure: {
+            status: 400,
+            code: "invalid_request",
+            message: "bad request",
+            retryable: false,
+            retryAfterMs: null,
+          },
+        }),
+      }),
+    ).rejects.toMatchObject({ code: "invalid_request" });
+    expect(breaker.isOpen("c")).toBe(false);
+  });
+
   it("does not retry the only deployment when the failure is its own", async () => {
     let calls = 0;
     await expect(

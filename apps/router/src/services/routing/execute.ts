@@ -134,10 +134,11 @@ export async function executeWithRouting<T>(options: {
       return { value: result.value, deployment: current, attempts: attempt };
     }
     last = result.failure;
-    // A retryable failure counts against the deployment; any other answer (400, 401, 404) proves it is up.
-    // Either way the probe slot, if this request held it, was used; another request's stays out.
+    // A retryable failure, and the deployment's own (its key, account, region, a model it lacks), count
+    // against it, so a broken deployment is cooled down instead of costing every request a round trip; the
+    // request's own (400) proves it is up. Either way the probe slot, if this request held it, was used.
     const heldProbe = probes.delete(current.id);
-    if (last.retryable) breaker.failure(current.id, Date.now(), heldProbe);
+    if (last.retryable || last.fallback) breaker.failure(current.id, Date.now(), heldProbe);
     else breaker.success(current.id);
     if (!last.retryable && !last.fallback) break;
     if (attempt === policy.maxAttempts) break;
