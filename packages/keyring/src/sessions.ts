@@ -1,5 +1,5 @@
 import type { Db, MembershipRow } from "@cloudfreedom/db";
-import { redisKeys } from "@cloudfreedom/shared";
+import { AppError, redisKeys } from "@cloudfreedom/shared";
 import type { Redis } from "ioredis";
 
 /**
@@ -46,4 +46,27 @@ export function membershipOf(db: Db, tenantId: string, userId: string): Promise<
     .forTenant(tenantId)
     .collection("memberships")
     .getFirst({ filter: "user = {:user}", params: { user: userId } });
+}
+
+/**
+ * The membership an access token acts through, as it is now (both look-ups at once): refuses (401) a token whose
+ * sessions were ended after it was issued, or whose membership is gone. Auth and billing both admit with it.
+ */
+export async function sessionMembership(
+  db: Db,
+  redis: Redis,
+  claims: Readonly<Record<string, unknown>> & { sub: string; tenant: string },
+): Promise<MembershipRow> {
+  const [ended, membership] = await Promise.all([
+    accessTokenEnded(redis, claims.sub, issuedAtMs(claims)),
+    membershipOf(db, claims.tenant, claims.sub),
+  ]);
+  if (ended)
+    throw new AppError(
+      "unauthorized",
+      "This session was ended (password changed or account reclaimed); log in again",
+    );
+  if (!membership)
+    throw new AppError("unauthorized", "This session's tenant membership no longer exists; log in again");
+  return membership;
 }

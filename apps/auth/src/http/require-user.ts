@@ -1,9 +1,8 @@
-import { accessTokenEnded, issuedAtMs } from "@cloudfreedom/keyring";
+import { sessionMembership } from "@cloudfreedom/keyring";
 import { jwtAuth } from "@cloudfreedom/service-kit";
 import { AppError, Tier } from "@cloudfreedom/shared";
 import type { MiddlewareHandler } from "hono";
 import type { AuthDeps } from "../deps.ts";
-import { membershipOf } from "../services/identity/session.ts";
 import type { Actor } from "../services/members/roles.ts";
 
 declare module "hono" {
@@ -23,11 +22,7 @@ export function requireUser(deps: AuthDeps): MiddlewareHandler {
     verify(c, async () => {
       const claims = c.get("auth");
       if (!claims) throw new AppError("unauthorized", "Invalid access token");
-      if (await accessTokenEnded(deps.redis, claims.sub, issuedAtMs(claims)))
-        throw new AppError("unauthorized", "This session ended when the password was changed; log in again");
-      const membership = await membershipOf(deps, claims.tenant, claims.sub);
-      if (!membership)
-        throw new AppError("unauthorized", "This session's tenant membership no longer exists; log in again");
+      const membership = await sessionMembership(deps.db, deps.redis, claims);
       const tier = Tier.safeParse(claims.tier);
       c.set("actor", {
         userId: claims.sub,

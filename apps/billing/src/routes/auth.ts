@@ -1,4 +1,4 @@
-import { accessTokenEnded, issuedAtMs, membershipOf } from "@cloudfreedom/keyring";
+import { sessionMembership } from "@cloudfreedom/keyring";
 import { jwtAuth } from "@cloudfreedom/service-kit";
 import { AppError } from "@cloudfreedom/shared";
 import type { MiddlewareHandler } from "hono";
@@ -49,17 +49,7 @@ export function billingAuth(deps: BillingDeps, options: AuthOptions = {}): Middl
       return jwt(c, async () => {
         const claims = c.get("auth");
         if (!claims) throw new AppError("unauthorized", "Invalid access token");
-        if (await accessTokenEnded(deps.redis, claims.sub, issuedAtMs(claims)))
-          throw new AppError(
-            "unauthorized",
-            "This session was ended (password changed or account reclaimed); log in again",
-          );
-        const membership = await membershipOf(deps.db, claims.tenant, claims.sub);
-        if (!membership)
-          throw new AppError(
-            "unauthorized",
-            "This session's tenant membership no longer exists; log in again",
-          );
+        const membership = await sessionMembership(deps.db, deps.redis, claims);
         c.set("principal", {
           kind: "user",
           tenantId: claims.tenant,
