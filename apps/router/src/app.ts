@@ -1,4 +1,4 @@
-import { Admission, HoldPrefetcher, pocketBaseCounterSource } from "@cloudfreedom/admission";
+import { Admission, HoldKeeper, HoldPrefetcher, pocketBaseCounterSource } from "@cloudfreedom/admission";
 import { createDb } from "@cloudfreedom/db";
 import { closeRedis, createProducer, createRedis, DURABLE_JOB_OPTIONS } from "@cloudfreedom/queue";
 import { createService, type Runtime, runtimeReadiness, type Service } from "@cloudfreedom/service-kit";
@@ -64,6 +64,7 @@ export async function buildRouterApp(runtime: Runtime<RouterEnv>): Promise<Servi
     events,
     admission,
     holds,
+    keeper: new HoldKeeper({ redis: runtime.redis, reservationTtlMs: env.RESERVATION_TTL_MS, logger }),
     settler,
     adapters: ADAPTERS,
     upstream: new UpstreamClient(env.UPSTREAM_HTTP_CLIENT),
@@ -84,6 +85,7 @@ export async function buildRouterApp(runtime: Runtime<RouterEnv>): Promise<Servi
   registerProxyRoutes(service.app, deps);
   service.onClose = async () => {
     catalog.stop();
+    deps.keeper.close();
     await holds.close();
     await settler.close();
     await events.close();

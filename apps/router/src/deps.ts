@@ -1,4 +1,4 @@
-import type { Admission, HoldPrefetcher } from "@cloudfreedom/admission";
+import type { Admission, HoldKeeper, HoldPrefetcher } from "@cloudfreedom/admission";
 import type { Logger } from "@cloudfreedom/service-kit";
 import type { Redis } from "ioredis";
 import type { RouterEnv } from "./env.ts";
@@ -26,6 +26,8 @@ export interface RouterDeps {
   admission: Admission;
   /** Admission for the request path: holds taken ahead far from the limits, one script run per request near them. */
   holds: HoldPrefetcher;
+  /** Renews the holds of calls that run longer than a hold lives (long streams), so none is reaped mid-call. */
+  keeper: HoldKeeper;
   /** Settles finished calls in batches, then publishes their events. */
   settler: Settler;
   adapters: AdapterRegistry;

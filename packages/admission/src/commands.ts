@@ -1,6 +1,6 @@
 import type { Redis, Result } from "ioredis";
 import { ADMIT_LUA } from "./scripts/admit.ts";
-import { REAP_LUA, SEED_LUA, SETTLE_LUA } from "./scripts/settle.ts";
+import { REAP_LUA, RENEW_LUA, SEED_LUA, SETTLE_LUA } from "./scripts/settle.ts";
 
 type Arg = string | number;
 
@@ -10,6 +10,7 @@ declare module "ioredis" {
     cfAdmissionSettle(...keysThenArgs: Arg[]): Result<unknown, Context>;
     cfAdmissionReap(...keysThenArgs: Arg[]): Result<unknown, Context>;
     cfAdmissionSeed(...keysThenArgs: Arg[]): Result<unknown, Context>;
+    cfAdmissionRenew(...keysThenArgs: Arg[]): Result<unknown, Context>;
   }
 }
 
@@ -26,6 +27,7 @@ export function defineAdmissionCommands(redis: Redis): Redis {
   redis.defineCommand("cfAdmissionSettle", { numberOfKeys: 1, lua: SETTLE_LUA });
   redis.defineCommand("cfAdmissionReap", { numberOfKeys: 1, lua: REAP_LUA });
   redis.defineCommand("cfAdmissionSeed", { numberOfKeys: 1, lua: SEED_LUA });
+  redis.defineCommand("cfAdmissionRenew", { numberOfKeys: 1, lua: RENEW_LUA });
   defined.add(redis);
   return redis;
 }

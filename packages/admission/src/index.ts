@@ -7,6 +7,7 @@ export * from "./keys.ts";
 export * from "./prefetch.ts";
 export * from "./read.ts";
 export * from "./reap.ts";
+export * from "./renew.ts";
 export * from "./replies.ts";
 export * from "./reseed.ts";
 export * from "./reserve.ts";

@@ -140,6 +140,51 @@ describe("settlement", () => {
     });
   });
 
+  it("a stream that outlives its hold's lifetime keeps its hold: the reaper leaves it, the end settles it", async () => {
+    const { key, tenantId } = await stack.newTenantKey({
+      monthly_budget_micros: 1_000_000,
+      markup_pct: MARKUP_PCT,
+    });
+    const router = await stack.startRouter({ RESERVATION_TTL_MS: "600", ADMISSION_PREFETCH_MAX: "0" });
+    try {
+      stack.emulators.openai.enqueue({ chunkDelayMs: 80 });
+      const res = await fetch(`${router.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          model: "budget-test",
+          messages: [{ role: "user", content: LONG_PROMPT }],
+          max_tokens: 150,
+          stream: true,
+        }),
+      });
+      expect(res.status).toBe(200);
+      const reader = res.body?.getReader();
+      if (!reader) throw new Error("no stream");
+      let text = "";
+      const started = Date.now();
+      // Two lifetimes of the hold go by while the stream runs; the reaper looks for due holds meanwhile.
+      while (Date.now() - started < 1_300) text += new TextDecoder().decode((await reader.read()).value);
+      expect(text).not.toContain("[DONE]");
+      expect(await reapReservations(stack.redisDb.redis, { tenantIds: [tenantId] })).toEqual({
+        tenants: 1,
+        reaped: 0,
+      });
+      expect((await counters(stack.redisDb.redis, tenantId)).tenant.reserved).toBe(billedFor(150));
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read())
+        text += new TextDecoder().decode(chunk.value);
+      expect(text).toContain("[DONE]");
+      const [event] = await settledEvents(queue, tenantId, 1);
+      expect(event).toMatchObject({ status: "success", stream: true });
+      expect((await counters(stack.redisDb.redis, tenantId)).tenant).toEqual({
+        spent: event?.billed_micros,
+        reserved: 0,
+      });
+    } finally {
+      await router.stop();
+    }
+  });
+
   it("settling a call again (the billing worker's confirmation) counts it once", async () => {
     const { key, tenantId } = await stack.newTenantKey({ markup_pct: MARKUP_PCT });
     expect((await chat(stack.url, key, {})).status).toBe(200);

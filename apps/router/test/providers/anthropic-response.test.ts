@@ -210,6 +210,21 @@ describe("anthropic failure mapping", () => {
     },
   );
 
+  it("sends a 400 about the account's credit balance to another deployment, naming the operator's fix", () => {
+    const body = error(
+      "invalid_request_error",
+      "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.",
+    );
+    expect(failure(400, body)).toEqual({
+      status: 400,
+      code: "upstream_error",
+      message: "Anthropic: the provider account has no credit left; the operator must add credit",
+      retryable: false,
+      retryAfterMs: null,
+      fallback: true,
+    });
+  });
+
   it("sends the account's errors inside a stream to another deployment too", () => {
     expect(streamFailure(error("billing_error", "credit balance too low"))).toMatchObject({
       retryable: false,

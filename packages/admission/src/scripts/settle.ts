@@ -190,3 +190,20 @@ redis.call('HSET', period_key, 'seeded', int(now_ms()))
 redis.call('PEXPIREAT', period_key, ARGV[1])
 return 1
 `;
+
+/**
+ * Moves open holds' deadlines to now + ARGV[1] ms (Redis' clock, as the admit script sets them), so a call
+ * still running when its hold would expire is not reaped under it. `XX`: a hold already settled or reaped is
+ * not brought back.
+ * KEYS: 1 due set. ARGV: 1 lifetime ms, then the holds. Returns how many were renewed.
+ */
+export const RENEW_LUA = `${LUA_COMMON}
+local deadline = now_ms() + tonumber(ARGV[1])
+local args = {}
+for i = 2, #ARGV do
+  args[#args + 1] = deadline
+  args[#args + 1] = ARGV[i]
+end
+if #args == 0 then return 0 end
+return redis.call('ZADD', KEYS[1], 'XX', 'CH', unpack(args))
+`;

@@ -46,8 +46,18 @@ export function parseAnthropicError(body: unknown): AnthropicError | null {
   return { type, message: typeof message === "string" ? message : type, detail };
 }
 
+/**
+ * An account without prepaid credit is refused with a 400 `invalid_request_error` ("Your credit balance is
+ * too low to access the Anthropic API…"), not a `billing_error`: it is the operator's account, not the request.
+ */
+const CREDIT_TOO_LOW = /credit balance is too low/i;
+
 function refine(failure: UpstreamFailure, error: AnthropicError | null): UpstreamFailure {
   if (!error) return failure;
+  if (error.type === "invalid_request_error" && CREDIT_TOO_LOW.test(error.message)) {
+    const message = `${ANTHROPIC}: the provider account has no credit left; the operator must add credit`;
+    return { ...failure, code: "upstream_error", retryable: false, fallback: true, message };
+  }
   if (error.detail === "enforced_spend_limit_reached") {
     // Same type as a rate limit, but it lasts until the next billing month: retrying cannot help.
     const message = `${ANTHROPIC}: the provider account reached its spend limit; the operator must raise it`;

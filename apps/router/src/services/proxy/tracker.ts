@@ -43,6 +43,7 @@ export class CallTracker {
   finish(outcome: Outcome): number {
     if (this.finished) return 0;
     this.finished = true;
+    this.deps.keeper.release(this.reservation);
     const record: CallRecord = {
       requestId: this.requestId,
       key: this.key,
