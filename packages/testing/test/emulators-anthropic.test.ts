@@ -306,3 +306,76 @@ describe("Anthropic emulator: injected failures", () => {
     expect(list(anthropic.requests).length).toBe(2);
   });
 });
+
+describe("Anthropic emulator: extended thinking", () => {
+  const thought = "Let me think about this request: hello there, world!";
+  const think = (budget = 1024) => ({ type: "enabled", budget_tokens: budget });
+
+  it("answers a thinking block with its signature before the text, thinking counted in output_tokens", async () => {
+    anthropic.enqueue({ redactedThinking: true });
+    const response = await messages({ messages: hello, max_tokens: 2000, thinking: think() });
+    expect(response.status).toBe(200);
+    const body = obj(await response.json());
+    const content = list(body.content).map(obj);
+    expect(content.map((block) => block.type)).toEqual(["thinking", "redacted_thinking", "text"]);
+    expect(content[0]).toEqual({ type: "thinking", thinking: thought, signature: expect.any(String) });
+    expect(content[2]).toEqual({ type: "text", text: "Echo: hello there, world!" });
+    expect(obj(body.usage).output_tokens).toBe(countTokens(thought) + 7);
+  });
+
+  it("streams thinking_delta and signature_delta in a thinking block, then the text at the next index", async () => {
+    const response = await messages({ messages: hello, max_tokens: 2000, thinking: think(), stream: true });
+    const events = parseSse(await response.text()).map((event) => obj(JSON.parse(event.data)));
+    const starts = events.filter((e) => e.type === "content_block_start");
+    expect(starts.map((e) => [e.index, obj(e.content_block).type])).toEqual([
+      [0, "thinking"],
+      [1, "text"],
+    ]);
+    expect(events[2]?.type).toBe("ping");
+    const deltas = events.filter((e) => e.type === "content_block_delta").map((e) => obj(e.delta));
+    const thinking = deltas.filter((d) => d.type === "thinking_delta").map((d) => d.thinking);
+    expect(thinking.join("")).toBe(thought);
+    expect(deltas.filter((d) => d.type === "signature_delta")).toHaveLength(1);
+    const final = events.find((e) => e.type === "message_delta");
+    expect(obj(final?.usage).output_tokens).toBe(countTokens(thought) + 7);
+  });
+
+  it.each([
+    ["a budget under 1024", { thinking: think(1000) }, "greater than or equal to 1024"],
+    [
+      "a budget not below max_tokens",
+      { thinking: think(2000), max_tokens: 2000 },
+      "`max_tokens` must be greater",
+    ],
+    ["temperature other than 1", { thinking: think(), max_tokens: 2000, temperature: 0.5 }, "`temperature`"],
+    ["top_p under 0.95", { thinking: think(), max_tokens: 2000, top_p: 0.5 }, "`top_p`"],
+    [
+      "forced tool use",
+      { thinking: think(), max_tokens: 2000, tools: [weatherTool], tool_choice: { type: "any" } },
+      "tool_choice forces tool use",
+    ],
+    [
+      "tool results answering an assistant turn without its thinking",
+      {
+        thinking: think(),
+        max_tokens: 2000,
+        tools: [weatherTool],
+        messages: [
+          ...hello,
+          {
+            role: "assistant",
+            content: [{ type: "tool_use", id: "toolu_1", name: "get_weather", input: {} }],
+          },
+          { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_1", content: "sunny" }] },
+        ],
+      },
+      "must start with a thinking block",
+    ],
+  ])("refuses %s with a 400, as Anthropic does", async (_, body, message) => {
+    const response = await messages({ messages: hello, ...body });
+    expect(response.status).toBe(400);
+    const error = obj(obj(await response.json()).error);
+    expect(error.type).toBe("invalid_request_error");
+    expect(error.message).toContain(message);
+  });
+});

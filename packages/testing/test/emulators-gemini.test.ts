@@ -229,3 +229,46 @@ describe("Gemini emulator: embeddings", () => {
     });
   });
 });
+
+describe("Gemini emulator: thinking", () => {
+  const thought = "Let me think about this request: hello there, world!";
+  const config = (thinkingConfig: Record<string, unknown>) => ({
+    contents: hello,
+    generationConfig: { thinkingConfig },
+  });
+
+  it("thinks for a budget: thought parts only with includeThoughts, thoughtsTokenCount either way", async () => {
+    const shown = obj(await (await generate(config({ thinkingBudget: 1024, includeThoughts: true }))).json());
+    expect(obj(candidate(shown).content).parts).toEqual([
+      { text: thought, thought: true },
+      { text: "Echo: hello there, world!" },
+    ]);
+    expect(obj(shown.usageMetadata).thoughtsTokenCount).toBe(countTokens(thought));
+    const hidden = obj(await (await generate(config({ thinkingBudget: 1024 }))).json());
+    expect(obj(candidate(hidden).content).parts).toEqual([{ text: "Echo: hello there, world!" }]);
+    expect(obj(hidden.usageMetadata).thoughtsTokenCount).toBe(countTokens(thought));
+    const off = obj(await (await generate(config({ thinkingBudget: 0 }))).json());
+    expect(obj(off.usageMetadata).thoughtsTokenCount).toBeUndefined();
+  });
+
+  it("streams the thought part in the first chunk", async () => {
+    const response = await stream(config({ thinkingBudget: 1024, includeThoughts: true }));
+    const chunks = parseSse(await response.text()).map((event) => obj(JSON.parse(event.data)));
+    expect(list(obj(candidate(chunks[0]).content).parts)[0]).toEqual({ text: thought, thought: true });
+    const later = chunks.slice(1).flatMap((chunk) => list(obj(candidate(chunk).content).parts));
+    expect(later.some((part) => obj(part).thought === true)).toBe(false);
+  });
+
+  it.each([
+    ["gemini-2.5-flash", { thinkingLevel: "high" }, "Thinking level is not supported"],
+    ["gemini-3-pro-preview", { thinkingLevel: "high", thinkingBudget: 1024 }, "only one of"],
+    ["gemini-2.5-pro", { thinkingBudget: 0 }, "only works in thinking mode"],
+    ["gemini-2.5-flash", { thinkingBudget: 30_000 }, "between 0 and 24576"],
+  ])("refuses a thinkingConfig %s does not take", async (model, thinkingConfig, message) => {
+    const response = await generate(config(thinkingConfig), `${model}:generateContent`);
+    expect(response.status).toBe(400);
+    const error = obj(obj(await response.json()).error);
+    expect(error.status).toBe("INVALID_ARGUMENT");
+    expect(error.message).toContain(message);
+  });
+});

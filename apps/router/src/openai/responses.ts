@@ -19,6 +19,8 @@ export interface ChatCompletionMessage {
   content: string | null;
   tool_calls?: ToolCall[];
   refusal?: string | null;
+  /** The model's reasoning where the provider returns it (Anthropic thinking, Gemini thought summaries). */
+  reasoning_content?: string;
 }
 
 export interface ChatCompletion {
@@ -55,6 +57,7 @@ export interface ChatCompletionChunk {
       content?: string | null;
       tool_calls?: ToolCallDelta[];
       refusal?: string | null;
+      reasoning_content?: string;
     };
     finish_reason: FinishReason | null;
     logprobs?: null;

@@ -17,6 +17,8 @@ export interface CallContext {
   /** The provider's model name (for Azure: the deployment name). */
   upstreamModel: string;
   requestId: string;
+  /** The catalog's `max_output_tokens` for the model, when known: the most a request may raise max_tokens to. */
+  maxOutputTokens?: number;
 }
 
 export interface UpstreamHttpRequest {

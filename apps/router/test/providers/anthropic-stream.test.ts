@@ -254,13 +254,20 @@ describe("anthropic stream translation", () => {
     );
   });
 
-  it("ignores thinking deltas and event types it does not know", () => {
+  it("turns thinking deltas into reasoning_content, never content; skips signatures, redacted thinking and unknown events", () => {
     const extra = [
-      'event: content_block_start\ndata: {"type":"content_block_start","index":5,"content_block":{"type":"thinking","thinking":""}}\n\n',
+      'event: content_block_start\ndata: {"type":"content_block_start","index":5,"content_block":{"type":"thinking","thinking":"","signature":""}}\n\n',
       'event: content_block_delta\ndata: {"type":"content_block_delta","index":5,"delta":{"type":"thinking_delta","thinking":"hmm"}}\n\n',
+      'event: content_block_delta\ndata: {"type":"content_block_delta","index":5,"delta":{"type":"signature_delta","signature":"EqQBCgIYAhIM"}}\n\n',
+      'event: content_block_stop\ndata: {"type":"content_block_stop","index":5}\n\n',
+      'event: content_block_start\ndata: {"type":"content_block_start","index":6,"content_block":{"type":"redacted_thinking","data":"EmwKAhgBEgy3va3pzix"}}\n\n',
+      'event: content_block_stop\ndata: {"type":"content_block_stop","index":6}\n\n',
       'event: brand_new\ndata: {"type":"brand_new","payload":1}\n\n',
     ].join("");
     const at = TEXT.indexOf("event: content_block_start");
-    expect(runStream([TEXT.slice(0, at) + extra + TEXT.slice(at)]).chunks).toEqual(TEXT_CHUNKS);
+    const [role, ...rest] = TEXT_CHUNKS;
+    const run = runStream([TEXT.slice(0, at) + extra + TEXT.slice(at)]);
+    expect(run.chunks).toEqual([role, chunk(textId, textModel, { reasoning_content: "hmm" }), ...rest]);
+    expect(run.transform.outputText()).toContain("hmm");
   });
 });

@@ -289,7 +289,7 @@ describe("gemini request mapping", () => {
 describe("gemini response mapping", () => {
   const respond = (name: string) => geminiAdapter.chat.response(jsonFixture("gemini", name), ctx);
 
-  it("joins the text parts without thoughts and counts thoughts as reasoning inside the output", () => {
+  it("joins the text parts without thoughts, gives thoughts as reasoning_content and counts them inside the output", () => {
     const { completion, usage } = respond("generate-text.json");
     expect(completion).toEqual({
       id: "chatcmpl-IZI2acSKMoWl0-kPmYj2yQc",
@@ -299,7 +299,11 @@ describe("gemini response mapping", () => {
       choices: [
         {
           index: 0,
-          message: { role: "assistant", content: "Bonjour ! Comment ça va ? 👋" },
+          message: {
+            role: "assistant",
+            content: "Bonjour ! Comment ça va ? 👋",
+            reasoning_content: "The user wants a short greeting in French.",
+          },
           finish_reason: "stop",
           logprobs: null,
         },

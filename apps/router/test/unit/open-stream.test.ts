@@ -56,11 +56,12 @@ const WIRE: Record<Kind, { opening: string[]; content: string; error: string }> 
     error: sse({ error: { message: "The server is overloaded", type: "server_error" } }),
   },
   gemini: {
-    // A thinking model's thought summary comes first; it is not part of the answer.
+    // A thinking model can open with a part that holds only a thought signature: nothing to show. (Thought
+    // summaries, sent when the client asked for reasoning, are shown as reasoning_content and commit.)
     opening: [
       sse({
         candidates: [
-          { content: { role: "model", parts: [{ text: "Weighing it up", thought: true }] }, index: 0 },
+          { content: { role: "model", parts: [{ text: "", thoughtSignature: "CiQBVKhc7g==" }] }, index: 0 },
         ],
       }),
     ],
@@ -137,6 +138,22 @@ describe("a stream's commit point", () => {
       expect(result.value.stream.done).toBe(false);
     },
   );
+
+  it("commits at a thought summary: the client sees it as reasoning_content", async () => {
+    const thought = sse({
+      candidates: [
+        { content: { role: "model", parts: [{ text: "Weighing it up", thought: true }] }, index: 0 },
+      ],
+    });
+    const { opened, upstream } = open("gemini", [thought, WIRE.gemini.content]);
+    const result = await opened;
+    if (!result.ok) throw new Error(result.failure.message);
+    expect(deltas(result.value.head)).toEqual([
+      { role: "assistant", content: "" },
+      { reasoning_content: "Weighing it up" },
+    ]);
+    expect(upstream.pulled).toBe(1);
+  });
 
   it("commits a stream that ended without content with everything it sent (an empty answer is an answer)", async () => {
     const finish = sse({

@@ -7,7 +7,7 @@ import type {
 import { invalidField, stopList } from "../common.ts";
 import type { CallContext, UpstreamHttpRequest } from "../types.ts";
 import { toAnthropicMessages } from "./messages.ts";
-import type { AnthropicRequestBody, AnthropicTool, AnthropicToolChoice } from "./wire.ts";
+import type { AnthropicMessage, AnthropicRequestBody, AnthropicTool, AnthropicToolChoice } from "./wire.ts";
 
 /** Anthropic requires `max_tokens`; this is sent when the client sets no limit (the router may override). */
 export const ANTHROPIC_DEFAULT_MAX_TOKENS = 4096;
@@ -46,7 +46,8 @@ function topP(req: ChatCompletionRequest, body: AnthropicRequestBody): void {
 
 /**
  * Parameters with a direct counterpart. Dropped because the Messages API has none: seed, presence and
- * frequency penalties, logit bias, reasoning_effort, and `metadata` (Anthropic's takes only `user_id`).
+ * frequency penalties, logit bias, and `metadata` (Anthropic's takes only `user_id`). reasoning_effort
+ * becomes extended thinking (`thinkingFor`).
  */
 const PARAMETERS: readonly Rule[] = [
   param("temperature", "temperature", (t) => Math.min(Math.max(t, 0), MAX_TEMPERATURE)),
@@ -54,6 +55,105 @@ const PARAMETERS: readonly Rule[] = [
   param("stop", "stop_sequences", stopSequences),
   param("user", "metadata", (user) => ({ user_id: user })),
 ];
+
+type ReasoningEffort = Exclude<NonNullable<ChatCompletionRequest["reasoning_effort"]>, "none">;
+
+/** Anthropic refuses a thinking budget below this. */
+export const MIN_THINKING_BUDGET = 1024;
+
+/**
+ * reasoning_effort → extended thinking's `budget_tokens`, doubling from Anthropic's floor. 32k is the top:
+ * Anthropic advises batch processing above it, as longer thinking outlasts ordinary HTTP timeouts.
+ */
+export const THINKING_BUDGETS: Readonly<Record<ReasoningEffort, number>> = {
+  minimal: 1024,
+  low: 2048,
+  medium: 8192,
+  high: 16_384,
+  xhigh: 32_768,
+};
+
+/**
+ * Thinking and answer both count against max_tokens (as reasoning counts against OpenAI's
+ * max_completion_tokens), so the budget leaves the answer this share of max_tokens, or the default
+ * max_tokens when that is less.
+ */
+const ANSWER_SHARE = 0.2;
+
+/** Anthropic's sampling ranges with thinking on: temperature only 1 (its default), top_p 0.95 to 1. */
+const THINKING_MIN_TOP_P = 0.95;
+
+/**
+ * A conversation that ends with tool results continues the assistant turn that called the tools, and with
+ * thinking on Anthropic wants that turn to start with its thinking block, signature included (400 "a final
+ * `assistant` message must start with a thinking block"). An OpenAI client has nowhere to keep the block, so
+ * such a request goes without thinking, as Anthropic itself advises; the turn's first request thought.
+ */
+function continuesToolTurn(messages: AnthropicMessage[]): boolean {
+  const last = messages[messages.length - 1];
+  return (
+    last?.role === "user" &&
+    Array.isArray(last.content) &&
+    last.content.some((block) => block.type === "tool_result")
+  );
+}
+
+/**
+ * The thinking budget and max_tokens for a request's reasoning_effort, or null for none. Anthropic refuses
+ * thinking beside a forced tool choice (`required` or a named function): the client's explicit tool choice
+ * wins and the request goes without thinking, as OpenAI reasoning models still honour it.
+ *
+ * The client's max_tokens is kept; the budget is the effort's, less what the answer keeps, and never below
+ * 1,024, so a limit of 1,024 or less cannot think and is refused. Without a client limit, max_tokens is
+ * raised to the budget plus the usual default, as far as the model's max_output_tokens allows.
+ */
+function thinkingFor(
+  req: ChatCompletionRequest,
+  ctx: CallContext,
+  messages: AnthropicMessage[],
+  defaultMaxTokens: number,
+): { budget: number; maxTokens: number } | null {
+  const effort = req.reasoning_effort;
+  if (effort === null || effort === undefined || effort === "none") return null;
+  const choice = req.tool_choice;
+  const forced = choice === "required" || (typeof choice === "object" && choice !== null);
+  if ((forced && req.tools && req.tools.length > 0) || continuesToolTurn(messages)) return null;
+  const wanted = THINKING_BUDGETS[effort];
+  const asked = req.max_completion_tokens ?? req.max_tokens;
+  const maxTokens =
+    asked ?? Math.max(defaultMaxTokens, Math.min(wanted + defaultMaxTokens, ctx.maxOutputTokens ?? Infinity));
+  if (maxTokens <= MIN_THINKING_BUDGET) {
+    const field =
+      asked === null || asked === undefined
+        ? "reasoning_effort"
+        : req.max_completion_tokens !== null && req.max_completion_tokens !== undefined
+          ? "max_completion_tokens"
+          : "max_tokens";
+    throw invalidField(
+      field,
+      `reasoning_effort "${effort}" needs max_tokens above ${MIN_THINKING_BUDGET}: Anthropic models think ` +
+        `with a budget of at least ${MIN_THINKING_BUDGET} tokens, inside max_tokens, and max_tokens is ` +
+        `${maxTokens}. Raise max_tokens (or max_completion_tokens) or set reasoning_effort to "none"`,
+    );
+  }
+  const answerRoom = Math.min(defaultMaxTokens, Math.ceil(maxTokens * ANSWER_SHARE));
+  const budget = Math.min(wanted, Math.max(MIN_THINKING_BUDGET, maxTokens - answerRoom));
+  return { budget, maxTokens };
+}
+
+/**
+ * Thinking fixes the sampling: Anthropic refuses a temperature other than 1 and a top_p below 0.95 beside
+ * it. The client asked for reasoning explicitly, while temperature is often an SDK's or a UI's default, so
+ * the sampling parameters give way rather than the request failing: temperature is dropped (1 is the
+ * default) and top_p is kept only inside the range, as the mapping already bends sampling to fit Claude
+ * (temperature clamped to 1, top_p dropped beside temperature).
+ */
+function fitSamplingToThinking(req: ChatCompletionRequest, body: AnthropicRequestBody): void {
+  delete body.temperature;
+  delete body.top_p;
+  const { top_p } = req;
+  if (top_p !== null && top_p !== undefined && top_p >= THINKING_MIN_TOP_P) body.top_p = top_p;
+}
 
 const TOOL_CHOICES: Readonly<Record<Extract<ToolChoice, string>, AnthropicToolChoice>> = {
   auto: { type: "auto" },
@@ -132,6 +232,12 @@ export function buildMessagesBody(
     body.tools = req.tools.map(toTool);
     const choice = toolChoice(req.tool_choice, req.parallel_tool_calls);
     if (choice) body.tool_choice = choice;
+  }
+  const thinking = thinkingFor(req, ctx, messages, options.defaultMaxTokens);
+  if (thinking) {
+    body.max_tokens = thinking.maxTokens;
+    body.thinking = { type: "enabled", budget_tokens: thinking.budget };
+    fitSamplingToThinking(req, body);
   }
   if (stream) body.stream = true;
   return body;

@@ -9,7 +9,9 @@ import { ANTHROPIC, finishReasonOf, stringOr } from "./wire.ts";
 
 /**
  * An Anthropic `message` → OpenAI `chat.completion`. Text blocks are concatenated; tool_use blocks become
- * tool calls; thinking and server-tool blocks have no OpenAI counterpart and are left out.
+ * tool calls; thinking blocks become `reasoning_content` (the field DeepSeek and OpenRouter use), without
+ * their signature, which a client could not send back; redacted_thinking (encrypted) and server-tool blocks
+ * have no OpenAI counterpart and are left out. Thinking tokens are inside Anthropic's output_tokens.
  */
 export function toChatCompletion(
   body: unknown,
@@ -20,10 +22,12 @@ export function toChatCompletion(
     throw new AppError("upstream_error", `${ANTHROPIC} answered with something that is not a message`);
   }
   let text = "";
+  let reasoning = "";
   const toolCalls: ToolCall[] = [];
   for (const block of body.content) {
     if (!isRecord(block)) continue;
     if (block.type === "text" && typeof block.text === "string") text += block.text;
+    else if (block.type === "thinking" && typeof block.thinking === "string") reasoning += block.thinking;
     else if (block.type === "tool_use") {
       toolCalls.push({
         id: stringOr(block.id, toolCallId(ctx.requestId, toolCalls.length)),
@@ -48,6 +52,7 @@ export function toChatCompletion(
           content: text === "" && toolCalls.length > 0 ? null : text,
           ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
           refusal: null,
+          ...(reasoning !== "" ? { reasoning_content: reasoning } : {}),
         },
         finish_reason: finishReasonOf(body.stop_reason),
         logprobs: null,

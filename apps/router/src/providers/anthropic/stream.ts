@@ -164,6 +164,7 @@ export class AnthropicChatStream implements ChatStreamTransform {
   private startBlock(index: unknown, block: unknown, out: string[]): void {
     if (!isRecord(block) || typeof index !== "number") return;
     if (block.type === "text") this.text(block.text, out);
+    if (block.type === "thinking") this.reasoning(block.thinking, out);
     if (block.type !== "tool_use") return;
     const toolIndex = this.state.tools.size;
     const startInput = JSON.stringify(isRecord(block.input) ? block.input : {});
@@ -180,6 +181,8 @@ export class AnthropicChatStream implements ChatStreamTransform {
   private delta(index: unknown, delta: unknown, out: string[]): void {
     if (!isRecord(delta)) return;
     if (delta.type === "text_delta") this.text(delta.text, out);
+    // signature_delta closes a thinking block with a signature the client could not send back.
+    if (delta.type === "thinking_delta") this.reasoning(delta.thinking, out);
     if (delta.type !== "input_json_delta" || typeof index !== "number") return;
     const tool = this.state.tools.get(index);
     const json = delta.partial_json;
@@ -205,6 +208,13 @@ export class AnthropicChatStream implements ChatStreamTransform {
     if (typeof text !== "string" || text === "") return;
     this.state.output += text;
     out.push(this.chunk({ content: text }));
+  }
+
+  /** Thinking text goes out as `reasoning_content`, never as content; it is billed output like the answer. */
+  private reasoning(text: unknown, out: string[]): void {
+    if (typeof text !== "string" || text === "") return;
+    this.state.output += text;
+    out.push(this.chunk({ reasoning_content: text }));
   }
 
   private chunk(delta: Delta, finishReason: FinishReason | null = null): string {

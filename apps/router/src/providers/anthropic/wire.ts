@@ -59,6 +59,7 @@ export interface AnthropicRequestBody {
   tools?: AnthropicTool[];
   tool_choice?: AnthropicToolChoice;
   metadata?: { user_id: string };
+  thinking?: { type: "enabled"; budget_tokens: number };
   stream?: true;
 }
 

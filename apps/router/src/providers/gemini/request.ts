@@ -11,7 +11,13 @@ import {
 } from "../common.ts";
 import type { CallContext, UpstreamHttpRequest } from "../types.ts";
 import { toGeminiSchema } from "./schema.ts";
-import type { GeminiContent, GeminiGenerationConfig, GeminiPart, GeminiRequestBody } from "./wire.ts";
+import type {
+  GeminiContent,
+  GeminiGenerationConfig,
+  GeminiPart,
+  GeminiRequestBody,
+  GeminiThinkingConfig,
+} from "./wire.ts";
 
 /**
  * Gemini 3 rejects a replayed function call that lacks the thought signature it was generated with, and an
@@ -39,6 +45,56 @@ const IMAGE_TYPES: Readonly<Record<string, string>> = {
   heic: "image/heic",
   heif: "image/heif",
 };
+
+type ReasoningEffort = NonNullable<ChatCompletionRequest["reasoning_effort"]>;
+
+/**
+ * reasoning_effort → Gemini 2.5's `thinkingBudget`. Every value is inside the range of every 2.5 model
+ * (Pro 128–32,768, Flash 0–24,576, Flash-Lite 512–24,576), hence xhigh stops at Flash's 24,576. `none` is 0,
+ * thinking off, except on 2.5 Pro, which cannot stop thinking and refuses 0: it gets its minimum.
+ */
+export const THINKING_BUDGETS: Readonly<Record<ReasoningEffort, number>> = {
+  none: 0,
+  minimal: 512,
+  low: 1024,
+  medium: 8192,
+  high: 16_384,
+  xhigh: 24_576,
+};
+const PRO_25_MIN_BUDGET = 128;
+
+/**
+ * reasoning_effort → Gemini 3's `thinkingLevel` (which Google recommends over a budget there). Only `low`
+ * and `high` are accepted by every Gemini 3 model (Pro refuses minimal and medium), and none of them stops
+ * thinking, so none, minimal and low are `low`, the rest `high`.
+ */
+export const THINKING_LEVELS: Readonly<Record<ReasoningEffort, "low" | "high">> = {
+  none: "low",
+  minimal: "low",
+  low: "low",
+  medium: "high",
+  high: "high",
+  xhigh: "high",
+};
+
+/**
+ * The thinking config for a reasoning_effort, chosen by the upstream model's generation: a level for
+ * Gemini 3 and later, a budget for 2.5; nothing for the 1.x and 2.0 models, which do not think. Thought
+ * summaries are asked for whenever the client wants reasoning, and come back as `reasoning_content`.
+ */
+export function thinkingConfig(effort: ReasoningEffort, upstreamModel: string): GeminiThinkingConfig | null {
+  const model = upstreamModel.replace(/^models\//, "").toLowerCase();
+  const version = /^gemini-(\d+)(?:\.(\d+))?/.exec(model);
+  if (!version) return null;
+  const major = Number(version[1]);
+  const minor = Number(version[2] ?? 0);
+  const thoughts = effort === "none" ? {} : { includeThoughts: true };
+  if (major >= 3) return { thinkingLevel: THINKING_LEVELS[effort], ...thoughts };
+  if (major < 2 || (major === 2 && minor < 5)) return null;
+  const budget = THINKING_BUDGETS[effort];
+  const floor = /^gemini-2\.5-pro/.test(model) ? PRO_25_MIN_BUDGET : 0;
+  return { thinkingBudget: Math.max(budget, floor), ...thoughts };
+}
 
 type AssistantMessage = Extract<ChatMessage, { role: "assistant" }>;
 
@@ -74,7 +130,7 @@ export function geminiChatRequest(
     ];
     if (req.tool_choice) body.toolConfig = { functionCallingConfig: functionCalling(req.tool_choice) };
   }
-  const config = generationConfig(req);
+  const config = generationConfig(req, ctx);
   if (Object.keys(config).length > 0) body.generationConfig = config;
   const method = stream ? "streamGenerateContent?alt=sse" : "generateContent";
   return { ...geminiEndpoint(ctx, method), body: JSON.stringify(body) };
@@ -174,8 +230,11 @@ function functionCalling(
   return { mode: "ANY", allowedFunctionNames: [choice.function.name] };
 }
 
-function generationConfig(req: ChatCompletionRequest): GeminiGenerationConfig {
+function generationConfig(req: ChatCompletionRequest, ctx: CallContext): GeminiGenerationConfig {
   const config: GeminiGenerationConfig = {};
+  const effort = req.reasoning_effort;
+  const thinking = effort ? thinkingConfig(effort, ctx.upstreamModel) : null;
+  if (thinking) config.thinkingConfig = thinking;
   for (const [from, to] of RENAMED) {
     const value = req[from];
     if (typeof value === "number") config[to] = value;

@@ -27,21 +27,29 @@ export function finishReasonOf(reason: string | undefined, hasToolCalls: boolean
   return mapped === "stop" && hasToolCalls ? "tool_calls" : mapped;
 }
 
-/** The visible text of a candidate (thought summaries excluded) and its function calls, in order. */
+/**
+ * The visible text of a candidate, its thought summaries (never part of the text) and its function calls,
+ * in order.
+ */
 export function readParts(parts: GeminiPart[] | undefined): {
   text: string;
+  reasoning: string;
   calls: Array<{ name: string; args: Record<string, unknown>; id: string | undefined }>;
 } {
   let text = "";
+  let reasoning = "";
   const calls: Array<{ name: string; args: Record<string, unknown>; id: string | undefined }> = [];
   for (const part of parts ?? []) {
-    if (typeof part.text === "string" && part.thought !== true) text += part.text;
+    if (typeof part.text === "string") {
+      if (part.thought === true) reasoning += part.text;
+      else text += part.text;
+    }
     const call = part.functionCall;
     if (call && typeof call.name === "string") {
       calls.push({ name: call.name, args: isRecord(call.args) ? call.args : {}, id: call.id || undefined });
     }
   }
-  return { text, calls };
+  return { text, reasoning, calls };
 }
 
 /**
@@ -89,11 +97,12 @@ export function geminiChatResponse(
   }
   let generated = 0;
   const choices = candidates.map((candidate, i): ChatCompletion["choices"][number] => {
-    const { text, calls } = readParts(candidate.content?.parts);
+    const { text, reasoning, calls } = readParts(candidate.content?.parts);
     const message: ChatCompletionMessage = {
       role: "assistant",
       content: text === "" && calls.length > 0 ? null : text,
     };
+    if (reasoning !== "") message.reasoning_content = reasoning;
     if (calls.length > 0) {
       message.tool_calls = calls.map((call) => ({
         id: call.id ?? toolCallId(ctx.requestId, generated++),

@@ -98,7 +98,11 @@ export class GeminiStream implements ChatStreamTransform {
       this.choices.set(index, state);
       out.push(this.delta(index, { role: "assistant", content: "" }));
     }
-    const { text, calls } = readParts(candidate.content?.parts);
+    const { text, reasoning, calls } = readParts(candidate.content?.parts);
+    if (reasoning) {
+      this.text += reasoning;
+      out.push(this.delta(index, { reasoning_content: reasoning }));
+    }
     if (text) {
       this.text += text;
       out.push(this.delta(index, { content: text }));

@@ -35,6 +35,14 @@ export interface GeminiGenerationConfig {
   frequencyPenalty?: number;
   responseMimeType?: string;
   responseJsonSchema?: unknown;
+  thinkingConfig?: GeminiThinkingConfig;
+}
+
+/** Gemini 2.5 takes a token budget, Gemini 3 a level; one request may not carry both. */
+export interface GeminiThinkingConfig {
+  thinkingBudget?: number;
+  thinkingLevel?: "low" | "high";
+  includeThoughts?: boolean;
 }
 
 export interface GeminiRequestBody {

@@ -15,6 +15,7 @@ function completionText(completion: ChatCompletion): string {
   let text = "";
   for (const choice of completion.choices ?? []) {
     text += choice.message?.content ?? "";
+    text += choice.message?.reasoning_content ?? "";
     for (const call of choice.message?.tool_calls ?? []) text += call.function.arguments;
   }
   return text;

@@ -67,6 +67,7 @@ export async function routeCall<T>(
         target,
         upstreamModel: deployment.upstream_model,
         requestId: tracker.requestId,
+        maxOutputTokens: tracker.admitted.model.max_output_tokens,
       };
       const request = build(adapter, ctx);
       const json = read === "json";

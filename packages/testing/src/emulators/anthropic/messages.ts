@@ -2,7 +2,7 @@ import type { Behaviour } from "../core/behaviour.ts";
 import { sseEvent } from "../core/frames.ts";
 import { asArray, asNumber, asString, field, stopList } from "../core/json.ts";
 import { type OfferedTool, type Output, planOutput, type ReplyRequest } from "../core/reply.ts";
-import { countTokens, splitChunks } from "../core/tokens.ts";
+import { countTokens, splitChunks, truncateTokens } from "../core/tokens.ts";
 import type { Reply, RouteContext } from "../core/types.ts";
 import { ANTHROPIC_STREAM_ERROR, anthropicRequestId } from "./errors.ts";
 
@@ -11,6 +11,17 @@ interface MessagesRequest {
   stream: boolean;
   promptTokens: number;
   reply: ReplyRequest;
+  /** `thinking.budget_tokens` when the request enables extended thinking (validation checked it). */
+  thinkingBudget: number | undefined;
+}
+
+/** What the model thought before answering: text, its signature, and the tokens it used. */
+interface Thinking {
+  text: string;
+  signature: string;
+  tokens: number;
+  /** The encrypted `data` of a redacted_thinking block after it, when the behaviour asks for one. */
+  redacted: string | null;
 }
 
 /** Text of a content value: the string, or its text blocks and tool_result texts, newline-joined. */
@@ -57,9 +68,12 @@ export function parseMessagesRequest(body: unknown): MessagesRequest {
       lastUser = afterToolResult ? results : text;
     } else afterToolResult = false;
   }
+  const thinking = field(body, "thinking");
   return {
     model: asString(field(body, "model")) ?? "",
     stream: field(body, "stream") === true,
+    thinkingBudget:
+      field(thinking, "type") === "enabled" ? asNumber(field(thinking, "budget_tokens")) : undefined,
     promptTokens,
     reply: {
       lastText: lastUser,
@@ -98,6 +112,62 @@ function usage(promptTokens: number, behaviour: Behaviour, outputTokens: number)
   };
 }
 
+/**
+ * The thinking of a request with thinking enabled: a fixed sentence about the prompt, cut to the budget,
+ * and a signature; its tokens count as output and come out of max_tokens, as Anthropic's do.
+ */
+function think(request: MessagesRequest, behaviour: Behaviour, id: string): Thinking | null {
+  if (request.thinkingBudget === undefined) return null;
+  const thought = `Let me think about this request: ${request.reply.lastText}`;
+  const text = truncateTokens(thought, request.thinkingBudget).text;
+  return {
+    text,
+    signature: Buffer.from(`emulator-thinking-signature:${id}`).toString("base64"),
+    tokens: countTokens(text) + (behaviour.reasoningTokens ?? 0),
+    redacted: behaviour.redactedThinking ? Buffer.from(`emulator-redacted:${id}`).toString("base64") : null,
+  };
+}
+
+function thinkingBlocks(thinking: Thinking | null): Array<Record<string, unknown>> {
+  if (!thinking) return [];
+  const blocks: Array<Record<string, unknown>> = [
+    { type: "thinking", thinking: thinking.text, signature: thinking.signature },
+  ];
+  if (thinking.redacted !== null) blocks.push({ type: "redacted_thinking", data: thinking.redacted });
+  return blocks;
+}
+
+/** The answer, with max_tokens less what thinking used. */
+function answer(request: MessagesRequest, behaviour: Behaviour, thinking: Thinking | null): Output {
+  const reply = request.reply;
+  if (!thinking || reply.maxTokens === undefined) return planOutput(reply, behaviour);
+  return planOutput({ ...reply, maxTokens: Math.max(0, reply.maxTokens - thinking.tokens) }, behaviour);
+}
+
+/** Stream frames of the thinking blocks, from content-block index 0. */
+function thinkingFrames(thinking: Thinking | null): string[] {
+  if (!thinking) return [];
+  const start = { type: "thinking", thinking: "", signature: "" };
+  const frames = [
+    sseEvent("content_block_start", { type: "content_block_start", index: 0, content_block: start }),
+  ];
+  for (const piece of splitChunks(thinking.text)) {
+    const delta = { type: "thinking_delta", thinking: piece };
+    frames.push(sseEvent("content_block_delta", { type: "content_block_delta", index: 0, delta }));
+  }
+  const signature = { type: "signature_delta", signature: thinking.signature };
+  frames.push(sseEvent("content_block_delta", { type: "content_block_delta", index: 0, delta: signature }));
+  frames.push(sseEvent("content_block_stop", { type: "content_block_stop", index: 0 }));
+  if (thinking.redacted !== null) {
+    const block = { type: "redacted_thinking", data: thinking.redacted };
+    frames.push(
+      sseEvent("content_block_start", { type: "content_block_start", index: 1, content_block: block }),
+    );
+    frames.push(sseEvent("content_block_stop", { type: "content_block_stop", index: 1 }));
+  }
+  return frames;
+}
+
 function contentBlock(output: Output, toolId: string) {
   return output.kind === "text"
     ? { type: "text", text: output.text }
@@ -112,10 +182,11 @@ function streamFrames(
   request: MessagesRequest,
   output: Output,
   behaviour: Behaviour,
+  thinking: Thinking | null,
   id: string,
   toolId: string,
 ) {
-  const outputTokens = output.tokens + (behaviour.reasoningTokens ?? 0);
+  const outputTokens = output.tokens + (thinking ? thinking.tokens : (behaviour.reasoningTokens ?? 0));
   const message: Record<string, unknown> = {
     id,
     type: "message",
@@ -127,14 +198,20 @@ function streamFrames(
   };
   if (!behaviour.omitUsage) message.usage = usage(request.promptTokens, behaviour, 1);
   const frames = [sseEvent("message_start", { type: "message_start", message })];
+  const before = thinkingFrames(thinking);
+  const index = thinkingBlocks(thinking).length;
   const start =
     output.kind === "text"
       ? { type: "text", text: "" }
       : { type: "tool_use", id: toolId, name: output.name, input: {} };
-  frames.push(
-    sseEvent("content_block_start", { type: "content_block_start", index: 0, content_block: start }),
-  );
-  frames.push(sseEvent("ping", { type: "ping" }));
+  const opening = sseEvent("content_block_start", {
+    type: "content_block_start",
+    index,
+    content_block: start,
+  });
+  // The ping follows the first content_block_start, whichever block that is.
+  const [first, ...rest] = [...before, opening];
+  frames.push(first as string, sseEvent("ping", { type: "ping" }), ...rest);
   // A tool input opens with an empty partial_json; an empty input is only that (no `{}` follows).
   const pieces =
     output.kind === "text"
@@ -145,9 +222,9 @@ function streamFrames(
       output.kind === "text"
         ? { type: "text_delta", text: piece }
         : { type: "input_json_delta", partial_json: piece };
-    frames.push(sseEvent("content_block_delta", { type: "content_block_delta", index: 0, delta }));
+    frames.push(sseEvent("content_block_delta", { type: "content_block_delta", index, delta }));
   }
-  frames.push(sseEvent("content_block_stop", { type: "content_block_stop", index: 0 }));
+  frames.push(sseEvent("content_block_stop", { type: "content_block_stop", index }));
   const stopSequence = output.kind === "text" ? output.stopSequence : null;
   const messageDelta: Record<string, unknown> = {
     type: "message_delta",
@@ -161,16 +238,17 @@ function streamFrames(
 
 export function respondMessages(body: unknown, behaviour: Behaviour, ctx: RouteContext): Reply {
   const request = parseMessagesRequest(body);
-  const output = planOutput(request.reply, behaviour);
   const sequence = ctx.nextSequence().toString(36).padStart(20, "0");
   const id = `msg_emu${sequence}`;
+  const thinking = think(request, behaviour, id);
+  const output = answer(request, behaviour, thinking);
   const toolId = `toolu_emu${sequence}`;
   const headers = { "request-id": anthropicRequestId() };
   if (request.stream) {
     return {
       kind: "stream",
       contentType: "text/event-stream; charset=utf-8",
-      frames: streamFrames(request, output, behaviour, id, toolId),
+      frames: streamFrames(request, output, behaviour, thinking, id, toolId),
       errorFrame: sseEvent("error", behaviour.body ?? ANTHROPIC_STREAM_ERROR),
       headers,
     };
@@ -180,12 +258,13 @@ export function respondMessages(body: unknown, behaviour: Behaviour, ctx: RouteC
     type: "message",
     role: "assistant",
     model: request.model,
-    content: [contentBlock(output, toolId)],
+    content: [...thinkingBlocks(thinking), contentBlock(output, toolId)],
     stop_reason: stopReason(output),
     stop_sequence: output.kind === "text" ? output.stopSequence : null,
   };
   if (!behaviour.omitUsage) {
-    response.usage = usage(request.promptTokens, behaviour, output.tokens + (behaviour.reasoningTokens ?? 0));
+    const reasoning = thinking ? thinking.tokens : (behaviour.reasoningTokens ?? 0);
+    response.usage = usage(request.promptTokens, behaviour, output.tokens + reasoning);
   }
   return { kind: "json", status: 200, body: response, headers };
 }

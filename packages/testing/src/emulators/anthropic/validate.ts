@@ -35,6 +35,57 @@ function systemProblem(system: unknown): string | undefined {
   return undefined;
 }
 
+const THINKING_DOCS =
+  "Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking";
+
+/**
+ * Extended thinking's constraints: a budget of at least 1,024 below max_tokens, sampling left at its
+ * defaults (temperature 1, top_p ≥ 0.95, no top_k), no forced tool use, and, when the request continues a
+ * tool-use turn (it ends with tool results), that turn's assistant message opening with its thinking block.
+ */
+function thinkingProblem(body: Record<string, unknown>, messages: readonly unknown[]): string | undefined {
+  const thinking = body.thinking;
+  if (thinking === undefined) return undefined;
+  const type = field(thinking, "type");
+  if (type === "disabled") return undefined;
+  if (type !== "enabled")
+    return `thinking: Input tag '${String(type)}' found using 'type' does not match any of the expected tags: 'disabled', 'enabled'`;
+  const budget = field(thinking, "budget_tokens");
+  if (budget === undefined) return "thinking.enabled.budget_tokens: Field required";
+  if (typeof budget !== "number" || !Number.isInteger(budget))
+    return "thinking.enabled.budget_tokens: Input should be a valid integer";
+  if (budget < 1024) return "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024";
+  if (typeof body.max_tokens === "number" && body.max_tokens <= budget)
+    return `\`max_tokens\` must be greater than \`thinking.budget_tokens\`. ${THINKING_DOCS}#max-tokens-and-context-window-size`;
+  if (body.temperature !== undefined && body.temperature !== 1)
+    return `\`temperature\` may only be set to 1 when thinking is enabled. ${THINKING_DOCS}#feature-compatibility`;
+  if (typeof body.top_p === "number" && body.top_p < 0.95)
+    return `\`top_p\` must be greater than or equal to 0.95 or unset when thinking is enabled. ${THINKING_DOCS}#feature-compatibility`;
+  if (body.top_k !== undefined)
+    return `\`top_k\` must be unset when thinking is enabled. ${THINKING_DOCS}#feature-compatibility`;
+  const choice = field(body.tool_choice, "type");
+  if (choice === "any" || choice === "tool")
+    return "Thinking may not be enabled when tool_choice forces tool use.";
+  const last = messages[messages.length - 1];
+  const continues =
+    field(last, "role") === "user" &&
+    (asArray(field(last, "content")) ?? []).some((block) => field(block, "type") === "tool_result");
+  if (!continues) return undefined;
+  for (let i = messages.length - 1; i >= 0; i--) {
+    if (field(messages[i], "role") !== "assistant") continue;
+    const content = field(messages[i], "content");
+    const first = typeof content === "string" ? "text" : asString(field(asArray(content)?.[0], "type"));
+    if (first === "thinking" || first === "redacted_thinking") return undefined;
+    return (
+      `messages.${i}.content.0.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`${first}\`. ` +
+      "When `thinking` is enabled, a final `assistant` message must start with a thinking block (preceeding " +
+      "the lastmost set of `tool_use` and `tool_result` blocks). We recommend you include thinking blocks " +
+      `from previous turns. To avoid this requirement, disable \`thinking\`. ${THINKING_DOCS}`
+    );
+  }
+  return undefined;
+}
+
 /** The 400 message the Messages API gives for a malformed body, or undefined when it is acceptable. */
 export function messagesProblem(body: unknown): string | undefined {
   if (!isRecord(body)) return "Input should be a valid dictionary";
@@ -71,5 +122,5 @@ export function messagesProblem(body: unknown): string | undefined {
       if (problem) return problem;
     }
   }
-  return undefined;
+  return thinkingProblem(body, messages);
 }

@@ -40,6 +40,11 @@ export interface Behaviour {
   cacheCreation1hTokens?: number;
   /** Reasoning / thinking tokens reported on top of the visible output. */
   reasoningTokens?: number;
+  /**
+   * Anthropic only, when the request enables thinking: a `redacted_thinking` block (reasoning the safety
+   * systems encrypted) follows the thinking block.
+   */
+  redactedThinking?: boolean;
   /** Reply with this text instead of the echo. */
   reply?: string;
   /** Reply with a call to this tool, whatever the request offered. */

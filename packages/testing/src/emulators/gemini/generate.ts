@@ -1,7 +1,7 @@
 import type { Behaviour } from "../core/behaviour.ts";
 import { sseDataCrlf } from "../core/frames.ts";
 import { type Output, planOutput } from "../core/reply.ts";
-import { countTokens, splitChunks } from "../core/tokens.ts";
+import { countTokens, splitChunks, truncateTokens } from "../core/tokens.ts";
 import type { Reply, RouteContext } from "../core/types.ts";
 import { GEMINI_STREAM_ERROR } from "./errors.ts";
 import type { GenerateRequest } from "./request.ts";
@@ -25,8 +25,31 @@ export interface GenerateOptions {
   sse: boolean;
 }
 
-function usageMetadata(promptTokens: number, candidateTokens: number, behaviour: Behaviour) {
-  const thoughts = behaviour.reasoningTokens ?? 0;
+/** What the model thought: a thought summary (sent only with includeThoughts) and the tokens it used. */
+interface Thoughts {
+  summary: string | null;
+  tokens: number;
+}
+
+/**
+ * A request whose thinkingConfig asks for thinking thinks a fixed sentence about the prompt, cut to the
+ * budget; `reasoningTokens` adds to it (or, without thinking, stands for a model thinking by default).
+ */
+function thoughtsOf(request: GenerateRequest, behaviour: Behaviour): Thoughts {
+  const extra = behaviour.reasoningTokens ?? 0;
+  if (!request.thinking) return { summary: null, tokens: extra };
+  const thought = `Let me think about this request: ${request.reply.lastText}`;
+  const { budget, includeThoughts } = request.thinking;
+  const text = budget === undefined ? thought : truncateTokens(thought, budget).text;
+  return { summary: includeThoughts ? text : null, tokens: countTokens(text) + extra };
+}
+
+function usageMetadata(
+  promptTokens: number,
+  candidateTokens: number,
+  thoughts: number,
+  behaviour: Behaviour,
+) {
   const meta: Record<string, unknown> = {
     promptTokenCount: promptTokens,
     candidatesTokenCount: candidateTokens,
@@ -57,7 +80,13 @@ function envelope(
   o: GenerateOptions,
   id: string,
 ) {
-  if (!behaviour.omitUsage) body.usageMetadata = usageMetadata(request.promptTokens, used, behaviour);
+  if (!behaviour.omitUsage)
+    body.usageMetadata = usageMetadata(
+      request.promptTokens,
+      used,
+      thoughtsOf(request, behaviour).tokens,
+      behaviour,
+    );
   body.modelVersion = o.model;
   body.responseId = id;
   return body;
@@ -107,9 +136,14 @@ export function respondGenerate(
   const output = planOutput(request.reply, behaviour);
   const finishReason = output.kind === "text" && output.finish === "length" ? "MAX_TOKENS" : "STOP";
   const indices = Array.from({ length: request.candidates }, (_, index) => index);
+  const { summary } = thoughtsOf(request, behaviour);
+  const thoughtParts = summary === null ? [] : [{ text: summary, thought: true }];
   if (!o.stream) {
     const candidates = indices.map((index) => ({
-      content: { parts: [part(output, output.kind === "text" ? output.text : "")], role: "model" },
+      content: {
+        parts: [...thoughtParts, part(output, output.kind === "text" ? output.text : "")],
+        role: "model",
+      },
       finishReason,
       index,
       safetyRatings: SAFE_RATINGS,
@@ -123,8 +157,10 @@ export function respondGenerate(
   chunks.forEach((piece, i) => {
     const last = i === chunks.length - 1;
     used += (output.kind === "text" ? countTokens(piece) : output.tokens) * request.candidates;
+    // Thought summaries arrive before the answer, in the first chunk.
+    const parts = i === 0 ? [...thoughtParts, part(output, piece)] : [part(output, piece)];
     const candidates = indices.map((index) => {
-      const candidate: Record<string, unknown> = { content: { parts: [part(output, piece)], role: "model" } };
+      const candidate: Record<string, unknown> = { content: { parts, role: "model" } };
       if (last) candidate.finishReason = finishReason;
       candidate.index = index;
       return candidate;

@@ -13,7 +13,7 @@ import type {
 } from "../core/types.ts";
 import { geminiError, geminiStatusError, INVALID_KEY, MISSING_KEY } from "./errors.ts";
 import { respondGenerate } from "./generate.ts";
-import { generateProblem, parseGenerateRequest } from "./request.ts";
+import { generateProblem, parseGenerateRequest, thinkingProblem } from "./request.ts";
 
 export const DEFAULT_GEMINI_KEY = "AIza-emulator-gemini";
 export const DEFAULT_GEMINI_MODELS = ["gemini-2.5-flash", "gemini-2.0-flash", "text-embedding-004"];
@@ -62,7 +62,7 @@ export function geminiFormat(apiKey: string, models: readonly string[], dimensio
   };
   const generate = (stream: boolean): Route => ({
     check: (request) => {
-      const problem = generateProblem(request.body);
+      const problem = generateProblem(request.body) ?? thinkingProblem(request.body, modelOf(request));
       return authorize(request) ?? (problem ? geminiError(400, problem, "INVALID_ARGUMENT") : undefined);
     },
     respond: (request, behaviour: Behaviour, ctx) =>

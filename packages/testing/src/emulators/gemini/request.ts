@@ -6,6 +6,20 @@ export interface GenerateRequest {
   promptTokens: number;
   candidates: number;
   reply: ReplyRequest;
+  /** Whether `thinkingConfig` asks the model to think, and the budget it sets (-1 / absent: dynamic). */
+  thinking: { budget: number | undefined; includeThoughts: boolean } | null;
+}
+
+/** `thinkingConfig` → whether the model thinks: a level always does; a budget unless it is 0. */
+function thinkingOf(config: unknown): GenerateRequest["thinking"] {
+  const thinking = field(config, "thinkingConfig");
+  if (!isRecord(thinking)) return null;
+  const budget = asNumber(thinking.thinkingBudget);
+  if (budget === 0 || (budget === undefined && thinking.thinkingLevel === undefined)) return null;
+  return {
+    budget: budget !== undefined && budget > 0 ? budget : undefined,
+    includeThoughts: thinking.includeThoughts === true,
+  };
 }
 
 /** Text parts of a `Content`, newline-joined; functionResponse parts count as their JSON when `results`. */
@@ -57,6 +71,7 @@ export function parseGenerateRequest(body: unknown): GenerateRequest {
   const config = field(body, "generationConfig");
   return {
     promptTokens,
+    thinking: thinkingOf(config),
     candidates: Math.max(1, asNumber(field(config, "candidateCount")) ?? 1),
     reply: {
       lastText: afterToolResult ? partsText(last, true) : lastUser,
@@ -82,6 +97,42 @@ export function generateProblem(body: unknown): string | undefined {
     if (!parts || parts.length === 0) {
       return `* GenerateContentRequest.contents[${i}].parts: contents.parts must not be empty.\n`;
     }
+  }
+  return undefined;
+}
+
+/** Allowed thinking budgets per 2.5 model, as Google documents them (-1 is dynamic thinking). */
+const BUDGET_RANGES: ReadonlyArray<[pattern: RegExp, min: number, max: number, zero: boolean]> = [
+  [/^gemini-2\.5-pro/, 128, 32_768, false],
+  [/^gemini-2\.5-flash-lite/, 512, 24_576, true],
+  [/^gemini-2\.5-flash/, 1, 24_576, true],
+];
+
+/**
+ * The INVALID_ARGUMENT message for a `thinkingConfig` the model refuses: a level and a budget together, a
+ * level on a 2.5 model (only Gemini 3 takes levels), a budget outside the model's range (2.5 Pro cannot
+ * turn thinking off).
+ */
+export function thinkingProblem(body: unknown, model: string): string | undefined {
+  const thinking = field(field(body, "generationConfig"), "thinkingConfig");
+  if (!isRecord(thinking)) return undefined;
+  const level = thinking.thinkingLevel;
+  const budget = thinking.thinkingBudget;
+  if (level !== undefined && budget !== undefined)
+    return "You can only set only one of thinking budget and thinking level.";
+  const name = model.replace(/^models\//, "");
+  const gemini3 = /^gemini-3/.test(name);
+  if (level !== undefined) {
+    if (!gemini3) return "Thinking level is not supported for this model.";
+    if (!["minimal", "low", "medium", "high"].includes(String(level).toLowerCase()))
+      return `Invalid value at 'generation_config.thinking_config.thinking_level' (${String(level)})`;
+  }
+  if (typeof budget !== "number" || budget === -1 || gemini3) return undefined;
+  for (const [pattern, min, max, zero] of BUDGET_RANGES) {
+    if (!pattern.test(name)) continue;
+    if (budget === 0 && !zero) return "Budget 0 is invalid. This model only works in thinking mode.";
+    if (budget !== 0 && (budget < min || budget > max))
+      return `The thinking budget ${budget} is invalid. Please choose a value between ${zero ? 0 : min} and ${max}.`;
   }
   return undefined;
 }
