@@ -35,6 +35,21 @@ beforeEach(() => {
 
 const providerCalls = () => stack.emulators.openai.counts.requests;
 
+/** A streamed chat of the long prompt, up to 150 output tokens (the hold is `billedFor(150)`). */
+function streamLongPrompt(url: string, key: string, signal?: AbortSignal): Promise<Response> {
+  return fetch(`${url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: JSON.stringify({
+      model: "budget-test",
+      messages: [{ role: "user", content: LONG_PROMPT }],
+      max_tokens: 150,
+      stream: true,
+    }),
+    ...(signal ? { signal } : {}),
+  });
+}
+
 describe("query limit", () => {
   it("429 query_limit_exceeded once the plan's queries are used; no provider call, no usage event", async () => {
     const { key, tenantId } = await stack.newTenantKey({ query_limit: 3 });
@@ -111,17 +126,7 @@ describe("settlement", () => {
     });
     stack.emulators.openai.enqueue({ chunkDelayMs: 30 });
     const client = new AbortController();
-    const res = await fetch(`${stack.url}/v1/chat/completions`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-      body: JSON.stringify({
-        model: "budget-test",
-        messages: [{ role: "user", content: LONG_PROMPT }],
-        max_tokens: 150,
-        stream: true,
-      }),
-      signal: client.signal,
-    });
+    const res = await streamLongPrompt(stack.url, key, client.signal);
     expect(res.status).toBe(200);
     const reader = res.body?.getReader();
     let text = "";
@@ -148,16 +153,7 @@ describe("settlement", () => {
     const router = await stack.startRouter({ RESERVATION_TTL_MS: "600", ADMISSION_PREFETCH_MAX: "0" });
     try {
       stack.emulators.openai.enqueue({ chunkDelayMs: 80 });
-      const res = await fetch(`${router.url}/v1/chat/completions`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-        body: JSON.stringify({
-          model: "budget-test",
-          messages: [{ role: "user", content: LONG_PROMPT }],
-          max_tokens: 150,
-          stream: true,
-        }),
-      });
+      const res = await streamLongPrompt(router.url, key);
       expect(res.status).toBe(200);
       const reader = res.body?.getReader();
       if (!reader) throw new Error("no stream");
