@@ -21,21 +21,36 @@ export function outputAllowance(requested: number | null | undefined, modelCap: 
 /**
  * Maximum billed cost of a request, priced exactly as settlement prices the actual usage (`priceUsage`, per
  * part rounded up, markup rounded up), so a request that uses what it announced reserves what it settles.
+ * A request with prompt-cache breakpoints (`cacheWrite`) may be billed its whole prompt as cache writes, at
+ * the 5-minute write price or, when a breakpoint asks for an hour, at up to the 1-hour one: its prompt is
+ * held at the highest of those rates and the plain input price.
  */
 export function maxCost(input: {
   promptTokens: number;
   outputTokens: number;
   prices: ModelPrices;
   markupPct: number;
+  cacheWrite?: "5m" | "1h" | null;
 }): MaxCost {
   const promptTokens = Math.max(0, Math.ceil(input.promptTokens));
   const outputTokens = Math.max(0, Math.ceil(input.outputTokens));
-  const { billed } = priceUsage(
-    { input: promptTokens, cached_input: 0, output: outputTokens, reasoning: 0 },
-    input.prices,
-    input.markupPct,
-  );
-  return { micros: billed, tokens: promptTokens + outputTokens };
+  const price = (written: number, written1h: number) =>
+    priceUsage(
+      {
+        input: promptTokens,
+        cached_input: 0,
+        cache_write: written,
+        cache_write_1h: written1h,
+        output: outputTokens,
+        reasoning: 0,
+      },
+      input.prices,
+      input.markupPct,
+    ).billed;
+  let micros = price(0, 0);
+  if (input.cacheWrite) micros = Math.max(micros, price(promptTokens, 0));
+  if (input.cacheWrite === "1h") micros = Math.max(micros, price(promptTokens, promptTokens));
+  return { micros, tokens: promptTokens + outputTokens };
 }
 
 /** The limits one request is admitted against. `null` = unlimited. */

@@ -47,6 +47,45 @@ describe("maxCost", () => {
     expect(maxCost({ promptTokens: 10.2, outputTokens: -3, prices, markupPct: 0 }).tokens).toBe(11);
   });
 
+  it("holds a request with cache breakpoints at the highest rate its prompt can be billed", () => {
+    const usage = { promptTokens: 1_000, outputTokens: 100, prices, markupPct: 20 };
+    const settled = (write: number, write1h: number) =>
+      priceUsage(
+        {
+          input: 1_000,
+          cached_input: 0,
+          cache_write: write,
+          cache_write_1h: write1h,
+          output: 100,
+          reasoning: 0,
+        },
+        prices,
+        20,
+      ).billed;
+    // Without breakpoints the hold is unchanged.
+    expect(maxCost({ ...usage, cacheWrite: null }).micros).toBe(settled(0, 0));
+    // 5-minute breakpoints: the whole prompt as 5-minute writes (1.25 × input without a catalog price).
+    expect(maxCost({ ...usage, cacheWrite: "5m" }).micros).toBe(settled(1_000, 0));
+    expect(maxCost({ ...usage, cacheWrite: "5m" }).micros).toBeGreaterThan(settled(0, 0));
+    // A 1-hour breakpoint: the whole prompt as 1-hour writes (2 × input), above any mix a call can settle.
+    const held1h = maxCost({ ...usage, cacheWrite: "1h" }).micros;
+    expect(held1h).toBe(settled(1_000, 1_000));
+    for (const [write, write1h] of [
+      [1_000, 0],
+      [1_000, 400],
+      [600, 600],
+    ] as const) {
+      expect(settled(write, write1h)).toBeLessThanOrEqual(held1h);
+    }
+    // A catalog 5-minute price above 2 × input is what a 1-hour request may be charged at most.
+    const dear = { ...prices, cache_write_per_million: 400_000 };
+    expect(maxCost({ ...usage, prices: dear, cacheWrite: "1h" }).micros).toBe(
+      priceUsage({ input: 1_000, cached_input: 0, cache_write: 1_000, output: 100, reasoning: 0 }, dear, 20)
+        .billed,
+    );
+    expect(maxCost({ ...usage, cacheWrite: "1h" }).tokens).toBe(1_100);
+  });
+
   it("is zero for a free model", () => {
     const free = { input_per_million: 0, cached_input_per_million: 0, output_per_million: 0 };
     expect(maxCost({ promptTokens: 100, outputTokens: 100, prices: free, markupPct: 20 }).micros).toBe(0);

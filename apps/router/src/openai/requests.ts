@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { CacheControl, cacheBreakpoints, MAX_CACHE_BREAKPOINTS } from "./cache-control.ts";
 
 /**
  * OpenAI's request shapes: the router's canonical format. Every provider adapter maps from these.
@@ -8,8 +9,13 @@ import { z } from "zod";
 const ImageUrlPart = z.object({
   type: z.literal("image_url"),
   image_url: z.object({ url: z.string().min(1), detail: z.enum(["auto", "low", "high"]).optional() }),
+  cache_control: CacheControl.optional(),
 });
-const TextPart = z.object({ type: z.literal("text"), text: z.string() });
+const TextPart = z.object({
+  type: z.literal("text"),
+  text: z.string(),
+  cache_control: CacheControl.optional(),
+});
 const InputAudioPart = z.object({
   type: z.literal("input_audio"),
   input_audio: z.object({ data: z.string(), format: z.string() }),
@@ -26,13 +32,27 @@ export type ToolCall = z.infer<typeof ToolCall>;
 
 const TextContent = z.union([z.string(), z.array(TextPart)]);
 
+/** A breakpoint on a whole message marks its last content block (LiteLLM's convention). */
+const MessageCacheControl = CacheControl.optional();
+
 export const ChatMessage = z.discriminatedUnion("role", [
-  z.object({ role: z.literal("system"), content: TextContent, name: z.string().optional() }),
-  z.object({ role: z.literal("developer"), content: TextContent, name: z.string().optional() }),
+  z.object({
+    role: z.literal("system"),
+    content: TextContent,
+    name: z.string().optional(),
+    cache_control: MessageCacheControl,
+  }),
+  z.object({
+    role: z.literal("developer"),
+    content: TextContent,
+    name: z.string().optional(),
+    cache_control: MessageCacheControl,
+  }),
   z.object({
     role: z.literal("user"),
     content: z.union([z.string(), z.array(ContentPart)]),
     name: z.string().optional(),
+    cache_control: MessageCacheControl,
   }),
   z.object({
     role: z.literal("assistant"),
@@ -43,8 +63,14 @@ export const ChatMessage = z.discriminatedUnion("role", [
     tool_calls: z.array(ToolCall).optional(),
     name: z.string().optional(),
     refusal: z.string().nullable().optional(),
+    cache_control: MessageCacheControl,
   }),
-  z.object({ role: z.literal("tool"), content: TextContent, tool_call_id: z.string().min(1) }),
+  z.object({
+    role: z.literal("tool"),
+    content: TextContent,
+    tool_call_id: z.string().min(1),
+    cache_control: MessageCacheControl,
+  }),
 ]);
 export type ChatMessage = z.infer<typeof ChatMessage>;
 
@@ -56,6 +82,7 @@ export const FunctionTool = z.object({
     parameters: z.record(z.string(), z.unknown()).optional(),
     strict: z.boolean().nullable().optional(),
   }),
+  cache_control: CacheControl.optional(),
 });
 export type FunctionTool = z.infer<typeof FunctionTool>;
 
@@ -110,6 +137,20 @@ function refuseParameters(value: Record<string, unknown>, ctx: z.RefinementCtx):
 }
 const Probability = z.number().min(0).max(1);
 
+/** Anthropic refuses a request with more breakpoints; refused here, naming the first one too many. */
+function limitBreakpoints(
+  value: Pick<ChatCompletionRequest, "messages" | "tools">,
+  ctx: z.RefinementCtx,
+): void {
+  const extra = cacheBreakpoints(value)[MAX_CACHE_BREAKPOINTS];
+  if (!extra) return;
+  ctx.addIssue({
+    code: "custom",
+    path: extra.path,
+    message: `at most ${MAX_CACHE_BREAKPOINTS} cache_control breakpoints are allowed in one request`,
+  });
+}
+
 export const ChatCompletionRequest = z
   .looseObject({
     model: z.string().min(1, { message: "is required" }),
@@ -136,7 +177,8 @@ export const ChatCompletionRequest = z
     logprobs: z.boolean().nullable().optional(),
     top_logprobs: z.number().int().min(0).max(20).nullable().optional(),
   })
-  .superRefine(refuseParameters);
+  .superRefine(refuseParameters)
+  .superRefine(limitBreakpoints);
 export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequest>;
 
 export const CompletionRequest = z

@@ -1,9 +1,12 @@
+import { type CacheControl, ttlOf } from "../../openai/cache-control.ts";
 import type { ChatMessage, ContentPart, ToolCall } from "../../openai/requests.ts";
 import { invalidField, parseDataUrl, parseToolArguments, textOf } from "../common.ts";
 import type {
   AnthropicBlock,
+  AnthropicCacheControl,
   AnthropicImageBlock,
   AnthropicMessage,
+  AnthropicTextBlock,
   AnthropicToolResultBlock,
   AnthropicToolUseBlock,
 } from "./wire.ts";
@@ -21,10 +24,10 @@ interface Turn {
  * role are merged, so parallel tool results land in a single user turn.
  */
 export function toAnthropicMessages(messages: ChatMessage[]): {
-  system: string[];
+  system: AnthropicTextBlock[];
   messages: AnthropicMessage[];
 } {
-  const system: string[] = [];
+  const system: AnthropicTextBlock[] = [];
   const turns: Turn[] = [];
   const add = (role: Turn["role"], blocks: AnthropicBlock[]): void => {
     if (blocks.length === 0) return;
@@ -36,23 +39,59 @@ export function toAnthropicMessages(messages: ChatMessage[]): {
   for (const [i, message] of messages.entries()) {
     if (message.role === "system" || message.role === "developer") {
       const text = textOf(message.content);
-      if (text) system.push(text);
+      if (text) system.push(marked({ type: "text", text }, joinedControl(message)));
     } else if (message.role === "user") {
-      add("user", userBlocks(message.content, i));
+      add("user", markLast(userBlocks(message.content, i), message.cache_control));
     } else if (message.role === "assistant") {
       const calls = message.tool_calls ?? [];
-      add("assistant", [
-        ...textBlocks(textOf(message.content)),
-        ...calls.map((call, j) => toolUseBlock(call, i, j)),
-      ]);
+      const text = textBlocks(textOf(message.content)).map((b) => marked(b, partsControl(message.content)));
+      add(
+        "assistant",
+        markLast([...text, ...calls.map((call, j) => toolUseBlock(call, i, j))], message.cache_control),
+      );
     } else {
       const text = textOf(message.content);
       const block: AnthropicToolResultBlock = { type: "tool_result", tool_use_id: message.tool_call_id };
       if (text) block.content = text;
-      add("user", [block]);
+      add("user", [marked(block, joinedControl(message))]);
     }
   }
   return { system, messages: turns.map(toMessage) };
+}
+
+function anthropicControl(control: CacheControl): AnthropicCacheControl {
+  return control.ttl ? { type: "ephemeral", ttl: control.ttl } : { type: "ephemeral" };
+}
+
+function marked<T extends AnthropicBlock>(block: T, control: CacheControl | undefined): T {
+  if (control) block.cache_control = anthropicControl(control);
+  return block;
+}
+
+/** Of several breakpoints that land on one block, the 1-hour one (the longer-lived cache) wins. */
+function strongest(controls: readonly (CacheControl | undefined)[]): CacheControl | undefined {
+  const set = controls.filter((c): c is CacheControl => c !== undefined);
+  return set.find((c) => ttlOf(c) === "1h") ?? set[0];
+}
+
+function partsControl(content: ChatMessage["content"] | undefined): CacheControl | undefined {
+  if (!Array.isArray(content)) return undefined;
+  return strongest(content.map((part) => ("cache_control" in part ? part.cache_control : undefined)));
+}
+
+/**
+ * System, developer and tool messages become one block each (their parts are joined), which carries any
+ * breakpoint set on the message or on one of its parts.
+ */
+function joinedControl(message: ChatMessage): CacheControl | undefined {
+  return strongest([message.cache_control, partsControl(message.content)]);
+}
+
+/** A message's own breakpoint marks its last block (LiteLLM's convention); a message without blocks has none. */
+function markLast(blocks: AnthropicBlock[], control: CacheControl | undefined): AnthropicBlock[] {
+  const last = blocks[blocks.length - 1];
+  if (last && control) marked(last, strongest([control, last.cache_control]));
+  return blocks;
 }
 
 /** Anthropic rejects empty text blocks; an empty string carries nothing anyway. */
@@ -64,8 +103,9 @@ function userBlocks(content: string | ContentPart[], i: number): AnthropicBlock[
   if (typeof content === "string") return textBlocks(content);
   return content.flatMap((part, j): AnthropicBlock[] => {
     const field = `messages[${i}].content[${j}]`;
-    if (part.type === "text") return textBlocks(part.text);
-    if (part.type === "image_url") return [imageBlock(part.image_url.url, `${field}.image_url.url`)];
+    if (part.type === "text") return textBlocks(part.text).map((block) => marked(block, part.cache_control));
+    if (part.type === "image_url")
+      return [marked(imageBlock(part.image_url.url, `${field}.image_url.url`), part.cache_control)];
     throw invalidField(field, "audio input is not supported by Anthropic models");
   });
 }
@@ -102,6 +142,8 @@ function toMessage(turn: Turn): AnthropicMessage {
         ]
       : turn.blocks;
   const [only] = blocks;
-  if (blocks.length === 1 && only?.type === "text") return { role: turn.role, content: only.text };
+  // The string form has nowhere to carry a breakpoint.
+  if (blocks.length === 1 && only?.type === "text" && !only.cache_control)
+    return { role: turn.role, content: only.text };
   return { role: turn.role, content: blocks };
 }

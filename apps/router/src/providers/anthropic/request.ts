@@ -1,3 +1,4 @@
+import { cacheBreakpoints, fieldName, misorderedTtl } from "../../openai/cache-control.ts";
 import type {
   ChatCompletionRequest,
   FunctionTool,
@@ -193,7 +194,27 @@ function stopSequences(stop: string | string[]): string[] | undefined {
 function toTool(tool: FunctionTool): AnthropicTool {
   const { name, description, parameters } = tool.function;
   const input_schema = { type: "object", ...parameters };
-  return description ? { name, description, input_schema } : { name, input_schema };
+  const out: AnthropicTool = description ? { name, description, input_schema } : { name, input_schema };
+  if (tool.cache_control) out.cache_control = tool.cache_control;
+  return out;
+}
+
+/** The beta that enables 1-hour cache breakpoints on API versions that still gate them. */
+const EXTENDED_CACHE_TTL_BETA = "extended-cache-ttl-2025-04-11";
+
+/**
+ * Prompt-cache breakpoints are forwarded as set (the request schema caps them at four). Anthropic refuses a
+ * 1-hour breakpoint after a 5-minute one in its reading order (tools, system, messages): refused here,
+ * naming the field, rather than spending a round trip on the provider's 400.
+ */
+function checkCacheOrder(req: ChatCompletionRequest): void {
+  const misplaced = misorderedTtl(cacheBreakpoints(req));
+  if (misplaced) {
+    throw invalidField(
+      fieldName(misplaced.path),
+      'a "1h" breakpoint must come before every 5-minute one (Anthropic reads tools, then system messages, then the conversation)',
+    );
+  }
 }
 
 function toolChoice(
@@ -217,16 +238,19 @@ export function buildMessagesBody(
   options: AnthropicRequestOptions,
 ): AnthropicRequestBody {
   if ((req.n ?? 1) > 1) throw invalidField("n", "Anthropic models return a single choice; n must be 1");
+  checkCacheOrder(req);
   const { system, messages } = toAnthropicMessages(req.messages);
   const instruction = formatInstruction(req.response_format);
-  if (instruction) system.push(instruction);
+  if (instruction) system.push({ type: "text", text: instruction });
 
   const body: AnthropicRequestBody = {
     model: ctx.upstreamModel,
     max_tokens: req.max_completion_tokens ?? req.max_tokens ?? options.defaultMaxTokens,
     messages,
   };
-  if (system.length > 0) body.system = system.join("\n\n");
+  // Blocks only when a breakpoint needs them, so requests without one are sent as before.
+  if (system.some((block) => block.cache_control)) body.system = system;
+  else if (system.length > 0) body.system = system.map((block) => block.text).join("\n\n");
   for (const rule of PARAMETERS) rule(req, body);
   if (req.tools && req.tools.length > 0) {
     body.tools = req.tools.map(toTool);
@@ -256,6 +280,10 @@ export function anthropicChatRequest(
     "anthropic-version": target.options.apiVersion ?? ANTHROPIC_DEFAULT_VERSION,
   };
   if (target.apiKey) headers["x-api-key"] = target.apiKey;
+  if (cacheBreakpoints(req).some((b) => b.ttl === "1h")) {
+    const beta = headers["anthropic-beta"];
+    headers["anthropic-beta"] = beta ? `${beta},${EXTENDED_CACHE_TTL_BETA}` : EXTENDED_CACHE_TTL_BETA;
+  }
   const url = `${target.baseUrl.replace(/\/+$/, "")}/v1/messages`;
   return { url, headers, body: JSON.stringify(buildMessagesBody(req, ctx, stream, options)) };
 }

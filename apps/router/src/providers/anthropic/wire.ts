@@ -3,14 +3,22 @@ import type { FinishReason } from "../../openai/responses.ts";
 
 export const ANTHROPIC = "Anthropic";
 
+/** A prompt-cache breakpoint: everything up to and including the block it is on is cached. */
+export interface AnthropicCacheControl {
+  type: "ephemeral";
+  ttl?: "5m" | "1h";
+}
+
 export interface AnthropicTextBlock {
   type: "text";
   text: string;
+  cache_control?: AnthropicCacheControl;
 }
 
 export interface AnthropicImageBlock {
   type: "image";
   source: { type: "base64"; media_type: string; data: string } | { type: "url"; url: string };
+  cache_control?: AnthropicCacheControl;
 }
 
 export interface AnthropicToolUseBlock {
@@ -18,12 +26,14 @@ export interface AnthropicToolUseBlock {
   id: string;
   name: string;
   input: Record<string, unknown>;
+  cache_control?: AnthropicCacheControl;
 }
 
 export interface AnthropicToolResultBlock {
   type: "tool_result";
   tool_use_id: string;
   content?: string;
+  cache_control?: AnthropicCacheControl;
 }
 
 export type AnthropicBlock =
@@ -41,6 +51,7 @@ export interface AnthropicTool {
   name: string;
   description?: string;
   input_schema: Record<string, unknown>;
+  cache_control?: AnthropicCacheControl;
 }
 
 export type AnthropicToolChoice =
@@ -52,7 +63,8 @@ export interface AnthropicRequestBody {
   model: string;
   messages: AnthropicMessage[];
   max_tokens: number;
-  system?: string;
+  /** Blocks only when one carries a breakpoint: a plain string otherwise. */
+  system?: string | AnthropicTextBlock[];
   temperature?: number;
   top_p?: number;
   stop_sequences?: string[];

@@ -110,6 +110,10 @@ export function geminiEndpoint(ctx: CallContext, method: string): Omit<UpstreamH
   return { url: `${base}/v1beta/models/${model}:${method}`, headers };
 }
 
+/**
+ * Anthropic-style `cache_control` breakpoints are dropped: Gemini caches implicitly, and its explicit caches
+ * are separate resources (`cachedContents`), not markers in a request.
+ */
 export function geminiChatRequest(
   req: ChatCompletionRequest,
   ctx: CallContext,

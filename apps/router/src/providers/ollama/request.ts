@@ -24,7 +24,10 @@ export function ollamaEndpoint(ctx: CallContext, path: string): Omit<UpstreamHtt
   return { url: `${base}${path}`, headers };
 }
 
-/** `stream` is always explicit: Ollama streams unless told otherwise. */
+/**
+ * `stream` is always explicit: Ollama streams unless told otherwise. Anthropic-style `cache_control`
+ * breakpoints are dropped: Ollama keeps the prompt's KV cache on its own and has no such field.
+ */
 export function ollamaChatRequest(
   req: ChatCompletionRequest,
   ctx: CallContext,

@@ -1,3 +1,4 @@
+import { withoutCacheControl } from "../../openai/cache-control.ts";
 import type { ChatCompletionRequest, CompletionRequest, EmbeddingRequest } from "../../openai/requests.ts";
 import type { CallContext, UpstreamHttpRequest } from "../types.ts";
 
@@ -93,12 +94,20 @@ function body(
   return JSON.stringify(out);
 }
 
+/**
+ * Anthropic-style `cache_control` breakpoints are taken off messages, parts and tools. OpenAI and Azure cache
+ * prompts on their own and document no such field, which their validation may refuse. OpenRouter does take
+ * it for Anthropic models, but bills the cache writes in usage fields this adapter does not read
+ * (`fromOpenAIUsage` sees reads only): forwarded, the writes would be charged to the platform at a premium
+ * and settled as plain input.
+ */
 export function chatRequest(
   req: ChatCompletionRequest,
   ctx: CallContext,
   stream: boolean,
 ): UpstreamHttpRequest {
-  return { ...openAIEndpoint(ctx, "chat/completions"), body: body(req, FORWARDED.chat, ctx, stream) };
+  const bare = withoutCacheControl(req);
+  return { ...openAIEndpoint(ctx, "chat/completions"), body: body(bare, FORWARDED.chat, ctx, stream) };
 }
 
 export function completionsRequest(

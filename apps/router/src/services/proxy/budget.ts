@@ -1,6 +1,7 @@
 import { limitsOf, maxCost, outputAllowance, type Reservation } from "@cloudfreedom/admission";
 import { billingPeriodOf, type KeyRecord, type ModelCatalogEntry, newId } from "@cloudfreedom/shared";
 import type { RouterDeps } from "../../deps.ts";
+import { type CacheTtl, cacheWriteTtl } from "../../openai/cache-control.ts";
 import type { ChatCompletionRequest, CompletionRequest, EmbeddingRequest } from "../../openai/requests.ts";
 import { chatPromptText, inputText, inputTokens } from "../usage/estimate.ts";
 
@@ -8,6 +9,8 @@ import { chatPromptText, inputText, inputTokens } from "../usage/estimate.ts";
 export interface MaxUsage {
   promptTokens: number;
   outputTokens: number;
+  /** Set when prompt-cache breakpoints may get the prompt billed as cache writes ("1h" when one asks for it). */
+  cacheWrite?: CacheTtl | null;
 }
 
 /**
@@ -41,6 +44,7 @@ export function chatMaxUsage(body: ChatCompletionRequest, model: ModelCatalogEnt
       model.max_output_tokens,
       body.n ?? 1,
     ),
+    cacheWrite: cacheWriteTtl(body),
   };
 }
 
@@ -86,6 +90,7 @@ export function reserveForCall(
       outputTokens: usage.outputTokens,
       prices: model.prices,
       markupPct: key.tenant_limits.markup_pct,
+      cacheWrite: usage.cacheWrite,
     }),
     limits: limitsOf(key),
   });

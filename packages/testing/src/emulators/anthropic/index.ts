@@ -7,6 +7,7 @@ import type {
   Reply,
   Route,
 } from "../core/types.ts";
+import type { PromptCache } from "./cache.ts";
 import { anthropicError, anthropicStatusError } from "./errors.ts";
 import { respondCountTokens, respondMessages } from "./messages.ts";
 import { messagesProblem } from "./validate.ts";
@@ -25,6 +26,7 @@ function headerValue(request: RecordedRequest, name: string): string | undefined
 }
 
 export function anthropicFormat(apiKey: string, models: readonly string[]): ProviderFormat {
+  const promptCache: PromptCache = new Set();
   const authorize = (request: RecordedRequest): Reply | undefined => {
     const key = headerValue(request, "x-api-key");
     if (key === undefined || key === "")
@@ -44,7 +46,7 @@ export function anthropicFormat(apiKey: string, models: readonly string[]): Prov
   const routes: Record<string, Route> = {
     "POST /v1/messages": {
       check: validate,
-      respond: (request, behaviour, ctx) => respondMessages(request.body, behaviour, ctx),
+      respond: (request, behaviour, ctx) => respondMessages(request.body, behaviour, ctx, promptCache),
     },
     "POST /v1/messages/count_tokens": {
       check: authorize,
@@ -78,6 +80,7 @@ export function anthropicFormat(apiKey: string, models: readonly string[]): Prov
       anthropicError(400, "invalid_request_error", "There was an error parsing the body: invalid JSON"),
     injectedError: (status, _request, body) =>
       body === undefined ? anthropicStatusError(status) : { kind: "json", status, body },
+    reset: () => promptCache.clear(),
   };
 }
 

@@ -4,6 +4,7 @@ import { asArray, asNumber, asString, field, stopList } from "../core/json.ts";
 import { type OfferedTool, type Output, planOutput, type ReplyRequest } from "../core/reply.ts";
 import { countTokens, splitChunks, truncateTokens } from "../core/tokens.ts";
 import type { Reply, RouteContext } from "../core/types.ts";
+import { type CacheUsage, type PromptCache, promptCacheUsage } from "./cache.ts";
 import { ANTHROPIC_STREAM_ERROR, anthropicRequestId } from "./errors.ts";
 
 interface MessagesRequest {
@@ -92,10 +93,29 @@ function stopReason(output: Output): string {
   return output.finish === "stop_sequence" ? "stop_sequence" : "end_turn";
 }
 
-function usage(promptTokens: number, behaviour: Behaviour, outputTokens: number) {
-  const cached = behaviour.cachedTokens ?? 0;
-  const created = behaviour.cacheCreationTokens ?? 0;
-  const oneHour = behaviour.cacheCreation1hTokens;
+/**
+ * Cache reads, writes and 1-hour writes: those a behaviour sets win over those the request's breakpoints
+ * produce; the split is reported for breakpoints as the API does, for a behaviour only when it sets one.
+ */
+function cacheCounters(promptTokens: number, behaviour: Behaviour, cache: CacheUsage | undefined) {
+  const explicit =
+    behaviour.cachedTokens !== undefined ||
+    behaviour.cacheCreationTokens !== undefined ||
+    behaviour.cacheCreation1hTokens !== undefined;
+  if (explicit || !cache) {
+    return {
+      cached: behaviour.cachedTokens ?? 0,
+      created: behaviour.cacheCreationTokens ?? 0,
+      oneHour: behaviour.cacheCreation1hTokens,
+    };
+  }
+  const cached = Math.min(cache.read, promptTokens);
+  const created = Math.min(cache.written, promptTokens - cached);
+  return { cached, created, oneHour: Math.min(cache.written1h, created) };
+}
+
+function usage(promptTokens: number, behaviour: Behaviour, outputTokens: number, cache?: CacheUsage) {
+  const { cached, created, oneHour } = cacheCounters(promptTokens, behaviour, cache);
   return {
     input_tokens: Math.max(0, promptTokens - cached - created),
     cache_creation_input_tokens: created,
@@ -185,6 +205,7 @@ function streamFrames(
   thinking: Thinking | null,
   id: string,
   toolId: string,
+  cache?: CacheUsage,
 ) {
   const outputTokens = output.tokens + (thinking ? thinking.tokens : (behaviour.reasoningTokens ?? 0));
   const message: Record<string, unknown> = {
@@ -196,7 +217,7 @@ function streamFrames(
     stop_reason: null,
     stop_sequence: null,
   };
-  if (!behaviour.omitUsage) message.usage = usage(request.promptTokens, behaviour, 1);
+  if (!behaviour.omitUsage) message.usage = usage(request.promptTokens, behaviour, 1, cache);
   const frames = [sseEvent("message_start", { type: "message_start", message })];
   const before = thinkingFrames(thinking);
   const index = thinkingBlocks(thinking).length;
@@ -236,8 +257,14 @@ function streamFrames(
   return frames;
 }
 
-export function respondMessages(body: unknown, behaviour: Behaviour, ctx: RouteContext): Reply {
+export function respondMessages(
+  body: unknown,
+  behaviour: Behaviour,
+  ctx: RouteContext,
+  promptCache: PromptCache = new Set(),
+): Reply {
   const request = parseMessagesRequest(body);
+  const cache = promptCacheUsage(body, promptCache);
   const sequence = ctx.nextSequence().toString(36).padStart(20, "0");
   const id = `msg_emu${sequence}`;
   const thinking = think(request, behaviour, id);
@@ -248,7 +275,7 @@ export function respondMessages(body: unknown, behaviour: Behaviour, ctx: RouteC
     return {
       kind: "stream",
       contentType: "text/event-stream; charset=utf-8",
-      frames: streamFrames(request, output, behaviour, thinking, id, toolId),
+      frames: streamFrames(request, output, behaviour, thinking, id, toolId, cache),
       errorFrame: sseEvent("error", behaviour.body ?? ANTHROPIC_STREAM_ERROR),
       headers,
     };
@@ -264,7 +291,7 @@ export function respondMessages(body: unknown, behaviour: Behaviour, ctx: RouteC
   };
   if (!behaviour.omitUsage) {
     const reasoning = thinking ? thinking.tokens : (behaviour.reasoningTokens ?? 0);
-    response.usage = usage(request.promptTokens, behaviour, output.tokens + reasoning);
+    response.usage = usage(request.promptTokens, behaviour, output.tokens + reasoning, cache);
   }
   return { kind: "json", status: 200, body: response, headers };
 }

@@ -1,4 +1,5 @@
 import { asArray, asString, field, isRecord } from "../core/json.ts";
+import { cacheBreakpointCount, MAX_CACHE_BREAKPOINTS } from "./cache.ts";
 
 const IMAGE_TYPES = ["image/jpeg", "image/png", "image/gif", "image/webp"];
 const BLOCK_TYPES = ["text", "image", "document", "tool_use", "tool_result", "thinking", "redacted_thinking"];
@@ -122,5 +123,8 @@ export function messagesProblem(body: unknown): string | undefined {
       if (problem) return problem;
     }
   }
+  const breakpoints = cacheBreakpointCount(body);
+  if (breakpoints > MAX_CACHE_BREAKPOINTS)
+    return `A maximum of ${MAX_CACHE_BREAKPOINTS} blocks with cache_control may be provided. Found ${breakpoints}.`;
   return thinkingProblem(body, messages);
 }

@@ -230,6 +230,7 @@ export function startEmulatorServer(
           counts.injected = 0;
           counts.aborted = 0;
           behaviours.clear();
+          format.reset?.();
         },
         stop() {
           stopping = true;

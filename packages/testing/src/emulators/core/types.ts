@@ -52,6 +52,8 @@ export interface ProviderFormat {
   invalidJson(request: RecordedRequest): Reply;
   /** The provider-shaped error for an injected status (`body` overrides the default payload). */
   injectedError(status: number, request: RecordedRequest, body: unknown): Reply;
+  /** Forgets what the format keeps between requests (Anthropic's prompt cache), on the handle's `reset`. */
+  reset?(): void;
 }
 
 export interface EmulatorCounts {
