@@ -6,7 +6,7 @@ import type { ChatCompletionRequest, ChatMessage, FunctionTool } from "./request
  * on a text or image part, on a whole message (its last content block) and on a function tool. Everything
  * up to and including the marked block is cached, for 5 minutes unless `ttl` asks for an hour.
  */
-export const CacheControl = z.object({
+export const CacheControl = z.strictObject({
   type: z.literal("ephemeral"),
   ttl: z.enum(["5m", "1h"]).optional(),
 });
@@ -45,6 +45,8 @@ function messageBreakpoints(message: ChatMessage, i: number, into: CacheBreakpoi
  * and developer messages, wherever they stand), then the conversation.
  */
 export function cacheBreakpoints(req: Pick<ChatCompletionRequest, "messages" | "tools">): CacheBreakpoint[] {
+  // Most requests carry none: found without a closure or an array per message.
+  if (!hasCacheControl(req.messages, req.tools)) return [];
   const out: CacheBreakpoint[] = [];
   req.tools?.forEach((tool, i) => {
     if (tool.cache_control) out.push({ path: ["tools", i, "cache_control"], ttl: ttlOf(tool.cache_control) });
@@ -86,8 +88,9 @@ function withoutControl<T extends object>(value: T): T {
   return rest as T;
 }
 
-const marked = (value: object): boolean =>
-  "cache_control" in value && (value as { cache_control?: unknown }).cache_control !== undefined;
+function marked(value: object): boolean {
+  return "cache_control" in value && (value as { cache_control?: unknown }).cache_control !== undefined;
+}
 
 /** Whether any message, part or tool carries a breakpoint (without allocating: most requests carry none). */
 function hasCacheControl(

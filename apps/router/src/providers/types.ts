@@ -17,8 +17,16 @@ export interface CallContext {
   /** The provider's model name (for Azure: the deployment name). */
   upstreamModel: string;
   requestId: string;
-  /** The catalog's `max_output_tokens` for the model, when known: the most a request may raise max_tokens to. */
+  /**
+   * The catalog's `max_output_tokens` for the model, when known: what admission held the output at when the
+   * client set no limit, so no adapter asks the provider for more.
+   */
   maxOutputTokens?: number;
+  /**
+   * The catalog lists the `reasoning` capability for the model: only then do adapters turn reasoning_effort
+   * into a provider's thinking settings (models that cannot think refuse them with a 400).
+   */
+  reasoning?: boolean;
 }
 
 export interface UpstreamHttpRequest {

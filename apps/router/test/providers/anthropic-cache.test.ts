@@ -52,6 +52,12 @@ describe("cache_control in the request schema", () => {
     expect(() =>
       parse({ messages: [{ role: "user", content: "hi", cache_control: { type: "ephemeral", ttl: "2h" } }] }),
     ).toThrow();
+    // Nothing else may ride along in a breakpoint: it would reach Anthropic, which refuses unknown fields.
+    expect(() =>
+      parse({
+        messages: [{ role: "user", content: "hi", cache_control: { type: "ephemeral", scope: "x" } }],
+      }),
+    ).toThrow();
   });
 
   it("refuses a fifth breakpoint, naming it", () => {

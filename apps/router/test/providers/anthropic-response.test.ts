@@ -225,6 +225,12 @@ describe("anthropic failure mapping", () => {
     });
   });
 
+  it("keeps a request's 400 final when its message only quotes the credit-balance words", () => {
+    const body = error("invalid_request_error", "messages.0: text mentions 'your credit balance is too low'");
+    expect(failure(400, body)).toMatchObject({ code: "invalid_request", retryable: false });
+    expect(failure(400, body).fallback).toBeUndefined();
+  });
+
   it("sends the account's errors inside a stream to another deployment too", () => {
     expect(streamFailure(error("billing_error", "credit balance too low"))).toMatchObject({
       retryable: false,

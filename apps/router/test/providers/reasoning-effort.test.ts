@@ -13,7 +13,7 @@ function anthropicBody(
   fields: Partial<ChatCompletionRequest>,
   maxOutputTokens?: number,
 ): Record<string, unknown> {
-  const ctx = { ...anthropic.ctx, maxOutputTokens };
+  const ctx = { ...anthropic.ctx, maxOutputTokens, reasoning: true };
   return JSON.parse(anthropicAdapter.chat.request(anthropic.chatRequest(fields), ctx, false).body);
 }
 
@@ -55,12 +55,35 @@ describe("reasoning_effort → Anthropic extended thinking", () => {
       max_tokens: 20_000,
       thinking: { type: "enabled", budget_tokens: 16_000 },
     });
-    // A router default above the cap is not lowered; the answer still keeps 20% of it.
+    // A router default above the cap is lowered to it (admission held the output at the cap); the answer
+    // keeps 20% of it.
     const adapter = createAnthropicAdapter({ defaultMaxTokens: 8000 });
-    const ctx = { ...anthropic.ctx, maxOutputTokens: 4000 };
+    const ctx = { ...anthropic.ctx, maxOutputTokens: 4000, reasoning: true };
     const request = anthropic.chatRequest({ reasoning_effort: "high" });
     const body = JSON.parse(adapter.chat.request(request, ctx, false).body);
-    expect(body).toMatchObject({ max_tokens: 8000, thinking: { budget_tokens: 6400 } });
+    expect(body).toMatchObject({ max_tokens: 4000, thinking: { budget_tokens: 3200 } });
+    // A client's limit above the cap is lowered to it too, thinking or not.
+    expect(anthropicBody({ reasoning_effort: "low", max_tokens: 50_000 }, 20_000).max_tokens).toBe(20_000);
+    expect(anthropicBody({ max_tokens: 50_000 }, 20_000).max_tokens).toBe(20_000);
+    // A cap that leaves no room for the minimum budget: no thinking, and no refusal either.
+    expect(anthropicBody({ reasoning_effort: "high" }, 1000)).toMatchObject({ max_tokens: 1000 });
+    expect(anthropicBody({ reasoning_effort: "high" }, 1000).thinking).toBeUndefined();
+  });
+
+  it("thinks only on models the catalog marks reasoning, and never after a prefilled assistant turn", () => {
+    const plain = { ...anthropic.ctx, maxOutputTokens: 8192 };
+    const request = anthropic.chatRequest({ reasoning_effort: "high" });
+    const body = JSON.parse(anthropicAdapter.chat.request(request, plain, false).body);
+    expect(body.thinking).toBeUndefined();
+    expect(body.max_tokens).toBe(4096);
+    const prefilled = anthropicBody({
+      reasoning_effort: "high",
+      messages: [
+        { role: "user", content: "Give me JSON" },
+        { role: "assistant", content: "{" },
+      ],
+    });
+    expect(prefilled.thinking).toBeUndefined();
   });
 
   it("keeps the client's max_tokens and leaves the answer 20% of it (or the default), never below 1024", () => {
@@ -207,9 +230,14 @@ function mergeDeltas(chunks: unknown[]): { reasoning: string; content: string } 
 describe("reasoning_effort → Gemini thinkingConfig", () => {
   const body = (upstreamModel: string, fields: Partial<ChatCompletionRequest>) => {
     const ctx = gemini.contextFor("gemini", "https://generativelanguage.googleapis.com", upstreamModel, "k");
-    const request = geminiAdapter.chat.request(gemini.chatRequest(fields), ctx, false);
-    return JSON.parse(request.body) as { generationConfig?: { thinkingConfig?: unknown } };
+    const request = geminiAdapter.chat.request(
+      gemini.chatRequest(fields),
+      { ...ctx, reasoning: true, ...extra },
+      false,
+    );
+    return JSON.parse(request.body) as { generationConfig?: Record<string, unknown> };
   };
+  let extra: { maxOutputTokens?: number; reasoning?: boolean } = {};
 
   it("gives Gemini 2.5 a thinking budget per effort, 0 for none, and asks for thought summaries", () => {
     const budgets = { minimal: 512, low: 1024, medium: 8192, high: 16_384, xhigh: 24_576 } as const;
@@ -245,6 +273,37 @@ describe("reasoning_effort → Gemini thinkingConfig", () => {
     expect(body("gemini-2.0-flash", { reasoning_effort: "high" }).generationConfig).toBeUndefined();
     expect(body("gemini-1.5-pro", { reasoning_effort: "high" }).generationConfig).toBeUndefined();
     expect(body("gemini-2.5-flash", {}).generationConfig).toBeUndefined();
+    extra = { reasoning: false };
+    try {
+      expect(body("gemini-2.5-flash", { reasoning_effort: "high" }).generationConfig).toBeUndefined();
+    } finally {
+      extra = {};
+    }
+  });
+
+  it("bounds thinking by maxOutputTokens (the client's limit, else the cap), leaving the answer a share", () => {
+    extra = { maxOutputTokens: 8192 };
+    try {
+      expect(body("gemini-2.5-flash", { reasoning_effort: "high" }).generationConfig).toEqual({
+        maxOutputTokens: 8192,
+        thinkingConfig: { thinkingBudget: 6553, includeThoughts: true },
+      });
+      expect(
+        body("gemini-2.5-flash", { reasoning_effort: "high", max_tokens: 2000 }).generationConfig,
+      ).toEqual({
+        maxOutputTokens: 2000,
+        thinkingConfig: { thinkingBudget: 1600, includeThoughts: true },
+      });
+      // A client's limit above the cap is lowered to it; Gemini 3's level has no budget to fit.
+      expect(
+        body("gemini-3-pro-preview", { reasoning_effort: "high", max_tokens: 50_000 }).generationConfig,
+      ).toEqual({
+        maxOutputTokens: 8192,
+        thinkingConfig: { thinkingLevel: "high", includeThoughts: true },
+      });
+    } finally {
+      extra = {};
+    }
   });
 });
 

@@ -50,7 +50,8 @@ export function parseAnthropicError(body: unknown): AnthropicError | null {
  * An account without prepaid credit is refused with a 400 `invalid_request_error` ("Your credit balance is
  * too low to access the Anthropic API…"), not a `billing_error`: it is the operator's account, not the request.
  */
-const CREDIT_TOO_LOW = /credit balance is too low/i;
+// Anchored: a message that merely quotes the words (a prompt echoed back) must not send the call elsewhere.
+const CREDIT_TOO_LOW = /^your credit balance is too low/i;
 
 function refine(failure: UpstreamFailure, error: AnthropicError | null): UpstreamFailure {
   if (!error) return failure;

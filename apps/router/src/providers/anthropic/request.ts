@@ -106,7 +106,10 @@ function continuesToolTurn(messages: AnthropicMessage[]): boolean {
  *
  * The client's max_tokens is kept; the budget is the effort's, less what the answer keeps, and never below
  * 1,024, so a limit of 1,024 or less cannot think and is refused. Without a client limit, max_tokens is
- * raised to the budget plus the usual default, as far as the model's max_output_tokens allows.
+ * raised to the budget plus the usual default, never above the model's max_output_tokens (what admission
+ * held); a model whose cap leaves no room for the minimum budget goes without thinking. Only models the
+ * catalog marks `reasoning` think, and never after a prefilled assistant turn, which Anthropic refuses
+ * beside thinking.
  */
 function thinkingFor(
   req: ChatCompletionRequest,
@@ -115,21 +118,22 @@ function thinkingFor(
   defaultMaxTokens: number,
 ): { budget: number; maxTokens: number } | null {
   const effort = req.reasoning_effort;
-  if (effort === null || effort === undefined || effort === "none") return null;
+  if (effort === null || effort === undefined || effort === "none" || ctx.reasoning !== true) return null;
   const choice = req.tool_choice;
   const forced = choice === "required" || (typeof choice === "object" && choice !== null);
   if ((forced && req.tools && req.tools.length > 0) || continuesToolTurn(messages)) return null;
+  if (messages[messages.length - 1]?.role === "assistant") return null;
   const wanted = THINKING_BUDGETS[effort];
   const asked = req.max_completion_tokens ?? req.max_tokens;
-  const maxTokens =
-    asked ?? Math.max(defaultMaxTokens, Math.min(wanted + defaultMaxTokens, ctx.maxOutputTokens ?? Infinity));
+  const cap = ctx.maxOutputTokens ?? Number.POSITIVE_INFINITY;
+  if ((asked === null || asked === undefined) && cap <= MIN_THINKING_BUDGET) return null;
+  const maxTokens = Math.min(asked ?? wanted + defaultMaxTokens, cap);
   if (maxTokens <= MIN_THINKING_BUDGET) {
+    // Only a client's limit gets here: without one, a cap this low went without thinking above.
     const field =
-      asked === null || asked === undefined
-        ? "reasoning_effort"
-        : req.max_completion_tokens !== null && req.max_completion_tokens !== undefined
-          ? "max_completion_tokens"
-          : "max_tokens";
+      req.max_completion_tokens !== null && req.max_completion_tokens !== undefined
+        ? "max_completion_tokens"
+        : "max_tokens";
     throw invalidField(
       field,
       `reasoning_effort "${effort}" needs max_tokens above ${MIN_THINKING_BUDGET}: Anthropic models think ` +
@@ -245,7 +249,11 @@ export function buildMessagesBody(
 
   const body: AnthropicRequestBody = {
     model: ctx.upstreamModel,
-    max_tokens: req.max_completion_tokens ?? req.max_tokens ?? options.defaultMaxTokens,
+    // Never above the model's cap: admission held the output at most at it.
+    max_tokens: Math.min(
+      req.max_completion_tokens ?? req.max_tokens ?? options.defaultMaxTokens,
+      ctx.maxOutputTokens ?? Number.POSITIVE_INFINITY,
+    ),
     messages,
   };
   // Blocks only when a breakpoint needs them, so requests without one are sent as before.

@@ -102,7 +102,6 @@ export async function startCall(
 ): Promise<CallTracker> {
   const admitted = admitModel(deps, key, call.modelId, call.capability);
   const reservation = await reserveForCall(deps, key, admitted.model, call.usage(admitted.model));
-  deps.keeper.keep(reservation);
   return new CallTracker(
     deps,
     c.get("requestId"),

@@ -68,6 +68,7 @@ export async function routeCall<T>(
         upstreamModel: deployment.upstream_model,
         requestId: tracker.requestId,
         maxOutputTokens: tracker.admitted.model.max_output_tokens,
+        reasoning: tracker.admitted.model.capabilities.includes("reasoning"),
       };
       const request = build(adapter, ctx);
       const json = read === "json";

@@ -37,7 +37,10 @@ export class CallTracker {
     readonly stream: boolean,
     private readonly traceparent: string | undefined,
     readonly reservation: Reservation,
-  ) {}
+  ) {
+    // Kept from here to `finish`: a tracker exists for every admitted call, and every call's end finishes it.
+    deps.keeper.keep(reservation);
+  }
 
   /** Records the call; returns the billed amount in micro-units. Later calls are no-ops returning 0. */
   finish(outcome: Outcome): number {
