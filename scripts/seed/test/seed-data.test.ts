@@ -42,6 +42,14 @@ describe("seed data (infra/seed)", () => {
     expect(checkTierAccess("pro", sonnet).allowed).toBe(true);
   });
 
+  it("offers current Claude models that think (reasoning_effort becomes extended thinking only for those)", () => {
+    const thinking = models.filter(
+      (m) => m.capabilities.includes("reasoning") && m.deployments.some((d) => d.provider === "anthropic"),
+    );
+    expect(thinking.map((m) => m.model_id).sort()).toEqual(["claude-haiku-4.5", "claude-sonnet-4.5"]);
+    for (const model of thinking) expect(model.max_output_tokens).toBeGreaterThan(32_768 + 4_096);
+  });
+
   it("gives every model unique ids and at least one free model per capability a demo needs", () => {
     expect(new Set(models.map((m) => m.model_id)).size).toBe(models.length);
     const free = models.filter((m) => m.required_tier === "free");

@@ -7,7 +7,9 @@ import {
   startPocketBase,
 } from "@cloudfreedom/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { seed } from "../../index.ts";
+import { loadSeedData, seed } from "../../index.ts";
+
+const { models } = loadSeedData();
 
 let pocketbase: StartedPocketBase;
 let redisDb: LeasedRedisDb;
@@ -42,7 +44,7 @@ describe("seed", () => {
       }),
     );
     expect((await db.operator.collection("plans").listAll({})).length).toBe(5);
-    expect((await db.operator.collection("models").listAll({})).length).toBe(9);
+    expect((await db.operator.collection("models").listAll({})).length).toBe(models.length);
     const tenants = await db.operator.collection("tenants").listAll({});
     expect(tenants.map((t) => t.slug)).toEqual(["demo"]);
     const keys = await db
