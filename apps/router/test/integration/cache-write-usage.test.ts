@@ -1,7 +1,6 @@
-import type { UsageEvent } from "@cloudfreedom/shared";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type RecordedCalls, recordedCalls } from "./recorded.ts";
+import { expectedCost, type RecordedCalls, recordedCalls } from "./recorded.ts";
 import { type RouterStack, startRouterStack } from "./stack.ts";
 
 // Anthropic bills prompt-cache writes at a premium over input: the usage event prices them at it.
@@ -21,22 +20,6 @@ afterAll(async () => {
 beforeEach(() => calls.clear());
 
 const recorded = (requestId: string) => calls.recorded(requestId);
-
-/**
- * The test catalog's prices (stack.ts): input 1 µ a token, output 2 µ, no cache-write price. So a 5-minute
- * write costs 1.25 µ and a 1-hour write 2 µ, where an ordinary input token costs 1 µ.
- */
-function expectedCost(tokens: UsageEvent["tokens"]): number {
-  const writes5m = tokens.cache_write - tokens.cache_write_1h;
-  const uncached = tokens.input - tokens.cached_input - tokens.cache_write;
-  return (
-    uncached +
-    Math.ceil(tokens.cached_input / 2) +
-    Math.ceil((writes5m * 5) / 4) +
-    tokens.cache_write_1h * 2 +
-    tokens.output * 2
-  );
-}
 
 describe("usage with prompt-cache writes (Anthropic)", () => {
   it("bills a completion's cache writes at the premium, 1-hour writes at 2× input, and reports them", async () => {

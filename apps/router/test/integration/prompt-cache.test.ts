@@ -1,11 +1,10 @@
 import { maxCost } from "@cloudfreedom/admission";
-import type { UsageEvent } from "@cloudfreedom/shared";
 import { countTokens } from "@cloudfreedom/testing";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ChatCompletionRequest } from "../../src/openai/requests.ts";
 import { chatMaxUsage } from "../../src/services/proxy/budget.ts";
 import { counters, waitFor } from "./budget-helpers.ts";
-import { type RecordedCalls, recordedCalls } from "./recorded.ts";
+import { expectedCost, type RecordedCalls, recordedCalls } from "./recorded.ts";
 import { type RouterStack, startRouterStack, TEST_MODELS } from "./stack.ts";
 
 // Anthropic prompt caching through the router: breakpoints set in an OpenAI-format request reach Anthropic,
@@ -42,22 +41,6 @@ async function chat(body: Record<string, unknown>, requestId: string, key = stac
     body: JSON.stringify({ model: "claude-test", ...body }),
   });
   return { res, json: (await res.json()) as Record<string, unknown> };
-}
-
-/**
- * The test catalog's prices (stack.ts): input 1 µ a token, cache reads 0.5 µ, output 2 µ, no cache-write price
- * (a 5-minute write costs 1.25 µ, a 1-hour write 2 µ); the stack's key adds 20 %.
- */
-function expectedCost(tokens: UsageEvent["tokens"]): number {
-  const writes5m = tokens.cache_write - tokens.cache_write_1h;
-  const uncached = tokens.input - tokens.cached_input - tokens.cache_write;
-  return (
-    uncached +
-    Math.ceil(tokens.cached_input / 2) +
-    Math.ceil((writes5m * 5) / 4) +
-    tokens.cache_write_1h * 2 +
-    tokens.output * 2
-  );
 }
 
 const lastAnthropicBody = () => stack.emulators.anthropic.requests.at(-1)?.body as Record<string, unknown>;

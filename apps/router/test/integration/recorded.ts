@@ -40,3 +40,19 @@ export function recordedCalls(stack: RouterStack): RecordedCalls {
     },
   };
 }
+
+/**
+ * What a call costs at the test catalog's prices (stack.ts): input 1 µ a token, cache reads 0.5 µ, output 2 µ,
+ * no cache-write price, so a 5-minute write costs 1.25 µ and a 1-hour write 2 µ (each part rounded up).
+ */
+export function expectedCost(tokens: UsageEvent["tokens"]): number {
+  const writes5m = tokens.cache_write - tokens.cache_write_1h;
+  const uncached = tokens.input - tokens.cached_input - tokens.cache_write;
+  return (
+    uncached +
+    Math.ceil(tokens.cached_input / 2) +
+    Math.ceil((writes5m * 5) / 4) +
+    tokens.cache_write_1h * 2 +
+    tokens.output * 2
+  );
+}
