@@ -82,6 +82,38 @@ describe("Ollama emulator: /api/chat", () => {
     expect(lines[1]?.done).toBe(true);
   });
 
+  it("thinks when asked: message.thinking, streamed in lines before the answer's, counted in eval_count", async () => {
+    const thought = "Let me think about this request: hello there, world!";
+    const body = await (
+      await chat({ model: "qwen3:8b", messages: hello, think: true, stream: false })
+    ).json();
+    expect(body).toMatchObject({
+      message: { role: "assistant", content: "Echo: hello there, world!", thinking: thought },
+      ...stats(5, 7 + 12), // 12 tokens of thinking
+    });
+    const lines = parseNdjson(await (await chat({ model: "qwen3:8b", messages: hello, think: true })).text())
+      .map(obj)
+      .map((line) => obj(line.message));
+    const thinking = lines.map((message) => message.thinking ?? "").join("");
+    const content = lines.map((message) => message.content).join("");
+    expect({ thinking, content }).toEqual({ thinking: thought, content: "Echo: hello there, world!" });
+    const lastThinking = lines.findLastIndex((message) => message.thinking);
+    expect(lastThinking).toBeLessThan(lines.findIndex((message) => message.content));
+    // think: false, or no think at all, answers without thinking.
+    for (const think of [{ think: false }, {}]) {
+      const plain = obj(await (await chat({ messages: hello, stream: false, ...think })).json());
+      expect(plain.message).toEqual({ role: "assistant", content: "Echo: hello there, world!" });
+    }
+  });
+
+  it("takes a think level from gpt-oss only, and refuses one elsewhere as Ollama does", async () => {
+    const oss = await chat({ model: "gpt-oss:20b", messages: hello, think: "high", stream: false });
+    expect(obj(obj(await oss.json()).message).thinking).toContain("Let me think");
+    const refused = await chat({ model: "qwen3:8b", messages: hello, think: "low", stream: false });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toEqual({ error: 'think value "low" is not supported for this model' });
+  });
+
   it("answers 404 for a model that is not pulled, and 400 without a model", async () => {
     const missing = await chat({ model: "mistral", messages: hello });
     expect(missing.status).toBe(404);
@@ -133,6 +165,8 @@ describe("Ollama emulator: embed and tags", () => {
       "llama3.2:latest",
       "qwen2.5:0.5b",
       "nomic-embed-text:latest",
+      "qwen3:8b",
+      "gpt-oss:20b",
     ]);
     expect(obj(list(tags.models)[0]).details).toMatchObject({ format: "gguf", family: "llama" });
     const unknown = await fetch(`${ollama.url}/api/nothing`);

@@ -19,7 +19,10 @@ export interface ChatCompletionMessage {
   content: string | null;
   tool_calls?: ToolCall[];
   refusal?: string | null;
-  /** The model's reasoning where the provider returns it (Anthropic thinking, Gemini thought summaries). */
+  /**
+   * The model's reasoning where the provider returns it (Anthropic thinking, Gemini thought summaries, Ollama's
+   * `thinking`).
+   */
   reasoning_content?: string;
 }
 

@@ -2,11 +2,12 @@ import { ErrorEnvelope } from "@cloudfreedom/shared";
 import { countTokens } from "@cloudfreedom/testing";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { tokensOf } from "../../src/services/usage/estimate.ts";
 import { type RecordedCalls, recordedCalls } from "./recorded.ts";
 import { model, type RouterStack, startRouterStack } from "./stack.ts";
 
-// reasoning_effort reaches Claude and Gemini as their own thinking settings; the thinking comes back as
-// reasoning_content, never inside the answer, and its tokens are billed as output.
+// reasoning_effort reaches Claude, Gemini and Ollama as their own thinking settings; the thinking comes back
+// as reasoning_content, never inside the answer, and its tokens are billed as output.
 let stack: RouterStack;
 let calls: RecordedCalls;
 let client: OpenAI;
@@ -26,6 +27,8 @@ beforeAll(async () => {
           max_output_tokens: 65_536,
         }),
         model("gemini3-think-test", [["gemini", "gemini-3-pro-preview"]], thinking),
+        model("qwen3-think-test", [["ollama", "qwen3:8b"]], thinking),
+        model("gpt-oss-think-test", [["ollama", "gpt-oss:20b"]], thinking),
       ],
     },
   );
@@ -55,7 +58,7 @@ const user = [{ role: "user" as const, content: PROMPT }];
 /** Test catalog prices (stack.ts): 1 µ an input token, 2 µ an output token. */
 const cost = (input: number, output: number) => input + output * 2;
 
-const sent = (emulator: "anthropic" | "gemini") =>
+const sent = (emulator: "anthropic" | "gemini" | "ollama") =>
   stack.emulators[emulator].requests.at(-1)?.body as Record<string, unknown>;
 
 async function streamed(body: OpenAI.ChatCompletionCreateParamsStreaming, requestId: string) {
@@ -244,5 +247,95 @@ describe("reasoning_effort on Gemini (thinking config)", () => {
     });
     expect(three.choices[0]?.message.content).toBe(ANSWER);
     expect(messageOf(three)?.reasoning_content).toBe(THOUGHT);
+  });
+});
+
+describe("reasoning_effort on Ollama (think)", () => {
+  it("turns thinking on, answers without the thinking and bills it as output (eval_count)", async () => {
+    const { data } = await client.chat.completions
+      .create(
+        { model: "qwen3-think-test", messages: user, reasoning_effort: "medium" },
+        { headers: { "x-request-id": "req-ollama-think" } },
+      )
+      .withResponse();
+    expect(sent("ollama")).toMatchObject({ model: "qwen3:8b", think: true, stream: false });
+    const message = messageOf(data);
+    expect(message?.content).toBe(ANSWER);
+    expect(message?.reasoning_content).toBe(THOUGHT);
+    const output = countTokens(ANSWER) + countTokens(THOUGHT);
+    expect(data.usage?.completion_tokens).toBe(output);
+    const { event } = await calls.recorded("req-ollama-think");
+    expect(event.tokens.output).toBe(output);
+    expect(event.cost_micros).toBe(cost(event.tokens.input, output));
+  });
+
+  it("gives gpt-oss a level and streams the thinking as reasoning_content before the answer", async () => {
+    const run = await streamed(
+      {
+        model: "gpt-oss-think-test",
+        messages: user,
+        reasoning_effort: "xhigh",
+        stream: true,
+        stream_options: { include_usage: true },
+      },
+      "req-ollama-think-stream",
+    );
+    expect(sent("ollama")).toMatchObject({ model: "gpt-oss:20b", think: "high", stream: true });
+    expect(run).toMatchObject({ content: ANSWER, reasoning: THOUGHT, reasoningFirst: true });
+    const output = countTokens(ANSWER) + countTokens(THOUGHT);
+    expect(run.usage?.completion_tokens).toBe(output);
+    const { event } = await calls.recorded("req-ollama-think-stream");
+    expect(event.tokens.output).toBe(output);
+  });
+
+  it("estimates the thinking as output when Ollama reports no counts", async () => {
+    stack.emulators.ollama.enqueue({ omitUsage: true });
+    const run = await streamed(
+      {
+        model: "qwen3-think-test",
+        messages: user,
+        reasoning_effort: "low",
+        stream: true,
+        stream_options: { include_usage: true },
+      },
+      "req-ollama-think-estimated",
+    );
+    expect(run.reasoning).toBe(THOUGHT);
+    // The router counts the output itself (o200k), the thinking with the answer.
+    const output = tokensOf(THOUGHT + ANSWER);
+    expect(run.usage?.completion_tokens).toBe(output);
+    const { event } = await calls.recorded("req-ollama-think-estimated");
+    expect(event).toMatchObject({ estimated: true, tokens: { output } });
+
+    stack.emulators.ollama.enqueue({ omitUsage: true });
+    const whole = await client.chat.completions.create({
+      model: "qwen3-think-test",
+      messages: user,
+      reasoning_effort: "low",
+    });
+    expect(messageOf(whole)?.reasoning_content).toBe(THOUGHT);
+    expect(whole.usage?.completion_tokens).toBe(tokensOf(ANSWER + THOUGHT));
+  });
+
+  it("turns thinking off for none, and sends no think without an effort or to models that cannot think", async () => {
+    const off = await client.chat.completions.create({
+      model: "gpt-oss-think-test",
+      messages: user,
+      reasoning_effort: "none",
+    });
+    expect(sent("ollama")).toMatchObject({ think: false });
+    expect(off.choices[0]?.message.content).toBe(ANSWER);
+    expect(messageOf(off)?.reasoning_content).toBeUndefined();
+
+    await client.chat.completions.create({ model: "qwen3-think-test", messages: user });
+    expect(sent("ollama")).not.toHaveProperty("think");
+    // llama-test lacks the reasoning capability: think would get Ollama's 400 "does not support thinking".
+    const plain = await client.chat.completions.create({
+      model: "llama-test",
+      messages: user,
+      reasoning_effort: "high",
+    });
+    expect(sent("ollama")).not.toHaveProperty("think");
+    expect(plain.choices[0]?.message.content).toBe(ANSWER);
   });
 });

@@ -7,8 +7,9 @@ const run = (pieces: string[]) => runStream(ollamaAdapter, ctx, pieces);
 
 const TEXT = fixture("ollama", "stream-text.ndjson");
 const TEXT_CHUNKS = [
-  // The first line carries only thinking: the role chunk, no content.
+  // The first line carries only thinking: the role chunk, then the thinking as reasoning_content.
   chunk("qwen3", { role: "assistant", content: "" }),
+  chunk("qwen3", { reasoning_content: "Greet in German." }),
   chunk("qwen3", { content: "Grüße" }),
   chunk("qwen3", { content: " aus Zürich 🇨🇭" }),
   chunk("qwen3", { content: " — 你好！" }),
@@ -82,7 +83,8 @@ describe("ollama stream translation", () => {
     const { chunks, transform } = run([TEXT]);
     expect(chunks.some((c) => Object.hasOwn(c as object, "usage"))).toBe(false);
     expect(transform.usage()).toEqual(TEXT_USAGE);
-    expect(transform.outputText()).toBe("Grüße aus Zürich 🇨🇭 — 你好！");
+    // The thinking is output too: eval_count counts it, and so does the estimate without usage.
+    expect(transform.outputText()).toBe("Greet in German.Grüße aus Zürich 🇨🇭 — 你好！");
   });
 
   it("emits the chunks before an error line, then throws; usage is unknown until the done line", () => {
@@ -104,7 +106,7 @@ describe("ollama stream translation", () => {
   it("fails a stream that closes before the done line, after what it delivered", () => {
     const cut = TEXT.slice(0, TEXT.lastIndexOf('{"model"'));
     const { chunks, error } = run([cut]);
-    expect(chunks).toEqual(TEXT_CHUNKS.slice(0, 4));
+    expect(chunks).toEqual(TEXT_CHUNKS.slice(0, -1));
     expect(error?.failure.message).toBe("Ollama closed the stream before it was done");
   });
 

@@ -203,7 +203,7 @@ describe("ollama response mapping", () => {
     });
   });
 
-  it("turns object arguments into JSON strings, keeps server ids and leaves thinking out", () => {
+  it("turns object arguments into JSON strings, keeps server ids and gives thinking as reasoning_content", () => {
     const { completion } = respond("chat-tool-calls.json");
     expect(completion.model).toBe("qwen3");
     expect(completion.choices[0]).toEqual({
@@ -211,6 +211,7 @@ describe("ollama response mapping", () => {
       message: {
         role: "assistant",
         content: null,
+        reasoning_content: "I should call the weather tool.",
         tool_calls: [
           {
             id: "call_ts8w0dff",

@@ -4,10 +4,13 @@ import type { ChatCompletionRequest } from "../../src/openai/requests.ts";
 import { anthropicAdapter, createAnthropicAdapter } from "../../src/providers/anthropic/index.ts";
 import { geminiAdapter } from "../../src/providers/gemini/index.ts";
 import { thinkingConfig } from "../../src/providers/gemini/request.ts";
+import { ollamaAdapter } from "../../src/providers/ollama/index.ts";
+import { takesThinkLevels, thinkFor } from "../../src/providers/ollama/request.ts";
 import * as anthropic from "./anthropic-helpers.ts";
 import * as gemini from "./gemini-ollama-helpers.ts";
 
-// reasoning_effort → Anthropic extended thinking and Gemini thinking, and the thinking in their answers.
+// reasoning_effort → Anthropic extended thinking, Gemini thinking and Ollama think, and the thinking in their
+// answers.
 
 function anthropicBody(
   fields: Partial<ChatCompletionRequest>,
@@ -340,5 +343,89 @@ describe("Gemini thoughts in answers", () => {
       {},
     ]);
     expect(run.transform.usage()).toMatchObject({ input: 9, output: 43, reasoning: 40 });
+  });
+});
+
+describe("reasoning_effort → Ollama think", () => {
+  const ollamaBody = (upstreamModel: string, fields: Partial<ChatCompletionRequest>, reasoning = true) => {
+    const ctx = { ...gemini.contextFor("ollama", "http://localhost:11434", upstreamModel), reasoning };
+    return JSON.parse(ollamaAdapter.chat.request(gemini.chatRequest(fields), ctx, false).body);
+  };
+
+  it("turns thinking on for every effort but none, which turns it off", () => {
+    for (const effort of ["minimal", "low", "medium", "high", "xhigh"] as const)
+      expect(ollamaBody("qwen3:8b", { reasoning_effort: effort }).think).toBe(true);
+    expect(ollamaBody("qwen3:8b", { reasoning_effort: "none" }).think).toBe(false);
+  });
+
+  it("gives gpt-oss a level (minimal low, xhigh high), under a namespace or a cloud tag too", () => {
+    const levels = { minimal: "low", low: "low", medium: "medium", high: "high", xhigh: "high" } as const;
+    for (const [effort, level] of Object.entries(levels))
+      expect(ollamaBody("gpt-oss:20b", { reasoning_effort: effort as keyof typeof levels }).think).toBe(
+        level,
+      );
+    expect(ollamaBody("gpt-oss:120b-cloud", { reasoning_effort: "high" }).think).toBe("high");
+    expect(ollamaBody("hf.co/unsloth/GPT-OSS-20b-GGUF:Q4_K_M", { reasoning_effort: "low" }).think).toBe(
+      "low",
+    );
+    expect(ollamaBody("gpt-oss:20b", { reasoning_effort: "none" }).think).toBe(false);
+    expect(thinkFor("medium", "my-gpt-oss:latest")).toBe(true);
+    expect(takesThinkLevels("gpt-oss")).toBe(true);
+  });
+
+  it("sends no think without an effort, or to models the catalog does not mark reasoning", () => {
+    for (const fields of [{}, { reasoning_effort: null }])
+      expect(ollamaBody("qwen3:8b", fields)).not.toHaveProperty("think");
+    expect(ollamaBody("llama3.2", { reasoning_effort: "high" }, false)).not.toHaveProperty("think");
+  });
+});
+
+describe("Ollama thinking in answers", () => {
+  const ctx = gemini.contextFor("ollama", "http://localhost:11434", "qwen3:8b");
+
+  it("gives message.thinking as reasoning_content, never inside content", () => {
+    const { completion } = ollamaAdapter.chat.response(
+      {
+        model: "qwen3:8b",
+        message: { role: "assistant", content: "Hallo!", thinking: "Greet in German." },
+        done: true,
+        done_reason: "stop",
+        prompt_eval_count: 9,
+        eval_count: 12,
+      },
+      ctx,
+    );
+    expect(completion.choices[0]?.message).toEqual({
+      role: "assistant",
+      content: "Hallo!",
+      reasoning_content: "Greet in German.",
+    });
+    expect(completion.usage?.completion_tokens).toBe(12);
+  });
+
+  it("streams thinking lines as reasoning_content before the answer, and counts them as output text", () => {
+    const line = (message: Record<string, unknown>, end: Record<string, unknown> = { done: false }) =>
+      `${JSON.stringify({ model: "qwen3:8b", message: { role: "assistant", ...message }, ...end })}\n`;
+    const wire = [
+      line({ content: "", thinking: "Greet" }),
+      line({ content: "", thinking: " in German." }),
+      line({ content: "Hallo!" }),
+      line({ content: "" }, { done: true, done_reason: "stop" }),
+    ].join("");
+    for (const pieces of [[wire], ...gemini.splits(wire)]) {
+      const run = gemini.runStream(ollamaAdapter, ctx, pieces);
+      expect(run.error).toBeNull();
+      const deltas = run.chunks.map((c) => (c as { choices: Array<{ delta: unknown }> }).choices[0]?.delta);
+      expect(deltas).toEqual([
+        { role: "assistant", content: "" },
+        { reasoning_content: "Greet" },
+        { reasoning_content: " in German." },
+        { content: "Hallo!" },
+        {},
+      ]);
+      // No counts on the done line: the router estimates the output from this text, thinking included.
+      expect(run.transform.usage()).toBeNull();
+      expect(run.transform.outputText()).toBe("Greet in German.Hallo!");
+    }
   });
 });

@@ -1,7 +1,7 @@
 import type { ChatCompletionRequest, ChatMessage, ContentPart, FunctionTool } from "../../openai/requests.ts";
 import { invalidField, parseDataUrl, parseToolArguments, stopList, textOf, toolCallName } from "../common.ts";
 import type { CallContext, UpstreamHttpRequest } from "../types.ts";
-import type { OllamaChatBody, OllamaMessage, OllamaOptions } from "./wire.ts";
+import type { OllamaChatBody, OllamaMessage, OllamaOptions, OllamaThink, OllamaThinkLevel } from "./wire.ts";
 import { OLLAMA } from "./wire.ts";
 
 /** OpenAI parameter → Ollama option, for the numbers that keep their meaning. */
@@ -52,7 +52,44 @@ export function ollamaChatRequest(
   if (format?.type === "json_schema") body.format = format.json_schema.schema ?? "json";
   const options = optionsOf(req);
   if (Object.keys(options).length > 0) body.options = options;
+  const effort = req.reasoning_effort;
+  if (effort && ctx.reasoning === true) body.think = thinkFor(effort, ctx.upstreamModel);
   return { ...ollamaEndpoint(ctx, "/api/chat"), body: JSON.stringify(body) };
+}
+
+type ReasoningEffort = NonNullable<ChatCompletionRequest["reasoning_effort"]>;
+
+/** reasoning_effort → gpt-oss's three levels: minimal has no level of its own, and high is the top. */
+export const THINK_LEVELS: Readonly<Record<Exclude<ReasoningEffort, "none">, OllamaThinkLevel>> = {
+  minimal: "low",
+  low: "low",
+  medium: "medium",
+  high: "high",
+  xhigh: "high",
+};
+
+/**
+ * gpt-oss (Ollama parses it as harmony) is the model that takes a level; every other thinking model takes
+ * only true or false, and Ollama answers a level there with 400 "think value … is not supported for this
+ * model" (later versions read it as true). Ollama decides by the model's family and template, which the
+ * router cannot see, so the name decides: its last path segment (after a namespace such as `hf.co/…/`)
+ * starts with gpt-oss, whatever the tag (`gpt-oss:120b-cloud`). A gpt-oss under another name gets true,
+ * which it takes as its default level, medium.
+ */
+export function takesThinkLevels(upstreamModel: string): boolean {
+  const name = upstreamModel.slice(upstreamModel.lastIndexOf("/") + 1).toLowerCase();
+  return name.startsWith("gpt-oss");
+}
+
+/**
+ * reasoning_effort → `think`: none turns thinking off, any other effort on, as a level where the model
+ * takes one. Only models the catalog marks `reasoning` get it: Ollama refuses `think: true` (and any level)
+ * with a 400 for a model that cannot think. Without an effort nothing is sent and the model keeps Ollama's
+ * default, which is to think for a thinking model, as OpenAI's reasoning models reason without one.
+ */
+export function thinkFor(effort: ReasoningEffort, upstreamModel: string): OllamaThink {
+  if (effort === "none") return false;
+  return takesThinkLevels(upstreamModel) ? THINK_LEVELS[effort] : true;
 }
 
 /**

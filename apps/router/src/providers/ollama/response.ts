@@ -44,6 +44,10 @@ export function usageOf(response: OllamaChatResponse): NormalizedUsage | null {
   return makeUsage(prompt, output ?? 0, { cached: response.prompt_eval_cached_count ?? 0 });
 }
 
+/**
+ * `message.thinking` (what a thinking model reasoned, kept apart from `content` by Ollama) becomes
+ * `reasoning_content`, as for the other providers; its tokens are inside `eval_count`.
+ */
 export function ollamaChatResponse(
   body: unknown,
   ctx: CallContext,
@@ -58,6 +62,8 @@ export function ollamaChatResponse(
     role: "assistant",
     content: text === "" && toolCalls.length > 0 ? null : text,
   };
+  const thinking = response.message?.thinking;
+  if (typeof thinking === "string" && thinking !== "") message.reasoning_content = thinking;
   if (toolCalls.length > 0) message.tool_calls = toolCalls;
   const usage = usageOf(response);
   const created = response.created_at ? Date.parse(response.created_at) : Number.NaN;

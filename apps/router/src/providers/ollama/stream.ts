@@ -21,9 +21,10 @@ function streamFailure(message: string, retryable: boolean): UpstreamFailure {
 }
 
 /**
- * `/api/chat` NDJSON → chat.completion.chunk JSON. Each line holds the new text of `message.content`; tool
- * calls come whole; the `done` line carries done_reason and the token counts, so usage is known only once
- * the answer is complete. A failure after the 200 is a line `{"error":"…"}`.
+ * `/api/chat` NDJSON → chat.completion.chunk JSON. Each line holds the new text of `message.content`, or of
+ * `message.thinking` (a thinking model's reasoning, before the answer); tool calls come whole; the `done`
+ * line carries done_reason and the token counts, so usage is known only once the answer is complete. A
+ * failure after the 200 is a line `{"error":"…"}`.
  */
 export class OllamaStream implements ChatStreamTransform {
   private readonly parser = new NdjsonParser();
@@ -81,6 +82,12 @@ export class OllamaStream implements ChatStreamTransform {
       this.started = true;
       if (typeof response.model === "string") this.model = response.model;
       out.push(this.delta({ role: "assistant", content: "" }));
+    }
+    const thinking = response.message?.thinking;
+    if (typeof thinking === "string" && thinking !== "") {
+      // Reasoning goes out as reasoning_content, never content; it is billed output like the answer.
+      this.text += thinking;
+      out.push(this.delta({ reasoning_content: thinking }));
     }
     const content = response.message?.content;
     if (typeof content === "string" && content !== "") {

@@ -31,6 +31,10 @@ export interface OllamaOptions {
   frequency_penalty?: number;
 }
 
+/** gpt-oss's thinking levels; other thinking models take only a boolean. */
+export type OllamaThinkLevel = "low" | "medium" | "high";
+export type OllamaThink = boolean | OllamaThinkLevel;
+
 export interface OllamaChatBody {
   model: string;
   messages: OllamaMessage[];
@@ -38,6 +42,8 @@ export interface OllamaChatBody {
   tools?: Array<{ type: "function"; function: { name: string; description?: string; parameters?: unknown } }>;
   format?: "json" | Record<string, unknown>;
   options?: OllamaOptions;
+  /** Thinking on or off, or a level; absent, a thinking model thinks (Ollama's default). */
+  think?: OllamaThink;
 }
 
 /** One `/api/chat` answer, or one NDJSON line of a stream; the `done: true` line carries the counts. */
@@ -51,6 +57,7 @@ export interface OllamaChatResponse {
   prompt_eval_count?: number;
   /** Of which read from the KV cache (newer servers). */
   prompt_eval_cached_count?: number;
+  /** Every generated token, thinking included: Ollama splits the thinking off only after generating it. */
   eval_count?: number;
   /** A failure; mid-stream it arrives as a line of its own after a 200. */
   error?: string;

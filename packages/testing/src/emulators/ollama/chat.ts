@@ -36,6 +36,31 @@ function offeredTool(body: unknown): OfferedTool | undefined {
   return undefined;
 }
 
+/** Ollama parses gpt-oss as harmony, the one format whose thinking takes a level; here the name decides. */
+function takesLevels(model: string): boolean {
+  return model
+    .slice(model.lastIndexOf("/") + 1)
+    .toLowerCase()
+    .startsWith("gpt-oss");
+}
+
+/**
+ * Ollama's 400 for a level (`think: "low"`) sent to a model that takes only true or false, as Ollama answered
+ * until early 2026 (later versions read any level as true there).
+ */
+export function thinkProblem(body: unknown, model: string): string | undefined {
+  const think = field(body, "think");
+  if (typeof think !== "string" || takesLevels(model)) return undefined;
+  return `think value "${think}" is not supported for this model`;
+}
+
+/** With `think` true or a level the model thinks a fixed sentence about the prompt, before the answer. */
+function thinkingOf(body: unknown, lastText: string): string | null {
+  const think = field(body, "think");
+  if (think !== true && typeof think !== "string") return null;
+  return `Let me think about this request: ${lastText}`;
+}
+
 export function parseChat(body: unknown): { promptTokens: number; reply: ReplyRequest } {
   const messages = asArray(field(body, "messages")) ?? [];
   let promptTokens = 0;
@@ -62,31 +87,42 @@ export function parseChat(body: unknown): { promptTokens: number; reply: ReplyRe
   };
 }
 
-function assistantMessage(output: Output, text: string) {
-  if (output.kind === "text") return { role: "assistant", content: text };
+function assistantMessage(output: Output, text: string, thinking: string | null = null) {
+  const thought = thinking ? { thinking } : {};
+  if (output.kind === "text") return { role: "assistant", content: text, ...thought };
   return {
     role: "assistant",
     content: "",
+    ...thought,
     tool_calls: [{ function: { name: output.name, arguments: output.arguments } }],
   };
 }
 
-/** `POST /api/chat`: NDJSON lines by default, one object with `stream: false`. */
+/**
+ * `POST /api/chat`: NDJSON lines by default, one object with `stream: false`. Thinking comes in
+ * `message.thinking`, streamed in lines of its own before the answer's, and counts in `eval_count`.
+ */
 export function respondChat(body: unknown, behaviour: Behaviour, model: string): Reply {
   const request = parseChat(body);
   const output = planOutput(request.reply, behaviour);
+  const thinking = thinkingOf(body, request.reply.lastText);
+  const thoughtTokens = thinking === null ? 0 : countTokens(thinking);
   const createdAt = new Date().toISOString();
   const doneReason = output.kind === "text" && output.finish === "length" ? "length" : "stop";
   const final = {
     model,
     created_at: createdAt,
-    message: assistantMessage(output, output.kind === "text" ? output.text : ""),
+    message: assistantMessage(output, output.kind === "text" ? output.text : "", thinking),
     done_reason: doneReason,
     done: true,
-    ...stats(request.promptTokens, output.tokens, behaviour),
+    ...stats(request.promptTokens, output.tokens + thoughtTokens, behaviour),
   };
   if (field(body, "stream") === false) return { kind: "json", status: 200, body: final };
   const frames: string[] = [];
+  for (const piece of thinking === null ? [] : splitChunks(thinking)) {
+    const message = { role: "assistant", content: "", thinking: piece };
+    frames.push(ndjsonLine({ model, created_at: createdAt, message, done: false }));
+  }
   const pieces = output.kind === "text" ? splitChunks(output.text) : [""];
   for (const piece of pieces) {
     frames.push(

@@ -10,9 +10,19 @@ import type {
   Reply,
   Route,
 } from "../core/types.ts";
-import { respondChat } from "./chat.ts";
+import { respondChat, thinkProblem } from "./chat.ts";
 
-export const DEFAULT_OLLAMA_MODELS = ["llama3.2:latest", "qwen2.5:0.5b", "nomic-embed-text:latest"];
+/**
+ * Thinking models among them: qwen3 takes think true or false, gpt-oss a level. Any model here thinks when
+ * asked; Ollama would refuse think on one that cannot think (400 "… does not support thinking").
+ */
+export const DEFAULT_OLLAMA_MODELS = [
+  "llama3.2:latest",
+  "qwen2.5:0.5b",
+  "nomic-embed-text:latest",
+  "qwen3:8b",
+  "gpt-oss:20b",
+];
 
 export interface OllamaEmulatorOptions extends EmulatorOptions {
   /** Installed models; others get Ollama's 404. Names without a tag mean `:latest`. */
@@ -58,7 +68,10 @@ export function ollamaFormat(models: readonly string[], dimensions: number): Pro
   const modelOf = (request: RecordedRequest): string => asString(field(request.body, "model")) ?? "";
   const routes: Record<string, Route> = {
     "POST /api/chat": {
-      check: modelCheck,
+      check: (request) => {
+        const problem = thinkProblem(request.body, modelOf(request));
+        return modelCheck(request) ?? (problem === undefined ? undefined : ollamaError(400, problem));
+      },
       respond: (request, behaviour) => respondChat(request.body, behaviour, modelOf(request)),
     },
     "POST /api/embed": {
