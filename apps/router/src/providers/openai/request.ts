@@ -78,7 +78,13 @@ function pick(req: Record<string, unknown>, fields: readonly string[]): Record<s
   return out;
 }
 
-/** The upstream's model name; streams always ask for usage (stripped later if the client did not). */
+/** Output limits a client may set; none may exceed what admission held (the model's max_output_tokens). */
+const OUTPUT_LIMITS = ["max_tokens", "max_completion_tokens"] as const;
+
+/**
+ * The upstream's model name; streams always ask for usage (stripped later if the client did not). A client's
+ * output limit above the model's cap is lowered to it: admission held the output at most at the cap.
+ */
 function body(
   req: Record<string, unknown>,
   fields: readonly string[],
@@ -87,6 +93,12 @@ function body(
 ): string {
   const out = pick(req, fields);
   out.model = ctx.upstreamModel;
+  const cap = ctx.maxOutputTokens;
+  if (cap !== undefined)
+    for (const limit of OUTPUT_LIMITS) {
+      const asked = out[limit];
+      if (typeof asked === "number" && asked > cap) out[limit] = cap;
+    }
   if (stream) {
     out.stream = true;
     out.stream_options = { include_usage: true };
