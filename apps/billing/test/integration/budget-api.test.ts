@@ -51,6 +51,20 @@ describe("POST /v1/budget/check", () => {
     expect(counters.tenant).toEqual({ spent: 0, reserved: 0 });
   });
 
+  it("prices the prompt as cache writes for a request with breakpoints, as the router holds it", async () => {
+    const body = { model: model.model_id, input_tokens: 1_000, max_output_tokens: 500 };
+    // Writes without a catalog price: 5-minute 1.25 × input, 1-hour 2 × input; output as before (1,000).
+    expect((await check(a.billingKey.secret, { ...body, cache_write: "5m" })).body).toMatchObject({
+      estimated_cost_micros: (1_250 + 1_000) * 1.2,
+    });
+    expect((await check(a.billingKey.secret, { ...body, cache_write: "1h" })).body).toMatchObject({
+      estimated_cost_micros: (2_000 + 1_000) * 1.2,
+    });
+    const refused = await check(a.billingKey.secret, { ...body, cache_write: "2h" });
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ code: "validation_failed", details: { field: "cache_write" } });
+  });
+
   it("holds the maximum cost when asked to reserve, and settles it with the usage report", async () => {
     const res = await check(a.billingKey.secret, {
       model: model.model_id,

@@ -8,6 +8,11 @@ export const BudgetCheckBody = z.object({
   /** Estimated prompt tokens. */
   input_tokens: Tokens,
   max_output_tokens: Tokens.positive().optional(),
+  /**
+   * The request sets prompt-cache breakpoints (Anthropic `cache_control`): its prompt may be billed as cache
+   * writes, so it is priced at the 5-minute write rate, or the 1-hour one, as the router holds it.
+   */
+  cache_write: z.enum(["5m", "1h"]).optional(),
   reserve: z.boolean().default(false),
 });
 

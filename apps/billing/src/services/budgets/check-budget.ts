@@ -12,6 +12,8 @@ export interface BudgetCheckInput {
   input_tokens: number;
   /** The request's max_tokens; absent = the model's output cap (as the router reserves). */
   max_output_tokens?: number | undefined;
+  /** Prompt-cache breakpoints of the request: "1h" when one asks for an hour (priced as the router holds it). */
+  cache_write?: "5m" | "1h" | undefined;
   /** Hold the maximum cost until `POST /v1/usage` settles it (or the reservation expires). */
   reserve: boolean;
 }
@@ -117,6 +119,7 @@ export async function checkBudget(
     outputTokens: outputAllowance(input.max_output_tokens, model.max_output_tokens),
     prices: model.prices,
     markupPct: caller.markupPct,
+    cacheWrite: input.cache_write ?? null,
   });
   // The tenant's own period (a subscription's anchor), so a denial names its real end, as the router's does.
   const { period, end: periodEnd } = await deps.periods.current(caller.tenantId);
