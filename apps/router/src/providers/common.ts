@@ -2,7 +2,7 @@ import { Buffer } from "node:buffer";
 import { AppError, type ErrorCode } from "@cloudfreedom/shared";
 import type { ChatMessage, EmbeddingRequest } from "../openai/requests.ts";
 import type { EmbeddingList } from "../openai/responses.ts";
-import type { NormalizedUsage, UpstreamFailure } from "./types.ts";
+import type { CallContext, NormalizedUsage, UpstreamFailure } from "./types.ts";
 
 /** The text of an OpenAI message content (string or parts); non-text parts contribute nothing. */
 export function textOf(content: ChatMessage["content"] | undefined): string {
@@ -197,4 +197,26 @@ export function embeddingList(
     model,
     usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
   };
+}
+
+/**
+ * A client's output limit, never above the model's `max_output_tokens`: admission held the output at most at
+ * the cap (`outputAllowance`), so no adapter may ask a provider for more.
+ */
+export function cappedOutput(asked: number, ctx: Pick<CallContext, "maxOutputTokens">): number {
+  return ctx.maxOutputTokens === undefined ? asked : Math.min(asked, ctx.maxOutputTokens);
+}
+
+/**
+ * Providers count thinking inside the output limit (Anthropic's max_tokens, Gemini's maxOutputTokens), so a
+ * thinking budget leaves the answer 20 % of the limit, or `answerCap` when that is less, and never goes below
+ * the provider's `floor`.
+ */
+export function thinkingBudgetWithin(
+  maxTokens: number,
+  wanted: number,
+  limits: { floor: number; answerCap: number },
+): number {
+  const answerRoom = Math.min(limits.answerCap, Math.ceil(maxTokens * 0.2));
+  return Math.max(limits.floor, Math.min(wanted, maxTokens - answerRoom));
 }

@@ -5,7 +5,7 @@ import type {
   ResponseFormat,
   ToolChoice,
 } from "../../openai/requests.ts";
-import { invalidField, stopList } from "../common.ts";
+import { cappedOutput, invalidField, stopList, thinkingBudgetWithin } from "../common.ts";
 import type { CallContext, UpstreamHttpRequest } from "../types.ts";
 import { toAnthropicMessages } from "./messages.ts";
 import type { AnthropicMessage, AnthropicRequestBody, AnthropicTool, AnthropicToolChoice } from "./wire.ts";
@@ -74,13 +74,6 @@ export const THINKING_BUDGETS: Readonly<Record<ReasoningEffort, number>> = {
   xhigh: 32_768,
 };
 
-/**
- * Thinking and answer both count against max_tokens (as reasoning counts against OpenAI's
- * max_completion_tokens), so the budget leaves the answer this share of max_tokens, or the default
- * max_tokens when that is less.
- */
-const ANSWER_SHARE = 0.2;
-
 /** Anthropic's sampling ranges with thinking on: temperature only 1 (its default), top_p 0.95 to 1. */
 const THINKING_MIN_TOP_P = 0.95;
 
@@ -125,11 +118,10 @@ function thinkingFor(
   if (messages[messages.length - 1]?.role === "assistant") return null;
   const wanted = THINKING_BUDGETS[effort];
   const asked = req.max_completion_tokens ?? req.max_tokens;
-  const cap = ctx.maxOutputTokens ?? Number.POSITIVE_INFINITY;
-  if ((asked === null || asked === undefined) && cap <= MIN_THINKING_BUDGET) return null;
-  const maxTokens = Math.min(asked ?? wanted + defaultMaxTokens, cap);
+  const maxTokens = cappedOutput(asked ?? wanted + defaultMaxTokens, ctx);
   if (maxTokens <= MIN_THINKING_BUDGET) {
-    // Only a client's limit gets here: without one, a cap this low went without thinking above.
+    // Without a client limit, the model's cap is this low: it goes without thinking rather than failing.
+    if (asked === null || asked === undefined) return null;
     const field =
       req.max_completion_tokens !== null && req.max_completion_tokens !== undefined
         ? "max_completion_tokens"
@@ -141,8 +133,11 @@ function thinkingFor(
         `${maxTokens}. Raise max_tokens (or max_completion_tokens) or set reasoning_effort to "none"`,
     );
   }
-  const answerRoom = Math.min(defaultMaxTokens, Math.ceil(maxTokens * ANSWER_SHARE));
-  const budget = Math.min(wanted, Math.max(MIN_THINKING_BUDGET, maxTokens - answerRoom));
+  // Thinking and answer both count against max_tokens (as reasoning against OpenAI's max_completion_tokens).
+  const budget = thinkingBudgetWithin(maxTokens, wanted, {
+    floor: MIN_THINKING_BUDGET,
+    answerCap: defaultMaxTokens,
+  });
   return { budget, maxTokens };
 }
 
@@ -249,11 +244,7 @@ export function buildMessagesBody(
 
   const body: AnthropicRequestBody = {
     model: ctx.upstreamModel,
-    // Never above the model's cap: admission held the output at most at it.
-    max_tokens: Math.min(
-      req.max_completion_tokens ?? req.max_tokens ?? options.defaultMaxTokens,
-      ctx.maxOutputTokens ?? Number.POSITIVE_INFINITY,
-    ),
+    max_tokens: cappedOutput(req.max_completion_tokens ?? req.max_tokens ?? options.defaultMaxTokens, ctx),
     messages,
   };
   // Blocks only when a breakpoint needs them, so requests without one are sent as before.

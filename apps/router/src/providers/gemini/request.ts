@@ -1,11 +1,13 @@
 import type { ChatCompletionRequest, ChatMessage, ContentPart, ToolChoice } from "../../openai/requests.ts";
 import {
+  cappedOutput,
   invalidField,
   isRecord,
   parseDataUrl,
   parseToolArguments,
   stopList,
   textOf,
+  thinkingBudgetWithin,
   toolCallName,
   tryJson,
 } from "../common.ts";
@@ -236,36 +238,28 @@ function functionCalling(
 
 /**
  * Gemini counts thoughts inside maxOutputTokens. With thinking on, maxOutputTokens is always sent (the
- * client's limit, else the model's cap: what admission held), and a budget leaves the answer a share of it,
- * as on Anthropic, so thoughts cannot use up the whole limit and return an empty answer.
+ * client's limit, else the model's cap: what admission held), and a 2.5 budget leaves the answer a share of
+ * it, as on Anthropic, so thoughts cannot use up the whole limit and return an empty answer. 512 is inside
+ * every 2.5 model's range (Flash-Lite takes nothing lower but 0); maxOutputTokens still bounds what a tiny
+ * limit lets the call produce.
  */
 function fitThinking(thinking: GeminiThinkingConfig, maxTokens: number): GeminiThinkingConfig {
   if (thinking.thinkingBudget === undefined || thinking.thinkingBudget === 0) return thinking;
-  const room = maxTokens - Math.min(ANSWER_ROOM, Math.ceil(maxTokens * ANSWER_SHARE));
-  // 512 is inside every 2.5 model's range (Flash-Lite takes nothing lower but 0); maxOutputTokens still
-  // bounds what a tiny limit lets the call produce.
-  return {
-    ...thinking,
-    thinkingBudget: Math.max(MIN_FITTED_BUDGET, Math.min(thinking.thinkingBudget, room)),
-  };
+  const limits = { floor: 512, answerCap: 4096 };
+  return { ...thinking, thinkingBudget: thinkingBudgetWithin(maxTokens, thinking.thinkingBudget, limits) };
 }
-const MIN_FITTED_BUDGET = 512;
-const ANSWER_ROOM = 4096;
-const ANSWER_SHARE = 0.2;
 
 function generationConfig(req: ChatCompletionRequest, ctx: CallContext): GeminiGenerationConfig {
   const config: GeminiGenerationConfig = {};
   const effort = req.reasoning_effort;
-  const cap = ctx.maxOutputTokens ?? Number.POSITIVE_INFINITY;
   const asked = req.max_completion_tokens ?? req.max_tokens;
   const thinking = effort && ctx.reasoning === true ? thinkingConfig(effort, ctx.upstreamModel) : null;
   for (const [from, to] of RENAMED) {
     const value = req[from];
     if (typeof value === "number") config[to] = value;
   }
-  // Never above the model's cap: admission held the output at most at it.
   const maxTokens =
-    typeof asked === "number" ? Math.min(asked, cap) : thinking ? ctx.maxOutputTokens : undefined;
+    typeof asked === "number" ? cappedOutput(asked, ctx) : thinking ? ctx.maxOutputTokens : undefined;
   if (typeof maxTokens === "number") config.maxOutputTokens = maxTokens;
   if (thinking) config.thinkingConfig = maxTokens === undefined ? thinking : fitThinking(thinking, maxTokens);
   const stop = stopList(req.stop);

@@ -1,5 +1,13 @@
 import type { ChatCompletionRequest, ChatMessage, ContentPart, FunctionTool } from "../../openai/requests.ts";
-import { invalidField, parseDataUrl, parseToolArguments, stopList, textOf, toolCallName } from "../common.ts";
+import {
+  cappedOutput,
+  invalidField,
+  parseDataUrl,
+  parseToolArguments,
+  stopList,
+  textOf,
+  toolCallName,
+} from "../common.ts";
 import type { CallContext, UpstreamHttpRequest } from "../types.ts";
 import type { OllamaChatBody, OllamaMessage, OllamaOptions, OllamaThink, OllamaThinkLevel } from "./wire.ts";
 import { OLLAMA } from "./wire.ts";
@@ -50,7 +58,7 @@ export function ollamaChatRequest(
   const format = req.response_format;
   if (format?.type === "json_object") body.format = "json";
   if (format?.type === "json_schema") body.format = format.json_schema.schema ?? "json";
-  const options = optionsOf(req, ctx.maxOutputTokens);
+  const options = optionsOf(req, ctx);
   if (Object.keys(options).length > 0) body.options = options;
   const effort = req.reasoning_effort;
   if (effort && ctx.reasoning === true) body.think = thinkFor(effort, ctx.upstreamModel);
@@ -160,15 +168,14 @@ function userMessage(content: string | ContentPart[], i: number): OllamaMessage 
   return message;
 }
 
-function optionsOf(req: ChatCompletionRequest, cap: number | undefined): OllamaOptions {
+function optionsOf(req: ChatCompletionRequest, ctx: CallContext): OllamaOptions {
   const options: OllamaOptions = {};
   for (const [from, to] of RENAMED) {
     const value = req[from];
     if (typeof value === "number") options[to] = value;
   }
   const maxTokens = req.max_completion_tokens ?? req.max_tokens;
-  // Never above the model's cap: admission held the output at most at it.
-  if (typeof maxTokens === "number") options.num_predict = Math.min(maxTokens, cap ?? maxTokens);
+  if (typeof maxTokens === "number") options.num_predict = cappedOutput(maxTokens, ctx);
   const stop = stopList(req.stop);
   if (stop && stop.length > 0) options.stop = stop;
   return options;

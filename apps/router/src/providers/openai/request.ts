@@ -1,5 +1,6 @@
 import { withoutCacheControl } from "../../openai/cache-control.ts";
 import type { ChatCompletionRequest, CompletionRequest, EmbeddingRequest } from "../../openai/requests.ts";
+import { cappedOutput } from "../common.ts";
 import type { CallContext, UpstreamHttpRequest } from "../types.ts";
 
 const DEFAULT_AZURE_API_VERSION = "2024-10-21";
@@ -93,12 +94,10 @@ function body(
 ): string {
   const out = pick(req, fields);
   out.model = ctx.upstreamModel;
-  const cap = ctx.maxOutputTokens;
-  if (cap !== undefined)
-    for (const limit of OUTPUT_LIMITS) {
-      const asked = out[limit];
-      if (typeof asked === "number" && asked > cap) out[limit] = cap;
-    }
+  for (const limit of OUTPUT_LIMITS) {
+    const asked = out[limit];
+    if (typeof asked === "number") out[limit] = cappedOutput(asked, ctx);
+  }
   if (stream) {
     out.stream = true;
     out.stream_options = { include_usage: true };
