@@ -13,6 +13,28 @@ export function textOf(content: ChatMessage["content"] | undefined): string {
   return text;
 }
 
+/** An OpenAI-shaped message or stream delta, as far as what it generated goes. */
+export interface GeneratedPart {
+  content?: string | null;
+  /** DeepSeek, vLLM and the router itself carry a reasoning model's thinking here; OpenRouter in `reasoning`. */
+  reasoning_content?: string | null;
+  reasoning?: string | null;
+  refusal?: string | null;
+  tool_calls?: Array<{ function?: { name?: string; arguments?: string } }> | null;
+}
+
+/**
+ * What a message or a stream delta generated, for a usage estimate: the answer (or refusal), the reasoning
+ * and the tool calls, all billed as output. An assistant turn sent back as prompt is counted the same way.
+ */
+export function generatedText(part: GeneratedPart | undefined): string {
+  if (!part) return "";
+  let text = (part.reasoning_content ?? part.reasoning ?? "") + (part.content ?? "") + (part.refusal ?? "");
+  for (const call of part.tool_calls ?? [])
+    text += (call.function?.name ?? "") + (call.function?.arguments ?? "");
+  return text;
+}
+
 /**
  * A count as a whole number of tokens: an upstream that reports a fraction, a negative or a non-number must
  * not make pricing throw, which would leave the call unsettled and without its usage event.

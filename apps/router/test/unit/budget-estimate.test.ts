@@ -53,6 +53,34 @@ describe("prompt estimates for the admission hold", () => {
     ).toBe(50);
   });
 
+  it("chat: earlier assistant tool calls, names, refusals and a response schema count as prompt", () => {
+    const args = JSON.stringify({
+      rows: Array.from({ length: 2_000 }, (_, i) => ({ id: i, note: `row ${i} text` })),
+    });
+    const schema = {
+      type: "object",
+      properties: { answer: { type: "string", description: "x".repeat(3_000) } },
+    };
+    const body = ChatCompletionRequest.parse({
+      model: "m",
+      max_tokens: 16,
+      response_format: { type: "json_schema", json_schema: { name: "answer", schema } },
+      messages: [
+        { role: "user", name: "a".repeat(40), content: "go" },
+        {
+          role: "assistant",
+          content: null,
+          refusal: "no ".repeat(500),
+          tool_calls: [{ id: "call_1", type: "function", function: { name: "dump", arguments: args } }],
+        },
+        { role: "tool", tool_call_id: "call_1", content: "ok" },
+      ],
+    });
+    // Every one of these goes upstream and is billed as input: the hold must cover them all.
+    const billed = countTokens(args) + countTokens(JSON.stringify(schema)) + countTokens("no ".repeat(500));
+    expect(chatMaxUsage(body, asModel).promptTokens).toBeGreaterThanOrEqual(billed);
+  });
+
   it("completions: every prompt of a batch gets its own output allowance", () => {
     const body = CompletionRequest.parse({ model: "m", prompt: ["a", "b", "c"], max_tokens: 10 });
     expect(completionMaxUsage(body, asModel).outputTokens).toBe(30);

@@ -135,4 +135,23 @@ describe("OpenAI pass-through stream", () => {
       retryAfterMs: null,
     });
   });
+  it("counts a cut stream's reasoning and tool calls as generated output, as the client received them", () => {
+    const reasoning = "Let me think step by step about this. ".repeat(40);
+    const stream = new OpenAIPassThroughStream("deepseek");
+    const out = stream.push(
+      [
+        chunk({ role: "assistant", content: "" }),
+        chunk({ reasoning_content: reasoning }),
+        chunk({ reasoning: "OpenRouter's field. " }),
+        chunk({ content: "42" }),
+        chunk({ tool_calls: [{ index: 0, function: { name: "lookup", arguments: '{"q":1}' } }] }),
+      ]
+        .map((data) => `data: ${data}\n\n`)
+        .join(""),
+    );
+    expect(out.some((data) => data.includes(reasoning))).toBe(true);
+    // No usage chunk came (the client left): the estimate is made of this text.
+    expect(stream.usage()).toBeNull();
+    expect(stream.outputText()).toBe(`${reasoning}OpenRouter's field. 42lookup{"q":1}`);
+  });
 });

@@ -1,4 +1,4 @@
-import { failureFromStatus, tryJson } from "../common.ts";
+import { failureFromStatus, type GeneratedPart, generatedText, tryJson } from "../common.ts";
 import { DeferredFailure } from "../deferred-failure.ts";
 import { SseParser } from "../sse.ts";
 import type { ChatStreamTransform, NormalizedUsage, UpstreamFailure } from "../types.ts";
@@ -14,7 +14,7 @@ const ERROR_KEY = /"error"\s*:/;
 interface ChunkShape {
   choices?: Array<{
     text?: string;
-    delta?: { content?: string | null; tool_calls?: Array<{ function?: { arguments?: string } }> };
+    delta?: GeneratedPart;
   }>;
   usage?: unknown;
   error?: { message?: string; code?: string | number | null; type?: string };
@@ -49,14 +49,12 @@ export class OpenAIPassThroughStream implements ChatStreamTransform {
     return this.usageSoFar;
   }
 
+  /** What the stream generated so far: answer, reasoning (billed output like the answer) and tool calls. */
   outputText(): string {
     let text = "";
     for (const data of this.seen) {
       const chunk = tryJson(data) as ChunkShape | undefined;
-      for (const choice of chunk?.choices ?? []) {
-        text += choice.text ?? choice.delta?.content ?? "";
-        for (const call of choice.delta?.tool_calls ?? []) text += call.function?.arguments ?? "";
-      }
+      for (const choice of chunk?.choices ?? []) text += (choice.text ?? "") + generatedText(choice.delta);
     }
     return text;
   }

@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import type { RouterDeps } from "../../deps.ts";
 import type { ChatCompletionRequest } from "../../openai/requests.ts";
 import type { ChatCompletion } from "../../openai/responses.ts";
+import { generatedText } from "../../providers/common.ts";
 import type { OpenedStream } from "../upstream/open-stream.ts";
 import { chatPromptText, estimateUsage } from "../usage/estimate.ts";
 import { chatMaxUsage } from "./budget.ts";
@@ -13,11 +14,7 @@ import { streamResponse } from "./stream-response.ts";
 
 function completionText(completion: ChatCompletion): string {
   let text = "";
-  for (const choice of completion.choices ?? []) {
-    text += choice.message?.content ?? "";
-    text += choice.message?.reasoning_content ?? "";
-    for (const call of choice.message?.tool_calls ?? []) text += call.function.arguments;
-  }
+  for (const choice of completion.choices ?? []) text += generatedText(choice.message);
   return text;
 }
 

@@ -17,11 +17,25 @@ export function tokensOf(text: string): number {
   return countTokens(text);
 }
 
-/** A chat prompt as a tokenizer sees it: every message's role and text, plus tool definitions. */
+/**
+ * A chat prompt as a tokenizer sees it: every message's role, name and text, the tool calls of earlier
+ * assistant turns (their arguments go upstream as prompt: an agent loop's largest part), the tool definitions
+ * and a JSON schema the answer must follow. The hold is sized from it, so nothing the provider bills as input
+ * may be left out.
+ */
 export function chatPromptText(request: ChatCompletionRequest): string {
   let text = "";
-  for (const message of request.messages) text += `${message.role}\n${textOf(message.content)}\n`;
+  for (const message of request.messages) {
+    text += `${message.role}\n${message.role !== "tool" && message.name ? `${message.name}\n` : ""}${textOf(message.content)}\n`;
+    if (message.role === "assistant") {
+      text += message.refusal ?? "";
+      for (const call of message.tool_calls ?? [])
+        text += `${call.function.name}${call.function.arguments}\n`;
+    }
+  }
   if (request.tools) text += JSON.stringify(request.tools);
+  if (request.response_format?.type === "json_schema")
+    text += JSON.stringify(request.response_format.json_schema);
   return text;
 }
 
