@@ -224,6 +224,34 @@ describe("stripe_meter_sync after a downgrade", () => {
   });
 });
 
+describe("stripe_meter_sync after the period ended", () => {
+  it("bills a closed period's last overage against what its plans included, not against a plan taken after it", async () => {
+    const starter = await tenantFixture(
+      { db: h.db, redis: h.redisDb.redis },
+      { monthly_budget_micros: 1_000_000 },
+    );
+    await h.db.operator
+      .collection("tenants")
+      .update(starter.tenant.id, { stripe_customer_id: `cus_${starter.tenant.id}` });
+    await store([3_000_000], starter);
+    const sent: Stripe.Billing.MeterEventCreateParams[] = [];
+    const mine = () => sent.filter((params) => params.identifier?.includes(starter.tenant.id));
+    await syncStripeMeter({ ...h.deps, stripe: recordingClient(sent) });
+    expect(mine().map((params) => params.payload.value)).toEqual(["200"]);
+    // More spend lands in the period before its end; the next sync runs after it, once the tenant upgraded to a
+    // plan including €5: the period's €0.50 of late overage is still owed.
+    await store([500_000], starter);
+    const pro = await createPlan({ db: h.db, redis: h.redisDb.redis }, { monthly_budget_micros: 5_000_000 });
+    await h.db.operator.collection("tenants").update(starter.tenant.id, { plan: pro.id });
+    const nextPeriod = new Date(periodEnd(period).getTime() + 3_600_000);
+    await syncStripeMeter({ ...h.deps, stripe: recordingClient(sent) }, nextPeriod);
+    expect(mine().map((params) => [params.identifier, params.payload.value])).toEqual([
+      [`cf-${starter.tenant.id}-${period}-0`, "200"],
+      [`cf-${starter.tenant.id}-${period}-1`, "50"],
+    ]);
+  });
+});
+
 // Last: the tenants it makes would count in the rollover tests above.
 describe("stripe_meter_sync beyond active tenants", () => {
   it("still bills a suspended tenant's overage, and a closed one's while its last periods are recent", async () => {

@@ -53,14 +53,20 @@ async function syncPeriod(
   deps: MeterDeps,
   tenant: TenantRow,
   bounds: PeriodBounds,
-  includedMicros: number,
+  planIncludedMicros: number,
   now: Date,
 ): Promise<number> {
   const budgets = deps.db.forTenant(tenant.id).collection("budgets");
   let row = await tenantRow(deps.db, tenant, bounds.period);
   // The period's included budget is the largest the tenant's plans gave during it: a later downgrade does not
-  // turn what the earlier plan included into overage.
-  const included = Math.max(row.meter_included_micros, includedMicros);
+  // turn what the earlier plan included into overage. Once the period ended, the plan now in force was not
+  // one of them: what the syncs during the period recorded stands (the plan now only when none ran).
+  const ended = now.getTime() >= bounds.end.getTime();
+  const included =
+    ended && row.meter_included_micros > 0
+      ? row.meter_included_micros
+      : Math.max(row.meter_included_micros, planIncludedMicros);
+  if (included === 0) return 0;
   if (included !== row.meter_included_micros)
     row = await budgets.update(row.id, { meter_included_micros: included });
   const send = async (units: number) => {
