@@ -32,12 +32,30 @@ function issueMessage(issue: z.core.$ZodIssue, input: unknown, hasInput: boolean
   return issue.message;
 }
 
+/**
+ * A union's failure told by the branch the input's type chose: content that is an array where "a string or
+ * an array of parts" was expected fails in its parts, so the issue names the part and what is wrong with it
+ * rather than "Invalid input" for the whole union. Paths become absolute.
+ */
+function expandUnions(issue: z.core.$ZodIssue, prefix: PropertyKey[] = []): z.core.$ZodIssue[] {
+  const path = [...prefix, ...issue.path];
+  if (issue.code === "invalid_union" && issue.errors.length > 0) {
+    const chosen = issue.errors.filter(
+      (branch) => !branch.some((inner) => inner.path.length === 0 && inner.code === "invalid_type"),
+    );
+    if (chosen.length === 1 && chosen[0]) return chosen[0].flatMap((inner) => expandUnions(inner, path));
+  }
+  return [{ ...issue, path }];
+}
+
 /** A zod failure as a `validation_failed` AppError whose message and details name each bad field. */
 export function validationError(error: z.ZodError, where = "body", ...input: [unknown?]): AppError {
-  const issues = error.issues.map((issue) => ({
-    field: issue.path.map(String).join(".") || where,
-    message: issueMessage(issue, input[0], input.length > 0),
-  }));
+  const issues = error.issues
+    .flatMap((issue) => expandUnions(issue))
+    .map((issue) => ({
+      field: issue.path.map(String).join(".") || where,
+      message: issueMessage(issue, input[0], input.length > 0),
+    }));
   const message = issues.map((i) => `${i.field}: ${i.message}`).join("; ");
   return new AppError("validation_failed", `Invalid ${where}: ${message}`, {
     field: issues[0]?.field ?? where,

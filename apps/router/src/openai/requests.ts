@@ -16,11 +16,16 @@ const TextPart = z.object({
   text: z.string(),
   cache_control: CacheControl.optional(),
 });
-const InputAudioPart = z.object({
-  type: z.literal("input_audio"),
-  input_audio: z.object({ data: z.string(), format: z.string() }),
+/**
+ * Audio input is refused, like audio output: providers bill its tokens at their own (higher) prices, which
+ * the usage they report and the catalog do not separate from text.
+ */
+export const AUDIO_INPUT_REFUSED =
+  "audio input is not supported by this gateway: providers price audio tokens apart from text, and this gateway does not meter them";
+export const ContentPart = z.discriminatedUnion("type", [TextPart, ImageUrlPart], {
+  error: (issue) =>
+    (issue.input as { type?: unknown } | undefined)?.type === "input_audio" ? AUDIO_INPUT_REFUSED : undefined,
 });
-export const ContentPart = z.discriminatedUnion("type", [TextPart, ImageUrlPart, InputAudioPart]);
 export type ContentPart = z.infer<typeof ContentPart>;
 
 export const ToolCall = z.object({

@@ -80,6 +80,31 @@ describe("bad requests reach no provider", () => {
     expect(providerCalls()).toBe(0);
   });
 
+  it.each([
+    [
+      "audio input, saying why",
+      { type: "input_audio", input_audio: { data: "UklGRg==", format: "wav" } },
+      "messages.0.content.1.type",
+      "does not meter",
+    ],
+    [
+      "a part of unknown type",
+      { type: "video_url", video_url: "https://x/y.mp4" },
+      "messages.0.content.1.type",
+      "'text' | 'image_url'",
+    ],
+    ["a text part without text", { type: "text" }, "messages.0.content.1.text", "required"],
+  ])("400 for %s, naming the content part", async (_name, part, field, why) => {
+    const res = await chat({
+      model: "gpt-test",
+      messages: [{ role: "user", content: [{ type: "text", text: "listen" }, part] }],
+    });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ code: "validation_failed", details: { field } });
+    expect(res.body.message).toContain(why);
+    expect(providerCalls()).toBe(0);
+  });
+
   it("forwards only the parameters it meters: unknown fields never reach the provider", async () => {
     const res = await fetch(`${stack.url}/v1/chat/completions`, {
       method: "POST",

@@ -127,15 +127,6 @@ describe("anthropic request mapping", () => {
     expect(error.message).toBe(`messages[0].content[0].image_url.url: ${reason}`);
   });
 
-  it("rejects audio parts, which Anthropic cannot take", () => {
-    const error = validationError({
-      messages: [
-        { role: "user", content: [{ type: "input_audio", input_audio: { data: "AAAA", format: "wav" } }] },
-      ],
-    });
-    expect(error.details).toEqual({ field: "messages[0].content[0]" });
-  });
-
   it("round-trips tool calls and tool results: tool_use blocks, then one user turn of tool_result blocks", () => {
     const first = anthropicAdapter.chat.response(
       JSON.parse(fixture("message-tool-use.json")),

@@ -64,7 +64,7 @@ describe("gemini request mapping", () => {
     });
   });
 
-  it("sends data URLs inline, http(s) images by reference and audio inline", () => {
+  it("sends data URLs inline and http(s) images by reference", () => {
     const messages: ChatMessage[] = [
       {
         role: "user",
@@ -73,7 +73,6 @@ describe("gemini request mapping", () => {
           { type: "image_url", image_url: { url: "data:image/png;base64,iVBORw0KGgo=" } },
           { type: "image_url", image_url: { url: "https://example.com/cat.JPG?size=large" } },
           { type: "image_url", image_url: { url: "https://example.com/render?id=7" } },
-          { type: "input_audio", input_audio: { data: "UklGRg==", format: "wav" } },
         ],
       },
     ];
@@ -85,7 +84,6 @@ describe("gemini request mapping", () => {
           { inlineData: { mimeType: "image/png", data: "iVBORw0KGgo=" } },
           { fileData: { fileUri: "https://example.com/cat.JPG?size=large", mimeType: "image/jpeg" } },
           { fileData: { fileUri: "https://example.com/render?id=7" } },
-          { inlineData: { mimeType: "audio/wav", data: "UklGRg==" } },
         ],
       },
     ]);

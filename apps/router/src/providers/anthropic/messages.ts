@@ -102,11 +102,9 @@ function textBlocks(text: string): AnthropicBlock[] {
 function userBlocks(content: string | ContentPart[], i: number): AnthropicBlock[] {
   if (typeof content === "string") return textBlocks(content);
   return content.flatMap((part, j): AnthropicBlock[] => {
-    const field = `messages[${i}].content[${j}]`;
     if (part.type === "text") return textBlocks(part.text).map((block) => marked(block, part.cache_control));
-    if (part.type === "image_url")
-      return [marked(imageBlock(part.image_url.url, `${field}.image_url.url`), part.cache_control)];
-    throw invalidField(field, "audio input is not supported by Anthropic models");
+    const field = `messages[${i}].content[${j}].image_url.url`;
+    return [marked(imageBlock(part.image_url.url, field), part.cache_control)];
   });
 }
 

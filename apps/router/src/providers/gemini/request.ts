@@ -175,10 +175,7 @@ function userParts(content: string | ContentPart[], i: number): GeminiPart[] {
   if (typeof content === "string") return content ? [{ text: content }] : [];
   return content.flatMap((part, j): GeminiPart[] => {
     if (part.type === "text") return part.text ? [{ text: part.text }] : [];
-    if (part.type === "image_url")
-      return [imagePart(part.image_url.url, `messages[${i}].content[${j}].image_url.url`)];
-    const { data, format } = part.input_audio;
-    return [{ inlineData: { mimeType: `audio/${format}`, data } }];
+    return [imagePart(part.image_url.url, `messages[${i}].content[${j}].image_url.url`)];
   });
 }
 

@@ -152,7 +152,6 @@ function userMessage(content: string | ContentPart[], i: number): OllamaMessage 
   const images: string[] = [];
   content.forEach((part, j) => {
     const field = `messages[${i}].content[${j}]`;
-    if (part.type === "input_audio") throw invalidField(field, `audio input is not supported by ${OLLAMA}`);
     if (part.type !== "image_url") return;
     const image = parseDataUrl(part.image_url.url);
     if (!image) {
