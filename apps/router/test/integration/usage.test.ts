@@ -1,4 +1,6 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { priceUsage, redisKeys } from "@cloudfreedom/shared";
+import { countTokens } from "gpt-tokenizer";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type RecordedCalls, recordedCalls } from "./recorded.ts";
@@ -166,6 +168,32 @@ describe("usage when the provider gives none or the stream breaks", () => {
     expect(event.tokens.output).toBeGreaterThan(0);
     expect(event.billed_micros).toBeGreaterThan(0);
     expect(span.status.code).toBe("error");
+  });
+
+  it("charges the prompt of a non-streamed call whose client left while the provider answered", async () => {
+    stack.emulators.openai.enqueue({ delayMs: 400 });
+    const controller = new AbortController();
+    const prompt = "one two three four five six seven eight nine ten eleven twelve";
+    const before = stack.emulators.openai.requests.length;
+    const pending = fetch(`${stack.url}/v1/chat/completions`, {
+      method: "POST",
+      signal: controller.signal,
+      headers: {
+        authorization: `Bearer ${stack.key}`,
+        "content-type": "application/json",
+        "x-request-id": "req-left",
+      },
+      body: JSON.stringify({ model: "gpt-test", messages: [{ role: "user", content: prompt }] }),
+    }).catch(() => null);
+    while (stack.emulators.openai.requests.length === before) await sleep(5);
+    controller.abort();
+    await pending;
+    const { event } = await recorded("req-left");
+    // The provider read the prompt (and bills it); nothing of the answer is known.
+    expect(event).toMatchObject({ status: "cancelled", error_code: "client_disconnected", estimated: true });
+    expect(event.tokens.input).toBeGreaterThanOrEqual(countTokens(prompt));
+    expect(event.tokens.output).toBe(0);
+    expect(event.billed_micros).toBeGreaterThan(0);
   });
 
   it("ends a stream that fails midway with an error event and records what was produced", async () => {

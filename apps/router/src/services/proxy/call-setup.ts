@@ -98,6 +98,8 @@ export async function startCall(
     operation: Operation;
     stream: boolean;
     usage: (model: ModelCatalogEntry) => MaxUsage;
+    /** The prompt's tokens as a tokenizer counts them, for a call the client left before its answer. */
+    promptTokens: () => number;
   },
 ): Promise<CallTracker> {
   const admitted = admitModel(deps, key, call.modelId, call.capability);
@@ -111,5 +113,6 @@ export async function startCall(
     call.stream,
     c.req.header("traceparent"),
     reservation,
+    call.promptTokens,
   );
 }

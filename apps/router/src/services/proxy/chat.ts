@@ -5,7 +5,7 @@ import type { ChatCompletionRequest } from "../../openai/requests.ts";
 import type { ChatCompletion } from "../../openai/responses.ts";
 import { generatedText } from "../../providers/common.ts";
 import type { OpenedStream } from "../upstream/open-stream.ts";
-import { chatPromptText, estimateUsage } from "../usage/estimate.ts";
+import { chatPromptText, estimateUsage, tokensOf } from "../usage/estimate.ts";
 import { chatMaxUsage } from "./budget.ts";
 import { runCall } from "./call-setup.ts";
 import { answerJson } from "./json-response.ts";
@@ -32,6 +32,7 @@ export async function proxyChat(
     operation: "chat" as const,
     stream,
     usage: (model: ModelCatalogEntry) => chatMaxUsage(body, model),
+    promptTokens: () => tokensOf(chatPromptText(body)),
   };
   return runCall(c, deps, key, call, async (tracker, scope) => {
     if (stream) {

@@ -5,7 +5,7 @@ import type { CompletionRequest } from "../../openai/requests.ts";
 import type { Completion } from "../../openai/responses.ts";
 import type { CallContext, ProviderAdapter } from "../../providers/types.ts";
 import type { OpenedStream } from "../upstream/open-stream.ts";
-import { estimateUsage, inputText } from "../usage/estimate.ts";
+import { estimateUsage, inputText, tokensOf } from "../usage/estimate.ts";
 import { completionMaxUsage } from "./budget.ts";
 import { runCall } from "./call-setup.ts";
 import { chatAsCompletion, chatStreamAsCompletion, completionAsChat } from "./completions-via-chat.ts";
@@ -27,6 +27,7 @@ export async function proxyCompletions(
     operation: "text_completion" as const,
     stream,
     usage: (model: ModelCatalogEntry) => completionMaxUsage(body, model),
+    promptTokens: () => tokensOf(inputText(body.prompt)),
   };
   return runCall(c, deps, key, call, async (tracker, scope) => {
     const prompt = inputText(body.prompt);

@@ -22,6 +22,7 @@ export async function proxyEmbeddings(
     operation: "embeddings" as const,
     stream: false,
     usage: () => embeddingMaxUsage(body),
+    promptTokens: () => inputTokens(body.input, tokensOf),
   };
   return runCall(c, deps, key, call, async (tracker, scope) => {
     const served = await routeCall<unknown>(

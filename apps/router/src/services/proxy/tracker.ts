@@ -37,6 +37,7 @@ export class CallTracker {
     readonly stream: boolean,
     private readonly traceparent: string | undefined,
     readonly reservation: Reservation,
+    private readonly promptTokens: () => number = () => 0,
   ) {
     // Kept from here to `finish`: a tracker exists for every admitted call, and every call's end finishes it.
     deps.keeper.keep(reservation);
@@ -86,12 +87,18 @@ export class CallTracker {
     return price.billed;
   }
 
-  /** A call that failed before any output: no tokens, the error's code. */
+  /**
+   * A call that ended before any output reached the client: the error's code, and no tokens, except for a
+   * client that left once the request had gone upstream. The provider read that prompt and bills it whether or
+   * not anyone waits for the answer (a non-streamed answer is even generated whole), so the call is charged
+   * its prompt, counted with the tokenizer and marked estimated, as a cut stream is charged what it produced.
+   */
   fail(error: unknown): void {
     const gone = error instanceof ClientGone;
     const code = gone ? "client_disconnected" : isAppError(error) ? error.code : "internal_error";
+    const input = gone && this.attempts > 0 ? this.promptTokens() : 0;
     this.finish({
-      usage: makeUsage(0, 0),
+      usage: makeUsage(input, 0, { estimated: input > 0 }),
       status: gone ? "cancelled" : "error",
       errorCode: code,
     });
