@@ -56,6 +56,33 @@ function recordingClient(
   };
 }
 
+/** A tenant with a Stripe customer, on a plan including `includedMicros`. */
+async function stripeCustomer(includedMicros: number): Promise<TenantFixture> {
+  const who = await tenantFixture(
+    { db: h.db, redis: h.redisDb.redis },
+    { monthly_budget_micros: includedMicros },
+  );
+  await h.db.operator
+    .collection("tenants")
+    .update(who.tenant.id, { stripe_customer_id: `cus_${who.tenant.id}` });
+  return who;
+}
+
+/** Moves `who` to a new plan including `includedMicros`. */
+async function movePlan(who: TenantFixture, includedMicros: number): Promise<void> {
+  const plan = await createPlan(
+    { db: h.db, redis: h.redisDb.redis },
+    { monthly_budget_micros: includedMicros },
+  );
+  await h.db.operator.collection("tenants").update(who.tenant.id, { plan: plan.id });
+}
+
+/** Meter events sent, and those of `who`. */
+function meterEventsOf(who: TenantFixture) {
+  const sent: Stripe.Billing.MeterEventCreateParams[] = [];
+  return { sent, mine: () => sent.filter((params) => params.identifier?.includes(who.tenant.id)) };
+}
+
 beforeAll(async () => {
   h = await startBilling({ stripe: true });
   t = await tenantFixture({ db: h.db, redis: h.redisDb.redis }, { monthly_budget_micros: 1_000_000 });
@@ -200,21 +227,13 @@ describe("budget snapshots across replicas", () => {
 
 describe("stripe_meter_sync after a downgrade", () => {
   it("bills as overage only what no plan of the period included: a downgrade does not turn included spend into overage", async () => {
-    const pro = await tenantFixture(
-      { db: h.db, redis: h.redisDb.redis },
-      { monthly_budget_micros: 5_000_000 },
-    );
-    await h.db.operator
-      .collection("tenants")
-      .update(pro.tenant.id, { stripe_customer_id: `cus_${pro.tenant.id}` });
+    const pro = await stripeCustomer(5_000_000);
     await store([3_000_000], pro);
-    const sent: Stripe.Billing.MeterEventCreateParams[] = [];
-    const mine = () => sent.filter((params) => params.identifier?.includes(pro.tenant.id));
+    const { sent, mine } = meterEventsOf(pro);
     await syncStripeMeter({ ...h.deps, stripe: recordingClient(sent) });
     expect(mine()).toEqual([]);
     // The tenant moves to a plan that includes €1 (its payment grace ran out): €3 spent is not €2 of overage.
-    const free = await createPlan({ db: h.db, redis: h.redisDb.redis }, { monthly_budget_micros: 1_000_000 });
-    await h.db.operator.collection("tenants").update(pro.tenant.id, { plan: free.id });
+    await movePlan(pro, 1_000_000);
     await syncStripeMeter({ ...h.deps, stripe: recordingClient(sent) });
     expect(mine()).toEqual([]);
     // Spend beyond what the period's best plan included is overage as before.
@@ -226,23 +245,15 @@ describe("stripe_meter_sync after a downgrade", () => {
 
 describe("stripe_meter_sync after the period ended", () => {
   it("bills a closed period's last overage against what its plans included, not against a plan taken after it", async () => {
-    const starter = await tenantFixture(
-      { db: h.db, redis: h.redisDb.redis },
-      { monthly_budget_micros: 1_000_000 },
-    );
-    await h.db.operator
-      .collection("tenants")
-      .update(starter.tenant.id, { stripe_customer_id: `cus_${starter.tenant.id}` });
+    const starter = await stripeCustomer(1_000_000);
     await store([3_000_000], starter);
-    const sent: Stripe.Billing.MeterEventCreateParams[] = [];
-    const mine = () => sent.filter((params) => params.identifier?.includes(starter.tenant.id));
+    const { sent, mine } = meterEventsOf(starter);
     await syncStripeMeter({ ...h.deps, stripe: recordingClient(sent) });
     expect(mine().map((params) => params.payload.value)).toEqual(["200"]);
     // More spend lands in the period before its end; the next sync runs after it, once the tenant upgraded to a
     // plan including €5: the period's €0.50 of late overage is still owed.
     await store([500_000], starter);
-    const pro = await createPlan({ db: h.db, redis: h.redisDb.redis }, { monthly_budget_micros: 5_000_000 });
-    await h.db.operator.collection("tenants").update(starter.tenant.id, { plan: pro.id });
+    await movePlan(starter, 5_000_000);
     const nextPeriod = new Date(periodEnd(period).getTime() + 3_600_000);
     await syncStripeMeter({ ...h.deps, stripe: recordingClient(sent) }, nextPeriod);
     expect(mine().map((params) => [params.identifier, params.payload.value])).toEqual([
