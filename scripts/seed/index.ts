@@ -2,10 +2,10 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createDb, createPocketBase, type Db, modelToRow, type PlanRow, planToRow } from "@cloudfreedom/db";
+import { publishTenantKeys } from "@cloudfreedom/keyring";
 import { closeRedis, createRedis } from "@cloudfreedom/queue";
 import {
   apiKeyDisplayPrefix,
-  buildKeyRecord,
   DEFAULT_KEY_SCOPES,
   encryptSecret,
   generateApiKeySecret,
@@ -13,7 +13,6 @@ import {
   ModelCatalogEntry,
   Plan,
   providerSecretContext,
-  redisKeys,
 } from "@cloudfreedom/shared";
 import { z } from "zod";
 
@@ -104,6 +103,8 @@ export async function seed(options: SeedOptions): Promise<SeedResult> {
 
   const planRows = db.operator.collection("plans");
   const savedPlans = new Map<string, PlanRow>();
+  /** Plans whose stored row this run changed: their tenants' KeyRecords carry the old limits. */
+  const changedPlans: string[] = [];
   for (const plan of plans) {
     const existing = await planRows.getFirst({ filter: "slug = {:slug}", params: { slug: plan.slug } });
     const row = planToRow(plan);
@@ -112,6 +113,11 @@ export async function seed(options: SeedOptions): Promise<SeedResult> {
     if (existing && plan.stripe_price_id === null) row.stripe_price_id = existing.stripe_price_id;
     if (existing && !plan.stripe_overage_price_id)
       row.stripe_overage_price_id = existing.stripe_overage_price_id;
+    if (
+      existing &&
+      Object.entries(row).some(([field, value]) => !sameValue(existing[field as keyof PlanRow], value))
+    )
+      changedPlans.push(existing.id);
     savedPlans.set(
       plan.slug,
       existing ? await planRows.update(existing.id, row) : await planRows.create(row),
@@ -164,13 +170,32 @@ export async function seed(options: SeedOptions): Promise<SeedResult> {
     options.log(`created the demo key for tenant "${tenant.slug}"`);
   }
 
-  // The router reads keys from Redis only (DESIGN.md §5); Redis may have lost them since the last start.
+  // The router reads keys from Redis only (DESIGN.md §5): the demo tenant's (Redis may have lost them since the
+  // last start) and those of every tenant on a plan this run changed are written again, built as auth and
+  // billing build them (standing budgets, the subscription's plan and tier), under the tenant's keyring lock;
+  // running routers drop their copies.
+  const affected = new Set([tenant.id]);
+  if (changedPlans.length > 0) {
+    const onChanged = await tenants.listAll({
+      filter: changedPlans.map((_, i) => `plan = {:plan${i}}`).join(" || "),
+      params: Object.fromEntries(changedPlans.map((id, i) => [`plan${i}`, id])),
+    });
+    for (const row of onChanged) affected.add(row.id);
+  }
   const redis = createRedis({ url: options.redisUrl, purpose: "queue" });
   try {
-    const record = buildKeyRecord({ tenant, plan, key });
-    await redis.set(redisKeys.keyRecord(key.hash), JSON.stringify(record));
+    for (const tenantId of affected) await publishTenantKeys({ db, redis, tenantId });
   } finally {
     await closeRedis(redis);
   }
+  if (changedPlans.length > 0)
+    options.log(
+      `${changedPlans.length} plan(s) changed from the seed file: refreshed the keys of ${affected.size} tenant(s)`,
+    );
   return { tenantSlug: tenant.slug, planSlug: plan.slug, demoKey: secret };
+}
+
+/** Whether a stored field holds what the seed would write (JSON fields compared by content). */
+function sameValue(stored: unknown, seeded: unknown): boolean {
+  return JSON.stringify(stored ?? null) === JSON.stringify(seeded ?? null);
 }

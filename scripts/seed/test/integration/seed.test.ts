@@ -1,5 +1,5 @@
 import { createDb, createPocketBase } from "@cloudfreedom/db";
-import { hashApiKey, KeyRecord, redisKeys } from "@cloudfreedom/shared";
+import { generateApiKeySecret, hashApiKey, KeyRecord, redisKeys } from "@cloudfreedom/shared";
 import {
   type LeasedRedisDb,
   leaseRedisDb,
@@ -9,7 +9,8 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadSeedData, seed } from "../../index.ts";
 
-const { models } = loadSeedData();
+const { models, plans } = loadSeedData();
+const seedPlan = (slug: string) => plans.find((plan) => plan.slug === slug);
 
 let pocketbase: StartedPocketBase;
 let redisDb: LeasedRedisDb;
@@ -20,6 +21,20 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([pocketbase?.stop(), redisDb?.release()]);
 });
+
+const operatorDb = () =>
+  createDb(
+    createPocketBase({
+      url: pocketbase.url,
+      adminEmail: pocketbase.adminEmail,
+      adminPassword: pocketbase.adminPassword,
+    }),
+  );
+
+async function storedRecord(secret: string): Promise<KeyRecord> {
+  const stored = await redisDb.redis.get(redisKeys.keyRecord(await hashApiKey(secret)));
+  return KeyRecord.parse(JSON.parse(stored ?? "null"));
+}
 
 const options = () => ({
   pocketbaseUrl: pocketbase.url,
@@ -89,6 +104,46 @@ describe("seed", () => {
     });
     // The quick start tries the billing API with the demo key.
     expect(record.scopes).toEqual(["chat", "completions", "embeddings", "models", "billing"]);
+  });
+
+  it("writes the demo key's KeyRecord as billing does: a standing tenant budget survives a restart", async () => {
+    const { demoKey } = await seed({ ...options(), demoKey: undefined });
+    const db = operatorDb();
+    const demo = await db.operator.collection("tenants").getFirst({ filter: "slug = 'demo'" });
+    await db
+      .forTenant(demo?.id ?? "")
+      .collection("budgets")
+      .create({ scope_type: "tenant", scope_id: demo?.id ?? "", period: "default", limit_micros: 7_000_000 });
+    await seed({ ...options(), demoKey });
+    expect((await storedRecord(demoKey)).tenant_limits.budget_micros).toBe(7_000_000);
+  });
+
+  it("refreshes the keys of every tenant on a plan the seed file changes back, and only then", async () => {
+    const { demoKey } = await seed({ ...options(), demoKey: undefined });
+    const db = operatorDb();
+    const starter = await db.operator.collection("plans").getFirst({ filter: "slug = 'starter'" });
+    const other = await db.operator.collection("tenants").create({
+      slug: "other",
+      name: "Other",
+      plan: starter?.id ?? "",
+      tier: "starter",
+      currency: "EUR",
+      status: "active",
+    });
+    const secret = generateApiKeySecret("cf_live");
+    await db
+      .forTenant(other.id)
+      .collection("api_keys")
+      .create({ hash: await hashApiKey(secret), prefix: "cf_live_x", name: "k", scopes: ["chat"] });
+    const lines: string[] = [];
+    const log = (line: string) => lines.push(line);
+    await seed({ ...options(), demoKey, log });
+    expect(lines.filter((line) => line.includes("changed from the seed file"))).toEqual([]);
+    // An operator raised the plan's limits (and the keys were refreshed with them), then the start runs again.
+    await db.operator.collection("plans").update(starter?.id ?? "", { rpm: 9_999, query_limit: 99_999 });
+    await seed({ ...options(), demoKey, log });
+    expect((await storedRecord(secret)).tenant_limits.rpm).toBe(seedPlan("starter")?.rpm);
+    expect(lines).toContain("1 plan(s) changed from the seed file: refreshed the keys of 2 tenant(s)");
   });
 
   it("disables the stored sandbox provider when started without the sandbox, and enables it again with it", async () => {
