@@ -215,6 +215,29 @@ describe("PUT /v1/budgets", () => {
     expect(plan.body).toMatchObject({ details: { field: "monthly_budget_micros" } });
   });
 
+  it("refuses a tenant budget naming another tenant (or anything but the caller's), and changes nothing", async () => {
+    const t = await tenantFixture({ db: h.db, redis: h.redisDb.redis });
+    const owner = await h.signToken({ sub: t.owner.id, tenant: t.tenant.id, role: "owner" });
+    for (const scope_id of [a.tenant.id, "garbage"]) {
+      const res = await h.call("PUT", "/v1/budgets", {
+        token: owner,
+        body: { scope_type: "tenant", scope_id, limit_micros: 5 },
+      });
+      expect(res.status).toBe(404);
+      expect(res.body).toMatchObject({ code: "not_found", details: { field: "scope_id" } });
+    }
+    for (const tenant of [t.tenant.id, a.tenant.id])
+      expect(
+        await h.db.forTenant(tenant).collection("budgets").listAll({ filter: "period = 'default'" }),
+      ).toEqual([]);
+    // Naming its own tenant is the same as naming none.
+    const own = await h.call("PUT", "/v1/budgets", {
+      token: owner,
+      body: { scope_type: "tenant", scope_id: t.tenant.id, limit_micros: 5 },
+    });
+    expect(own.status).toBe(200);
+  });
+
   it("lets the owner cap a key, and the key's next check is refused by that cap", async () => {
     const owner = await h.signToken({ sub: a.owner.id, tenant: a.tenant.id, role: "owner" });
     const set = await h.call("PUT", "/v1/budgets", {

@@ -46,7 +46,19 @@ async function assertOverageBillable(deps: Pick<BillingDeps, "db">, input: SetBu
 
 /** The scope must belong to the tenant: another tenant's user or key looks absent. */
 async function assertScopeInTenant(db: Db, input: SetBudgetInput): Promise<string> {
-  if (input.scopeType === "tenant") return input.tenantId;
+  if (input.scopeType === "tenant") {
+    // A tenant budget is the caller's tenant's: one naming another (or anything else) is refused, not
+    // applied to the caller's own tenant.
+    if (input.scopeId && input.scopeId !== input.tenantId)
+      throw new AppError(
+        "not_found",
+        `No tenant ${input.scopeId} here: a tenant budget is set on your own tenant`,
+        {
+          field: "scope_id",
+        },
+      );
+    return input.tenantId;
+  }
   if (!input.scopeId) {
     throw new AppError("validation_failed", "scope_id: required for user and key budgets", {
       field: "scope_id",
