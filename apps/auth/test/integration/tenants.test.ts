@@ -85,6 +85,62 @@ describe("invitations", () => {
     });
   });
 
+  it("holds one seat per address: a new invitation replaces the pending one, and joining closes the rest", async () => {
+    const owner = await h.signUp();
+    const address = email();
+    const first = await invite(owner, "member", address);
+    const second = await invite(owner, "admin", address);
+    expect(second.status).toBe(201);
+    const states = async () =>
+      Object.fromEntries(
+        (
+          (await h.call("GET", "/v1/tenant/invitations", { token: owner.access_token })).body.items as Array<{
+            id: string;
+            state: string;
+          }>
+        ).map((item) => [item.id, item.state]),
+      );
+    const ids = [first, second].map((res) => (res.body.invitation as { id: string }).id);
+    expect(await states()).toEqual({ [ids[0] as string]: "revoked", [ids[1] as string]: "pending" });
+    // The replaced link is dead; the new one joins in its role.
+    const stale = await h.call("POST", "/v1/auth/signup", {
+      body: { email: address, password: PASSWORD, invitation_token: first.body.token },
+    });
+    expect(stale.status).toBe(404);
+    // Two pending invitations to one address (made before this rule) do not outlive the join through one.
+    const other = await h.signUp();
+    await h.db
+      .forTenant(owner.tenant.id)
+      .collection("invitations")
+      .create({
+        email: other.user.email,
+        role: "member",
+        token_hash: "0".repeat(64),
+        invited_by: owner.user.id,
+        expires_at: new Date(Date.now() + 86_400_000).toISOString(),
+      });
+    const link = await invite(owner, "member", other.user.email);
+    await h.db
+      .forTenant(owner.tenant.id)
+      .collection("invitations")
+      .create({
+        email: other.user.email,
+        role: "admin",
+        token_hash: "1".repeat(64),
+        invited_by: owner.user.id,
+        expires_at: new Date(Date.now() + 86_400_000).toISOString(),
+      });
+    const accepted = await h.call("POST", "/v1/invitations/accept", {
+      token: other.access_token,
+      body: { token: link.body.token },
+    });
+    expect(accepted.status).toBe(200);
+    const left = Object.values(await states()).filter((state) => state === "pending");
+    // Only the invitation of the address that has not joined yet holds a seat.
+    expect(left).toEqual(["pending"]);
+    expect((await invite(owner)).status).toBe(403);
+  });
+
   it("lets members neither invite nor list invitations", async () => {
     const { joined } = await teamOf("member");
     expect((await invite(joined)).status).toBe(403);

@@ -1,4 +1,4 @@
-import { createCollection, type InvitationRow, pbDateToMs } from "@cloudfreedom/db";
+import { createCollection, type InvitationRow, pbDateToMs, toPbDate } from "@cloudfreedom/db";
 import { AppError } from "@cloudfreedom/shared";
 import type { AuthDeps } from "../../deps.ts";
 import { hashSecret } from "../tokens/secrets.ts";
@@ -49,4 +49,23 @@ export function invitationView(row: InvitationRow) {
     accepted_at: row.accepted_at || null,
     created: row.created,
   };
+}
+
+/**
+ * Revokes the tenant's pending invitations to `email` (one address holds one seat at most): when a newer
+ * invitation replaces them, and once the address joined through one of them. Returns their ids.
+ */
+export async function closePendingInvitations(
+  deps: AuthDeps,
+  tenantId: string,
+  email: string,
+): Promise<string[]> {
+  const rows = deps.db.forTenant(tenantId).collection("invitations");
+  const pending = await rows.listAll({
+    filter: "email = {:email} && accepted_at = '' && revoked_at = ''",
+    params: { email: email.trim().toLowerCase() },
+  });
+  const now = toPbDate(Date.now());
+  await Promise.all(pending.map((row) => rows.update(row.id, { revoked_at: now })));
+  return pending.map((row) => row.id);
 }

@@ -6,7 +6,7 @@ import { membershipOf } from "../identity/session.ts";
 import { type Actor, type Role, requireRole } from "../members/roles.ts";
 import { assertSeatAvailable } from "../tenants/plans.ts";
 import { hashSecret, newSecret } from "../tokens/secrets.ts";
-import { invitationView } from "./find.ts";
+import { closePendingInvitations, invitationView } from "./find.ts";
 
 /**
  * Invites an e-mail address. The token is returned once (with the link to send); only its hash is stored.
@@ -27,6 +27,8 @@ export async function createInvitation(
   if (existingUser && (await membershipOf(deps, actor.tenantId, existingUser.id))) {
     throw new AppError("conflict", `${email} is already a member of this tenant`, { field: "email" });
   }
+  // A new invitation to the same address replaces the pending ones (a lost link, another role): one seat.
+  const replaced = await closePendingInvitations(deps, actor.tenantId, email);
   await assertSeatAvailable(deps, actor.tenantId, { countPendingInvitations: true });
   const token = newSecret("cfi");
   const row = await scope.collection("invitations").create({
@@ -43,7 +45,7 @@ export async function createInvitation(
     target: { type: "invitation", id: row.id },
     outcome: "success",
     client,
-    metadata: { email, role: input.role },
+    metadata: { email, role: input.role, ...(replaced.length > 0 ? { replaced } : {}) },
   });
   const base = deps.env.INVITATION_URL ?? `https://admin.${deps.env.PLATFORM_DOMAIN}/invitations/accept`;
   return { invitation: invitationView(row), token, accept_url: `${base}?token=${encodeURIComponent(token)}` };
