@@ -122,6 +122,21 @@ describe("POST /v1/usage", () => {
     expect(changed.body).toMatchObject({ code: "conflict", details: { field: "idempotency-key" } });
   });
 
+  it("refuses a cost whose billed amount cannot be carried with a 400, and leaves its Idempotency-Key free", async () => {
+    const post = (body: Record<string, unknown>) =>
+      h.call("POST", "/v1/usage", {
+        token: a.billingKey.secret,
+        headers: { "idempotency-key": "too-large-1" },
+        body,
+      });
+    const huge = await post({ ...report(), cost_micros: 9_000_000_000_000_000 });
+    expect(huge.status).toBe(400);
+    expect(huge.body).toMatchObject({ code: "validation_failed", details: { field: "cost_micros" } });
+    const fixed = await post({ ...report(), cost_micros: 9_000 });
+    expect(fixed.status).toBe(202);
+    expect(fixed.body).toMatchObject({ cost_micros: 9_000, billed_micros: 10_800 });
+  });
+
   it("lets a member report usage only for themselves and their own keys; managers and billing keys for anyone of the tenant", async () => {
     const member = await h.signToken({ sub: a.member.id, tenant: a.tenant.id, role: "member" });
     const owner = await h.signToken({ sub: a.owner.id, tenant: a.tenant.id, role: "owner" });

@@ -116,6 +116,23 @@ function assertReservationScopes(
 }
 
 /**
+ * The event as the queue will check it, before the Idempotency-Key is claimed: a report whose derived amounts
+ * cannot be carried (a cost or token count so large that the billed amount passes 2^53) is a 400 naming what
+ * the caller sent, not a 500 from the queue after the key was taken.
+ */
+function assertStorable(payload: UsageEventInput, report: UsageReport): void {
+  const checked = UsageEvent.safeParse(payload);
+  if (checked.success) return;
+  const path = checked.error.issues[0]?.path ?? [];
+  const derived = path[0] === "cost_micros" || path[0] === "billed_micros";
+  const field = derived ? (report.cost_micros !== undefined ? "cost_micros" : "tokens") : path.join(".");
+  const message = derived
+    ? "the billed amount it gives (with the plan's markup) is beyond what a usage event can carry"
+    : (checked.error.issues[0]?.message ?? "invalid");
+  throw new AppError("validation_failed", `${field}: ${message}`, { field });
+}
+
+/**
  * `POST /v1/usage`: a usage event for the caller's tenant onto queue `usage`, where the billing worker
  * persists it exactly once (as it does the router's). The same Idempotency-Key with the same body is accepted
  * again without effect; with a different body it is refused (409), so a key cannot silently mean two reports.
@@ -182,6 +199,7 @@ export async function logUsage(
     ...(report.metadata ? { metadata: report.metadata } : {}),
   };
   if (reservationId) assertReservationScopes(payload, reservationId, held);
+  assertStorable(payload, report);
   const fingerprint = createHash("sha256").update(JSON.stringify(report)).digest("hex");
   const claim = await claimUsageReport(deps.redis, {
     tenantId,
