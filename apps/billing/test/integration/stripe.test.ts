@@ -1,5 +1,5 @@
 import type { PlanRow } from "@cloudfreedom/db";
-import { createPlan, uniqueSuffix } from "@cloudfreedom/testing";
+import { createPlan, freePort, uniqueSuffix } from "@cloudfreedom/testing";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createCheckout } from "../../src/services/stripe/create-checkout.ts";
 import { expirePaymentGrace } from "../../src/services/stripe/expire-grace.ts";
@@ -463,5 +463,38 @@ describe("Stripe events out of order, and a second subscription", () => {
     // Run again: the tenant stays where it is.
     expect(await expirePaymentGrace(h.deps)).toBe(0);
     expect(await s.tenant()).toMatchObject({ plan: pro.id, stripe_subscription_id: other });
+  });
+});
+
+describe("Stripe unreachable", () => {
+  it("answers checkout and portal with 503 saying Stripe could not be reached, not an opaque 500", async () => {
+    const down = await startBilling({
+      env: {
+        STRIPE_SECRET_KEY: "sk_test_123",
+        STRIPE_API_BASE: `http://127.0.0.1:${await freePort()}`,
+        STRIPE_WEBHOOK_SECRET: "whsec_test",
+      },
+    });
+    try {
+      const ctx = { db: down.db, redis: down.redisDb.redis };
+      const plan = await createPlan(ctx, { slug: `team-${uniqueSuffix(6)}`, stripe_price_id: "price_x" });
+      const who = await tenantFixture(ctx);
+      await down.db.operator.collection("tenants").update(who.tenant.id, { stripe_customer_id: "cus_x" });
+      const token = await down.signToken({ sub: who.owner.id, tenant: who.tenant.id, role: "owner" });
+      for (const [path, body] of [
+        ["/v1/billing/checkout", { plan: plan.slug }],
+        ["/v1/billing/portal", {}],
+      ] as const) {
+        const res = await down.call("POST", path, { token, body });
+        expect(res.status, path).toBe(503);
+        expect(res.body).toMatchObject({
+          code: "service_unavailable",
+          message: expect.stringContaining("Stripe could not be reached"),
+          details: { provider: "stripe" },
+        });
+      }
+    } finally {
+      await down.stop();
+    }
   });
 });
