@@ -1,20 +1,14 @@
-import { createRequire } from "node:module";
 import type { ChatCompletionRequest, CompletionRequest, EmbeddingRequest } from "../../openai/requests.ts";
 import { makeUsage, textOf } from "../../providers/common.ts";
 import type { NormalizedUsage } from "../../providers/types.ts";
-
-type CountTokens = (text: string) => number;
-let countTokens: CountTokens | undefined;
+import { countO200kTokens } from "./tokenizer.ts";
 
 /**
- * Tokens of a text with the o200k tokenizer; an estimate for providers that report no usage. The BPE
- * tables cost tens of MB, so they load on the first estimate, not at boot.
+ * Tokens of a text with the o200k tokenizer; an estimate for providers that report no usage. Its ranks (a few
+ * MB) load on the first estimate, not at boot.
  */
 export function tokensOf(text: string): number {
-  if (!text) return 0;
-  countTokens ??= (createRequire(import.meta.url)("gpt-tokenizer") as { countTokens: CountTokens })
-    .countTokens;
-  return countTokens(text);
+  return countO200kTokens(text);
 }
 
 /**
