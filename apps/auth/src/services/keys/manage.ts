@@ -6,7 +6,7 @@ import { recordAudit } from "../audit/record.ts";
 import { type Actor, isManager } from "../members/roles.ts";
 import { withKeyLock } from "./key-lock.ts";
 import type { ListKeysQuery, UpdateKeyBody } from "./schema.ts";
-import { assertScopesAllowed, isManagerScope, loosenedLimits, settingsToRow } from "./settings.ts";
+import { assertScopesAllowed, isManagerScope, settingsToRow } from "./settings.ts";
 import { keyView, managedKey } from "./view.ts";
 
 export async function listKeys(deps: AuthDeps, actor: Actor, query: ListKeysQuery) {
@@ -57,15 +57,10 @@ export async function updateKey(
       throw new AppError("forbidden", "Only owners and admins change a key with the admin or billing scope", {
         key_id: id,
       });
-    const change = settingsToRow(body);
-    const loosened = isManager(actor) ? [] : loosenedLimits(current, change);
-    if (loosened.length > 0)
-      throw new AppError(
-        "forbidden",
-        `Only owners and admins raise or remove a key's limits (${loosened.join(", ")}); you may lower them, or ask an admin`,
-        { field: loosened[0], key_id: id },
-      );
-    const updated = await deps.db.forTenant(actor.tenantId).collection("api_keys").update(id, change);
+    const updated = await deps.db
+      .forTenant(actor.tenantId)
+      .collection("api_keys")
+      .update(id, settingsToRow(body));
     await publishKey({
       db: deps.db,
       redis: deps.redis,

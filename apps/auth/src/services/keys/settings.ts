@@ -1,5 +1,5 @@
-import type { ApiKeyRow, CreateOf } from "@cloudfreedom/db";
-import { pbDateToMs, toPbDate } from "@cloudfreedom/db";
+import type { CreateOf } from "@cloudfreedom/db";
+import { toPbDate } from "@cloudfreedom/db";
 import { AppError, DEFAULT_KEY_SCOPES, type KeyScope } from "@cloudfreedom/shared";
 import { type Actor, isManager } from "../members/roles.ts";
 import type { UpdateKeyBody } from "./schema.ts";
@@ -34,34 +34,3 @@ export function settingsToRow(body: UpdateKeyBody): CreateOf<"api_keys"> {
 }
 
 export const defaultScopes = (): KeyScope[] => [...DEFAULT_KEY_SCOPES];
-
-/** A row limit raised or removed (0 = none): more than before. */
-const looser = (before: number, after: number): boolean => before > 0 && (after === 0 || after > before);
-
-/**
- * The limits `change` would raise or remove on `current` (budget, RPM/TPM, model allowlist, expiry). An owner
- * or admin may cap a member's key (billing's `PUT /v1/budgets` too); were the member able to lift the cap
- * again here, it would be no control, so members may only tighten their keys' limits.
- */
-export function loosenedLimits(current: ApiKeyRow, change: CreateOf<"api_keys">): string[] {
-  const fields: string[] = [];
-  if (change.budget_micros !== undefined && looser(current.budget_micros, change.budget_micros))
-    fields.push("budget_micros");
-  if (change.rpm !== undefined && looser(current.rpm, change.rpm)) fields.push("rpm");
-  if (change.tpm !== undefined && looser(current.tpm, change.tpm)) fields.push("tpm");
-  const allowed = current.allowed_models ?? [];
-  if (
-    change.allowed_models !== undefined &&
-    allowed.length > 0 &&
-    (!change.allowed_models?.length || change.allowed_models.some((model) => !allowed.includes(model)))
-  )
-    fields.push("models");
-  const expiresAt = pbDateToMs(current.expires_at);
-  if (
-    change.expires_at !== undefined &&
-    expiresAt !== null &&
-    (pbDateToMs(change.expires_at) ?? Number.POSITIVE_INFINITY) > expiresAt
-  )
-    fields.push("expires_at");
-  return fields;
-}
