@@ -196,6 +196,33 @@ describe("usage when the provider gives none or the stream breaks", () => {
     expect(event.billed_micros).toBeGreaterThan(0);
   });
 
+  it("charges nothing to a client that left during the backoff after a 429, when no provider had its request", async () => {
+    // A router that waits out a provider's Retry-After of up to 5 s (the stack's gives up beyond 200 ms).
+    const patient = await stack.startRouter({ RETRY_MAX_MS: "5000" });
+    stack.emulators.openai.enqueue({ status: 429, headers: { "retry-after": "2" } });
+    const controller = new AbortController();
+    const before = stack.emulators.openai.requests.length;
+    const pending = fetch(`${patient.url}/v1/chat/completions`, {
+      method: "POST",
+      signal: controller.signal,
+      headers: {
+        authorization: `Bearer ${stack.key}`,
+        "content-type": "application/json",
+        "x-request-id": "req-left-backoff",
+      },
+      body: JSON.stringify({ model: "gpt-test", messages: [{ role: "user", content: "one two three" }] }),
+    }).catch(() => null);
+    while (stack.emulators.openai.requests.length === before) await sleep(5);
+    // The 429 is answered; the router waits out its Retry-After before the next attempt.
+    await sleep(200);
+    controller.abort();
+    await pending;
+    const { event } = await recorded("req-left-backoff");
+    expect(event).toMatchObject({ status: "cancelled", error_code: "client_disconnected", billed_micros: 0 });
+    expect(event.tokens).toMatchObject({ input: 0, output: 0 });
+    expect(stack.emulators.openai.requests.length).toBe(before + 1);
+  });
+
   it("ends a stream that fails midway with an error event and records what was produced", async () => {
     stack.emulators.anthropic.enqueue({ failAfterChunks: 4, mode: "error-event" });
     const stream = await client.chat.completions.create(

@@ -75,11 +75,16 @@ export async function routeCall<T>(
       const timeoutMs = json ? deps.env.UPSTREAM_RESPONSE_TIMEOUT_MS : deps.env.UPSTREAM_TIMEOUT_MS;
       const options = { client: deps.upstream, adapter, provider: target.name, timeoutMs, signal };
       let body: AttemptResult<unknown>;
-      if (json) body = await callUpstreamJson(request, options);
-      else {
-        const answered = await callUpstream(request, options);
-        if (!answered.ok) return answered;
-        body = await openStream(answered.value, read(adapter, ctx), target.name, signal);
+      try {
+        if (json) body = await callUpstreamJson(request, options);
+        else {
+          const answered = await callUpstream(request, options);
+          if (!answered.ok) return answered;
+          body = await openStream(answered.value, read(adapter, ctx), target.name, signal);
+        }
+      } finally {
+        // The client left while the provider had its request (not during a backoff between attempts).
+        if (signal.aborted) tracker.leftWhileUpstream = true;
       }
       return body.ok ? { ok: true, value: { adapter, ctx, value: body.value as T } } : body;
     },

@@ -26,6 +26,8 @@ export class CallTracker {
   deployment: Deployment | null = null;
   target: ProviderTarget | null = null;
   attempts = 0;
+  /** Set when the call was aborted while a provider had its request: the provider read (and bills) the prompt. */
+  leftWhileUpstream = false;
   private finished = false;
 
   constructor(
@@ -89,14 +91,15 @@ export class CallTracker {
 
   /**
    * A call that ended before any output reached the client: the error's code, and no tokens, except for a
-   * client that left once the request had gone upstream. The provider read that prompt and bills it whether or
+   * client that left while a provider had the request. The provider read that prompt and bills it whether or
    * not anyone waits for the answer (a non-streamed answer is even generated whole), so the call is charged
    * its prompt, counted with the tokenizer and marked estimated, as a cut stream is charged what it produced.
+   * One that left during a backoff between attempts (after a 429, a 5xx, a refused connection) pays nothing.
    */
   fail(error: unknown): void {
     const gone = error instanceof ClientGone;
     const code = gone ? "client_disconnected" : isAppError(error) ? error.code : "internal_error";
-    const input = gone && this.attempts > 0 ? this.promptTokens() : 0;
+    const input = gone && this.leftWhileUpstream ? this.promptTokens() : 0;
     this.finish({
       usage: makeUsage(input, 0, { estimated: input > 0 }),
       status: gone ? "cancelled" : "error",
