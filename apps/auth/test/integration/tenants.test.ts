@@ -131,6 +131,19 @@ describe("invitations", () => {
     expect((await invite(owner)).status).toBe(403);
   });
 
+  it("lets an address be invited again on a full plan: the replaced invitation's seat is its own", async () => {
+    const owner = await h.signUp();
+    const address = email();
+    expect((await invite(owner, "member", address)).status).toBe(201);
+    expect((await invite(owner)).status).toBe(201);
+    // Owner + two pending invitations: the plan's 3 seats are taken; a third address is refused…
+    expect((await invite(owner)).status).toBe(403);
+    // …but the same address again only replaces its link.
+    const again = await invite(owner, "admin", address);
+    expect(again.status).toBe(201);
+    expect(again.body).toMatchObject({ invitation: { state: "pending", role: "admin" } });
+  });
+
   it("lets members neither invite nor list invitations", async () => {
     const { joined } = await teamOf("member");
     expect((await invite(joined)).status).toBe(403);

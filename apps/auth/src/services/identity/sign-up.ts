@@ -2,7 +2,7 @@ import { type TenantRow, toAppError, type UserRow } from "@cloudfreedom/db";
 import { AppError } from "@cloudfreedom/shared";
 import type { AuthDeps, ClientInfo } from "../../deps.ts";
 import { recordAudit } from "../audit/record.ts";
-import { closePendingInvitations, findOpenInvitation } from "../invitations/find.ts";
+import { closeInvitationsAfterJoin, findOpenInvitation } from "../invitations/find.ts";
 import { addressSubject, hitLimit } from "../security/rate-limit.ts";
 import { assertSeatAvailable, defaultPlan } from "../tenants/plans.ts";
 import { assertValidSlug, newRecordId, slugFromEmail } from "../tenants/slug.ts";
@@ -97,7 +97,7 @@ export async function signUp(deps: AuthDeps, input: SignUpInput, client: ClientI
   } catch (error) {
     throw explainConflict(error);
   }
-  if (invitation) await closePendingInvitations(deps, invitation.tenant, email);
+  if (invitation) await closeInvitationsAfterJoin(deps, invitation.tenant, email);
 
   const [user, tenant, membership]: [UserRow, TenantRow, Awaited<ReturnType<typeof loadMembership>>] =
     await Promise.all([

@@ -4,7 +4,7 @@ import type { AuthDeps, ClientInfo } from "../../deps.ts";
 import { recordAudit } from "../audit/record.ts";
 import { issueSession, membershipOf } from "../identity/session.ts";
 import { assertSeatAvailable } from "../tenants/plans.ts";
-import { closePendingInvitations, findOpenInvitation } from "./find.ts";
+import { closeInvitationsAfterJoin, findOpenInvitation } from "./find.ts";
 
 /** A logged-in user accepts an invitation sent to their e-mail; the answer is a session in the new tenant. */
 export async function acceptInvitation(deps: AuthDeps, userId: string, token: string, client: ClientInfo) {
@@ -21,7 +21,7 @@ export async function acceptInvitation(deps: AuthDeps, userId: string, token: st
   await scope
     .collection("invitations")
     .update(invitation.id, { accepted_at: toPbDate(Date.now()), accepted_by: user.id });
-  await closePendingInvitations(deps, invitation.tenant, invitation.email);
+  await closeInvitationsAfterJoin(deps, invitation.tenant, invitation.email);
   await recordAudit(deps, {
     tenantId: invitation.tenant,
     actor: { type: "user", id: user.id, label: user.email },

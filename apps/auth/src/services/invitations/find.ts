@@ -52,20 +52,40 @@ export function invitationView(row: InvitationRow) {
 }
 
 /**
- * Revokes the tenant's pending invitations to `email` (one address holds one seat at most): when a newer
- * invitation replaces them, and once the address joined through one of them. Returns their ids.
+ * Revokes the tenant's pending invitations to `email` but `keep` (one address holds one seat at most): when a
+ * newer invitation replaces them, and once the address joined through one of them. Returns their ids.
  */
 export async function closePendingInvitations(
   deps: AuthDeps,
   tenantId: string,
   email: string,
+  keep = "",
 ): Promise<string[]> {
   const rows = deps.db.forTenant(tenantId).collection("invitations");
   const pending = await rows.listAll({
-    filter: "email = {:email} && accepted_at = '' && revoked_at = ''",
-    params: { email: email.trim().toLowerCase() },
+    filter: "email = {:email} && accepted_at = '' && revoked_at = '' && id != {:keep}",
+    params: { email: email.trim().toLowerCase(), keep },
   });
   const now = toPbDate(Date.now());
   await Promise.all(pending.map((row) => rows.update(row.id, { revoked_at: now })));
   return pending.map((row) => row.id);
+}
+
+/**
+ * After a join: the address's other pending invitations are closed, or left to expire (logged) when that
+ * fails; the join itself stands either way.
+ */
+export async function closeInvitationsAfterJoin(
+  deps: AuthDeps,
+  tenantId: string,
+  email: string,
+): Promise<void> {
+  try {
+    await closePendingInvitations(deps, tenantId, email);
+  } catch (error) {
+    deps.logger.warn(
+      { err: error, tenant_id: tenantId },
+      "could not revoke the joined address's other pending invitations; they expire on their own",
+    );
+  }
 }

@@ -27,9 +27,9 @@ export async function createInvitation(
   if (existingUser && (await membershipOf(deps, actor.tenantId, existingUser.id))) {
     throw new AppError("conflict", `${email} is already a member of this tenant`, { field: "email" });
   }
-  // A new invitation to the same address replaces the pending ones (a lost link, another role): one seat.
-  const replaced = await closePendingInvitations(deps, actor.tenantId, email);
-  await assertSeatAvailable(deps, actor.tenantId, { countPendingInvitations: true });
+  // A new invitation to the same address replaces its pending ones (a lost link, another role): one seat.
+  // They are revoked once the new one exists, so a refusal or a failure leaves the old link working.
+  await assertSeatAvailable(deps, actor.tenantId, { countPendingInvitations: true, replacing: email });
   const token = newSecret("cfi");
   const row = await scope.collection("invitations").create({
     email,
@@ -38,6 +38,7 @@ export async function createInvitation(
     invited_by: actor.userId,
     expires_at: toPbDate(Date.now() + deps.env.INVITATION_TTL_HOURS * 3600 * 1000),
   });
+  const replaced = await closePendingInvitations(deps, actor.tenantId, email, row.id);
   await recordAudit(deps, {
     tenantId: actor.tenantId,
     actor: { type: "user", id: actor.userId },

@@ -20,7 +20,11 @@ export async function defaultPlan(deps: AuthDeps): Promise<PlanRow | null> {
 export async function assertSeatAvailable(
   deps: AuthDeps,
   tenantId: string,
-  options: { countPendingInvitations: boolean },
+  options: {
+    countPendingInvitations: boolean;
+    /** Pending invitations to this address are about to be replaced: they do not count. */
+    replacing?: string;
+  },
 ): Promise<void> {
   const tenant = await deps.db.operator.collection("tenants").getOne(tenantId);
   if (!tenant.plan) return;
@@ -32,8 +36,8 @@ export async function assertSeatAvailable(
     ? (
         await scope.collection("invitations").list({
           perPage: 1,
-          filter: "accepted_at = '' && revoked_at = '' && expires_at > {:now}",
-          params: { now: pbFilterDate(Date.now()) },
+          filter: "accepted_at = '' && revoked_at = '' && expires_at > {:now} && email != {:replacing}",
+          params: { now: pbFilterDate(Date.now()), replacing: options.replacing ?? "" },
         })
       ).totalItems
     : 0;
