@@ -13,8 +13,11 @@ import {
   ModelCatalogEntry,
   Plan,
   providerSecretContext,
+  redisKeys,
 } from "@cloudfreedom/shared";
 import { z } from "zod";
+
+type Redis = ReturnType<typeof createRedis>;
 
 const SEED_DIR = fileURLToPath(new URL("../../infra/seed/", import.meta.url));
 const DEMO_TENANT = { slug: "demo", name: "Demo Tenant", plan: "professional" } as const;
@@ -100,11 +103,23 @@ export async function seed(options: SeedOptions): Promise<SeedResult> {
     }),
   );
   const { plans, models } = loadSeedData();
+  const redis = createRedis({ url: options.redisUrl, purpose: "queue" });
+  try {
+    return await seedWith(db, redis, plans, models, options);
+  } finally {
+    await closeRedis(redis);
+  }
+}
 
+async function seedWith(
+  db: Db,
+  redis: Redis,
+  plans: Plan[],
+  models: ModelCatalogEntry[],
+  options: SeedOptions,
+): Promise<SeedResult> {
   const planRows = db.operator.collection("plans");
   const savedPlans = new Map<string, PlanRow>();
-  /** Plans whose stored row this run changed: their tenants' KeyRecords carry the old limits. */
-  const changedPlans: string[] = [];
   for (const plan of plans) {
     const existing = await planRows.getFirst({ filter: "slug = {:slug}", params: { slug: plan.slug } });
     const row = planToRow(plan);
@@ -113,11 +128,13 @@ export async function seed(options: SeedOptions): Promise<SeedResult> {
     if (existing && plan.stripe_price_id === null) row.stripe_price_id = existing.stripe_price_id;
     if (existing && !plan.stripe_overage_price_id)
       row.stripe_overage_price_id = existing.stripe_overage_price_id;
+    // The plan's tenants' KeyRecords carry its old limits: noted before the row changes, so a start cut
+    // short before their refresh finishes it at the next one.
     if (
       existing &&
       Object.entries(row).some(([field, value]) => !sameValue(existing[field as keyof PlanRow], value))
     )
-      changedPlans.push(existing.id);
+      await redis.sadd(redisKeys.seedPlansToRefresh, existing.id);
     savedPlans.set(
       plan.slug,
       existing ? await planRows.update(existing.id, row) : await planRows.create(row),
@@ -170,29 +187,45 @@ export async function seed(options: SeedOptions): Promise<SeedResult> {
     options.log(`created the demo key for tenant "${tenant.slug}"`);
   }
 
-  // The router reads keys from Redis only (DESIGN.md §5): the demo tenant's (Redis may have lost them since the
-  // last start) and those of every tenant on a plan this run changed are written again, built as auth and
-  // billing build them (standing budgets, the subscription's plan and tier), under the tenant's keyring lock;
-  // running routers drop their copies.
-  const affected = new Set([tenant.id]);
-  if (changedPlans.length > 0) {
-    const onChanged = await tenants.listAll({
-      filter: changedPlans.map((_, i) => `plan = {:plan${i}}`).join(" || "),
-      params: Object.fromEntries(changedPlans.map((id, i) => [`plan${i}`, id])),
-    });
-    for (const row of onChanged) affected.add(row.id);
-  }
-  const redis = createRedis({ url: options.redisUrl, purpose: "queue" });
-  try {
-    for (const tenantId of affected) await publishTenantKeys({ db, redis, tenantId });
-  } finally {
-    await closeRedis(redis);
-  }
-  if (changedPlans.length > 0)
-    options.log(
-      `${changedPlans.length} plan(s) changed from the seed file: refreshed the keys of ${affected.size} tenant(s)`,
-    );
+  await refreshKeys(db, redis, tenant.id, options.log);
   return { tenantSlug: tenant.slug, planSlug: plan.slug, demoKey: secret };
+}
+
+/**
+ * The router reads keys from Redis only (DESIGN.md §5): the demo tenant's (Redis may have lost them since the
+ * last start) and those of every tenant on a plan the seed changed are written again, built as auth and billing
+ * build them (standing budgets, the subscription's plan and tier), under the tenant's keyring lock; running
+ * routers drop their copies. A plan leaves the to-refresh set once all its tenants are written; a tenant that
+ * failed is said, and the next start tries again.
+ */
+async function refreshKeys(db: Db, redis: Redis, demoTenantId: string, log: (line: string) => void) {
+  const changed = await redis.smembers(redisKeys.seedPlansToRefresh);
+  const byPlan = new Map<string, string[]>();
+  for (const planId of changed) {
+    const rows = await db.operator
+      .collection("tenants")
+      .listAll({ filter: "plan = {:plan}", params: { plan: planId } });
+    byPlan.set(
+      planId,
+      rows.map((row) => row.id),
+    );
+  }
+  const tenants = new Set([demoTenantId, ...[...byPlan.values()].flat()]);
+  const failed = new Set<string>();
+  for (const tenantId of tenants) {
+    try {
+      await publishTenantKeys({ db, redis, tenantId });
+    } catch (error) {
+      failed.add(tenantId);
+      log(`could not refresh the keys of tenant ${tenantId} (${String(error)}); the next start tries again`);
+    }
+  }
+  for (const [planId, ids] of byPlan)
+    if (!ids.some((id) => failed.has(id))) await redis.srem(redisKeys.seedPlansToRefresh, planId);
+  if (changed.length > 0)
+    log(
+      `${changed.length} plan(s) changed from the seed file: refreshed the keys of ${tenants.size - failed.size} tenant(s)`,
+    );
 }
 
 /** Whether a stored field holds what the seed would write (JSON fields compared by content). */

@@ -22,6 +22,11 @@ export const redisKeys = {
   sessionsEnded: (userId: string) => `cf:auth:sessions-ended:${userId}`,
   /** The same in epoch ms: access tokens issued before it are refused. */
   sessionsEndedMs: (userId: string) => `cf:auth:sessions-ended-ms:${userId}`,
+  /**
+   * Set of plan ids the seed changed whose tenants' KeyRecords are not all rewritten yet: written before the
+   * plan row, emptied as the tenants are published, so a start cut short finishes the refresh at the next one.
+   */
+  seedPlansToRefresh: "cf:seed:plans-to-refresh",
   tenant: (tenantId: string, ...parts: string[]) => `cf:{t:${tenantId}}:${parts.join(":")}`,
   spend: (tenantId: string, scope: string, scopeId: string, period: PeriodId) =>
     `cf:{t:${tenantId}}:spend:${scope}:${scopeId}:${period}`,

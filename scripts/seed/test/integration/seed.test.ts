@@ -1,4 +1,5 @@
 import { createDb, createPocketBase } from "@cloudfreedom/db";
+import { publishTenantKeys } from "@cloudfreedom/keyring";
 import { generateApiKeySecret, hashApiKey, KeyRecord, redisKeys } from "@cloudfreedom/shared";
 import {
   type LeasedRedisDb,
@@ -144,6 +145,17 @@ describe("seed", () => {
     await seed({ ...options(), demoKey, log });
     expect((await storedRecord(secret)).tenant_limits.rpm).toBe(seedPlan("starter")?.rpm);
     expect(lines).toContain("1 plan(s) changed from the seed file: refreshed the keys of 2 tenant(s)");
+    expect(await redisDb.redis.smembers(redisKeys.seedPlansToRefresh)).toEqual([]);
+
+    // A start cut short after it changed the plan row, before the keys: the next start still refreshes them.
+    await db.operator.collection("plans").update(starter?.id ?? "", { rpm: 9_999 });
+    await publishTenantKeys({ db, redis: redisDb.redis, tenantId: other.id });
+    expect((await storedRecord(secret)).tenant_limits.rpm).toBe(9_999);
+    await db.operator.collection("plans").update(starter?.id ?? "", { rpm: seedPlan("starter")?.rpm ?? 0 });
+    await redisDb.redis.sadd(redisKeys.seedPlansToRefresh, starter?.id ?? "");
+    await seed({ ...options(), demoKey, log });
+    expect((await storedRecord(secret)).tenant_limits.rpm).toBe(seedPlan("starter")?.rpm);
+    expect(await redisDb.redis.smembers(redisKeys.seedPlansToRefresh)).toEqual([]);
   });
 
   it("disables the stored sandbox provider when started without the sandbox, and enables it again with it", async () => {
