@@ -2,7 +2,6 @@ import { readJson } from "@cloudfreedom/service-kit";
 import type { Hono } from "hono";
 import type { BillingDeps } from "../../deps.ts";
 import { requireManager, tenantOf } from "../../services/auth/principal.ts";
-import { callStripe } from "../../services/stripe/client.ts";
 import { createCheckout } from "../../services/stripe/create-checkout.ts";
 import { CheckoutBody } from "./schema.ts";
 
@@ -12,14 +11,12 @@ export function registerCheckout(app: Hono, deps: BillingDeps): void {
     const principal = c.get("principal");
     requireManager(principal);
     const body = await readJson(c, CheckoutBody);
-    const session = await callStripe(
-      createCheckout(deps, {
-        tenantId: tenantOf(principal, body.tenant_id),
-        planSlug: body.plan,
-        successUrl: body.success_url,
-        cancelUrl: body.cancel_url,
-      }),
-    );
+    const session = await createCheckout(deps, {
+      tenantId: tenantOf(principal, body.tenant_id),
+      planSlug: body.plan,
+      successUrl: body.success_url,
+      cancelUrl: body.cancel_url,
+    });
     return c.json(session, 201);
   });
 }

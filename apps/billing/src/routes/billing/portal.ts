@@ -2,7 +2,6 @@ import { readJson } from "@cloudfreedom/service-kit";
 import type { Hono } from "hono";
 import type { BillingDeps } from "../../deps.ts";
 import { requireManager, tenantOf } from "../../services/auth/principal.ts";
-import { callStripe } from "../../services/stripe/client.ts";
 import { createPortal } from "../../services/stripe/create-portal.ts";
 import { PortalBody } from "./schema.ts";
 
@@ -13,9 +12,7 @@ export function registerPortal(app: Hono, deps: BillingDeps): void {
     requireManager(principal);
     const body = await readJson(c, PortalBody);
     return c.json(
-      await callStripe(
-        createPortal(deps, { tenantId: tenantOf(principal, body.tenant_id), returnUrl: body.return_url }),
-      ),
+      await createPortal(deps, { tenantId: tenantOf(principal, body.tenant_id), returnUrl: body.return_url }),
       201,
     );
   });

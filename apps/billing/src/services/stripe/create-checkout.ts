@@ -2,7 +2,7 @@ import { AppError } from "@cloudfreedom/shared";
 import type { BillingDeps } from "../../deps.ts";
 import { loadTenant, planBySlug } from "../tenants/tenant-plan.ts";
 import { findSubscriptionRow, LIVE } from "./apply-subscription.ts";
-import { requireStripe } from "./client.ts";
+import { callStripe, requireStripe } from "./client.ts";
 import { ensureCustomer } from "./ensure-customer.ts";
 
 export interface CheckoutInput {
@@ -51,21 +51,23 @@ export async function createCheckout(
       { field: "plan", subscription: live.stripe_subscription_id },
     );
   }
-  const customer = await ensureCustomer(deps, tenant);
+  const customer = await callStripe(ensureCustomer(deps, tenant));
   const metadata = { tenant_id: tenant.id, plan: plan.slug };
   const base = returnUrl(deps);
-  const session = await stripe.checkout.sessions.create({
-    mode: "subscription",
-    customer,
-    client_reference_id: tenant.id,
-    line_items: [
-      { price: plan.stripe_price_id, quantity: 1 },
-      ...(plan.stripe_overage_price_id ? [{ price: plan.stripe_overage_price_id }] : []),
-    ],
-    metadata,
-    subscription_data: { metadata },
-    success_url: input.successUrl ?? `${base}?checkout=success`,
-    cancel_url: input.cancelUrl ?? `${base}?checkout=cancelled`,
-  });
+  const session = await callStripe(
+    stripe.checkout.sessions.create({
+      mode: "subscription",
+      customer,
+      client_reference_id: tenant.id,
+      line_items: [
+        { price: plan.stripe_price_id, quantity: 1 },
+        ...(plan.stripe_overage_price_id ? [{ price: plan.stripe_overage_price_id }] : []),
+      ],
+      metadata,
+      subscription_data: { metadata },
+      success_url: input.successUrl ?? `${base}?checkout=success`,
+      cancel_url: input.cancelUrl ?? `${base}?checkout=cancelled`,
+    }),
+  );
   return { id: session.id, url: session.url };
 }

@@ -1,7 +1,7 @@
 import { AppError } from "@cloudfreedom/shared";
 import type { BillingDeps } from "../../deps.ts";
 import { loadTenant } from "../tenants/tenant-plan.ts";
-import { requireStripe } from "./client.ts";
+import { callStripe, requireStripe } from "./client.ts";
 import { returnUrl } from "./create-checkout.ts";
 
 /** A Stripe customer portal session (invoices, payment methods, cancel) for a tenant that has a customer. */
@@ -17,9 +17,11 @@ export async function createPortal(
       "This tenant has no Stripe customer yet; subscribe through checkout first",
     );
   }
-  const session = await stripe.billingPortal.sessions.create({
-    customer: tenant.stripe_customer_id,
-    return_url: input.returnUrl ?? returnUrl(deps),
-  });
+  const session = await callStripe(
+    stripe.billingPortal.sessions.create({
+      customer: tenant.stripe_customer_id,
+      return_url: input.returnUrl ?? returnUrl(deps),
+    }),
+  );
   return { id: session.id, url: session.url };
 }

@@ -66,7 +66,6 @@ async function syncPeriod(
     ended && row.meter_included_micros > 0
       ? row.meter_included_micros
       : Math.max(row.meter_included_micros, planIncludedMicros);
-  if (included === 0) return 0;
   if (included !== row.meter_included_micros)
     row = await budgets.update(row.id, { meter_included_micros: included });
   const send = async (units: number) => {

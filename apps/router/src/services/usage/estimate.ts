@@ -1,5 +1,5 @@
 import type { ChatCompletionRequest, CompletionRequest, EmbeddingRequest } from "../../openai/requests.ts";
-import { makeUsage, textOf } from "../../providers/common.ts";
+import { generatedText, makeUsage, textOf } from "../../providers/common.ts";
 import type { NormalizedUsage } from "../../providers/types.ts";
 import { countO200kTokens } from "./tokenizer.ts";
 
@@ -21,11 +21,8 @@ export function chatPromptText(request: ChatCompletionRequest): string {
   let text = "";
   for (const message of request.messages) {
     text += `${message.role}\n${message.role !== "tool" && message.name ? `${message.name}\n` : ""}${textOf(message.content)}\n`;
-    if (message.role === "assistant") {
-      text += message.refusal ?? "";
-      for (const call of message.tool_calls ?? [])
-        text += `${call.function.name}${call.function.arguments}\n`;
-    }
+    // An earlier assistant turn's refusal and tool calls, counted as what it generated (its text is above).
+    if (message.role === "assistant") text += generatedText({ ...message, content: null });
   }
   if (request.tools) text += JSON.stringify(request.tools);
   if (request.response_format?.type === "json_schema")
