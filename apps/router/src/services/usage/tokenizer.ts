@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { closeSync, openSync, readSync } from "node:fs";
 import { createRequire } from "node:module";
 import { O200K_TOKEN_SPLIT_REGEX } from "gpt-tokenizer/encodingParams/constants";
 
@@ -31,60 +31,91 @@ const BASE64 = new Int8Array(128).fill(-1);
 for (const [i, c] of [..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"].entries())
   BASE64[c.charCodeAt(0)] = i;
 
+/** Every byte of the file at `path`, read 64 KB at a time (the 3.6 MB file is never held whole). */
+function forEachByte(path: string, visit: (byte: number) => void): void {
+  const fd = openSync(path, "r");
+  try {
+    const chunk = new Uint8Array(64 * 1024);
+    for (let read = readSync(fd, chunk); read > 0; read = readSync(fd, chunk))
+      for (let i = 0; i < read; i++) visit(chunk[i] as number);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
- * The `.tiktoken` file (one `<base64 token> <rank>` per line) decoded straight from its bytes into the typed
- * arrays: no string or buffer per token, so loading leaves nothing behind but the tables.
+ * The `.tiktoken` file (one `<base64 token> <rank>` per line) decoded straight from its bytes into typed arrays
+ * of exactly their size (a first pass measures): no string or buffer per token, nothing to trim after.
  */
 function loadRanks(): Ranks {
   const path = createRequire(import.meta.url).resolve("gpt-tokenizer/data/o200k_base.tiktoken");
-  const file = readFileSync(path);
-  let lines = 0;
-  for (const byte of file) if (byte === 0x0a) lines++;
-  // Decoded tokens are 3/4 of their base64 at most.
-  const bytes = new Uint8Array(file.length);
-  const offsets = new Uint32Array(lines + 2);
-  const ranks = new Uint32Array(lines + 1);
+  // Pass 1: how many tokens, and how many bytes they decode to (6 bits per base64 digit, padding aside).
   let count = 0;
+  let total = 0;
+  let digits = 0;
+  let inToken = true;
+  const endLine = () => {
+    if (digits > 0) count++;
+    total += (digits * 6) >> 3;
+    digits = 0;
+    inToken = true;
+  };
+  forEachByte(path, (byte) => {
+    if (byte === 0x0a) endLine();
+    else if (byte === 0x20) inToken = false;
+    else if (inToken && (BASE64[byte] ?? -1) >= 0) digits++;
+  });
+  endLine();
+  // Pass 2: the tokens' bytes end to end, their offsets and ranks.
+  const bytes = new Uint8Array(total);
+  const offsets = new Uint32Array(count + 1);
+  const ranks = new Uint32Array(count);
+  let t = 0;
   let at = 0;
-  let i = 0;
-  while (i < file.length) {
-    offsets[count] = at;
-    let bits = 0;
-    let held = 0;
-    for (; i < file.length && file[i] !== 0x20; i++) {
-      const value = BASE64[file[i] as number] ?? -1;
-      if (value < 0) continue; // "=" padding
-      bits = (bits << 6) | value;
+  let from = 0;
+  let bits = 0;
+  let held = 0;
+  let rank = 0;
+  inToken = true;
+  const closeLine = () => {
+    if (at > from && t < count) {
+      offsets[t] = from;
+      ranks[t] = rank;
+      t++;
+    }
+    from = at;
+    bits = 0;
+    held = 0;
+    rank = 0;
+    inToken = true;
+  };
+  forEachByte(path, (byte) => {
+    if (byte === 0x0a) closeLine();
+    else if (byte === 0x20) inToken = false;
+    else if (!inToken) rank = rank * 10 + (byte - 0x30);
+    else {
+      const value = BASE64[byte] ?? -1;
+      if (value < 0) return; // "=" padding
+      bits = ((bits << 6) | value) & 0xffff;
       held += 6;
       if (held >= 8) {
         held -= 8;
         bytes[at++] = (bits >> held) & 0xff;
       }
     }
-    let rank = 0;
-    for (i++; i < file.length && file[i] !== 0x0a; i++) rank = rank * 10 + ((file[i] as number) - 0x30);
-    i++;
-    if (at === offsets[count]) continue;
-    ranks[count] = rank;
-    count++;
-  }
-  offsets[count] = at;
+  });
+  closeLine();
+  offsets[t] = at;
   let size = 1;
   while (size < count * 2) size *= 2;
   const table = new Int32Array(size);
   const mask = size - 1;
-  for (let t = 0; t < count; t++) {
-    let slot = fnv1a(bytes, offsets[t] as number, offsets[t + 1] as number) & mask;
+  for (let k = 0; k < count; k++) {
+    let slot = fnv1a(bytes, offsets[k] as number, offsets[k + 1] as number) & mask;
     while (table[slot] !== 0) slot = (slot + 1) & mask;
-    table[slot] = t + 1;
+    table[slot] = k + 1;
   }
-  return {
-    bytes: bytes.slice(0, at),
-    offsets: offsets.slice(0, count + 1),
-    ranks: ranks.slice(0, count),
-    table,
-    mask,
-  };
+  return { bytes, offsets, ranks, table, mask };
 }
 
 /** The rank of `piece[start..end)`, or -1 when it is no token. */
