@@ -83,8 +83,8 @@ export async function routeCall<T>(
           body = await openStream(answered.value, read(adapter, ctx), target.name, signal);
         }
       } finally {
-        // The client left while the provider had its request (not during a backoff between attempts).
-        if (signal.aborted) tracker.leftWhileUpstream = true;
+        // Aborted while the provider had the request (not during a backoff between attempts).
+        if (signal.aborted) tracker.abortedUpstream = true;
       }
       return body.ok ? { ok: true, value: { adapter, ctx, value: body.value as T } } : body;
     },

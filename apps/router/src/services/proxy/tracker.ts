@@ -27,7 +27,7 @@ export class CallTracker {
   target: ProviderTarget | null = null;
   attempts = 0;
   /** Set when the call was aborted while a provider had its request: the provider read (and bills) the prompt. */
-  leftWhileUpstream = false;
+  abortedUpstream = false;
   private finished = false;
 
   constructor(
@@ -99,7 +99,7 @@ export class CallTracker {
   fail(error: unknown): void {
     const gone = error instanceof ClientGone;
     const code = gone ? "client_disconnected" : isAppError(error) ? error.code : "internal_error";
-    const input = gone && this.leftWhileUpstream ? this.promptTokens() : 0;
+    const input = gone && this.abortedUpstream ? this.promptTokens() : 0;
     this.finish({
       usage: makeUsage(input, 0, { estimated: input > 0 }),
       status: gone ? "cancelled" : "error",
