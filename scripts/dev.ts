@@ -1,4 +1,5 @@
 // The start command's orchestrator (run by scripts/start after install, PocketBase build and Redis).
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { type EmulatorHandle, startOpenAIEmulator } from "@cloudfreedom/testing";
 import {
@@ -12,7 +13,7 @@ import {
 } from "./dev/config.ts";
 import { prefixer } from "./dev/logs.ts";
 import { type Managed, portInUse, spawnManaged, stopAll, waitForHttp } from "./dev/processes.ts";
-import { seed } from "./seed/index.ts";
+import { clearPlatformState, seed } from "./seed/index.ts";
 
 const say = (message: string) => process.stdout.write(`\x1b[1;36m==>\x1b[0m ${message}\n`);
 const die = (message: string): never => {
@@ -76,6 +77,12 @@ process.on("SIGTERM", () => void shutdown(0));
 // PocketBase: migrations, operator superuser, then serve.
 const pbDir = join(DATA_DIR, "pb_data");
 const pbFlags = ["--dir", pbDir, "--migrationsDir", PB_MIGRATIONS];
+// A new data directory is a new platform: what an earlier one left in Redis (its keys, counters, queued jobs)
+// belongs to a PocketBase that is gone, and its API keys would still pass the router.
+if (!existsSync(pbDir)) {
+  const cleared = await clearPlatformState(redisUrl);
+  if (cleared > 0) say(`new data directory: cleared ${cleared} keys an earlier platform left in ${redisUrl}`);
+}
 say(`applying PocketBase migrations (data in ${pbDir})`);
 await runOnce([PB_BIN, "migrate", "up", ...pbFlags], "PocketBase migrations failed");
 await runOnce(

@@ -93,6 +93,28 @@ export interface SeedResult {
   demoKey: string;
 }
 
+/**
+ * Deletes every `cf:*` key of the Redis db at `redisUrl` (KeyRecords, counters, holds, queues): state of an
+ * earlier platform whose PocketBase is gone. Without this, a start "from scratch" on a kept Redis would let the
+ * old platform's keys through the router (it reads keys from Redis only) and leave its jobs to fail. Returns
+ * how many keys were deleted.
+ */
+export async function clearPlatformState(redisUrl: string): Promise<number> {
+  const redis = createRedis({ url: redisUrl, purpose: "queue" });
+  try {
+    let deleted = 0;
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", "cf:*", "COUNT", 1000);
+      cursor = next;
+      if (keys.length > 0) deleted += await redis.unlink(...keys);
+    } while (cursor !== "0");
+    return deleted;
+  } finally {
+    await closeRedis(redis);
+  }
+}
+
 /** Idempotent: plans and models are upserted by slug / model id; the demo tenant and key are reused. */
 export async function seed(options: SeedOptions): Promise<SeedResult> {
   const db = createDb(

@@ -8,7 +8,7 @@ import {
   startPocketBase,
 } from "@cloudfreedom/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadSeedData, seed } from "../../index.ts";
+import { clearPlatformState, loadSeedData, seed } from "../../index.ts";
 
 const { models, plans } = loadSeedData();
 const seedPlan = (slug: string) => plans.find((plan) => plan.slug === slug);
@@ -156,6 +156,16 @@ describe("seed", () => {
     await seed({ ...options(), demoKey, log });
     expect((await storedRecord(secret)).tenant_limits.rpm).toBe(seedPlan("starter")?.rpm);
     expect(await redisDb.redis.smembers(redisKeys.seedPlansToRefresh)).toEqual([]);
+  });
+
+  it("clears what an earlier platform left in Redis (its keys, counters, queues), and nothing else", async () => {
+    const { demoKey } = await seed({ ...options(), demoKey: undefined });
+    await redisDb.redis.set("other:app:key", "kept");
+    await redisDb.redis.set("cf:usage:id", "7");
+    expect(await redisDb.redis.exists(redisKeys.keyRecord(await hashApiKey(demoKey)))).toBe(1);
+    expect(await clearPlatformState(redisDb.url)).toBeGreaterThanOrEqual(2);
+    expect(await redisDb.redis.keys("cf:*")).toEqual([]);
+    expect(await redisDb.redis.get("other:app:key")).toBe("kept");
   });
 
   it("disables the stored sandbox provider when started without the sandbox, and enables it again with it", async () => {
