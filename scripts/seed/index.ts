@@ -94,7 +94,8 @@ export interface SeedResult {
 }
 
 /**
- * Deletes every `cf:*` key of the Redis db at `redisUrl` (KeyRecords, counters, holds, queues): state of an
+ * Deletes every `cf:*` key of the Redis db at `redisUrl` (KeyRecords, counters, holds, queues; not the test
+ * suites' `cf:test:*` leases): state of an
  * earlier platform whose PocketBase is gone. Without this, a start "from scratch" on a kept Redis would let the
  * old platform's keys through the router (it reads keys from Redis only) and leave its jobs to fail. Returns
  * how many keys were deleted.
@@ -107,7 +108,9 @@ export async function clearPlatformState(redisUrl: string): Promise<number> {
     do {
       const [next, keys] = await redis.scan(cursor, "MATCH", "cf:*", "COUNT", 1000);
       cursor = next;
-      if (keys.length > 0) deleted += await redis.unlink(...keys);
+      // Test suites lease their dbs with `cf:test:lease:*` keys on db 0; those are not a platform's.
+      const platform = keys.filter((key) => !key.startsWith("cf:test:"));
+      if (platform.length > 0) deleted += await redis.unlink(...platform);
     } while (cursor !== "0");
     return deleted;
   } finally {
