@@ -248,6 +248,13 @@ describe("keys", () => {
       details: { scope: "chat" },
     });
     expect(providerCalls()).toBe(0);
+    // The catalog with a key is the key's view (its access fields): that needs the "models" scope too.
+    for (const path of ["/v1/models", "/v1/models/gpt-test"]) {
+      const res = await fetch(`${stack.url}${path}`, { headers: { authorization: `Bearer ${billingOnly}` } });
+      expect(res.status, path).toBe(403);
+      expect(await res.json()).toMatchObject({ code: "forbidden", details: { scope: "models" } });
+    }
+    expect((await fetch(`${stack.url}/v1/models`)).status).toBe(200);
   });
 
   it("sees a key revoked in Redis once the invalidation arrives, before its cache TTL", async () => {

@@ -1,6 +1,7 @@
 import { AppError, checkTierAccess, type KeyRecord, type ModelCatalogEntry } from "@cloudfreedom/shared";
 import type { Context, Hono } from "hono";
 import type { RouterDeps } from "../../deps.ts";
+import { requireScope } from "../../services/proxy/admission.ts";
 import { authenticateKey } from "./key-auth.ts";
 
 /**
@@ -35,10 +36,16 @@ function modelObject(deps: RouterDeps, model: ModelCatalogEntry, key: KeyRecord 
   };
 }
 
-/** The caller's key when one is sent (a bad one, or one of another tenant, is refused); anonymous listing stays possible. */
+/**
+ * The caller's key when one is sent (a bad one, one of another tenant, or one without the `models` scope is
+ * refused); anonymous listing stays possible.
+ */
 async function optionalKey(c: Context, deps: RouterDeps): Promise<KeyRecord | null> {
   const authorization = c.req.header("authorization");
-  return authorization ? authenticateKey(c, deps, authorization) : null;
+  if (!authorization) return null;
+  const key = await authenticateKey(c, deps, authorization);
+  requireScope(key, "models");
+  return key;
 }
 
 export function registerModelRoutes(app: Hono, deps: RouterDeps): void {

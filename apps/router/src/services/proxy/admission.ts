@@ -18,6 +18,17 @@ export interface AdmittedModel {
   deployments: Deployment[];
 }
 
+/** A key may act only within its scopes (403 naming the missing one). */
+export function requireScope(key: KeyRecord, scope: KeyScope): void {
+  if (!key.scopes.includes(scope)) {
+    throw new AppError(
+      "forbidden",
+      `This API key lacks the "${scope}" scope; use a key created with "scopes" including "${scope}"`,
+      { scope },
+    );
+  }
+}
+
 /**
  * May this key use this model for this operation? Scope, the key's model allowlist, the tier rule
  * (DESIGN.md §7), availability and capability; and which deployments can serve it. No provider is called
@@ -29,14 +40,7 @@ export function admitModel(
   modelId: string,
   capability: Capability,
 ): AdmittedModel {
-  const scope: KeyScope = capability;
-  if (!key.scopes.includes(scope)) {
-    throw new AppError(
-      "forbidden",
-      `This API key lacks the "${scope}" scope; use a key created with "scopes" including "${scope}"`,
-      { scope },
-    );
-  }
+  requireScope(key, capability);
   const model = deps.catalog.model(modelId);
   if (!model?.is_available) {
     throw new AppError(
