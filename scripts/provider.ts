@@ -25,6 +25,12 @@ const fail = (message: string): never => {
   console.error(`error: ${message}\n${USAGE}`);
   process.exit(1);
 };
+// Anything else that goes wrong (a malformed MASTER_KEY, PocketBase or Redis unreachable) is one line too.
+for (const event of ["uncaughtException", "unhandledRejection"] as const)
+  process.on(event, (error: unknown) => {
+    console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  });
 const attempt = <T>(run: () => T): T => {
   try {
     return run();

@@ -63,6 +63,11 @@ export function parseProviderCommand(args: string[], apiKey: string | undefined)
     }
     command.kind = kind.data;
   }
+  if (command.baseUrl !== undefined && !isHttpUrl(command.baseUrl)) {
+    throw new ProviderCommandError(
+      `--base-url must be an http(s) URL such as http://gpu-box:11434 or https://api.example.com/v1, got "${command.baseUrl}"`,
+    );
+  }
   if (values.disable && values.enable) throw new ProviderCommandError("give --disable or --enable, not both");
   if (command.noKey && command.apiKey) {
     throw new ProviderCommandError("--no-key stores no key, but PROVIDER_API_KEY is set: unset one of them");
@@ -73,6 +78,15 @@ export function parseProviderCommand(args: string[], apiKey: string | undefined)
     );
   }
   return command;
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
+  } catch {
+    return false;
+  }
 }
 
 function parse(args: string[]) {

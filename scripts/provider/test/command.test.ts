@@ -26,6 +26,19 @@ describe("parseProviderCommand", () => {
     );
   });
 
+  it("refuses a --base-url that is not an http(s) URL, naming what it got", () => {
+    for (const bad of ["notaurl", "ftp://host/x", "http://"])
+      expect(() => parseProviderCommand(["--name", "x", "--kind", "openai", "--base-url", bad], "k")).toThrow(
+        /--base-url must be an http\(s\) URL/,
+      );
+    expect(
+      parseProviderCommand(
+        ["--name", "x", "--kind", "ollama", "--base-url", "http://gpu-box:11434"],
+        undefined,
+      ).baseUrl,
+    ).toBe("http://gpu-box:11434");
+  });
+
   it("refuses --no-key for a kind that needs a key, and --no-key with PROVIDER_API_KEY", () => {
     expect(() => parseProviderCommand(["--name", "a", "--kind", "anthropic", "--no-key"], undefined)).toThrow(
       /kind anthropic needs PROVIDER_API_KEY/,
