@@ -1,7 +1,7 @@
 // Store a provider for the router: its credential encrypted under MASTER_KEY, then a catalog invalidation
 // so every router reloads without a restart.
 //   PROVIDER_API_KEY=sk-... bun scripts/provider.ts --name openai --kind openai [--base-url URL] [--api-version V]
-//   bun scripts/provider.ts --name my-ollama --kind ollama --base-url http://gpu-box:11434
+//   bun scripts/provider.ts --name ollama --kind ollama --base-url http://gpu-box:11434
 //   bun scripts/provider.ts --name openai --disable        (keeps the stored key)
 // Reads POCKETBASE_URL, POCKETBASE_ADMIN_EMAIL, POCKETBASE_ADMIN_PASSWORD, MASTER_KEY and REDIS_URL from the
 // environment, falling back to the local ones in .data/dev.env that scripts/start generated.
@@ -19,6 +19,7 @@ import {
   ProviderCommandError,
   parseProviderCommand,
   USAGE,
+  unroutedWarning,
 } from "./provider/command.ts";
 
 const fail = (message: string): never => {
@@ -80,4 +81,7 @@ const keyNote: Record<CredentialOutcome, string> = {
 console.log(
   `provider "${row.name}" (${row.kind}, ${row.enabled ? "enabled" : "disabled"}, ${keyNote[credential]}) ${existing ? "updated" : "created"}; routers reload their catalog now`,
 );
+// Models route to a provider by name: one no catalog deployment names serves nothing.
+const warning = unroutedWarning(row.name, await db.operator.collection("models").listAll({}));
+if (warning) console.warn(warning);
 process.exit(0);

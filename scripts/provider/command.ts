@@ -13,7 +13,9 @@ export const USAGE = `usage: PROVIDER_API_KEY=<key> bun scripts/provider.ts --na
   The API key is read from PROVIDER_API_KEY, never from the command line (ps and shell history would keep it).
   Creating a provider needs PROVIDER_API_KEY, except for --kind ollama and for a keyless OpenAI-compatible
   server (--kind openai --base-url URL --no-key). Updating a stored provider keeps its key, base URL and API
-  version unless new ones are given (--no-key removes the key).`;
+  version unless new ones are given (--no-key removes the key). --name is the provider the model catalog's
+  deployments name (infra/seed/models.json: openai, anthropic, gemini, ollama, azure, openrouter): models
+  route to a provider of that name only.`;
 
 /** A command line that cannot be carried out; the message says what to change. */
 export class ProviderCommandError extends Error {}
@@ -196,4 +198,17 @@ async function resealStored(
       `the stored key of "${existing.name}" cannot be decrypted with this MASTER_KEY: set PROVIDER_API_KEY=<key> to store it again`,
     );
   }
+}
+
+/**
+ * The warning for a provider no model of the catalog routes to (models name their deployments' provider), or
+ * null when one does.
+ */
+export function unroutedWarning(
+  name: string,
+  models: ReadonlyArray<{ deployments: ReadonlyArray<{ provider: string }> | null }>,
+): string | null {
+  const names = new Set(models.flatMap((model) => (model.deployments ?? []).map((d) => d.provider)));
+  if (names.has(name)) return null;
+  return `warning: no model of the catalog routes to a provider named "${name}" (its deployments name: ${[...names].sort().join(", ")}); store it under one of those names, or add deployments naming it`;
 }

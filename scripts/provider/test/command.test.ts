@@ -1,7 +1,7 @@
 import type { ProviderRow } from "@cloudfreedom/db";
 import { DEFAULT_PROVIDER_BASE_URLS, decryptSecret, providerSecretContext } from "@cloudfreedom/shared";
 import { describe, expect, it } from "vitest";
-import { buildProviderRow, ProviderCommandError, parseProviderCommand } from "../command.ts";
+import { buildProviderRow, ProviderCommandError, parseProviderCommand, unroutedWarning } from "../command.ts";
 
 const MASTER_KEY = "ab".repeat(32);
 const context = (name: string, kind: string, baseUrl: string) =>
@@ -166,5 +166,15 @@ describe("buildProviderRow", () => {
       masterKey: MASTER_KEY,
     });
     expect(removed).toMatchObject({ row: { credentials_encrypted: "" }, credential: "removed" });
+  });
+});
+
+describe("unroutedWarning", () => {
+  it("warns about a provider name no catalog deployment uses, listing the names that are", () => {
+    const models = [{ deployments: [{ provider: "openai" }, { provider: "ollama" }] }, { deployments: null }];
+    expect(unroutedWarning("ollama", models)).toBeNull();
+    expect(unroutedWarning("my-ollama", models)).toBe(
+      'warning: no model of the catalog routes to a provider named "my-ollama" (its deployments name: ollama, openai); store it under one of those names, or add deployments naming it',
+    );
   });
 });
