@@ -229,6 +229,16 @@ describe("POST /v1/usage occurred_at", () => {
     return jobs.flatMap((job) => job.data.events.map((e: { event_id: string }) => e.event_id));
   };
 
+  it("refuses a time before the previous period, which nothing would bill, naming occurred_at", async () => {
+    const res = await h.call("POST", "/v1/usage", {
+      token: a.billingKey.secret,
+      headers: { "idempotency-key": "long-ago-1" },
+      body: { model: model.model_id, tokens: { input: 5, output: 5 }, occurred_at: "2020-01-01T00:00:00Z" },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ code: "validation_failed", details: { field: "occurred_at" } });
+  });
+
   it("refuses a time in the future with a 400 naming occurred_at, and queues nothing", async () => {
     const res = await h.call("POST", "/v1/usage", {
       token: b.billingKey.secret,

@@ -116,6 +116,26 @@ function assertReservationScopes(
 }
 
 /**
+ * Usage of the current or the previous period only: those are the periods budgets and the Stripe meter sync
+ * still count; a report dated earlier would be booked where nothing bills it (400 naming `occurred_at`).
+ */
+async function assertBillablePeriod(
+  deps: Pick<BillingDeps, "periods">,
+  tenantId: string,
+  occurredAt: Date,
+  now: Date,
+): Promise<void> {
+  const current = await deps.periods.current(tenantId, now);
+  const previous = await deps.periods.current(tenantId, new Date(current.start.getTime() - 1));
+  if (occurredAt.getTime() >= previous.start.getTime()) return;
+  throw new AppError(
+    "validation_failed",
+    `occurred_at: usage can be reported for the current and the previous period only (from ${previous.start.toISOString()})`,
+    { field: "occurred_at", earliest: previous.start.toISOString() },
+  );
+}
+
+/**
  * The event as the queue will check it, before the Idempotency-Key is claimed: a report whose derived amounts
  * cannot be carried (a cost or token count so large that the billed amount passes 2^53) is a 400 naming what
  * the caller sent, not a 500 from the queue after the key was taken.
@@ -168,6 +188,7 @@ export async function logUsage(
   const now = new Date();
   const occurredAt =
     report.occurred_at && Date.parse(report.occurred_at) < now.getTime() ? new Date(report.occurred_at) : now;
+  if (report.occurred_at) await assertBillablePeriod(deps, tenantId, occurredAt, now);
   const reservationId = report.reservation_id ?? null;
   const hold = reservationId ? await rememberedHold(deps.redis, tenantId, reservationId) : null;
   const held = hold ? holdScopes(hold) : null;
