@@ -24,6 +24,26 @@ beforeEach(() => calls.clear());
 
 const recorded = (requestId: string) => calls.recorded(requestId);
 
+/** A chat call whose client leaves `afterMs` after the provider got the request. */
+async function leaveOnceSent(routerUrl: string, requestId: string, content: string, afterMs = 0) {
+  const controller = new AbortController();
+  const before = stack.emulators.openai.requests.length;
+  const pending = fetch(`${routerUrl}/v1/chat/completions`, {
+    method: "POST",
+    signal: controller.signal,
+    headers: {
+      authorization: `Bearer ${stack.key}`,
+      "content-type": "application/json",
+      "x-request-id": requestId,
+    },
+    body: JSON.stringify({ model: "gpt-test", messages: [{ role: "user", content }] }),
+  }).catch(() => null);
+  while (stack.emulators.openai.requests.length === before) await sleep(5);
+  await sleep(afterMs);
+  controller.abort();
+  await pending;
+}
+
 const prices = TEST_MODELS[0]?.prices ?? {
   input_per_million: 0,
   cached_input_per_million: 0,
@@ -172,22 +192,8 @@ describe("usage when the provider gives none or the stream breaks", () => {
 
   it("charges the prompt of a non-streamed call whose client left while the provider answered", async () => {
     stack.emulators.openai.enqueue({ delayMs: 400 });
-    const controller = new AbortController();
     const prompt = "one two three four five six seven eight nine ten eleven twelve";
-    const before = stack.emulators.openai.requests.length;
-    const pending = fetch(`${stack.url}/v1/chat/completions`, {
-      method: "POST",
-      signal: controller.signal,
-      headers: {
-        authorization: `Bearer ${stack.key}`,
-        "content-type": "application/json",
-        "x-request-id": "req-left",
-      },
-      body: JSON.stringify({ model: "gpt-test", messages: [{ role: "user", content: prompt }] }),
-    }).catch(() => null);
-    while (stack.emulators.openai.requests.length === before) await sleep(5);
-    controller.abort();
-    await pending;
+    await leaveOnceSent(stack.url, "req-left", prompt);
     const { event } = await recorded("req-left");
     // The provider read the prompt (and bills it); nothing of the answer is known.
     expect(event).toMatchObject({ status: "cancelled", error_code: "client_disconnected", estimated: true });
@@ -200,23 +206,9 @@ describe("usage when the provider gives none or the stream breaks", () => {
     // A router that waits out a provider's Retry-After of up to 5 s (the stack's gives up beyond 200 ms).
     const patient = await stack.startRouter({ RETRY_MAX_MS: "5000" });
     stack.emulators.openai.enqueue({ status: 429, headers: { "retry-after": "2" } });
-    const controller = new AbortController();
     const before = stack.emulators.openai.requests.length;
-    const pending = fetch(`${patient.url}/v1/chat/completions`, {
-      method: "POST",
-      signal: controller.signal,
-      headers: {
-        authorization: `Bearer ${stack.key}`,
-        "content-type": "application/json",
-        "x-request-id": "req-left-backoff",
-      },
-      body: JSON.stringify({ model: "gpt-test", messages: [{ role: "user", content: "one two three" }] }),
-    }).catch(() => null);
-    while (stack.emulators.openai.requests.length === before) await sleep(5);
     // The 429 is answered; the router waits out its Retry-After before the next attempt.
-    await sleep(200);
-    controller.abort();
-    await pending;
+    await leaveOnceSent(patient.url, "req-left-backoff", "one two three", 200);
     const { event } = await recorded("req-left-backoff");
     expect(event).toMatchObject({ status: "cancelled", error_code: "client_disconnected", billed_micros: 0 });
     expect(event.tokens).toMatchObject({ input: 0, output: 0 });
