@@ -78,10 +78,17 @@ process.on("SIGTERM", () => void shutdown(0));
 const pbDir = join(DATA_DIR, "pb_data");
 const pbFlags = ["--dir", pbDir, "--migrationsDir", PB_MIGRATIONS];
 // A new data directory is a new platform: what an earlier one left in Redis (its keys, counters, queued jobs)
-// belongs to a PocketBase that is gone, and its API keys would still pass the router.
+// belongs to a PocketBase that is gone, and its API keys would still pass the router. Only a Redis on this
+// machine is cleared; a remote one (REDIS_URL) may be another deployment's, so that is left to the user.
 if (!existsSync(pbDir)) {
-  const cleared = await clearPlatformState(redisUrl);
-  if (cleared > 0) say(`new data directory: cleared ${cleared} keys an earlier platform left in ${redisUrl}`);
+  if (["127.0.0.1", "localhost", "[::1]"].includes(new URL(redisUrl).hostname)) {
+    const cleared = await clearPlatformState(redisUrl);
+    if (cleared > 0)
+      say(`new data directory: cleared ${cleared} keys an earlier platform left in ${redisUrl}`);
+  } else
+    say(
+      `new data directory with a remote Redis (${redisUrl}): keys an earlier platform left there (cf:*) are kept; delete them to start from scratch`,
+    );
 }
 say(`applying PocketBase migrations (data in ${pbDir})`);
 await runOnce([PB_BIN, "migrate", "up", ...pbFlags], "PocketBase migrations failed");
