@@ -95,10 +95,9 @@ export interface SeedResult {
 
 /**
  * Deletes every `cf:*` key of the Redis db at `redisUrl` (KeyRecords, counters, holds, queues; not the test
- * suites' `cf:test:*` leases): state of an
- * earlier platform whose PocketBase is gone. Without this, a start "from scratch" on a kept Redis would let the
- * old platform's keys through the router (it reads keys from Redis only) and leave its jobs to fail. Returns
- * how many keys were deleted.
+ * suites' `cf:test:*` leases): state of an earlier platform whose PocketBase is gone. Without this, a start
+ * "from scratch" on a kept Redis would let the old platform's keys through the router (it reads keys from
+ * Redis only) and leave its jobs to fail. Returns how many keys were deleted.
  */
 export async function clearPlatformState(redisUrl: string): Promise<number> {
   const redis = createRedis({ url: redisUrl, purpose: "queue" });
