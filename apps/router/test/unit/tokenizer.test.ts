@@ -48,4 +48,9 @@ describe("o200k token counts in a few MB", () => {
     expect(() => countTokens(text)).toThrow();
     expect(countO200kTokens(text)).toBe(countTokens(text, { disallowedSpecial: new Set() }));
   });
+  it("counts a 20 KB word in chunks, within 1 % of the exact count", () => {
+    const word = "abcdefghijklmnopqrstuvwxyzqwerty".repeat(625);
+    const exact = countTokens(word);
+    expect(Math.abs(countO200kTokens(word) - exact)).toBeLessThanOrEqual(exact / 100);
+  });
 });

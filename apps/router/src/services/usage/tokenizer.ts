@@ -135,26 +135,52 @@ function rankOf(r: Ranks, piece: Uint8Array, start: number, end: number): number
   return -1;
 }
 
-/** Tokens of one pre-split piece: byte pair merges, lowest rank first (leftmost on a tie), as tiktoken does. */
-function pieceTokens(r: Ranks, piece: Uint8Array, length: number): number {
-  if (length <= 1 || rankOf(r, piece, 0, length) >= 0) return length === 0 ? 0 : 1;
-  // Part k spans piece[bounds[k] .. bounds[k + 1]).
-  const bounds: number[] = [];
-  for (let i = 0; i <= length; i++) bounds.push(i);
-  while (bounds.length > 2) {
+/**
+ * A piece longer than this many bytes (a run of letters with no space, a blob) is counted in chunks of it:
+ * byte pair merging is quadratic in a piece's length (tiktoken's too), and an estimate must not hold the event
+ * loop for seconds on a 50 KB word. Merges across a chunk's edge are lost, a fraction of a per cent more tokens.
+ */
+const MAX_PIECE_BYTES = 512;
+
+/**
+ * Tokens of `piece[from..to)`: byte pair merges, lowest rank first (leftmost on a tie), as tiktoken does, with
+ * each adjacent pair's rank kept and only a merge's neighbours looked up again.
+ */
+function mergedTokens(r: Ranks, piece: Uint8Array, from: number, to: number): number {
+  const length = to - from;
+  if (length <= 1 || rankOf(r, piece, from, to) >= 0) return length === 0 ? 0 : 1;
+  // Part k spans piece[starts[k] .. starts[k + 1]); pairRank[k] is the rank of parts k and k + 1 merged.
+  const starts: number[] = [];
+  for (let i = from; i <= to; i++) starts.push(i);
+  const pairRank = (k: number): number =>
+    k + 2 < starts.length ? rankOf(r, piece, starts[k] as number, starts[k + 2] as number) : -1;
+  const ranks: number[] = [];
+  for (let k = 0; k + 1 < starts.length; k++) ranks.push(pairRank(k));
+  for (;;) {
     let best = -1;
     let bestRank = Number.POSITIVE_INFINITY;
-    for (let k = 0; k + 2 < bounds.length; k++) {
-      const rank = rankOf(r, piece, bounds[k] as number, bounds[k + 2] as number);
+    for (let k = 0; k < ranks.length; k++) {
+      const rank = ranks[k] as number;
       if (rank >= 0 && rank < bestRank) {
         bestRank = rank;
         best = k;
       }
     }
     if (best < 0) break;
-    bounds.splice(best + 1, 1);
+    starts.splice(best + 1, 1);
+    ranks.splice(best + 1, 1);
+    ranks[best] = pairRank(best);
+    if (best > 0) ranks[best - 1] = pairRank(best - 1);
   }
-  return bounds.length - 1;
+  return starts.length - 1;
+}
+
+/** Tokens of one pre-split piece of `length` bytes, long ones in chunks (see MAX_PIECE_BYTES). */
+function pieceTokens(r: Ranks, piece: Uint8Array, length: number): number {
+  let count = 0;
+  for (let from = 0; from < length; from += MAX_PIECE_BYTES)
+    count += mergedTokens(r, piece, from, Math.min(length, from + MAX_PIECE_BYTES));
+  return count;
 }
 
 const encoder = new TextEncoder();
