@@ -7,7 +7,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["{apps,packages,infra,scripts}/**/*.test.ts"],
+          include: ["{apps,packages,infra,scripts,bench}/**/*.test.ts"],
           exclude: ["**/node_modules/**", "**/test/integration/**", "**/*.int.test.ts"],
           environment: "node",
           sequence: { groupOrder: 0 },

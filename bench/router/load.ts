@@ -67,6 +67,8 @@ export async function runWrk(options: {
   body: string;
   concurrency: number;
   durationMs: number;
+  /** Run wrk on these CPUs only (taskset syntax), as when the router is pinned. */
+  cpus?: string;
 }): Promise<LoadResult | null> {
   const wrk = Bun.which("wrk");
   if (!wrk) return null;
@@ -81,7 +83,17 @@ export async function runWrk(options: {
   await Bun.write(script, lua);
   const seconds = Math.max(1, Math.round(options.durationMs / 1000));
   const proc = Bun.spawn(
-    [wrk, "-t1", `-c${options.concurrency}`, `-d${seconds}s`, "--latency", "-s", script, options.url],
+    [
+      ...(options.cpus ? ["taskset", "-c", options.cpus] : []),
+      wrk,
+      "-t1",
+      `-c${options.concurrency}`,
+      `-d${seconds}s`,
+      "--latency",
+      "-s",
+      script,
+      options.url,
+    ],
     { stdout: "pipe", stderr: "pipe" },
   );
   const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);

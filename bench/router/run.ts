@@ -1,8 +1,12 @@
 // bench/router: the router's added latency over calling the provider emulator directly (p50/p99 at
 // concurrency 1), its throughput at concurrency 32 (non-streaming and streaming) and its memory, in one run.
 // Usage: bun bench/router/run.ts [--duration-ms 10000] [--latency-requests 3000] [--concurrency 32] [--load auto|wrk|bun]
-//        [--compare NAME=VALUE | --baseline DIR] [--rounds 6] [--phase-ms 2000]
+//        [--pin auto|on|off] [--gc-log] [--compare NAME=VALUE | --baseline DIR] [--rounds 6] [--phase-ms 2000]
 // The load generator is wrk when installed (`--load auto`, the default), else a fetch loop in this process.
+// `--pin` (auto: when taskset is installed and there are 2+ CPUs) gives the router's JS thread CPU 0 to itself
+// during its throughput phases, everything else the other CPUs (see pin.ts); `--pin off` lets the scheduler mix.
+// `--gc-log` runs the router with JavaScriptCore's GC log and reports its heap allocation and collections per
+// request at full concurrency (see gc-log.ts): a figure that does not drift with the machine's speed.
 // `--compare` also starts a second router with one env var changed, `--baseline` the router of another
 // checkout (e.g. `git worktree add /tmp/base <commit> && (cd /tmp/base && pnpm install --offline)`), and
 // measures both in alternating short phases, round after round (A/B, then B/A), so that the machine's drift
@@ -22,7 +26,9 @@ import {
   REPO_ROOT,
   startPocketBase,
 } from "@cloudfreedom/testing";
+import { type GcWindow, gcWindow, readGcLog } from "./gc-log.ts";
 import { type LoadResult, runLoad, runWrk } from "./load.ts";
+import { createPinning, type PinMode } from "./pin.ts";
 
 const { values } = parseArgs({
   options: {
@@ -30,6 +36,8 @@ const { values } = parseArgs({
     "latency-requests": { type: "string", default: "3000" },
     concurrency: { type: "string", default: "32" },
     load: { type: "string", default: "auto" },
+    pin: { type: "string", default: "auto" },
+    "gc-log": { type: "boolean", default: false },
     compare: { type: "string" },
     baseline: { type: "string" },
     rounds: { type: "string", default: "6" },
@@ -41,6 +49,12 @@ const latencyRequests = Number(values["latency-requests"]);
 const concurrency = Number(values.concurrency);
 const generator = values.load === "bun" || (values.load === "auto" && !Bun.which("wrk")) ? "bun" : "wrk";
 const say = (line: string) => console.log(`[bench] ${line}`);
+if (!["auto", "on", "off"].includes(values.pin ?? ""))
+  throw new Error(`--pin wants auto, on or off, got "${values.pin}"`);
+const { pinning, why: pinningWhy } = createPinning(values.pin as PinMode);
+// Redis is the machine's, not the bench's: whatever ends the bench gives back the CPUs a phase took from it.
+process.on("exit", () => pinning?.restore());
+process.on("SIGINT", () => process.exit(130));
 const MASTER_KEY = Buffer.alloc(32, 9).toString("base64");
 
 say("starting PocketBase, Redis db, emulator process");
@@ -103,6 +117,7 @@ const other = comparison ? await startRouter(comparison.env, comparison.root) : 
 /** A router process (of the checkout at `root`) on the bench's PocketBase and Redis db; logs go to `logFile`. */
 async function startRouter(overrides: Record<string, string>, root: string) {
   const port = await freePort();
+  const gcLog = `${logFile}.${port}.stderr`;
   const proc = Bun.spawn(
     [BUN_BIN, ...(process.env.BENCH_BUN_FLAGS ?? "").split(" ").filter(Boolean), "src/server.ts"],
     {
@@ -121,15 +136,17 @@ async function startRouter(overrides: Record<string, string>, root: string) {
         BUN_JSC_forceRAMSize: process.env.BUN_JSC_forceRAMSize ?? "536870912",
         BUN_JSC_useFTLJIT: process.env.BUN_JSC_useFTLJIT ?? "0",
         MIMALLOC_PURGE_DELAY: process.env.MIMALLOC_PURGE_DELAY ?? "1000",
+        ...(values["gc-log"] ? { BUN_JSC_logGC: "1" } : {}),
         ...overrides,
       },
       stdout: Bun.file(logFile),
-      stderr: Bun.file(logFile),
+      // JSC's GC log goes to stderr, kept apart (two handles on one file would write over each other).
+      stderr: Bun.file(gcLog),
     },
   );
   const url = `http://127.0.0.1:${port}`;
   await waitReady(`${url}/ready`);
-  return { proc, url, pid: proc.pid };
+  return { proc, url, pid: proc.pid, gcLog };
 }
 
 const body = JSON.stringify({
@@ -161,11 +178,30 @@ const targets = {
   },
 } as const;
 
-/** One phase: `count` requests (fetch loop) or the same time's worth (wrk), closed loop at `concurrency`. */
+/**
+ * One phase: `count` requests (fetch loop) or the same time's worth (wrk), closed loop at `concurrency`. A
+ * router's throughput phase runs pinned when pinning is on; its latency phases (c=1) never do.
+ */
 async function measure(
   target: Target,
   payload: string,
   phase: { concurrency: number; count?: number; durationMs?: number },
+): Promise<LoadResult> {
+  const routerPid = target === "router" ? router.pid : target === "other" ? other?.pid : undefined;
+  if (!pinning || routerPid === undefined || phase.concurrency === 1) return run(target, payload, phase);
+  pinning.pin(routerPid, { emulator: emulatorProc.pid, Redis: redisPid, "the bench": process.pid });
+  try {
+    return await run(target, payload, phase, pinning.others);
+  } finally {
+    pinning.restore();
+  }
+}
+
+async function run(
+  target: Target,
+  payload: string,
+  phase: { concurrency: number; count?: number; durationMs?: number },
+  cpus?: string,
 ): Promise<LoadResult> {
   const { url, headers, body } = targets[target];
   if (generator === "wrk") {
@@ -176,6 +212,7 @@ async function measure(
       body: body(payload),
       concurrency: phase.concurrency,
       durationMs,
+      ...(cpus ? { cpus } : {}),
     });
     if (result) return result;
   }
@@ -187,7 +224,9 @@ async function measure(
   });
 }
 
+const redisPid = await redisServerPid(redisDb.redis);
 say(`load generator: ${generator}`);
+say(`pinning of the router's throughput phases: ${pinningWhy}`);
 say("warming up");
 await measure("router", body, { concurrency: 8, count: 2_000 });
 await measure("direct", body, { concurrency: 8, count: 2_000 });
@@ -201,14 +240,15 @@ const routerStreamLatency = await measure("router", streamBody, { concurrency: 1
 
 say(`throughput at concurrency ${concurrency} (${durationMs} ms each)`);
 const directThroughput = await measure("direct", body, { concurrency, durationMs });
-const redisPid = await redisServerPid(redisDb.redis);
 const cpuBefore = {
   router: cpuMs(router.pid),
   routerMain: cpuMs(router.pid, router.pid),
   redis: cpuMs(redisPid),
   wakeups: wakeups(router.pid),
 };
+const gcFrom = readGcLog(router.gcLog).length;
 const routerThroughput = await measure("router", body, { concurrency, durationMs });
+const gc = values["gc-log"] ? gcWindow(readGcLog(router.gcLog), gcFrom) : null;
 const cpuAfter = {
   router: cpuMs(router.pid),
   routerMain: cpuMs(router.pid, router.pid),
@@ -232,6 +272,7 @@ console.log(
   [
     "",
     `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Bun ${Bun.version}, load generator: ${generator}`,
+    `Throughput phases via the router: ${pinning ? pinning.describe() : `not pinned (${pinningWhy})`}`,
     "",
     "| run | requests | errors | req/s | p50 ms | p99 ms |",
     "|---|---|---|---|---|---|",
@@ -247,6 +288,7 @@ console.log(
     `Router added latency, streaming (c=1): p50 ${ms(routerStreamLatency.p50 - directStreamLatency.p50)} ms, p99 ${ms(routerStreamLatency.p99 - directStreamLatency.p99)} ms`,
     `Router RSS: ${rssMb("VmRSS").toFixed(0)} MB now, ${rssMb("VmHWM").toFixed(0)} MB peak`,
     `CPU per request (c=${concurrency}, non-streaming): router ${perRequestUs(cpuBefore.router, cpuAfter.router)} (main thread ${perRequestUs(cpuBefore.routerMain, cpuAfter.routerMain)}), Redis ${perRequestUs(cpuBefore.redis, cpuAfter.redis)}; router sleeps per request: ${((cpuAfter.wakeups - cpuBefore.wakeups) / routerThroughput.requests).toFixed(2)}`,
+    ...(gc ? [gcLine(gc, routerThroughput.requests)] : []),
   ].join("\n"),
 );
 
@@ -298,6 +340,11 @@ async function compare(b: { label: string }): Promise<void> {
     `| median | ${ms(median(added.router))} | ${ms(median(added.other))} | ${median(rps.router).toFixed(0)} | ${median(rps.other).toFixed(0)} | ${median(ratios).toFixed(3)} |`,
   );
   console.log(lines.join("\n"));
+}
+
+function gcLine(gc: GcWindow, requests: number): string {
+  const perRequest = (value: number) => value / Math.max(1, requests);
+  return `JS heap (c=${concurrency}, non-streaming): ${perRequest(gc.allocatedKb).toFixed(1)} KB allocated per request, ${gc.collections} collections (${gc.fullCollections} full), GC cycles ${(perRequest(gc.cycleMs) * 1000).toFixed(1)} µs per request`;
 }
 
 function median(values: number[]): number {
@@ -356,5 +403,5 @@ async function waitReady(url: string): Promise<void> {
     } catch {}
     await Bun.sleep(100);
   }
-  throw new Error(`${url} never became ready; see ${logFile}`);
+  throw new Error(`${url} never became ready; see ${logFile} (and ${logFile}.<port>.stderr)`);
 }
