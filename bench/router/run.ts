@@ -53,8 +53,15 @@ if (!["auto", "on", "off"].includes(values.pin ?? ""))
   throw new Error(`--pin wants auto, on or off, got "${values.pin}"`);
 const { pinning, why: pinningWhy } = createPinning(values.pin as PinMode);
 // Redis is the machine's, not the bench's: whatever ends the bench gives back the CPUs a phase took from it.
-process.on("exit", () => pinning?.restore());
+// (A SIGKILL cannot be caught: `taskset -a -p -c 0-<n> <redis pid>` gives them back by hand.) The router and
+// emulator processes go with it too.
+const children: Array<{ kill(): void }> = [];
+process.on("exit", () => {
+  pinning?.restore();
+  for (const child of children) child.kill();
+});
 process.on("SIGINT", () => process.exit(130));
+process.on("SIGTERM", () => process.exit(143));
 const MASTER_KEY = Buffer.alloc(32, 9).toString("base64");
 
 say("starting PocketBase, Redis db, emulator process");
@@ -63,6 +70,7 @@ const emulatorProc = Bun.spawn([BUN_BIN, `${import.meta.dir}/emulator.ts`], {
   stdout: "pipe",
   stderr: "inherit",
 });
+children.push(emulatorProc);
 const emulatorLine = await readFirstLine(emulatorProc.stdout);
 const emulator = JSON.parse(emulatorLine) as { url: string; apiKey: string };
 
@@ -144,6 +152,7 @@ async function startRouter(overrides: Record<string, string>, root: string) {
       stderr: Bun.file(gcLog),
     },
   );
+  children.push(proc);
   const url = `http://127.0.0.1:${port}`;
   await waitReady(`${url}/ready`);
   return { proc, url, pid: proc.pid, gcLog };
