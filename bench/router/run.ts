@@ -3,7 +3,7 @@
 // Usage: bun bench/router/run.ts [--duration-ms 10000] [--latency-requests 3000] [--concurrency 32] [--load auto|wrk|bun]
 //        [--pin auto|on|off] [--gc-log] [--compare NAME=VALUE | --baseline DIR] [--rounds 6] [--phase-ms 2000]
 // The load generator is wrk when installed (`--load auto`, the default), else a fetch loop in this process.
-// `--pin` (auto: when taskset is installed and there are 2+ CPUs) gives the router's JS thread CPU 0 to itself
+// `--pin` (auto: when taskset is installed and there are 2+ CPUs) gives the router's JS thread a CPU to itself
 // during its throughput phases, everything else the other CPUs (see pin.ts); `--pin off` lets the scheduler mix.
 // `--gc-log` runs the router with JavaScriptCore's GC log and reports its heap allocation and collections per
 // request at full concurrency (see gc-log.ts): a figure that does not drift with the machine's speed.
