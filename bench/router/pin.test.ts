@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseCpuList } from "./pin.ts";
+import { parseCpuList, splitCpus } from "./pin.ts";
 
 describe("parseCpuList", () => {
   it("reads taskset's lists: single CPUs, ranges and both", () => {
@@ -11,5 +11,17 @@ describe("parseCpuList", () => {
   it("skips what is not a CPU number", () => {
     expect(parseCpuList("")).toEqual([]);
     expect(parseCpuList("a,1")).toEqual([1]);
+  });
+});
+
+describe("splitCpus", () => {
+  it("gives the router the first usable CPU and the rest to everything else", () => {
+    expect(splitCpus([0, 1])).toEqual({ mine: "0", others: "1" });
+    expect(splitCpus([2, 3, 5])).toEqual({ mine: "2", others: "3,5" });
+  });
+
+  it("cannot split one CPU", () => {
+    expect(splitCpus([4])).toBeNull();
+    expect(splitCpus([])).toBeNull();
   });
 });

@@ -1,30 +1,33 @@
-// CPU pinning for the throughput phases: the router's JavaScript thread gets a CPU to itself (the first this
-// process may use, CPU 0 on a plain machine), and everything
-// else the phase runs (the load generator, the emulator, Redis, the router's other threads: fetch's HTTP
-// client, GC helpers) shares the other CPUs. Unpinned, on a 2-core machine, each wakeup of wrk, the emulator
-// or Redis can preempt the router's one JS thread (about once per request), and the thread then resumes on
-// cold caches; that is the scheduler's mixing of the bench's own processes, not the router's work. Pinning
-// is how a load test keeps its load generator off the system under test, and how a router is deployed
-// (a core per instance, the provider elsewhere). Linux with `taskset` (util-linux) only.
-import { readdirSync } from "node:fs";
-import { cpus } from "node:os";
+// CPU pinning for the router's throughput phases: its JavaScript thread gets a CPU of its own, and what
+// else the phase runs shares the other CPUs, so the bench's own processes stop preempting it (README →
+// Benchmarks → Pinning). Linux with `taskset` (util-linux) only.
+import { spawnSync } from "node:child_process";
+import { closeSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 
 export type PinMode = "auto" | "on" | "off";
 
 export interface Pinning {
   /** The CPU list (taskset syntax) for everything but the router's JS thread, e.g. "1" or "1,2,3". */
   others: string;
-  /** Pins `routerPid`'s main thread to the first usable CPU and every other thread of it and of the `sharing` processes to `others`. */
+  /**
+   * Pins `routerPid`'s main thread to its own CPU and every other thread of it, and of the `sharing`
+   * processes (by name, for the report), to `others`. Threads the router starts during the phase are moved
+   * off its CPU as they appear.
+   */
   pin(routerPid: number, sharing: Record<string, number | null>): void;
-  /** Gives every pinned thread back the CPUs it had. */
+  /** Gives every pinned process, threads started since included, back the CPUs it had. */
   restore(): void;
   /** What was pinned where, for the report. */
   describe(): string;
 }
 
+const LOCK = "/tmp/cloudfreedom-bench-pin.lock";
+/** How often a pinned phase looks for threads the router started since (they inherit its JS thread's CPU). */
+const RESCAN_MS = 250;
+
 function taskset(args: string[]): { ok: boolean; out: string } {
-  const result = Bun.spawnSync(["taskset", ...args], { stdout: "pipe", stderr: "pipe" });
-  return { ok: result.exitCode === 0, out: `${result.stdout}${result.stderr}`.trim() };
+  const result = spawnSync("taskset", args, { encoding: "utf8" });
+  return { ok: result.status === 0, out: `${result.stdout ?? ""}${result.stderr ?? ""}`.trim() };
 }
 
 function threadsOf(pid: number): number[] {
@@ -34,6 +37,15 @@ function threadsOf(pid: number): number[] {
     return [];
   }
 }
+
+const alive = (pid: number, tid = pid): boolean => {
+  try {
+    readFileSync(`/proc/${pid}/task/${tid}/stat`);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 /** CPU numbers of a taskset list ("0-3", "0,2,5-7"). */
 export function parseCpuList(list: string): number[] {
@@ -47,65 +59,111 @@ export function parseCpuList(list: string): number[] {
   return cpus;
 }
 
-/** The CPUs this process may run on (a container's cpuset may leave some out), or null when unknown. */
-function allowedCpus(): number[] | null {
-  const own = taskset(["-c", "-p", String(process.pid)]);
-  const list = /list:\s*(\S+)/.exec(own.out)?.[1];
-  return own.ok && list ? parseCpuList(list) : null;
+/** The router's CPU and the others' list from the CPUs this process may use; null with fewer than two. */
+export function splitCpus(usable: readonly number[]): { mine: string; others: string } | null {
+  const [first, ...rest] = usable;
+  if (first === undefined || rest.length === 0) return null;
+  return { mine: String(first), others: rest.join(",") };
 }
 
-/** A pinning when `mode` asks for one and the machine allows it (≥ 2 CPUs, `taskset`), else null with why. */
-export function createPinning(mode: PinMode): { pinning: Pinning | null; why: string } {
-  if (mode === "off") return { pinning: null, why: "off (--pin off)" };
-  const usable =
-    process.platform === "linux" && Bun.which("taskset") ? (allowedCpus() ?? cpus().map((_, i) => i)) : [];
-  const why =
-    process.platform !== "linux"
-      ? "not on Linux"
-      : !Bun.which("taskset")
-        ? "taskset not installed (util-linux)"
-        : usable.length < 2
-          ? "one CPU"
-          : null;
-  if (why) {
-    if (mode === "on") throw new Error(`--pin on: cannot pin (${why})`);
-    return { pinning: null, why: `off (${why})` };
+function affinityOf(pid: number): string | null {
+  const current = taskset(["-c", "-p", String(pid)]);
+  return current.ok ? (/list:\s*(\S+)/.exec(current.out)?.[1] ?? null) : null;
+}
+
+/**
+ * One bench pins at a time: two would each record the other's pinned CPUs as a process's own and give them
+ * back, leaving the machine's Redis on one CPU. The lock names its holder; a dead holder's lock is taken over.
+ */
+function takeLock(): boolean {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(LOCK, "wx");
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return true;
+    } catch {
+      const holder = Number(readFileSafe(LOCK));
+      if (Number.isInteger(holder) && holder > 0 && alive(holder)) return false;
+      try {
+        unlinkSync(LOCK);
+      } catch {}
+    }
   }
-  const [first, ...rest] = usable as [number, ...number[]];
-  const mine = String(first);
-  const others = rest.join(",");
-  /** Thread → the CPU list it had before (`taskset -p`'s "current affinity list: 0,1"). */
+  return false;
+}
+
+function readFileSafe(path: string): string {
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+/** A pinning when `mode` asks for one and the machine allows it (2+ usable CPUs, `taskset`), else null with why. */
+export function createPinning(mode: PinMode): { pinning: Pinning | null; why: string; release(): void } {
+  const none = (why: string) => {
+    if (mode === "on") throw new Error(`--pin on: cannot pin (${why})`);
+    return { pinning: null, why: `off (${why})`, release: () => {} };
+  };
+  if (mode === "off") return { pinning: null, why: "off (--pin off)", release: () => {} };
+  if (process.platform !== "linux") return none("not on Linux");
+  const own = affinityOf(process.pid);
+  if (own === null) return none("taskset not installed (util-linux)");
+  const cpus = splitCpus(parseCpuList(own));
+  if (!cpus) return none("one CPU");
+  if (!takeLock()) return none(`another bench is pinning (${LOCK})`);
+  const { mine, others } = cpus;
+  /** Process → the CPU list it had before its first pin: given back to all its threads, new ones too. */
   const saved = new Map<number, string>();
   const pinned: string[] = [];
-  const set = (tid: number, list: string): boolean => {
-    if (!saved.has(tid)) {
-      const current = taskset(["-c", "-p", String(tid)]);
-      const before = /list:\s*(\S+)/.exec(current.out)?.[1];
-      if (!current.ok || !before) return false;
-      saved.set(tid, before);
-    }
-    return taskset(["-c", "-p", list, String(tid)]).ok;
+  let rescan: ReturnType<typeof setInterval> | undefined;
+  const save = (pid: number): boolean => {
+    if (saved.has(pid)) return true;
+    const before = affinityOf(pid);
+    if (before === null) return false;
+    saved.set(pid, before);
+    return true;
+  };
+  /** True when the thread took the list or is gone (it may end between the listing and here). */
+  const setAffinity = (pid: number, tid: number, list: string): boolean =>
+    taskset(["-c", "-p", list, String(tid)]).ok || !alive(pid, tid);
+  const moveOthers = (routerPid: number) => {
+    for (const tid of threadsOf(routerPid)) if (tid !== routerPid) setAffinity(routerPid, tid, others);
   };
   return {
-    why: `router JS thread on CPU ${mine}; load generator, emulator, Redis and the router's other threads on CPU ${others}`,
+    why: `router JS thread on CPU ${mine}, the rest of the phase on CPU ${others}`,
+    release: () => {
+      if (readFileSafe(LOCK) === String(process.pid)) unlinkSync(LOCK);
+    },
     pinning: {
       others,
       pin(routerPid, sharing) {
         pinned.length = 0;
-        if (!set(routerPid, mine)) throw new Error(`could not pin the router (pid ${routerPid})`);
-        for (const tid of threadsOf(routerPid)) if (tid !== routerPid) set(tid, others);
+        if (!save(routerPid) || !setAffinity(routerPid, routerPid, mine))
+          throw new Error(`could not pin the router (pid ${routerPid})`);
+        moveOthers(routerPid);
+        rescan = setInterval(() => moveOthers(routerPid), RESCAN_MS);
         for (const [name, pid] of Object.entries(sharing)) {
           if (pid === null) continue;
-          const ok = threadsOf(pid).every((tid) => set(tid, others));
-          pinned.push(`${name}${ok ? "" : " (not permitted: left where it was)"}`);
+          const threads = threadsOf(pid);
+          const moved = save(pid) ? threads.filter((tid) => setAffinity(pid, tid, others)).length : 0;
+          pinned.push(
+            moved === threads.length
+              ? name
+              : `${name} (${moved === 0 ? "not permitted: left where it was" : "partly"})`,
+          );
         }
       },
       restore() {
-        for (const [tid, list] of saved) taskset(["-c", "-p", list, String(tid)]);
+        clearInterval(rescan);
+        rescan = undefined;
+        for (const [pid, list] of saved) taskset(["-a", "-c", "-p", list, String(pid)]);
         saved.clear();
       },
       describe() {
-        return `pinned: router JS thread → CPU ${mine}; wrk, the router's other threads, ${pinned.join(", ")} → CPU ${others}`;
+        return `pinned: router JS thread → CPU ${mine}; the router's other threads, ${pinned.join(", ")} → CPU ${others}`;
       },
     },
   };

@@ -51,17 +51,19 @@ const generator = values.load === "bun" || (values.load === "auto" && !Bun.which
 const say = (line: string) => console.log(`[bench] ${line}`);
 if (!["auto", "on", "off"].includes(values.pin ?? ""))
   throw new Error(`--pin wants auto, on or off, got "${values.pin}"`);
-const { pinning, why: pinningWhy } = createPinning(values.pin as PinMode);
-// Redis is the machine's, not the bench's: whatever ends the bench gives back the CPUs a phase took from it.
-// (A SIGKILL cannot be caught: `taskset -a -p -c 0-<n> <redis pid>` gives them back by hand.) The router and
-// emulator processes go with it too.
+const { pinning, why: pinningWhy, release: releasePinning } = createPinning(values.pin as PinMode);
+// Redis is the machine's, not the bench's: whatever ends the bench gives back the CPUs a phase took from it
+// (a SIGKILL cannot be caught: then `taskset -a -c -p <list> <redis pid>`, the list `taskset -c -p $$` prints),
+// and the router and emulator processes it started go with it.
 const children: Array<{ kill(): void }> = [];
 process.on("exit", () => {
   pinning?.restore();
+  releasePinning();
   for (const child of children) child.kill();
 });
 process.on("SIGINT", () => process.exit(130));
 process.on("SIGTERM", () => process.exit(143));
+process.on("SIGHUP", () => process.exit(129));
 const MASTER_KEY = Buffer.alloc(32, 9).toString("base64");
 
 say("starting PocketBase, Redis db, emulator process");
@@ -110,7 +112,7 @@ await db.operator.collection("models").create(
 const tenant = await createTenant({ db });
 const { secret } = await createApiKey({ db, redis: redisDb.redis }, tenant, { tier: "pro" });
 
-const logFile = `/tmp/cloudfreedom-bench-router-${process.pid}.log`;
+const logPrefix = `/tmp/cloudfreedom-bench-router-${process.pid}`;
 const change = values.compare ? parseAssignment(values.compare) : null;
 const baseline = values.baseline ? resolve(values.baseline) : null;
 const comparison = change
@@ -122,10 +124,14 @@ const router = await startRouter({}, REPO_ROOT);
 const routerUrl = router.url;
 const other = comparison ? await startRouter(comparison.env, comparison.root) : null;
 
-/** A router process (of the checkout at `root`) on the bench's PocketBase and Redis db; logs go to `logFile`. */
+/**
+ * A router process (of the checkout at `root`) on the bench's PocketBase and Redis db. Its stdout (the logs) and
+ * stderr (start-up failures, JSC's GC log) go to files of their own: two handles on one file write over each other.
+ */
 async function startRouter(overrides: Record<string, string>, root: string) {
   const port = await freePort();
-  const gcLog = `${logFile}.${port}.stderr`;
+  const logFile = `${logPrefix}.${port}.log`;
+  const stderrFile = `${logPrefix}.${port}.stderr`;
   const proc = Bun.spawn(
     [BUN_BIN, ...(process.env.BENCH_BUN_FLAGS ?? "").split(" ").filter(Boolean), "src/server.ts"],
     {
@@ -148,14 +154,13 @@ async function startRouter(overrides: Record<string, string>, root: string) {
         ...overrides,
       },
       stdout: Bun.file(logFile),
-      // JSC's GC log goes to stderr, kept apart (two handles on one file would write over each other).
-      stderr: Bun.file(gcLog),
+      stderr: Bun.file(stderrFile),
     },
   );
   children.push(proc);
   const url = `http://127.0.0.1:${port}`;
-  await waitReady(`${url}/ready`);
-  return { proc, url, pid: proc.pid, gcLog };
+  await waitReady(`${url}/ready`, `${stderrFile} and ${logFile}`);
+  return { proc, url, pid: proc.pid, stderrFile };
 }
 
 const body = JSON.stringify({
@@ -197,16 +202,17 @@ async function measure(
   phase: { concurrency: number; count?: number; durationMs?: number },
 ): Promise<LoadResult> {
   const routerPid = target === "router" ? router.pid : target === "other" ? other?.pid : undefined;
-  if (!pinning || routerPid === undefined || phase.concurrency === 1) return run(target, payload, phase);
+  if (!pinning || routerPid === undefined || phase.concurrency === 1)
+    return drivePhase(target, payload, phase);
   pinning.pin(routerPid, { emulator: emulatorProc.pid, Redis: redisPid, "the bench": process.pid });
   try {
-    return await run(target, payload, phase, pinning.others);
+    return await drivePhase(target, payload, phase, pinning.others);
   } finally {
     pinning.restore();
   }
 }
 
-async function run(
+async function drivePhase(
   target: Target,
   payload: string,
   phase: { concurrency: number; count?: number; durationMs?: number },
@@ -255,9 +261,9 @@ const cpuBefore = {
   redis: cpuMs(redisPid),
   wakeups: wakeups(router.pid),
 };
-const gcFrom = readGcLog(router.gcLog).length;
+const gcFrom = readGcLog(router.stderrFile).length;
 const routerThroughput = await measure("router", body, { concurrency, durationMs });
-const gc = values["gc-log"] ? gcWindow(readGcLog(router.gcLog), gcFrom) : null;
+const gc = values["gc-log"] ? gcWindow(readGcLog(router.stderrFile), gcFrom) : null;
 const cpuAfter = {
   router: cpuMs(router.pid),
   routerMain: cpuMs(router.pid, router.pid),
@@ -281,7 +287,7 @@ console.log(
   [
     "",
     `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Bun ${Bun.version}, load generator: ${generator}`,
-    `Throughput phases via the router: ${pinning ? pinning.describe() : `not pinned (${pinningWhy})`}`,
+    `Throughput phases via the router: ${pinning ? `${pinning.describe()}${generator === "wrk" ? `; wrk started on CPU ${pinning.others}` : ""}` : `not pinned (${pinningWhy})`}`,
     "",
     "| run | requests | errors | req/s | p50 ms | p99 ms |",
     "|---|---|---|---|---|---|",
@@ -386,11 +392,19 @@ function wakeups(pid: number): number {
   return Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0);
 }
 
-/** The pid of the Redis server, when it runs on this machine (it shares the cores being measured). */
+/**
+ * The pid of the Redis server, when it runs on this machine (it shares the cores being measured): the pid Redis
+ * reports names a local redis-server (in a container, it is a pid of another namespace).
+ */
 async function redisServerPid(redis: typeof redisDb.redis): Promise<number | null> {
   const info = String(await redis.info("server"));
   const pid = Number(/process_id:(\d+)/.exec(info)?.[1]);
-  return Number.isFinite(pid) && cpuMs(pid) !== null ? pid : null;
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").startsWith("redis-server") ? pid : null;
+  } catch {
+    return null;
+  }
 }
 
 async function readFirstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
@@ -405,12 +419,12 @@ async function readFirstLine(stream: ReadableStream<Uint8Array>): Promise<string
   return text.split("\n")[0] ?? "";
 }
 
-async function waitReady(url: string): Promise<void> {
+async function waitReady(url: string, logs: string): Promise<void> {
   for (let i = 0; i < 200; i++) {
     try {
       if ((await fetch(url)).ok) return;
     } catch {}
     await Bun.sleep(100);
   }
-  throw new Error(`${url} never became ready; see ${logFile} (and ${logFile}.<port>.stderr)`);
+  throw new Error(`${url} never became ready; see ${logs}`);
 }
