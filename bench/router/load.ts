@@ -1,4 +1,5 @@
 // A closed-loop load generator: `concurrency` loops, each sending its next request when the last answered.
+import { unlink } from "node:fs/promises";
 
 export interface LoadResult {
   requests: number;
@@ -69,6 +70,8 @@ export async function runWrk(options: {
   durationMs: number;
   /** Run wrk on these CPUs only (taskset syntax), as when the router is pinned. */
   cpus?: string;
+  /** Told of the wrk process once started (the bench stops it should it be interrupted). */
+  started?: (proc: { kill(): void }) => void;
 }): Promise<LoadResult | null> {
   const wrk = Bun.which("wrk");
   if (!wrk) return null;
@@ -96,8 +99,11 @@ export async function runWrk(options: {
     ],
     { stdout: "pipe", stderr: "pipe" },
   );
+  options.started?.(proc);
   const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-  if ((await proc.exited) !== 0) throw new Error(`wrk failed: ${err || out}`);
+  const code = await proc.exited;
+  await unlink(script).catch(() => {});
+  if (code !== 0) throw new Error(`wrk failed: ${err || out}`);
   const ms = (label: string): number => {
     const match = new RegExp(`^\\s*${label}\\s+([\\d.]+)(us|ms|s)\\s*$`, "m").exec(out);
     if (!match?.[1]) return Number.NaN;

@@ -105,15 +105,15 @@ function readFileSafe(path: string): string {
 export function createPinning(mode: PinMode): { pinning: Pinning | null; why: string; release(): void } {
   const none = (why: string) => {
     if (mode === "on") throw new Error(`--pin on: cannot pin (${why})`);
-    return { pinning: null, why: `off (${why})`, release: () => {} };
+    return { pinning: null, why, release: () => {} };
   };
-  if (mode === "off") return { pinning: null, why: "off (--pin off)", release: () => {} };
+  if (mode === "off") return { pinning: null, why: "--pin off", release: () => {} };
   if (process.platform !== "linux") return none("not on Linux");
   const own = affinityOf(process.pid);
   if (own === null) return none("taskset not installed (util-linux)");
   const cpus = splitCpus(parseCpuList(own));
   if (!cpus) return none("one CPU");
-  if (!takeLock()) return none(`another bench is pinning (${LOCK})`);
+  if (!takeLock()) return none(`another bench is pinning, see ${LOCK}`);
   const { mine, others } = cpus;
   /** Process → the CPU list it had before its first pin: given back to all its threads, new ones too. */
   const saved = new Map<number, string>();

@@ -11,7 +11,7 @@
 // checkout (e.g. `git worktree add /tmp/base <commit> && (cd /tmp/base && pnpm install --offline)`), and
 // measures both in alternating short phases, round after round (A/B, then B/A), so that the machine's drift
 // hits both alike.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -51,6 +51,13 @@ const generator = values.load === "bun" || (values.load === "auto" && !Bun.which
 const say = (line: string) => console.log(`[bench] ${line}`);
 if (!["auto", "on", "off"].includes(values.pin ?? ""))
   throw new Error(`--pin wants auto, on or off, got "${values.pin}"`);
+// Arguments are checked before anything starts.
+const change = values.compare ? parseAssignment(values.compare) : null;
+const baseline = values.baseline ? resolve(values.baseline) : null;
+if (baseline && !existsSync(`${baseline}/apps/router/src/server.ts`))
+  throw new Error(
+    `--baseline ${baseline}: no router there (apps/router/src/server.ts); give the root of a checkout`,
+  );
 const { pinning, why: pinningWhy, release: releasePinning } = createPinning(values.pin as PinMode);
 // Redis is the machine's, not the bench's: whatever ends the bench gives back the CPUs a phase took from it
 // (a SIGKILL cannot be caught: then `taskset -a -c -p <list> <redis pid>`, the list `taskset -c -p $$` prints),
@@ -113,8 +120,6 @@ const tenant = await createTenant({ db });
 const { secret } = await createApiKey({ db, redis: redisDb.redis }, tenant, { tier: "pro" });
 
 const logPrefix = `/tmp/cloudfreedom-bench-router-${process.pid}`;
-const change = values.compare ? parseAssignment(values.compare) : null;
-const baseline = values.baseline ? resolve(values.baseline) : null;
 const comparison = change
   ? { label: `${change.name}=${change.value}`, env: { [change.name]: change.value }, root: REPO_ROOT }
   : baseline
@@ -160,7 +165,7 @@ async function startRouter(overrides: Record<string, string>, root: string) {
   children.push(proc);
   const url = `http://127.0.0.1:${port}`;
   await waitReady(`${url}/ready`, `${stderrFile} and ${logFile}`);
-  return { proc, url, pid: proc.pid, stderrFile };
+  return { proc, url, pid: proc.pid, logFile, stderrFile };
 }
 
 const body = JSON.stringify({
@@ -228,6 +233,7 @@ async function drivePhase(
       concurrency: phase.concurrency,
       durationMs,
       ...(cpus ? { cpus } : {}),
+      started: (proc) => children.push(proc),
     });
     if (result) return result;
   }
@@ -241,13 +247,17 @@ async function drivePhase(
 
 const redisPid = await redisServerPid(redisDb.redis);
 say(`load generator: ${generator}`);
-say(`pinning of the router's throughput phases: ${pinningWhy}`);
+say(`pinning of the router's throughput phases: ${pinning ? pinningWhy : `off (${pinningWhy})`}`);
 say("warming up");
 await measure("router", body, { concurrency: 8, count: 2_000 });
 await measure("direct", body, { concurrency: 8, count: 2_000 });
 if (other) await measure("other", body, { concurrency: 8, count: 2_000 });
 
-say(`latency at concurrency 1 (${latencyRequests} requests each)`);
+say(
+  generator === "wrk"
+    ? `latency at concurrency 1 (wrk: ${latencyRequests} × 1.5 ms each, at least 3 s)`
+    : `latency at concurrency 1 (${latencyRequests} requests each)`,
+);
 const directLatency = await measure("direct", body, { concurrency: 1, count: latencyRequests });
 const routerLatency = await measure("router", body, { concurrency: 1, count: latencyRequests });
 const directStreamLatency = await measure("direct", streamBody, { concurrency: 1, count: latencyRequests });
@@ -287,7 +297,7 @@ console.log(
   [
     "",
     `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Bun ${Bun.version}, load generator: ${generator}`,
-    `Throughput phases via the router: ${pinning ? `${pinning.describe()}${generator === "wrk" ? `; wrk started on CPU ${pinning.others}` : ""}` : `not pinned (${pinningWhy})`}`,
+    `Throughput phases via the router: ${pinning ? `${pinning.describe()}${generator === "wrk" ? `; wrk started on CPU ${pinning.others}` : ""}` : `not pinned: ${pinningWhy}`}`,
     "",
     "| run | requests | errors | req/s | p50 ms | p99 ms |",
     "|---|---|---|---|---|---|",
@@ -304,6 +314,7 @@ console.log(
     `Router RSS: ${rssMb("VmRSS").toFixed(0)} MB now, ${rssMb("VmHWM").toFixed(0)} MB peak`,
     `CPU per request (c=${concurrency}, non-streaming): router ${perRequestUs(cpuBefore.router, cpuAfter.router)} (main thread ${perRequestUs(cpuBefore.routerMain, cpuAfter.routerMain)}), Redis ${perRequestUs(cpuBefore.redis, cpuAfter.redis)}; router sleeps per request: ${((cpuAfter.wakeups - cpuBefore.wakeups) / routerThroughput.requests).toFixed(2)}`,
     ...(gc ? [gcLine(gc, routerThroughput.requests)] : []),
+    `Router logs: ${router.logFile}, ${router.stderrFile}${other ? `; B: ${other.logFile}, ${other.stderrFile}` : ""}`,
   ].join("\n"),
 );
 
