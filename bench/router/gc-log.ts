@@ -5,7 +5,6 @@
 // END": what the heap gained between one collection's end and the next one's start was allocated then.
 // (Its "bytes allocated this cycle" line appears only for collections that allocation triggered, not for
 // those Bun's GC timer starts, so it undercounts.)
-import { readFileSync } from "node:fs";
 
 export interface GcWindow {
   /** KB the JS heap allocated from the last collection before the window to the last one in it. */
@@ -34,13 +33,4 @@ export function gcWindow(text: string, from: number): GcWindow {
     afterLast = Number(after);
   }
   return window;
-}
-
-/** The GC log file at `path` (empty when it does not exist yet). */
-export function readGcLog(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return "";
-  }
 }

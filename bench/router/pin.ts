@@ -3,6 +3,7 @@
 // Benchmarks → Pinning). Linux with `taskset` (util-linux) only.
 import { spawnSync } from "node:child_process";
 import { closeSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { readTextFile } from "./text-file.ts";
 
 export type PinMode = "auto" | "on" | "off";
 
@@ -83,7 +84,7 @@ function takeLock(): boolean {
       closeSync(fd);
       return true;
     } catch {
-      const holder = Number(readFileSafe(LOCK));
+      const holder = Number(readTextFile(LOCK).trim());
       if (Number.isInteger(holder) && holder > 0 && alive(holder)) return false;
       try {
         unlinkSync(LOCK);
@@ -91,14 +92,6 @@ function takeLock(): boolean {
     }
   }
   return false;
-}
-
-function readFileSafe(path: string): string {
-  try {
-    return readFileSync(path, "utf8").trim();
-  } catch {
-    return "";
-  }
 }
 
 /** A pinning when `mode` asks for one and the machine allows it (2+ usable CPUs, `taskset`), else null with why. */
@@ -135,7 +128,7 @@ export function createPinning(mode: PinMode): { pinning: Pinning | null; why: st
   return {
     why: `router JS thread on CPU ${mine}, the rest of the phase on CPU ${others}`,
     release: () => {
-      if (readFileSafe(LOCK) === String(process.pid)) unlinkSync(LOCK);
+      if (readTextFile(LOCK).trim() === String(process.pid)) unlinkSync(LOCK);
     },
     pinning: {
       others,

@@ -26,9 +26,10 @@ import {
   REPO_ROOT,
   startPocketBase,
 } from "@cloudfreedom/testing";
-import { type GcWindow, gcWindow, readGcLog } from "./gc-log.ts";
+import { type GcWindow, gcWindow } from "./gc-log.ts";
 import { type LoadResult, runLoad, runWrk } from "./load.ts";
 import { createPinning, type PinMode } from "./pin.ts";
+import { readTextFile } from "./text-file.ts";
 
 const { values } = parseArgs({
   options: {
@@ -271,9 +272,9 @@ const cpuBefore = {
   redis: cpuMs(redisPid),
   wakeups: wakeups(router.pid),
 };
-const gcFrom = readGcLog(router.stderrFile).length;
+const gcFrom = readTextFile(router.stderrFile).length;
 const routerThroughput = await measure("router", body, { concurrency, durationMs });
-const gc = values["gc-log"] ? gcWindow(readGcLog(router.stderrFile), gcFrom) : null;
+const gc = values["gc-log"] ? gcWindow(readTextFile(router.stderrFile), gcFrom) : null;
 const cpuAfter = {
   router: cpuMs(router.pid),
   routerMain: cpuMs(router.pid, router.pid),
