@@ -1,6 +1,6 @@
 // bench/router: the router's added latency over calling the provider emulator directly (p50/p99 at
 // concurrency 1), its throughput at concurrency 32 (non-streaming and streaming) and its memory, in one run.
-// Usage: bun bench/router/run.ts [--duration-ms 10000] [--latency-requests 3000] [--concurrency 32] [--load auto|wrk|bun]
+// Usage: bun bench/router/run.ts [--help] [--duration-ms 10000] [--latency-requests 3000] [--concurrency 32] [--load auto|wrk|bun]
 //        [--pin auto|on|off] [--gc-log] [--compare NAME=VALUE | --baseline DIR] [--rounds 6] [--phase-ms 2000]
 // The load generator is wrk when installed (`--load auto`, the default), else a fetch loop in this process.
 // `--pin` (auto: when taskset is installed and there are 2+ CPUs) gives the router's JS thread a CPU to itself
@@ -14,7 +14,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { type ParseArgsConfig, parseArgs } from "node:util";
 import { createDb, createPocketBase, modelToRow } from "@cloudfreedom/db";
 import { encryptSecret, providerSecretContext } from "@cloudfreedom/shared";
 import {
@@ -28,23 +28,30 @@ import {
 } from "@cloudfreedom/testing";
 import { type GcWindow, gcWindow } from "./gc-log.ts";
 import { type LoadResult, runLoad, runWrk } from "./load.ts";
+import { ROUTER_LOG_PREFIX, removeEndedRunLogs } from "./old-logs.ts";
 import { createPinning, type PinMode } from "./pin.ts";
 import { readTextFile } from "./text-file.ts";
 
-const { values } = parseArgs({
-  options: {
-    "duration-ms": { type: "string", default: "10000" },
-    "latency-requests": { type: "string", default: "3000" },
-    concurrency: { type: "string", default: "32" },
-    load: { type: "string", default: "auto" },
-    pin: { type: "string", default: "auto" },
-    "gc-log": { type: "boolean", default: false },
-    compare: { type: "string" },
-    baseline: { type: "string" },
-    rounds: { type: "string", default: "6" },
-    "phase-ms": { type: "string", default: "2000" },
-  },
+const { values } = parseArguments({
+  "duration-ms": { type: "string", default: "10000" },
+  "latency-requests": { type: "string", default: "3000" },
+  concurrency: { type: "string", default: "32" },
+  load: { type: "string", default: "auto" },
+  pin: { type: "string", default: "auto" },
+  "gc-log": { type: "boolean", default: false },
+  compare: { type: "string" },
+  baseline: { type: "string" },
+  rounds: { type: "string", default: "6" },
+  "phase-ms": { type: "string", default: "2000" },
+  help: { type: "boolean", short: "h", default: false },
 });
+if (values.help) {
+  // The usage is this file's opening comment.
+  const header = readFileSync(import.meta.path, "utf8").split("\nimport ")[0] ?? "";
+  console.log(header.replace(/^\/\/ ?/gm, ""));
+  console.log("More in README.md → Benchmarks.");
+  process.exit(0);
+}
 const durationMs = Number(values["duration-ms"]);
 const latencyRequests = Number(values["latency-requests"]);
 const concurrency = Number(values.concurrency);
@@ -74,6 +81,11 @@ process.on("SIGTERM", () => process.exit(143));
 process.on("SIGHUP", () => process.exit(129));
 const MASTER_KEY = Buffer.alloc(32, 9).toString("base64");
 
+const removed = removeEndedRunLogs("/tmp");
+if (removed.files > 0)
+  say(
+    `removed ${removed.files} router log files of earlier runs (${(removed.bytes / 1e6).toFixed(1)} MB); this run's stay until the next`,
+  );
 say("starting PocketBase, Redis db, emulator process");
 const [pocketbase, redisDb] = await Promise.all([startPocketBase(), leaseRedisDb()]);
 const emulatorProc = Bun.spawn([BUN_BIN, `${import.meta.dir}/emulator.ts`], {
@@ -120,7 +132,7 @@ await db.operator.collection("models").create(
 const tenant = await createTenant({ db });
 const { secret } = await createApiKey({ db, redis: redisDb.redis }, tenant, { tier: "pro" });
 
-const logPrefix = `/tmp/cloudfreedom-bench-router-${process.pid}`;
+const logPrefix = `/tmp/${ROUTER_LOG_PREFIX}${process.pid}`;
 const comparison = change
   ? { label: `${change.name}=${change.value}`, env: { [change.name]: change.value }, root: REPO_ROOT }
   : baseline
@@ -384,6 +396,16 @@ function parseAssignment(text: string): { name: string; value: string } {
   const at = text.indexOf("=");
   if (at <= 0) throw new Error(`--compare wants NAME=VALUE (an env var of the router), got "${text}"`);
   return { name: text.slice(0, at), value: text.slice(at + 1) };
+}
+
+/** The bench's options; an unknown or malformed one ends the run with what was wrong and where the usage is. */
+function parseArguments<const O extends NonNullable<ParseArgsConfig["options"]>>(options: O) {
+  try {
+    return parseArgs({ options });
+  } catch (error) {
+    console.error(`bench/router: ${(error as Error).message}; see bun bench/router/run.ts --help`);
+    process.exit(2);
+  }
 }
 
 /** User + system CPU time of a local process (or of one of its threads) in ms (clock ticks of 10 ms); null when it cannot be read. */
