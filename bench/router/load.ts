@@ -9,6 +9,8 @@ export interface LoadResult {
   p50: number;
   p90: number;
   p99: number;
+  /** wrk's own CPU time over the phase (user + system), µs; absent for the in-process load. */
+  generatorCpuUs?: number;
 }
 
 export function percentile(sorted: number[], p: number): number {
@@ -102,6 +104,7 @@ export async function runWrk(options: {
   options.started?.(proc);
   const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
   const code = await proc.exited;
+  const cpu = proc.resourceUsage()?.cpuTime.total;
   await unlink(script).catch(() => {});
   if (code !== 0) throw new Error(`wrk failed: ${err || out}`);
   const ms = (label: string): number => {
@@ -123,5 +126,6 @@ export async function runWrk(options: {
     p50: ms("50%"),
     p90: ms("90%"),
     p99: ms("99%"),
+    ...(cpu === undefined ? {} : { generatorCpuUs: Number(cpu) }),
   };
 }

@@ -26,6 +26,7 @@ import {
   REPO_ROOT,
   startPocketBase,
 } from "@cloudfreedom/testing";
+import { cpuSnapshot, describeCpuSplit } from "./cpu-split.ts";
 import { type GcWindow, gcWindow } from "./gc-log.ts";
 import { type LoadResult, runLoad, runWrk } from "./load.ts";
 import { ROUTER_LOG_PREFIX, removeEndedRunLogs } from "./old-logs.ts";
@@ -278,26 +279,24 @@ const routerStreamLatency = await measure("router", streamBody, { concurrency: 1
 
 say(`throughput at concurrency ${concurrency} (${durationMs} ms each)`);
 const directThroughput = await measure("direct", body, { concurrency, durationMs });
-const cpuBefore = {
-  router: cpuMs(router.pid),
-  routerMain: cpuMs(router.pid, router.pid),
-  redis: cpuMs(redisPid),
-  wakeups: wakeups(router.pid),
-};
+const watched = { router: router.pid, emulator: emulatorProc.pid, Redis: redisPid };
+const cpuBefore = { split: cpuSnapshot(watched), wakeups: wakeups(router.pid) };
 const gcFrom = readTextFile(router.stderrFile).length;
 const routerThroughput = await measure("router", body, { concurrency, durationMs });
 const gc = values["gc-log"] ? gcWindow(readTextFile(router.stderrFile), gcFrom) : null;
-const cpuAfter = {
-  router: cpuMs(router.pid),
-  routerMain: cpuMs(router.pid, router.pid),
-  redis: cpuMs(redisPid),
-  wakeups: wakeups(router.pid),
-};
+const cpuAfter = { split: cpuSnapshot(watched), wakeups: wakeups(router.pid) };
 const routerStreamThroughput = await measure("router", streamBody, { concurrency, durationMs });
-const perRequestUs = (before: number | null, after: number | null) =>
-  before === null || after === null
-    ? "n/a"
-    : `${(((after - before) * 1000) / routerThroughput.requests).toFixed(0)} µs`;
+const [cpuPerRequest, cpuShares] = describeCpuSplit(
+  cpuBefore.split,
+  cpuAfter.split,
+  routerThroughput.requests,
+  {
+    detail: "router",
+    ...(routerThroughput.generatorCpuUs === undefined
+      ? {}
+      : { extraUs: { wrk: routerThroughput.generatorCpuUs / routerThroughput.requests } }),
+  },
+);
 
 const status = readFileSync(`/proc/${router.pid}/status`, "utf8");
 const rssMb = (field: string) =>
@@ -325,7 +324,8 @@ console.log(
     `Router added latency (c=1): p50 ${ms(routerLatency.p50 - directLatency.p50)} ms, p99 ${ms(routerLatency.p99 - directLatency.p99)} ms`,
     `Router added latency, streaming (c=1): p50 ${ms(routerStreamLatency.p50 - directStreamLatency.p50)} ms, p99 ${ms(routerStreamLatency.p99 - directStreamLatency.p99)} ms`,
     `Router RSS: ${rssMb("VmRSS").toFixed(0)} MB now, ${rssMb("VmHWM").toFixed(0)} MB peak`,
-    `CPU per request (c=${concurrency}, non-streaming): router ${perRequestUs(cpuBefore.router, cpuAfter.router)} (main thread ${perRequestUs(cpuBefore.routerMain, cpuAfter.routerMain)}), Redis ${perRequestUs(cpuBefore.redis, cpuAfter.redis)}; router sleeps per request: ${((cpuAfter.wakeups - cpuBefore.wakeups) / routerThroughput.requests).toFixed(2)}`,
+    `CPU per request (c=${concurrency}, non-streaming): ${cpuPerRequest}; router sleeps per request: ${((cpuAfter.wakeups - cpuBefore.wakeups) / routerThroughput.requests).toFixed(2)}`,
+    `CPUs over that phase: ${cpuShares}`,
     ...(gc ? [gcLine(gc, routerThroughput.requests)] : []),
     `Router logs: ${router.logFile}, ${router.stderrFile}${other ? `; B: ${other.logFile}, ${other.stderrFile}` : ""}`,
   ].join("\n"),
@@ -405,18 +405,6 @@ function parseArguments<const O extends NonNullable<ParseArgsConfig["options"]>>
   } catch (error) {
     console.error(`bench/router: ${(error as Error).message}; see bun bench/router/run.ts --help`);
     process.exit(2);
-  }
-}
-
-/** User + system CPU time of a local process (or of one of its threads) in ms (clock ticks of 10 ms); null when it cannot be read. */
-function cpuMs(pid: number | null, thread?: number): number | null {
-  if (pid === null) return null;
-  try {
-    const path = thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`;
-    const fields = readFileSync(path, "utf8").split(") ")[1]?.split(" ") ?? [];
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return null;
   }
 }
 
