@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { type CpuSnapshot, describeCpuSplit, parseProcStat, parseThreadStat } from "./cpu-split.ts";
+import { type CpuSnapshot, describeCpuSplit, parseProcStat } from "./cpu-split.ts";
 
 describe("parseProcStat", () => {
-  it("reads each CPU's busy, interrupt and idle ticks, not the machine's total line", () => {
+  it("reads each CPU's busy, interrupt, steal and idle ticks, not the machine's total line", () => {
     const text = [
       "cpu  48014 0 26237 1349266 858 0 6027 0 0 0",
       "cpu0 23246 0 11388 676339 85 0 2854 0 0 0",
@@ -11,75 +11,117 @@ describe("parseProcStat", () => {
     ].join("\n");
     expect(parseProcStat(text)).toEqual(
       new Map([
-        ["cpu0", { busy: 23246 + 11388 + 2854, interrupts: 2854, idle: 676339 + 85 }],
-        ["cpu1", { busy: 24768 + 14849 + 10 + 3173 + 5, interrupts: 10 + 3173, idle: 672927 + 773 }],
+        ["cpu0", { busy: 23246 + 11388 + 2854, interrupts: 2854, steal: 0, idle: 676339 + 85 }],
+        ["cpu1", { busy: 24768 + 14849 + 10 + 3173, interrupts: 10 + 3173, steal: 5, idle: 672927 + 773 }],
       ]),
     );
   });
 });
 
-describe("parseThreadStat", () => {
-  it("takes the name between the first ( and the last ), spaces included, and user + system ticks", () => {
-    const line =
-      "31335 (HTTP Client) S 31293 31293 1 0 -1 4194368 1200 0 0 0 70 27 0 0 20 0 14 0 12345 6696016 39556";
-    expect(parseThreadStat(line)).toEqual({ name: "HTTP Client", ticks: 97 });
-    expect(parseThreadStat("1 (a) b) S 0 0 0 0 0 0 0 0 0 0 3 4")).toEqual({ name: "a) b", ticks: 7 });
-  });
-
-  it("gives null for a line that is not a stat line (the thread ended as it was read)", () => {
-    expect(parseThreadStat("")).toBeNull();
-  });
-});
-
 describe("describeCpuSplit", () => {
+  type Cpu = { busy: number; interrupts: number; steal?: number; idle: number };
   const snapshot = (
-    cpu0: [number, number, number],
-    cpu1: [number, number, number],
-    router: { main: number; threads: Record<string, number> },
+    cpus: [Cpu, Cpu],
+    router: { total: number; main: number; threads: Array<[number, string, number]> },
     emulator: number,
   ): CpuSnapshot => ({
-    cpus: new Map([
-      ["cpu0", { busy: cpu0[0], interrupts: cpu0[1], idle: cpu0[2] }],
-      ["cpu1", { busy: cpu1[0], interrupts: cpu1[1], idle: cpu1[2] }],
-    ]),
+    cpus: new Map(cpus.map((cpu, i) => [`cpu${i}`, { steal: 0, ...cpu }])),
     processes: new Map([
-      ["router", { main: router.main, threads: new Map(Object.entries(router.threads)) }],
-      ["emulator", { main: emulator, threads: new Map() }],
+      [
+        "router",
+        {
+          total: router.total,
+          main: router.main,
+          threads: new Map(router.threads.map(([tid, name, ticks]) => [tid, { name, ticks }])),
+        },
+      ],
+      ["emulator", { total: emulator, main: emulator, threads: new Map() }],
     ]),
   });
 
-  it("splits the detailed process by thread and gives every CPU's busy and idle share of the phase", () => {
+  it("splits the detailed process by thread, counts what no watched process ran, and gives each CPU's shares", () => {
     const before = snapshot(
-      [100, 10, 50],
-      [200, 20, 60],
-      { main: 1000, threads: { "HTTP Client": 100 } },
+      [
+        { busy: 100, interrupts: 10, idle: 50 },
+        { busy: 200, interrupts: 20, idle: 60 },
+      ],
+      {
+        total: 1200,
+        main: 1000,
+        threads: [
+          [11, "HTTP Client", 100],
+          [12, "HeapHelper", 50],
+          [13, "JITWorker", 50],
+        ],
+      },
       300,
     );
-    // 1,000 requests; router main +400 ticks, HTTP Client +100, a GC helper +10 (< 5 %: "other threads").
+    // 1,000 requests. The router: main +400 ticks, HTTP Client +100, a HeapHelper +10 (< 5 %), and a JIT
+    // thread that took 20 ticks and ended: only the process total still has them.
     const after = snapshot(
-      [520, 40, 130],
-      [650, 50, 110],
-      { main: 1400, threads: { "HTTP Client": 200, HeapHelper: 10 } },
+      [
+        { busy: 520, interrupts: 40, idle: 130 },
+        { busy: 650, interrupts: 50, idle: 110 },
+      ],
+      {
+        total: 1730,
+        main: 1400,
+        threads: [
+          [11, "HTTP Client", 200],
+          [12, "HeapHelper", 60],
+        ],
+      },
       420,
     );
     const [perRequest, shares] = describeCpuSplit(before, after, 1_000, {
       detail: "router",
       extraUs: { wrk: 19.4 },
     });
+    // CPUs busy 870 ticks = 8,700 µs per request; watched 530 + 120 ticks and wrk 19.4 µs: 2,180.6 µs else.
     expect(perRequest).toBe(
-      "router 5100 µs (main thread 4000 µs, HTTP Client 1000 µs, other threads 100 µs), emulator 1200 µs, wrk 19 µs, kernel interrupts 600 µs",
+      "router 5300 µs (main thread 4000 µs, HTTP Client 1000 µs, other threads 300 µs), emulator 1200 µs, wrk 19 µs, everything else on the CPUs 2181 µs",
     );
     expect(shares).toBe(
       "cpu0 84 % busy (interrupts 6 %), 16 % idle; cpu1 90 % busy (interrupts 6 %), 10 % idle",
     );
   });
 
-  it("leaves out a process that could not be read before the phase", () => {
-    const before = snapshot([0, 0, 0], [0, 0, 0], { main: 0, threads: {} }, 0);
-    before.processes.delete("emulator");
-    const after = snapshot([10, 0, 0], [10, 0, 0], { main: 10, threads: {} }, 5);
-    expect(describeCpuSplit(before, after, 100, { detail: "router" })[0]).toBe(
-      "router 1000 µs (main thread 1000 µs), kernel interrupts 0 µs",
+  it("says when the hypervisor took a CPU's time, and leaves out a process that could not be read before", () => {
+    const before = snapshot(
+      [
+        { busy: 0, interrupts: 0, idle: 0 },
+        { busy: 0, interrupts: 0, idle: 0 },
+      ],
+      { total: 0, main: 0, threads: [] },
+      0,
     );
+    before.processes.delete("emulator");
+    const after = snapshot(
+      [
+        { busy: 10, interrupts: 0, steal: 10, idle: 0 },
+        { busy: 10, interrupts: 0, idle: 0 },
+      ],
+      { total: 10, main: 10, threads: [] },
+      5,
+    );
+    expect(describeCpuSplit(before, after, 100, { detail: "router" })).toEqual([
+      "router 1000 µs (main thread 1000 µs), everything else on the CPUs 1000 µs",
+      "cpu0 50 % busy (interrupts 0 %), 0 % idle, 50 % stolen by the hypervisor; cpu1 100 % busy (interrupts 0 %), 0 % idle",
+    ]);
+  });
+
+  it("gives no per-request figures for a phase without requests", () => {
+    const none = snapshot(
+      [
+        { busy: 0, interrupts: 0, idle: 0 },
+        { busy: 0, interrupts: 0, idle: 0 },
+      ],
+      { total: 0, main: 0, threads: [] },
+      0,
+    );
+    expect(describeCpuSplit(none, none, 0, { detail: "router" })).toEqual([
+      "n/a (no requests in the phase)",
+      "n/a",
+    ]);
   });
 });

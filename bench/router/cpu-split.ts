@@ -1,28 +1,39 @@
-import { readdirSync } from "node:fs";
+import { readStat, threadsOf } from "./proc.ts";
 import { readTextFile } from "./text-file.ts";
 
 /**
- * Where the machine's CPU time went during a phase: each CPU's busy, kernel-interrupt and idle time (from
- * /proc/stat) and each watched process's threads (from /proc/<pid>/task). On 2 cores the router shares with
- * wrk, the emulator and Redis, the router's own figure does not say what bounds a run: a CPU at 100 %, or
- * both with idle time while requests wait on each other.
+ * Where the machine's CPU time went during a phase: each CPU's busy, interrupt, steal and idle time (from
+ * /proc/stat) and each watched process's (from /proc/<pid>/stat, which counts its ended threads too), the
+ * detailed one by thread. On 2 cores the router shares with wrk, the emulator and Redis, the router's own
+ * figure does not say what bounds a run: a CPU at 100 %, or both with idle time while requests wait on each
+ * other. The kernel counts in ticks of 10 ms (USER_HZ 100), and without IRQ time accounting (the usual
+ * kernel build) an interrupt's tick is charged to the process it interrupted as well as to the CPU's
+ * interrupt time: the interrupt share is part of the processes' figures, not added to them.
  */
 
 /** Clock ticks per CPU, as /proc/stat counts them. */
 export interface CpuTicks {
+  /** user, nice, system, irq and softirq. */
   busy: number;
-  /** Of busy: hard and soft interrupts (on loopback, a socket write delivers the packet here). */
+  /** Of busy: hard and soft interrupts (on loopback, a socket write runs the receiver's network stack here). */
   interrupts: number;
+  /** Time the hypervisor ran something else on this virtual CPU: neither ours nor idle. */
+  steal: number;
   idle: number;
 }
 
-/** Ticks of one process's threads by thread name ("bun.exe", "HTTP Client", "HeapHelper", …). */
-export type ThreadTicks = Map<string, number>;
+export interface ProcessTicks {
+  /** The whole process, ended threads included. */
+  total: number;
+  main: number;
+  /** Its other threads alive at the snapshot, by thread id. */
+  threads: Map<number, { name: string; ticks: number }>;
+}
 
 export interface CpuSnapshot {
   cpus: Map<string, CpuTicks>;
   /** By the watched process's label; a process that cannot be read is missing. */
-  processes: Map<string, { main: number; threads: ThreadTicks }>;
+  processes: Map<string, ProcessTicks>;
 }
 
 /** Per CPU (`cpu0`, `cpu1`, …; not the `cpu` total) from /proc/stat's text. */
@@ -37,45 +48,31 @@ export function parseProcStat(text: string): Map<string, CpuTicks> {
       .split(/\s+/)
       .map(Number);
     cpus.set(match[1], {
-      busy: user + nice + system + irq + softirq + steal,
+      busy: user + nice + system + irq + softirq,
       interrupts: irq + softirq,
+      steal,
       idle: idle + iowait,
     });
   }
   return cpus;
 }
 
-/** A thread's name and user + system ticks from its /proc/<pid>/task/<tid>/stat line (the name may hold spaces). */
-export function parseThreadStat(line: string): { name: string; ticks: number } | null {
-  const open = line.indexOf("(");
-  const close = line.lastIndexOf(")");
-  if (open < 0 || close < open) return null;
-  const fields = line.slice(close + 2).split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return Number.isFinite(ticks) ? { name: line.slice(open + 1, close), ticks } : null;
-}
-
-function processTicks(pid: number): { main: number; threads: ThreadTicks } | null {
-  let tids: string[];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return null;
+function processTicks(pid: number): ProcessTicks | null {
+  const total = readStat(pid)?.ticks;
+  const main = readStat(pid, pid)?.ticks;
+  if (total === undefined || main === undefined) return null;
+  const threads = new Map<number, { name: string; ticks: number }>();
+  for (const tid of threadsOf(pid)) {
+    if (tid === pid) continue;
+    const stat = readStat(pid, tid);
+    if (stat) threads.set(tid, stat);
   }
-  const threads: ThreadTicks = new Map();
-  let main = 0;
-  for (const tid of tids) {
-    const stat = parseThreadStat(readTextFile(`/proc/${pid}/task/${tid}/stat`));
-    if (!stat) continue;
-    if (Number(tid) === pid) main = stat.ticks;
-    else threads.set(stat.name, (threads.get(stat.name) ?? 0) + stat.ticks);
-  }
-  return { main, threads };
+  return { total, main, threads };
 }
 
 /** The CPUs and the watched processes now (labels → pids; a null pid is skipped). */
 export function cpuSnapshot(watched: Record<string, number | null>): CpuSnapshot {
-  const processes = new Map<string, { main: number; threads: ThreadTicks }>();
+  const processes = new Map<string, ProcessTicks>();
   for (const [label, pid] of Object.entries(watched)) {
     if (pid === null) continue;
     const ticks = processTicks(pid);
@@ -84,36 +81,43 @@ export function cpuSnapshot(watched: Record<string, number | null>): CpuSnapshot
   return { cpus: parseProcStat(readTextFile("/proc/stat")), processes };
 }
 
-/** Microseconds of CPU per request, from ticks of 10 ms. */
-const perRequest = (ticks: number, requests: number): number => (ticks * 10_000) / requests;
+/** Microseconds per request, from ticks of 10 ms. */
+const TICK_US = 10_000;
 
 /**
- * Two report lines for a phase of `requests` requests between two snapshots: CPU per request of each watched
- * process (the router's main thread and its busiest other threads apart) plus `extraUs` (processes measured
- * otherwise: wrk's own CPU time) and the CPUs' interrupts; then each CPU's busy and idle share.
+ * Two report lines for a phase of `requests` requests between two snapshots: the CPU per request of each
+ * watched process (the `detail` one split into its main thread, each other thread that took ≥ 5 % of it, and
+ * the rest, ended threads included), of `extraUs` (processes measured otherwise: wrk's own CPU time) and of
+ * everything else the CPUs ran; then each CPU's busy, interrupt, steal and idle share.
  */
 export function describeCpuSplit(
   before: CpuSnapshot,
   after: CpuSnapshot,
   requests: number,
   options: { detail: string; extraUs?: Record<string, number> },
-): string[] {
-  const us = (ticks: number) => `${perRequest(ticks, requests).toFixed(0)} µs`;
+): [string, string] {
+  if (requests <= 0) return ["n/a (no requests in the phase)", "n/a"];
+  const us = (ticks: number) => `${Math.round((ticks * TICK_US) / requests)} µs`;
   const parts: string[] = [];
+  let watchedTicks = 0;
   for (const [label, end] of after.processes) {
     const start = before.processes.get(label);
     if (!start) continue;
-    const threads = [...end.threads].map(
-      ([name, ticks]) => [name, ticks - (start.threads.get(name) ?? 0)] as const,
-    );
-    const main = end.main - start.main;
-    const total = main + threads.reduce((sum, [, ticks]) => sum + ticks, 0);
+    const total = end.total - start.total;
+    watchedTicks += total;
     if (label !== options.detail) {
       parts.push(`${label} ${us(total)}`);
       continue;
     }
-    // The detailed process: its main thread and each other thread that took ≥ 5 % of its time.
-    const named = threads.filter(([, ticks]) => ticks >= total * 0.05).sort((a, b) => b[1] - a[1]);
+    const main = end.main - start.main;
+    const byName = new Map<string, number>();
+    for (const [tid, thread] of end.threads) {
+      const was = start.threads.get(tid);
+      if (was) byName.set(thread.name, (byName.get(thread.name) ?? 0) + thread.ticks - was.ticks);
+    }
+    const named = [...byName]
+      .filter(([, ticks]) => ticks > 0 && ticks >= total * 0.05)
+      .sort((a, b) => b[1] - a[1]);
     const rest = total - main - named.reduce((sum, [, ticks]) => sum + ticks, 0);
     const inner = [
       `main thread ${us(main)}`,
@@ -122,22 +126,28 @@ export function describeCpuSplit(
     ];
     parts.push(`${label} ${us(total)} (${inner.join(", ")})`);
   }
-  for (const [label, value] of Object.entries(options.extraUs ?? {}))
-    parts.push(`${label} ${value.toFixed(0)} µs`);
-  let interrupts = 0;
+  let extra = 0;
+  for (const [label, value] of Object.entries(options.extraUs ?? {})) {
+    extra += value;
+    parts.push(`${label} ${Math.round(value)} µs`);
+  }
+  let busyTicks = 0;
   const shares: string[] = [];
   for (const [cpu, end] of after.cpus) {
     const start = before.cpus.get(cpu);
     if (!start) continue;
     const busy = end.busy - start.busy;
+    const steal = end.steal - start.steal;
     const idle = end.idle - start.idle;
-    const irq = end.interrupts - start.interrupts;
-    interrupts += irq;
-    const all = busy + idle;
+    busyTicks += busy;
+    const all = busy + steal + idle;
     if (all <= 0) continue;
     const pct = (ticks: number) => `${Math.round((100 * ticks) / all)} %`;
-    shares.push(`${cpu} ${pct(busy)} busy (interrupts ${pct(irq)}), ${pct(idle)} idle`);
+    shares.push(
+      `${cpu} ${pct(busy)} busy (interrupts ${pct(end.interrupts - start.interrupts)}), ${pct(idle)} idle${steal > 0 ? `, ${pct(steal)} stolen by the hypervisor` : ""}`,
+    );
   }
-  parts.push(`kernel interrupts ${us(interrupts)}`);
+  const elsewhere = (busyTicks - watchedTicks) * TICK_US - extra * requests;
+  parts.push(`everything else on the CPUs ${Math.max(0, Math.round(elsewhere / requests))} µs`);
   return [parts.join(", "), shares.join("; ")];
 }

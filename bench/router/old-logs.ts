@@ -1,27 +1,21 @@
 import { readdirSync, rmSync, statSync } from "node:fs";
+import { isRunning } from "./proc.ts";
 
 /** Where each bench run's router logs go: `<dir>/cloudfreedom-bench-router-<bench pid>.<port>.{log,stderr}`. */
+export const LOG_DIR = "/tmp";
 export const ROUTER_LOG_PREFIX = "cloudfreedom-bench-router-";
+const ROUTER_LOG = new RegExp(`^${ROUTER_LOG_PREFIX}(\\d+)\\.\\d+\\.(log|stderr)$`);
 
 /**
  * The router log files of bench runs that have ended (their bench's pid is gone): a run keeps its own logs
  * for reading afterwards, and the next run removes them, so /tmp holds one run's logs rather than every run's.
+ * A pid taken again by another process keeps its old logs one more run; a running bench's are never named.
  */
-export function endedRunLogs(names: readonly string[], isRunning: (pid: number) => boolean): string[] {
+export function endedRunLogs(names: readonly string[], running: (pid: number) => boolean): string[] {
   return names.filter((name) => {
-    const match = /^cloudfreedom-bench-router-(\d+)\.\d+\.(log|stderr)$/.exec(name);
-    return match !== null && !isRunning(Number(match[1]));
+    const match = ROUTER_LOG.exec(name);
+    return match !== null && !running(Number(match[1]));
   });
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it runs, as another user.
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** Removes the ended runs' router logs from `dir`; returns how many files and bytes went. */

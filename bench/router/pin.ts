@@ -2,7 +2,8 @@
 // else the phase runs shares the other CPUs, so the bench's own processes stop preempting it (README →
 // Benchmarks → Pinning). Linux with `taskset` (util-linux) only.
 import { spawnSync } from "node:child_process";
-import { closeSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, openSync, unlinkSync, writeSync } from "node:fs";
+import { isRunning, readStat, threadsOf } from "./proc.ts";
 import { readTextFile } from "./text-file.ts";
 
 export type PinMode = "auto" | "on" | "off";
@@ -31,22 +32,8 @@ function taskset(args: string[]): { ok: boolean; out: string } {
   return { ok: result.status === 0, out: `${result.stdout ?? ""}${result.stderr ?? ""}`.trim() };
 }
 
-function threadsOf(pid: number): number[] {
-  try {
-    return readdirSync(`/proc/${pid}/task`).map(Number);
-  } catch {
-    return [];
-  }
-}
-
-const alive = (pid: number, tid = pid): boolean => {
-  try {
-    readFileSync(`/proc/${pid}/task/${tid}/stat`);
-    return true;
-  } catch {
-    return false;
-  }
-};
+/** Whether a thread of a process still exists. */
+const alive = (pid: number, tid: number): boolean => readStat(pid, tid) !== null;
 
 /** CPU numbers of a taskset list ("0-3", "0,2,5-7"). */
 export function parseCpuList(list: string): number[] {
@@ -85,7 +72,7 @@ function takeLock(): boolean {
       return true;
     } catch {
       const holder = Number(readTextFile(LOCK).trim());
-      if (Number.isInteger(holder) && holder > 0 && alive(holder)) return false;
+      if (Number.isInteger(holder) && holder > 0 && isRunning(holder)) return false;
       try {
         unlinkSync(LOCK);
       } catch {}

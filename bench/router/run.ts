@@ -29,7 +29,7 @@ import {
 import { cpuSnapshot, describeCpuSplit } from "./cpu-split.ts";
 import { type GcWindow, gcWindow } from "./gc-log.ts";
 import { type LoadResult, runLoad, runWrk } from "./load.ts";
-import { ROUTER_LOG_PREFIX, removeEndedRunLogs } from "./old-logs.ts";
+import { LOG_DIR, ROUTER_LOG_PREFIX, removeEndedRunLogs } from "./old-logs.ts";
 import { createPinning, type PinMode } from "./pin.ts";
 import { readTextFile } from "./text-file.ts";
 
@@ -53,21 +53,23 @@ if (values.help) {
   console.log("More in README.md → Benchmarks.");
   process.exit(0);
 }
-const durationMs = Number(values["duration-ms"]);
-const latencyRequests = Number(values["latency-requests"]);
-const concurrency = Number(values.concurrency);
-const generator = values.load === "bun" || (values.load === "auto" && !Bun.which("wrk")) ? "bun" : "wrk";
-const say = (line: string) => console.log(`[bench] ${line}`);
-if (!["auto", "on", "off"].includes(values.pin ?? ""))
-  throw new Error(`--pin wants auto, on or off, got "${values.pin}"`);
 // Arguments are checked before anything starts.
+const durationMs = positiveInteger("duration-ms");
+const latencyRequests = positiveInteger("latency-requests");
+const concurrency = positiveInteger("concurrency");
+const rounds = positiveInteger("rounds");
+const phaseMs = positiveInteger("phase-ms");
+const load = oneOf("load", ["auto", "wrk", "bun"] as const);
+const pinMode: PinMode = oneOf("pin", ["auto", "on", "off"] as const);
+const generator = load === "bun" || (load === "auto" && !Bun.which("wrk")) ? "bun" : "wrk";
+const say = (line: string) => console.log(`[bench] ${line}`);
 const change = values.compare ? parseAssignment(values.compare) : null;
 const baseline = values.baseline ? resolve(values.baseline) : null;
 if (baseline && !existsSync(`${baseline}/apps/router/src/server.ts`))
-  throw new Error(
+  usageError(
     `--baseline ${baseline}: no router there (apps/router/src/server.ts); give the root of a checkout`,
   );
-const { pinning, why: pinningWhy, release: releasePinning } = createPinning(values.pin as PinMode);
+const { pinning, why: pinningWhy, release: releasePinning } = createPinning(pinMode);
 // Redis is the machine's, not the bench's: whatever ends the bench gives back the CPUs a phase took from it
 // (a SIGKILL cannot be caught: then `taskset -a -c -p <list> <redis pid>`, the list `taskset -c -p $$` prints),
 // and the router and emulator processes it started go with it.
@@ -82,7 +84,7 @@ process.on("SIGTERM", () => process.exit(143));
 process.on("SIGHUP", () => process.exit(129));
 const MASTER_KEY = Buffer.alloc(32, 9).toString("base64");
 
-const removed = removeEndedRunLogs("/tmp");
+const removed = removeEndedRunLogs(LOG_DIR);
 if (removed.files > 0)
   say(
     `removed ${removed.files} router log files of earlier runs (${(removed.bytes / 1e6).toFixed(1)} MB); this run's stay until the next`,
@@ -133,7 +135,7 @@ await db.operator.collection("models").create(
 const tenant = await createTenant({ db });
 const { secret } = await createApiKey({ db, redis: redisDb.redis }, tenant, { tier: "pro" });
 
-const logPrefix = `/tmp/${ROUTER_LOG_PREFIX}${process.pid}`;
+const logPrefix = `${LOG_DIR}/${ROUTER_LOG_PREFIX}${process.pid}`;
 const comparison = change
   ? { label: `${change.name}=${change.value}`, env: { [change.name]: change.value }, root: REPO_ROOT }
   : baseline
@@ -279,7 +281,7 @@ const routerStreamLatency = await measure("router", streamBody, { concurrency: 1
 
 say(`throughput at concurrency ${concurrency} (${durationMs} ms each)`);
 const directThroughput = await measure("direct", body, { concurrency, durationMs });
-const watched = { router: router.pid, emulator: emulatorProc.pid, Redis: redisPid };
+const watched = { router: router.pid, emulator: emulatorProc.pid, Redis: redisPid, "the bench": process.pid };
 const cpuBefore = { split: cpuSnapshot(watched), wakeups: wakeups(router.pid) };
 const gcFrom = readTextFile(router.stderrFile).length;
 const routerThroughput = await measure("router", body, { concurrency, durationMs });
@@ -346,8 +348,6 @@ process.exit(0);
  * even rounds and B first in odd ones. The ratios of the same round are what compare; the medians summarise.
  */
 async function compare(b: { label: string }): Promise<void> {
-  const rounds = Number(values.rounds);
-  const phaseMs = Number(values["phase-ms"]);
   say(`A/B: A as configured, B: ${b.label}; ${rounds} rounds of ${phaseMs} ms phases`);
   const lines = [
     "",
@@ -394,8 +394,31 @@ function median(values: number[]): number {
 
 function parseAssignment(text: string): { name: string; value: string } {
   const at = text.indexOf("=");
-  if (at <= 0) throw new Error(`--compare wants NAME=VALUE (an env var of the router), got "${text}"`);
+  if (at <= 0) usageError(`--compare wants NAME=VALUE (an env var of the router), got "${text}"`);
   return { name: text.slice(0, at), value: text.slice(at + 1) };
+}
+
+/** A wrong option ends the run before anything starts: what was wrong, where the usage is, exit code 2. */
+function usageError(message: string): never {
+  console.error(`bench/router: ${message}; see bun bench/router/run.ts --help`);
+  process.exit(2);
+}
+
+function positiveInteger(
+  name: "duration-ms" | "latency-requests" | "concurrency" | "rounds" | "phase-ms",
+): number {
+  const text = values[name];
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0)
+    usageError(`--${name} wants a whole number above 0, got "${text}"`);
+  return value;
+}
+
+function oneOf<const T extends string>(name: "load" | "pin", allowed: readonly T[]): T {
+  const text = values[name] ?? "";
+  if (!(allowed as readonly string[]).includes(text))
+    usageError(`--${name} wants ${allowed.join(", ")}, got "${text}"`);
+  return text as T;
 }
 
 /** The bench's options; an unknown or malformed one ends the run with what was wrong and where the usage is. */
@@ -403,8 +426,7 @@ function parseArguments<const O extends NonNullable<ParseArgsConfig["options"]>>
   try {
     return parseArgs({ options });
   } catch (error) {
-    console.error(`bench/router: ${(error as Error).message}; see bun bench/router/run.ts --help`);
-    process.exit(2);
+    return usageError((error as Error).message);
   }
 }
 

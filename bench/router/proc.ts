@@ -1,0 +1,43 @@
+// Reading processes and threads from /proc (Linux), for the bench's pinning, CPU report and log cleanup.
+import { readdirSync } from "node:fs";
+import { readTextFile } from "./text-file.ts";
+
+/** The thread ids of a process; [] when it is gone. */
+export function threadsOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Whether a process exists (as another user's too). */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * The name and user + system clock ticks of a `/proc/<pid>/stat` or `/proc/<pid>/task/<tid>/stat` line (the
+ * name may hold spaces and parentheses: it ends at the last ")"); null for text that is not one (the
+ * process or thread ended as it was read). A process's line counts its ended threads too.
+ */
+export function parseStatLine(line: string): { name: string; ticks: number } | null {
+  const open = line.indexOf("(");
+  const close = line.lastIndexOf(")");
+  if (open < 0 || close < open) return null;
+  const fields = line.slice(close + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return Number.isFinite(ticks) ? { name: line.slice(open + 1, close), ticks } : null;
+}
+
+/** A process's (or, with `tid`, one thread's) stat line parsed; null when it is gone. */
+export function readStat(pid: number, tid?: number): { name: string; ticks: number } | null {
+  return parseStatLine(
+    readTextFile(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`),
+  );
+}
