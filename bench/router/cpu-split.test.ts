@@ -19,58 +19,56 @@ describe("parseProcStat", () => {
 });
 
 describe("describeCpuSplit", () => {
-  type Cpu = { busy: number; interrupts: number; steal?: number; idle: number };
+  /** CPUs as [busy, interrupts, idle, steal] ticks; the router as its total and main thread ticks and its
+   * other threads by id; the emulator as its total ticks. */
   const snapshot = (
-    cpus: [Cpu, Cpu],
-    router: { total: number; main: number; threads: Array<[number, string, number]> },
+    cpus: Array<[number, number, number, number?]>,
+    router: [number, number, Record<number, [string, number]>],
     emulator: number,
   ): CpuSnapshot => ({
-    cpus: new Map(cpus.map((cpu, i) => [`cpu${i}`, { steal: 0, ...cpu }])),
+    cpus: new Map(
+      cpus.map(([busy, interrupts, idle, steal = 0], i) => [`cpu${i}`, { busy, interrupts, idle, steal }]),
+    ),
     processes: new Map([
       [
         "router",
         {
-          total: router.total,
-          main: router.main,
-          threads: new Map(router.threads.map(([tid, name, ticks]) => [tid, { name, ticks }])),
+          total: router[0],
+          main: router[1],
+          threads: new Map(
+            Object.entries(router[2]).map(([tid, [name, ticks]]) => [Number(tid), { name, ticks }]),
+          ),
         },
       ],
       ["emulator", { total: emulator, main: emulator, threads: new Map() }],
     ]),
   });
+  const idle = snapshot(
+    [
+      [0, 0, 0],
+      [0, 0, 0],
+    ],
+    [0, 0, {}],
+    0,
+  );
 
   it("splits the detailed process by thread, counts what no watched process ran, and gives each CPU's shares", () => {
     const before = snapshot(
       [
-        { busy: 100, interrupts: 10, idle: 50 },
-        { busy: 200, interrupts: 20, idle: 60 },
+        [100, 10, 50],
+        [200, 20, 60],
       ],
-      {
-        total: 1200,
-        main: 1000,
-        threads: [
-          [11, "HTTP Client", 100],
-          [12, "HeapHelper", 50],
-          [13, "JITWorker", 50],
-        ],
-      },
+      [1200, 1000, { 11: ["HTTP Client", 100], 12: ["HeapHelper", 50], 13: ["JITWorker", 50] }],
       300,
     );
     // 1,000 requests. The router: main +400 ticks, HTTP Client +100, a HeapHelper +10 (< 5 %), and a JIT
     // thread that took 20 ticks and ended: only the process total still has them.
     const after = snapshot(
       [
-        { busy: 520, interrupts: 40, idle: 130 },
-        { busy: 650, interrupts: 50, idle: 110 },
+        [520, 40, 130],
+        [650, 50, 110],
       ],
-      {
-        total: 1730,
-        main: 1400,
-        threads: [
-          [11, "HTTP Client", 200],
-          [12, "HeapHelper", 60],
-        ],
-      },
+      [1730, 1400, { 11: ["HTTP Client", 200], 12: ["HeapHelper", 60] }],
       420,
     );
     const [perRequest, shares] = describeCpuSplit(before, after, 1_000, {
@@ -87,21 +85,14 @@ describe("describeCpuSplit", () => {
   });
 
   it("says when the hypervisor took a CPU's time, and leaves out a process that could not be read before", () => {
-    const before = snapshot(
-      [
-        { busy: 0, interrupts: 0, idle: 0 },
-        { busy: 0, interrupts: 0, idle: 0 },
-      ],
-      { total: 0, main: 0, threads: [] },
-      0,
-    );
+    const before: CpuSnapshot = { ...idle, processes: new Map(idle.processes) };
     before.processes.delete("emulator");
     const after = snapshot(
       [
-        { busy: 10, interrupts: 0, steal: 10, idle: 0 },
-        { busy: 10, interrupts: 0, idle: 0 },
+        [10, 0, 0, 10],
+        [10, 0, 0],
       ],
-      { total: 10, main: 10, threads: [] },
+      [10, 10, {}],
       5,
     );
     expect(describeCpuSplit(before, after, 100, { detail: "router" })).toEqual([
@@ -111,15 +102,7 @@ describe("describeCpuSplit", () => {
   });
 
   it("gives no per-request figures for a phase without requests", () => {
-    const none = snapshot(
-      [
-        { busy: 0, interrupts: 0, idle: 0 },
-        { busy: 0, interrupts: 0, idle: 0 },
-      ],
-      { total: 0, main: 0, threads: [] },
-      0,
-    );
-    expect(describeCpuSplit(none, none, 0, { detail: "router" })).toEqual([
+    expect(describeCpuSplit(idle, idle, 0, { detail: "router" })).toEqual([
       "n/a (no requests in the phase)",
       "n/a",
     ]);
