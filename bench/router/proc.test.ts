@@ -1,6 +1,7 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
 import { describe, expect, it } from "vitest";
-import { isRunning, parseStatLine, readStat, threadsOf } from "./proc.ts";
+import { isRunning, parseStatLine, readStat, resetPeakRss, rssMb, threadsOf } from "./proc.ts";
 
 /** A pid that was just used and has ended (reused by another process within the test: not in practice). */
 function endedPid(): number {
@@ -34,5 +35,39 @@ describe("this process in /proc", () => {
     expect(isRunning(pid)).toBe(false);
     expect(threadsOf(pid)).toEqual([]);
     expect(readStat(pid)).toBeNull();
+  });
+});
+
+describe("peak RSS", () => {
+  it.runIf(process.platform === "linux")(
+    "reads a process's RSS and peak, and resets the peak to the RSS now",
+    async () => {
+      // A child that touches 64 MB, frees it (a large block goes back to the system at once) and waits.
+      const child = spawn(
+        process.execPath,
+        [
+          "--expose-gc",
+          "-e",
+          "let b = Buffer.alloc(64 << 20, 1); b = null; globalThis.gc(); console.log('freed'); setInterval(() => {}, 1000);",
+        ],
+        { stdio: ["ignore", "pipe", "inherit"] },
+      );
+      try {
+        await once(child.stdout, "data");
+        const pid = child.pid as number;
+        expect(rssMb(pid, "VmRSS")).toBeGreaterThan(0);
+        expect(rssMb(pid, "VmHWM") - rssMb(pid, "VmRSS")).toBeGreaterThan(48);
+        expect(resetPeakRss(pid)).toBe(true);
+        expect(rssMb(pid, "VmHWM") - rssMb(pid, "VmRSS")).toBeLessThan(8);
+      } finally {
+        child.kill();
+      }
+    },
+  );
+
+  it("gives 0 and false for a process that has ended", () => {
+    const pid = endedPid();
+    expect(rssMb(pid, "VmHWM")).toBe(0);
+    expect(resetPeakRss(pid)).toBe(false);
   });
 });

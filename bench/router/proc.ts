@@ -1,5 +1,5 @@
 // Reading processes and threads from /proc (Linux), for the bench's pinning, CPU report and log cleanup.
-import { readdirSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import { readTextFile } from "./text-file.ts";
 
 /** The thread ids of a process; [] when it is gone. */
@@ -40,4 +40,23 @@ export function readStat(pid: number, tid?: number): { name: string; ticks: numb
   return parseStatLine(
     readTextFile(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`),
   );
+}
+
+/** A process's RSS now (`VmRSS`) or its peak (`VmHWM`) in MB; 0 when it is gone. */
+export function rssMb(pid: number, field: "VmRSS" | "VmHWM"): number {
+  const kb = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readTextFile(`/proc/${pid}/status`))?.[1];
+  return Number(kb ?? 0) / 1024;
+}
+
+/**
+ * Sets a process's peak RSS (`VmHWM`) back to its RSS now (5 written to `/proc/<pid>/clear_refs`), so a later
+ * peak covers only what ran after; false where the kernel refuses (another user's process, no such file).
+ */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, "5");
+    return true;
+  } catch {
+    return false;
+  }
 }

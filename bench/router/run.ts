@@ -31,6 +31,7 @@ import { type GcWindow, gcWindow } from "./gc-log.ts";
 import { type LoadResult, runLoad, runWrk } from "./load.ts";
 import { LOG_DIR, ROUTER_LOG_PREFIX, removeEndedRunLogs } from "./old-logs.ts";
 import { createPinning, type PinMode } from "./pin.ts";
+import { resetPeakRss, rssMb } from "./proc.ts";
 import { readTextFile } from "./text-file.ts";
 
 const { values } = parseArguments({
@@ -300,9 +301,6 @@ const [cpuPerRequest, cpuShares] = describeCpuSplit(
   },
 );
 
-const status = readFileSync(`/proc/${router.pid}/status`, "utf8");
-const rssMb = (field: string) =>
-  Number(/(\d+) kB/.exec(status.split("\n").find((l) => l.startsWith(field)) ?? "")?.[1] ?? 0) / 1024;
 const ms = (value: number) => value.toFixed(3);
 const row = (name: string, r: LoadResult) =>
   `| ${name} | ${r.requests} | ${r.errors} | ${r.rps.toFixed(0)} | ${ms(r.p50)} | ${ms(r.p99)} |`;
@@ -325,7 +323,7 @@ console.log(
     "",
     `Router added latency (c=1): p50 ${ms(routerLatency.p50 - directLatency.p50)} ms, p99 ${ms(routerLatency.p99 - directLatency.p99)} ms`,
     `Router added latency, streaming (c=1): p50 ${ms(routerStreamLatency.p50 - directStreamLatency.p50)} ms, p99 ${ms(routerStreamLatency.p99 - directStreamLatency.p99)} ms`,
-    `Router RSS: ${rssMb("VmRSS").toFixed(0)} MB now, ${rssMb("VmHWM").toFixed(0)} MB peak`,
+    `Router RSS: ${rssMb(router.pid, "VmRSS").toFixed(0)} MB now, ${rssMb(router.pid, "VmHWM").toFixed(0)} MB peak`,
     `CPU per request (c=${concurrency}, non-streaming): ${cpuPerRequest}; router sleeps per request: ${((cpuAfter.wakeups - cpuBefore.wakeups) / routerThroughput.requests).toFixed(2)}`,
     `CPUs over that phase: ${cpuShares}`,
     ...(gc ? [gcLine(gc, routerThroughput.requests)] : []),
@@ -333,7 +331,7 @@ console.log(
   ].join("\n"),
 );
 
-if (other && comparison) await compare(comparison);
+if (other && comparison) await compare({ label: comparison.label, pid: other.pid });
 
 router.proc.kill("SIGTERM");
 other?.proc.kill("SIGTERM");
@@ -347,7 +345,7 @@ process.exit(0);
  * measures the emulator alone at c=1, then both routers at c=1, then both at full concurrency, A first in
  * even rounds and B first in odd ones. The ratios of the same round are what compare; the medians summarise.
  */
-async function compare(b: { label: string }): Promise<void> {
+async function compare(b: { label: string; pid: number }): Promise<void> {
   say(`A/B: A as configured, B: ${b.label}; ${rounds} rounds of ${phaseMs} ms phases`);
   const lines = [
     "",
@@ -359,6 +357,9 @@ async function compare(b: { label: string }): Promise<void> {
   const added = { router: [] as number[], other: [] as number[] };
   const rps = { router: [] as number[], other: [] as number[] };
   const ratios: number[] = [];
+  // The peaks below are of the A/B rounds alone (A also ran the main phases before): writing 5 to
+  // clear_refs resets a process's VmHWM to its RSS now.
+  const peaksReset = [router.pid, b.pid].every((pid) => resetPeakRss(pid));
   for (let round = 0; round < rounds; round++) {
     const order: Array<"router" | "other"> = round % 2 === 0 ? ["router", "other"] : ["other", "router"];
     const direct = await measure("direct", body, { concurrency: 1, durationMs: phaseMs });
@@ -377,6 +378,8 @@ async function compare(b: { label: string }): Promise<void> {
   }
   lines.push(
     `| median | ${ms(median(added.router))} | ${ms(median(added.other))} | ${median(rps.router).toFixed(0)} | ${median(rps.other).toFixed(0)} | ${median(ratios).toFixed(3)} |`,
+    "",
+    `RSS peak${peaksReset ? " over these rounds" : " (since start: the peaks could not be reset, A includes the main phases)"}: A ${rssMb(router.pid, "VmHWM").toFixed(0)} MB, B ${rssMb(b.pid, "VmHWM").toFixed(0)} MB`,
   );
   console.log(lines.join("\n"));
 }
