@@ -3,19 +3,26 @@ import { createRequire } from "node:module";
 import { O200K_TOKEN_SPLIT_REGEX } from "gpt-tokenizer/encodingParams/constants";
 
 /**
- * Token counting with OpenAI's o200k BPE, in a few MB. The ranks are read from the tokenizer package's
- * `.tiktoken` file into flat typed arrays (the tokens' bytes end to end, their offsets and ranks, an
- * open-addressing hash table over them) instead of a JS Map of 200k strings: gpt-tokenizer's own tables add
- * ~58 MB to the router's RSS, loaded by the first stream a client cuts. Counts are the same (tested against
- * gpt-tokenizer); only counting is offered, the router never needs the ids.
+ * Token counting with OpenAI's o200k BPE, in ~2.4 MB. The ranks are read from the tokenizer package's
+ * `.tiktoken` file into two flat typed arrays (the tokens' bytes end to end, and an open-addressing hash table
+ * over them) instead of a JS Map of 200k strings: gpt-tokenizer's own tables add ~58 MB to the router's RSS,
+ * loaded by the first stream a client cuts. Counts are the same (tested against gpt-tokenizer); only counting
+ * is offered, the router never needs the ids.
+ *
+ * Every byte of these tables counts twice in a busy router's memory: once as itself and again through
+ * JavaScriptCore's heap growth, which lets the heap grow to twice what it keeps, typed arrays' contents
+ * included. The first version (bytes, offsets, ranks and a table of indices, 5 MB) made the router's peak RSS
+ * ~20 MB higher once loaded (bench/router, runs with and without it: 155–159 against 136–138 MB); these
+ * 2.4 MB, 146–149 MB. Counting is as fast (~330 µs per 1,000 tokens here).
  */
 interface Ranks {
+  /**
+   * The tokens' bytes end to end in rank order (the file lists them so, rank 0 first): a token's offset in
+   * here orders tokens as their ranks do, which is all byte pair merging needs of a rank.
+   */
   bytes: Uint8Array;
-  /** Token i is bytes[offsets[i] .. offsets[i + 1]). */
-  offsets: Uint32Array;
-  ranks: Uint32Array;
-  /** Slot → token index + 1; 0 = empty. */
-  table: Int32Array;
+  /** Slot → offset × 256 + length + 1 of the token hashed there (tokens are at most 255 bytes); 0 = empty. */
+  table: Uint32Array;
   mask: number;
 }
 
@@ -44,8 +51,8 @@ function forEachByte(path: string, visit: (byte: number) => void): void {
 }
 
 /**
- * The `.tiktoken` file (one `<base64 token> <rank>` per line) decoded straight from its bytes into typed arrays
- * of exactly their size (a first pass measures): no string or buffer per token, nothing to trim after.
+ * The `.tiktoken` file (one `<base64 token> <rank>` per line, in rank order) decoded straight from its bytes
+ * into typed arrays of exactly their size (a first pass measures): no string or buffer per token.
  */
 function loadRanks(): Ranks {
   const path = createRequire(import.meta.url).resolve("gpt-tokenizer/data/o200k_base.tiktoken");
@@ -66,10 +73,13 @@ function loadRanks(): Ranks {
     else if (inToken && (BASE64[byte] ?? -1) >= 0) digits++;
   });
   endLine();
-  // Pass 2: the tokens' bytes end to end, their offsets and ranks.
+  // Pass 2: the tokens' bytes end to end, each entered in the table as it ends. A table of 2^18 slots for
+  // ~200k tokens (1 MB; twice the slots would halve the probes of a missed lookup, for 1 MB more).
   const bytes = new Uint8Array(total);
-  const offsets = new Uint32Array(count + 1);
-  const ranks = new Uint32Array(count);
+  let size = 1;
+  while (size < count * 1.25) size *= 2;
+  const table = new Uint32Array(size);
+  const mask = size - 1;
   let t = 0;
   let at = 0;
   let from = 0;
@@ -79,8 +89,13 @@ function loadRanks(): Ranks {
   inToken = true;
   const closeLine = () => {
     if (at > from && t < count) {
-      offsets[t] = from;
-      ranks[t] = rank;
+      if (rank !== t || at - from > 255)
+        throw new Error(
+          `${path}: token ${t} (rank ${rank}, ${at - from} bytes): the tables need tokens in rank order, of at most 255 bytes`,
+        );
+      let slot = fnv1a(bytes, from, at) & mask;
+      while (table[slot] !== 0) slot = (slot + 1) & mask;
+      table[slot] = from * 256 + (at - from) + 1;
       t++;
     }
     from = at;
@@ -105,30 +120,22 @@ function loadRanks(): Ranks {
     }
   });
   closeLine();
-  offsets[t] = at;
-  let size = 1;
-  while (size < count * 2) size *= 2;
-  const table = new Int32Array(size);
-  const mask = size - 1;
-  for (let k = 0; k < count; k++) {
-    let slot = fnv1a(bytes, offsets[k] as number, offsets[k + 1] as number) & mask;
-    while (table[slot] !== 0) slot = (slot + 1) & mask;
-    table[slot] = k + 1;
-  }
-  return { bytes, offsets, ranks, table, mask };
+  return { bytes, table, mask };
 }
 
-/** The rank of `piece[start..end)`, or -1 when it is no token. */
+/**
+ * The token `piece[start..end)` as a number ordered like its rank (its offset in `bytes`), or -1 when it is
+ * no token.
+ */
 function rankOf(r: Ranks, piece: Uint8Array, start: number, end: number): number {
   const length = end - start;
   let slot = fnv1a(piece, start, end) & r.mask;
   for (let entry = r.table[slot] as number; entry !== 0; entry = r.table[slot] as number) {
-    const i = entry - 1;
-    const from = r.offsets[i] as number;
-    if ((r.offsets[i + 1] as number) - from === length) {
+    if (((entry - 1) & 0xff) === length) {
+      const from = Math.floor((entry - 1) / 256);
       let same = true;
       for (let k = 0; k < length && same; k++) same = r.bytes[from + k] === piece[start + k];
-      if (same) return r.ranks[i] as number;
+      if (same) return from;
     }
     slot = (slot + 1) & r.mask;
   }
