@@ -52,7 +52,7 @@ function forEachByte(path: string, visit: (byte: number) => void): void {
 
 /**
  * The `.tiktoken` file (one `<base64 token> <rank>` per line, in rank order) decoded straight from its bytes
- * into typed arrays of exactly their size (a first pass measures): no string or buffer per token.
+ * into two typed arrays (the bytes' one of exactly its size: a first pass measures): no string or buffer per token.
  */
 function loadRanks(): Ranks {
   const path = createRequire(import.meta.url).resolve("gpt-tokenizer/data/o200k_base.tiktoken");
@@ -74,7 +74,9 @@ function loadRanks(): Ranks {
   });
   endLine();
   // Pass 2: the tokens' bytes end to end, each entered in the table as it ends. A table of 2^18 slots for
-  // ~200k tokens (1 MB; twice the slots would halve the probes of a missed lookup, for 1 MB more).
+  // ~200k tokens (1 MB, 76 % full): a missed lookup probes ~9.6 slots (~1.8 with twice the slots, for 1 MB
+  // more), yet counting measured as fast as with the old 2 MB table of indices, which read two more arrays
+  // per probe.
   const bytes = new Uint8Array(total);
   let size = 1;
   while (size < count * 1.25) size *= 2;
@@ -89,9 +91,9 @@ function loadRanks(): Ranks {
   inToken = true;
   const closeLine = () => {
     if (at > from && t < count) {
-      if (rank !== t || at - from > 255)
+      if (rank !== t || at - from > 255 || from >= 2 ** 24)
         throw new Error(
-          `${path}: token ${t} (rank ${rank}, ${at - from} bytes): the tables need tokens in rank order, of at most 255 bytes`,
+          `${path}: token ${t} (rank ${rank}, ${at - from} bytes): the tables need tokens in rank order, of at most 255 bytes, within the first 16 MB`,
         );
       let slot = fnv1a(bytes, from, at) & mask;
       while (table[slot] !== 0) slot = (slot + 1) & mask;
