@@ -5,9 +5,10 @@ import { O200K_TOKEN_SPLIT_REGEX } from "gpt-tokenizer/encodingParams/constants"
 /**
  * Token counting with OpenAI's o200k BPE, in ~2.4 MB. The ranks are read from the tokenizer package's
  * `.tiktoken` file into two flat typed arrays (the tokens' bytes end to end, and an open-addressing hash table
- * over them) instead of a JS Map of 200k strings: gpt-tokenizer's own tables add ~58 MB to the router's RSS,
- * loaded by the first request a client cuts (its prompt is counted). Counts are the same (tested against gpt-tokenizer); only counting
- * is offered, the router never needs the ids.
+ * over them) instead of a JS Map of 200k strings: gpt-tokenizer's own tables add ~58 MB to the router's RSS.
+ * They load with the first request a client cuts (its prompt is counted) or the first usage a provider does
+ * not report. Counts are the same (tested against gpt-tokenizer); only counting is offered, the router never
+ * needs the ids.
  *
  * Every byte of these tables counts twice in a busy router's memory: once as itself and again through
  * JavaScriptCore's heap growth, which lets the heap grow to twice what it keeps, typed arrays' contents
