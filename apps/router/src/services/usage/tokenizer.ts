@@ -13,8 +13,8 @@ import { O200K_TOKEN_SPLIT_REGEX } from "gpt-tokenizer/encodingParams/constants"
  * Every byte of these tables counts twice in a busy router's memory: once as itself and again through
  * JavaScriptCore's heap growth, which lets the heap grow to twice what it keeps, typed arrays' contents
  * included. The first version (bytes, offsets, ranks and a table of indices, 5 MB) made the router's peak RSS
- * ~20 MB higher once loaded (bench/router, runs with and without it: 155–159 against 136–138 MB); these
- * 2.4 MB, 146–149 MB. Counting is as fast (~330 µs per 1,000 tokens here).
+ * ~20 MB higher once loaded (bench/router, runs with and without it: 155–159 against 136–138 MB); with
+ * these 2.4 MB, 139–149 MB in 8 runs and 154 in the fastest. Counting is as fast (~330 µs per 1,000 tokens).
  */
 interface Ranks {
   /**
