@@ -42,10 +42,14 @@ export function readStat(pid: number, tid?: number): { name: string; ticks: numb
   );
 }
 
+/** A number field of `/proc/<pid>/status` (`VmRSS` in kB, `voluntary_ctxt_switches`, …); 0 when it is gone. */
+export function statusNumber(pid: number, field: string): number {
+  return Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(readTextFile(`/proc/${pid}/status`))?.[1] ?? 0);
+}
+
 /** A process's RSS now (`VmRSS`) or its peak (`VmHWM`) in MB; 0 when it is gone. */
 export function rssMb(pid: number, field: "VmRSS" | "VmHWM"): number {
-  const kb = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readTextFile(`/proc/${pid}/status`))?.[1];
-  return Number(kb ?? 0) / 1024;
+  return statusNumber(pid, field) / 1024;
 }
 
 /**

@@ -31,7 +31,7 @@ import { type GcWindow, gcWindow } from "./gc-log.ts";
 import { type LoadResult, runLoad, runWrk } from "./load.ts";
 import { LOG_DIR, ROUTER_LOG_PREFIX, removeEndedRunLogs } from "./old-logs.ts";
 import { createPinning, type PinMode } from "./pin.ts";
-import { resetPeakRss, rssMb } from "./proc.ts";
+import { resetPeakRss, rssMb, statusNumber } from "./proc.ts";
 import { readTextFile } from "./text-file.ts";
 
 const { values } = parseArguments({
@@ -435,8 +435,7 @@ function parseArguments<const O extends NonNullable<ParseArgsConfig["options"]>>
 
 /** Voluntary context switches of a process: how often it went to sleep waiting for I/O or a timer. */
 function wakeups(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return statusNumber(pid, "voluntary_ctxt_switches");
 }
 
 /**
