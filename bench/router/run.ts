@@ -26,6 +26,7 @@ import {
   REPO_ROOT,
   startPocketBase,
 } from "@cloudfreedom/testing";
+import { productionRuntimeEnv } from "../runtime-env.ts";
 import { cpuSnapshot, describeCpuSplit } from "./cpu-split.ts";
 import { type GcWindow, gcWindow } from "./gc-log.ts";
 import { type LoadResult, runLoad, runWrk } from "./load.ts";
@@ -169,9 +170,7 @@ async function startRouter(overrides: Record<string, string>, root: string) {
         MASTER_KEY,
         NODE_ENV: "production",
         // As docker/Dockerfile sets them for every service.
-        BUN_JSC_forceRAMSize: process.env.BUN_JSC_forceRAMSize ?? "536870912",
-        BUN_JSC_useFTLJIT: process.env.BUN_JSC_useFTLJIT ?? "0",
-        MIMALLOC_PURGE_DELAY: process.env.MIMALLOC_PURGE_DELAY ?? "1000",
+        ...productionRuntimeEnv(),
         ...(values["gc-log"] ? { BUN_JSC_logGC: "1" } : {}),
         ...overrides,
       },

@@ -25,6 +25,7 @@ import {
   startPocketBase,
   startServiceProcess,
 } from "@cloudfreedom/testing";
+import { productionRuntimeEnv } from "../runtime-env.ts";
 
 /** A whole number from the environment (at least `min`), or the default; anything else stops the bench. */
 function wholeNumber(name: string, fallback: number, min: number): number {
@@ -67,9 +68,7 @@ try {
       // e.g. WORKER_BUN_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof": a CPU profile of the worker.
       ...(process.env.WORKER_BUN_OPTIONS ? { BUN_OPTIONS: process.env.WORKER_BUN_OPTIONS } : {}),
       // As docker/Dockerfile sets them for every service.
-      BUN_JSC_forceRAMSize: process.env.BUN_JSC_forceRAMSize ?? "536870912",
-      BUN_JSC_useFTLJIT: process.env.BUN_JSC_useFTLJIT ?? "0",
-      MIMALLOC_PURGE_DELAY: process.env.MIMALLOC_PURGE_DELAY ?? "1000",
+      ...productionRuntimeEnv(),
       ...workerEnv,
     },
   });
