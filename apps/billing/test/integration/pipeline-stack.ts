@@ -23,6 +23,8 @@ export interface PipelineStack {
   startWorker(extraEnv?: Record<string, string>): Promise<ServiceProcess>;
   /** Event ids stored in usage_logs for a tenant (with repeats, if there ever were any). */
   storedEventIds(tenantId: string): Promise<string[]>;
+  /** How many usage_logs rows a tenant has: one small query, cheap enough to poll tightly. */
+  storedEventCount(tenantId: string): Promise<number>;
   /** Every event id forwarded to queue `analytics`. */
   analyticsEventIds(): Promise<string[]>;
   drained(): Promise<boolean>;
@@ -78,6 +80,15 @@ export async function startPipelineStack(env: Record<string, string> = {}): Prom
         }),
       );
       return rows.map((row) => String(row.event_id));
+    },
+    async storedEventCount(tenantId) {
+      const page = await db.client.call((pb) =>
+        pb.collection("usage_logs").getList(1, 1, {
+          filter: pb.filter("tenant = {:t}", { t: tenantId }),
+          fields: "id",
+        }),
+      );
+      return page.totalItems;
     },
     async analyticsEventIds() {
       const queue = new Queue("analytics", { connection: queueRedis, prefix: "cf" });
