@@ -1,11 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { productionRuntimeEnv, runtimeEnvOf } from "./runtime-env.ts";
+import { describeRuntimeEnv, productionRuntimeEnv, runtimeEnvOf } from "./runtime-env.ts";
 
 describe("runtimeEnvOf", () => {
-  it("reads the runtimes' variables of every ENV instruction, continued lines included", () => {
+  it("reads the runtimes' variables of the final stage's ENV instructions, continued lines included", () => {
     const dockerfile = [
+      "FROM node:20 AS build",
+      "ENV MIMALLOC_SHOW_STATS=1",
       "FROM oven/bun:1 AS runtime",
       "ENV NODE_ENV=production APP=$APP",
+      "# a comment whose line ends in a backslash does not swallow the next line \\",
       "ENV BUN_JSC_forceRAMSize=536870912 BUN_JSC_useFTLJIT=0 \\",
       "    BUN_JSC_smallHeapGrowthFactor=1.7",
       "env MIMALLOC_PURGE_DELAY=1000",
@@ -20,8 +23,10 @@ describe("runtimeEnvOf", () => {
     });
   });
 
-  it("refuses the legacy `ENV NAME value` form instead of dropping the setting", () => {
+  it("refuses what it would misread instead of dropping or mangling the setting", () => {
     expect(() => runtimeEnvOf("ENV BUN_JSC_useFTLJIT 0")).toThrow(/cannot read "BUN_JSC_useFTLJIT"/);
+    expect(() => runtimeEnvOf('ENV BUN_JSC_smallHeapGrowthFactor="1.7"')).toThrow(/value plain/);
+    expect(() => runtimeEnvOf("ENV MIMALLOC_PURGE_DELAY=$DELAY")).toThrow(/value plain/);
   });
 });
 
@@ -31,5 +36,6 @@ describe("productionRuntimeEnv", () => {
     expect(production.BUN_JSC_useFTLJIT).toBe("0");
     expect(Object.keys(production).every((name) => /^(BUN_JSC_|MIMALLOC_)/.test(name))).toBe(true);
     expect(productionRuntimeEnv({ BUN_JSC_useFTLJIT: "1" }).BUN_JSC_useFTLJIT).toBe("1");
+    expect(describeRuntimeEnv({ A_B: "1", C: "2" })).toBe("A_B=1 C=2");
   });
 });

@@ -26,7 +26,7 @@ import {
   REPO_ROOT,
   startPocketBase,
 } from "@cloudfreedom/testing";
-import { productionRuntimeEnv } from "../runtime-env.ts";
+import { describeRuntimeEnv, productionRuntimeEnv } from "../runtime-env.ts";
 import { cpuSnapshot, describeCpuSplit } from "./cpu-split.ts";
 import { type GcWindow, gcWindow } from "./gc-log.ts";
 import { type LoadResult, runLoad, runWrk } from "./load.ts";
@@ -137,6 +137,9 @@ await db.operator.collection("models").create(
 const tenant = await createTenant({ db });
 const { secret } = await createApiKey({ db, redis: redisDb.redis }, tenant, { tier: "pro" });
 
+/** The router's runtime settings: production's, read once (see runtime-env.ts). */
+const runtimeEnv = productionRuntimeEnv();
+
 const logPrefix = `${LOG_DIR}/${ROUTER_LOG_PREFIX}${process.pid}`;
 const comparison = change
   ? { label: `${change.name}=${change.value}`, env: { [change.name]: change.value }, root: REPO_ROOT }
@@ -170,7 +173,7 @@ async function startRouter(overrides: Record<string, string>, root: string) {
         MASTER_KEY,
         NODE_ENV: "production",
         // As docker/Dockerfile sets them for every service.
-        ...productionRuntimeEnv(),
+        ...runtimeEnv,
         ...(values["gc-log"] ? { BUN_JSC_logGC: "1" } : {}),
         ...overrides,
       },
@@ -308,6 +311,7 @@ console.log(
   [
     "",
     `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Bun ${Bun.version}, load generator: ${generator}`,
+    `Runtime settings (docker/Dockerfile's; the bench's environment overrides them, for both routers of an A/B): ${describeRuntimeEnv(runtimeEnv)}`,
     `Throughput phases via the router: ${pinning ? `${pinning.describe()}${generator === "wrk" ? `; wrk started on CPU ${pinning.others}` : ""}` : `not pinned: ${pinningWhy}`}`,
     "",
     "| run | requests | errors | req/s | p50 ms | p99 ms |",

@@ -40,6 +40,8 @@ const EVENTS = wholeNumber("EVENTS", 50_000, 1);
 const BATCH = wholeNumber("BATCH", 50, 1);
 const PREFILL = wholeNumber("PREFILL", 0, 0);
 const WARMUP = wholeNumber("WARMUP", 10_000, 0);
+/** The worker's runtime settings: docker/Dockerfile's (this bench passes no other of its environment on). */
+const runtimeEnv = productionRuntimeEnv();
 const workerEnv = Object.fromEntries(
   ["USAGE_BATCH_SIZE", "USAGE_CONCURRENCY", "USAGE_BATCH_LINGER_MS", "SNAPSHOT_INTERVAL_MS"].flatMap(
     (name) => (process.env[name] ? [[name, process.env[name] ?? ""]] : []),
@@ -68,7 +70,7 @@ try {
       // e.g. WORKER_BUN_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof": a CPU profile of the worker.
       ...(process.env.WORKER_BUN_OPTIONS ? { BUN_OPTIONS: process.env.WORKER_BUN_OPTIONS } : {}),
       // As docker/Dockerfile sets them for every service.
-      ...productionRuntimeEnv(),
+      ...runtimeEnv,
       ...workerEnv,
     },
   });
@@ -190,6 +192,7 @@ try {
         events_per_second: Math.round((count / elapsedMs) * 1000),
         enqueue_events_per_second: Math.round((EVENTS / enqueueMs) * 1000),
         worker: { ...workerEnv },
+        runtime: runtimeEnv,
         machine: { cpus: cpu.length, model: cpu[0]?.model ?? "unknown" },
       },
       null,

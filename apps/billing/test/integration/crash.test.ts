@@ -15,17 +15,18 @@ afterAll(() => stack?.stop());
 
 describe("usage pipeline crash", () => {
   it("stores every event exactly once when the worker is SIGKILLed in the middle of a batch and restarted", async () => {
-    // Enough work that the worker is still busy when its first batch lands (it stores ~25,000 events/s on a
-    // fast machine: 4,000 events could all be stored between two polls of a slower probe).
+    // The count is polled from the worker's spawn, not from its "worker consuming" line (which reaches the
+    // test up to ~150 ms after the worker took its first jobs): the kill lands right after the first batch
+    // is stored, whatever the machine's speed (it stores ~25,000 events/s on a fast one).
     const events = Array.from({ length: 12_000 }, () => usageEvent(t.tenant, t.billingKey.row));
     await stack.usage.addBulk(usageJobs(events));
-    const first = await stack.startWorker();
-    // Killed as soon as a batch is stored, with others in flight: polled with a count, every 5 ms.
-    const deadline = Date.now() + 60_000;
-    while ((await stack.storedEventCount(t.tenant.id)) === 0) {
-      if (Date.now() > deadline) throw new Error("timed out waiting for the first batch to be stored");
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+    const first = await stack.startWorker({}, { waitUntilUp: false });
+    await eventually(
+      async () => ((await stack.storedEventCount(t.tenant.id)) > 0 ? true : undefined),
+      "the first batch to be stored",
+      60_000,
+      5,
+    );
     first.child.kill("SIGKILL");
     await first.exited;
     const atCrash = (await stack.storedEventIds(t.tenant.id)).length;

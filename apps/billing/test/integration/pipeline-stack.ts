@@ -20,7 +20,11 @@ export interface PipelineStack {
   queueRedis: Redis;
   usage: Producer<"usage">;
   env: Record<string, string>;
-  startWorker(extraEnv?: Record<string, string>): Promise<ServiceProcess>;
+  /** `waitUntilUp: false` returns at spawn, before the worker says it consumes (it may already be working). */
+  startWorker(
+    extraEnv?: Record<string, string>,
+    options?: { waitUntilUp?: boolean },
+  ): Promise<ServiceProcess>;
   /** Event ids stored in usage_logs for a tenant (with repeats, if there ever were any). */
   storedEventIds(tenantId: string): Promise<string[]>;
   /** How many usage_logs rows a tenant has: one small query, cheap enough to poll tightly. */
@@ -60,11 +64,12 @@ export async function startPipelineStack(env: Record<string, string> = {}): Prom
     queueRedis,
     usage,
     env: fullEnv,
-    async startWorker(extraEnv = {}) {
+    async startWorker(extraEnv = {}, options = {}) {
       const worker = await startServiceProcess({
         app: "billing",
         entry: "worker",
         env: { ...fullEnv, ...extraEnv },
+        ...(options.waitUntilUp === false ? { waitUntilUp: false } : {}),
       });
       workers.push(worker);
       return worker;
