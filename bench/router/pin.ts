@@ -47,11 +47,26 @@ export function parseCpuList(list: string): number[] {
   return cpus;
 }
 
-/** The router's CPU and the others' list from the CPUs this process may use; null with fewer than two. */
-export function splitCpus(usable: readonly number[]): { mine: string; others: string } | null {
+/** The CPUs that share a physical core with `cpu` (its hyperthread siblings, itself included), from sysfs. */
+export function coreSiblings(cpu: number): number[] {
+  return parseCpuList(readTextFile(`/sys/devices/system/cpu/cpu${cpu}/topology/thread_siblings_list`).trim());
+}
+
+/**
+ * The router's CPU and the others' list from the CPUs this process may use; null with fewer than two. The
+ * others leave out the router CPU's hyperthread siblings (`siblingsOf`), which would share its core's
+ * execution units, unless nothing else is left (`sharesCore` then says so).
+ */
+export function splitCpus(
+  usable: readonly number[],
+  siblingsOf: (cpu: number) => readonly number[] = () => [],
+): { mine: string; others: string; sharesCore: boolean } | null {
   const [first, ...rest] = usable;
   if (first === undefined || rest.length === 0) return null;
-  return { mine: String(first), others: rest.join(",") };
+  const siblings = new Set(siblingsOf(first));
+  const apart = rest.filter((cpu) => !siblings.has(cpu));
+  const others = apart.length > 0 ? apart : rest;
+  return { mine: String(first), others: others.join(","), sharesCore: apart.length === 0 };
 }
 
 function affinityOf(pid: number): string | null {
@@ -91,10 +106,10 @@ export function createPinning(mode: PinMode): { pinning: Pinning | null; why: st
   if (process.platform !== "linux") return none("not on Linux");
   const own = affinityOf(process.pid);
   if (own === null) return none("taskset not installed (util-linux)");
-  const cpus = splitCpus(parseCpuList(own));
+  const cpus = splitCpus(parseCpuList(own), coreSiblings);
   if (!cpus) return none("one CPU");
   if (!takeLock()) return none(`another bench is pinning, see ${LOCK}`);
-  const { mine, others } = cpus;
+  const { mine, others, sharesCore } = cpus;
   /** Process → the CPU list it had before its first pin: given back to all its threads, new ones too. */
   const saved = new Map<number, string>();
   const pinned: string[] = [];
@@ -113,7 +128,7 @@ export function createPinning(mode: PinMode): { pinning: Pinning | null; why: st
     for (const tid of threadsOf(routerPid)) if (tid !== routerPid) setAffinity(routerPid, tid, others);
   };
   return {
-    why: `router JS thread on CPU ${mine}, the rest of the phase on CPU ${others}`,
+    why: `router JS thread on CPU ${mine}, the rest of the phase on CPU ${others}${sharesCore ? ` (hyperthread siblings of CPU ${mine}: they share its core)` : ""}`,
     release: () => {
       if (readTextFile(LOCK).trim() === String(process.pid)) unlinkSync(LOCK);
     },
