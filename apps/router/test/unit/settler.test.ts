@@ -96,4 +96,45 @@ describe("Settler", () => {
     ]);
     expect(settler.backlog).toBe(0);
   });
+  it("settles a tenant's waiting calls at once on request, one already in a flush included, and says whether it had any", async () => {
+    const settled: string[] = [];
+    let release: () => void = () => {};
+    let first = true;
+    const admission = {
+      settle: async (batch: SettleRequest[]) => {
+        // The first batch's reply waits: the tenant's call is then in the flush, no longer pending.
+        if (first) {
+          first = false;
+          await new Promise<void>((resolve) => {
+            release = resolve;
+          });
+        }
+        settled.push(...batch.map((item) => item.reservationId));
+        return batch.map(() => ({ kind: "settled" }));
+      },
+    } as unknown as Admission;
+    const events = { publish: () => {}, flush: async () => {} } as unknown as EventPublisher;
+    // A flush window far longer than the test: only settleTenantNow (and the explicit flush) settle anything.
+    const settler = new Settler({
+      admission,
+      events,
+      flushMs: 60_000,
+      logger: createLogger("test", "silent"),
+    });
+    const build = () => ({ event: {} as UsageEventInput, span: {} as Span });
+    settler.submit({ reservationId: "rsv_a1", tenantId: "tnt_a" } as SettleRequest, build);
+    const inFlight = settler.flush();
+    settler.submit({ reservationId: "rsv_b1", tenantId: "tnt_b" } as SettleRequest, build);
+    expect(await settler.settleTenantNow("tnt_c")).toBe(false);
+    const now = settler.settleTenantNow("tnt_a");
+    release();
+    expect(await now).toBe(true);
+    await inFlight;
+    // rsv_a1 was in the flush when asked: waited for, not settled twice; nothing of tnt_a is left.
+    expect(settled).toEqual(["rsv_a1"]);
+    expect(await settler.settleTenantNow("tnt_a")).toBe(false);
+    expect(await settler.settleTenantNow("tnt_b")).toBe(true);
+    expect(settled).toEqual(["rsv_a1", "rsv_b1"]);
+    expect(settler.backlog).toBe(0);
+  });
 });

@@ -35,6 +35,8 @@ export class Settler {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private flushing: Promise<void> | undefined;
   private failures = 0;
+  /** The batch a flush is settling now (taken off `pending`). */
+  private settling: Pending[] = [];
 
   constructor(
     private readonly deps: { admission: Admission; events: EventPublisher; flushMs: number; logger: Logger },
@@ -68,6 +70,21 @@ export class Settler {
       if (this.pending.length > 0) this.schedule(this.failures > 0 ? this.backoffMs() : this.deps.flushMs);
     });
     return this.flushing;
+  }
+
+  /**
+   * Settles this tenant's finished calls now rather than at the next flush (with whatever else is pending), a
+   * flush in flight included; true when there were any. Bounded: a few batches, and none while Redis fails.
+   */
+  async settleTenantNow(tenantId: string): Promise<boolean> {
+    const ofTenant = (item: Pending) => item.settle.tenantId === tenantId;
+    let found = false;
+    for (let round = 0; round < 4 && this.failures === 0; round++) {
+      if (!this.settling.some(ofTenant) && !this.pending.some(ofTenant)) break;
+      found = true;
+      await this.flush();
+    }
+    return found;
   }
 
   /** Settles what it can, then publishes every remaining event so no usage is lost at shutdown. */
@@ -127,6 +144,15 @@ export class Settler {
   private async settleBatch(): Promise<void> {
     const batch = this.pending.splice(0, MAX_BATCH);
     if (batch.length === 0) return;
+    this.settling = batch;
+    try {
+      await this.settleTaken(batch);
+    } finally {
+      this.settling = [];
+    }
+  }
+
+  private async settleTaken(batch: Pending[]): Promise<void> {
     // Built now, once: a batch that must be retried keeps its event ids.
     for (const item of batch) this.eventsOf(item);
     let results: Awaited<ReturnType<Admission["settle"]>>;

@@ -1,5 +1,11 @@
 import { limitsOf, maxCost, outputAllowance, type Reservation } from "@cloudfreedom/admission";
-import { billingPeriodOf, type KeyRecord, type ModelCatalogEntry, newId } from "@cloudfreedom/shared";
+import {
+  billingPeriodOf,
+  isAppError,
+  type KeyRecord,
+  type ModelCatalogEntry,
+  newId,
+} from "@cloudfreedom/shared";
 import type { RouterDeps } from "../../deps.ts";
 import { type CacheTtl, cacheWriteTtl } from "../../openai/cache-control.ts";
 import type { ChatCompletionRequest, CompletionRequest, EmbeddingRequest } from "../../openai/requests.ts";
@@ -71,29 +77,40 @@ export function embeddingMaxUsage(body: EmbeddingRequest): MaxUsage {
  * settles; far from the limits, a hold taken ahead by that same script (`HoldPrefetcher`), without a round
  * trip. Throws the denial (402/429) or 503 when the counters are unreachable and fail-open is off.
  */
-export function reserveForCall(
+export async function reserveForCall(
   deps: RouterDeps,
   key: KeyRecord,
   model: ModelCatalogEntry,
   usage: MaxUsage,
 ): Promise<Reservation> {
   const period = billingPeriodOf(new Date(), key.tenant_limits.period_anchor_day ?? null);
-  return deps.holds.reserve({
-    reservationId: newId("reservation"),
-    tenantId: key.tenant_id,
-    keyId: key.key_id,
-    userId: key.user_id,
-    period: period.period,
-    periodEnd: period.end,
-    cost: maxCost({
-      promptTokens: usage.promptTokens,
-      outputTokens: usage.outputTokens,
-      prices: model.prices,
-      markupPct: key.tenant_limits.markup_pct,
-      cacheWrite: usage.cacheWrite,
-    }),
-    limits: limitsOf(key),
-  });
+  const reserve = () =>
+    deps.holds.reserve({
+      reservationId: newId("reservation"),
+      tenantId: key.tenant_id,
+      keyId: key.key_id,
+      userId: key.user_id,
+      period: period.period,
+      periodEnd: period.end,
+      cost: maxCost({
+        promptTokens: usage.promptTokens,
+        outputTokens: usage.outputTokens,
+        prices: model.prices,
+        markupPct: key.tenant_limits.markup_pct,
+        cacheWrite: usage.cacheWrite,
+      }),
+      limits: limitsOf(key),
+    });
+  try {
+    return await reserve();
+  } catch (error) {
+    // This router settles finished calls in batches (EVENT_FLUSH_MS): until then their whole holds count as
+    // in flight. A budget refusal while some of the tenant's are waiting settles them now and asks once more,
+    // so a client whose calls come one after another is not refused for the holds of its own finished calls.
+    if (!isAppError(error) || error.code !== "budget_exceeded") throw error;
+    if (!(await deps.settler.settleTenantNow(key.tenant_id))) throw error;
+    return reserve();
+  }
 }
 
 /** What the client may still do: OpenAI-style rate-limit headers and the tightest budget's remainder. */
