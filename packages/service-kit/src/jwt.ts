@@ -52,7 +52,10 @@ export function jwtAuth(options: JwtAuthOptions): MiddlewareHandler {
             "unauthorized",
             "Expected an access token (the JWT that POST /v1/auth/login answers), not an API key or other secret",
           );
-        throw new AppError("unauthorized", "Invalid access token");
+        throw new AppError(
+          "unauthorized",
+          "Invalid access token (its signature, issuer or claims do not check out): log in again with POST /v1/auth/login",
+        );
       }
       throw new AppError(
         "service_unavailable",

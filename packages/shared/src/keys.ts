@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { AppError } from "./errors.ts";
 import { NonNegativeMicros } from "./money.ts";
 import { Tier } from "./tiers.ts";
 
@@ -47,4 +48,15 @@ export function keyRejection(record: KeyRecord, nowMs: number): KeyRejection | n
   if (record.revoked) return "revoked";
   if (record.expires_at !== null && record.expires_at <= nowMs) return "expired";
   return null;
+}
+
+const REJECTION_MESSAGES: Readonly<Record<KeyRejection, string>> = {
+  revoked: "API key revoked: create a new key, or ask an owner or admin of the tenant for one",
+  expired:
+    "API key expired (its expiry passed, or it was rotated and the grace period ended): use the key that replaced it, or create a new one",
+};
+
+/** The 401 a revoked or expired key gets, wherever a key is resolved (the router, the billing API). */
+export function keyRejectionError(rejection: KeyRejection): AppError {
+  return new AppError("invalid_api_key", REJECTION_MESSAGES[rejection], { reason: rejection });
 }

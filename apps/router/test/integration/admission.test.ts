@@ -229,10 +229,13 @@ describe("keys", () => {
     const expired = await stack.newKey({ expiresAt: Date.now() - 1_000 });
     expect((await chat({ model: "gpt-test", messages: hello }, revoked)).body).toMatchObject({
       code: "invalid_api_key",
+      message: expect.stringMatching(/^API key revoked: create a new key/),
       details: { reason: "revoked" },
     });
+    // It says what to do: a rotated key's successor is the usual answer.
     expect((await chat({ model: "gpt-test", messages: hello }, expired)).body).toMatchObject({
       code: "invalid_api_key",
+      message: expect.stringMatching(/^API key expired .*rotated.*: use the key that replaced it/),
       details: { reason: "expired" },
     });
     expect(providerCalls()).toBe(0);

@@ -82,6 +82,10 @@ describe("jwtAuth over a JWKS URL", () => {
   it("refuses a token signed by an unknown key", async () => {
     const forged = await call(`Bearer ${await token({ key: strangerKey })}`);
     expect(forged.status).toBe(401);
+    expect(await forged.json()).toMatchObject({
+      code: "unauthorized",
+      message: expect.stringMatching(/^Invalid access token .*: log in again with POST \/v1\/auth\/login$/),
+    });
     const unknownKid = await call(`Bearer ${await token({ key: strangerKey, kid: "k9" })}`);
     expect(unknownKid.status).toBe(401);
   });

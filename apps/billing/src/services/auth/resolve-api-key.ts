@@ -1,4 +1,11 @@
-import { AppError, hashApiKey, KeyRecord, keyRejection, redisKeys } from "@cloudfreedom/shared";
+import {
+  AppError,
+  hashApiKey,
+  KeyRecord,
+  keyRejection,
+  keyRejectionError,
+  redisKeys,
+} from "@cloudfreedom/shared";
 import type { Redis } from "ioredis";
 
 /**
@@ -30,6 +37,6 @@ export async function resolveApiKey(redis: Redis, secret: string, now = Date.now
   }
   if (!parsed.success) throw new AppError("internal_error", "Stored key record is malformed");
   const rejection = keyRejection(parsed.data, now);
-  if (rejection) throw new AppError("invalid_api_key", `API key ${rejection}`, { reason: rejection });
+  if (rejection) throw keyRejectionError(rejection);
   return parsed.data;
 }

@@ -31,10 +31,14 @@ export function createModelCatalog(db: Db, ttlMs = 30_000): ModelCatalog {
     async require(modelId) {
       const model = (await load()).get(modelId);
       if (!model?.is_available) {
-        throw new AppError("model_not_found", `The model "${modelId}" does not exist or is not available`, {
-          field: "model",
-          model_id: modelId,
-        });
+        throw new AppError(
+          "model_not_found",
+          `The model "${modelId}" does not exist or is not available; the router's GET /v1/models lists the models`,
+          {
+            field: "model",
+            model_id: modelId,
+          },
+        );
       }
       return model;
     },

@@ -5,6 +5,7 @@ import {
   KEY_RESOLVE_PATH,
   KeyRecord,
   keyRejection,
+  keyRejectionError,
   redisKeys,
 } from "@cloudfreedom/shared";
 import type { Redis } from "ioredis";
@@ -140,7 +141,7 @@ export async function resolveKey(
     deps.cache.set(hash, record, Date.now(), readAt);
   }
   const rejection = keyRejection(record, Date.now());
-  if (rejection) throw new AppError("invalid_api_key", `API key ${rejection}`, { reason: rejection });
+  if (rejection) throw keyRejectionError(rejection);
   return record;
 }
 
