@@ -27,6 +27,7 @@ import {
   startPocketBase,
 } from "@cloudfreedom/testing";
 import { describeRuntimeEnv, productionRuntimeEnv } from "../runtime-env.ts";
+import { addedLatency } from "./added.ts";
 import { cpuSnapshot, describeCpuSplit } from "./cpu-split.ts";
 import { type GcWindow, gcWindow } from "./gc-log.ts";
 import { type LoadResult, runLoad, runWrk } from "./load.ts";
@@ -324,8 +325,8 @@ console.log(
     row(`via router, c=${concurrency}`, routerThroughput),
     row(`via router, stream, c=${concurrency}`, routerStreamThroughput),
     "",
-    `Router added latency (c=1): p50 ${ms(routerLatency.p50 - directLatency.p50)} ms, p99 ${ms(routerLatency.p99 - directLatency.p99)} ms`,
-    `Router added latency, streaming (c=1): p50 ${ms(routerStreamLatency.p50 - directStreamLatency.p50)} ms, p99 ${ms(routerStreamLatency.p99 - directStreamLatency.p99)} ms`,
+    `Router added latency (c=1): p50 ${addedLatency(routerLatency.p50, directLatency.p50)}, p99 ${addedLatency(routerLatency.p99, directLatency.p99)}`,
+    `Router added latency, streaming (c=1): p50 ${addedLatency(routerStreamLatency.p50, directStreamLatency.p50)}, p99 ${addedLatency(routerStreamLatency.p99, directStreamLatency.p99)}`,
     `Router RSS: ${rssMb(router.pid, "VmRSS").toFixed(0)} MB now, ${rssMb(router.pid, "VmHWM").toFixed(0)} MB peak`,
     `CPU per request (c=${concurrency}, non-streaming): ${cpuPerRequest}; router sleeps per request: ${((cpuAfter.wakeups - cpuBefore.wakeups) / routerThroughput.requests).toFixed(2)}`,
     `CPUs over that phase: ${cpuShares}`,
