@@ -121,3 +121,9 @@ export function holdScopes(
   if (parts.length < 7 || !period.success) return null;
   return { period: period.data, userId: parts[5] || null, keyId: parts[6] || null };
 }
+
+/** The micro-units a hold keeps from every budget scope (its third field); 0 for text that is not a hold. */
+export function holdMicros(hold: string | null | undefined): number {
+  const amount = Number(hold?.split("|")[2]);
+  return Number.isFinite(amount) && amount > 0 ? amount : 0;
+}

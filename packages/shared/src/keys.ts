@@ -51,7 +51,8 @@ export function keyRejection(record: KeyRecord, nowMs: number): KeyRejection | n
 }
 
 const REJECTION_MESSAGES: Readonly<Record<KeyRejection, string>> = {
-  revoked: "API key revoked: create a new key, or ask an owner or admin of the tenant for one",
+  revoked:
+    "API key revoked: if it was rotated, use the key that replaced it; otherwise create a new key, or ask an owner or admin of the tenant for one",
   expired:
     "API key expired (its expiry passed, or it was rotated and the grace period ended): use the key that replaced it, or create a new one",
 };

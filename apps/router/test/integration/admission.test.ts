@@ -229,7 +229,7 @@ describe("keys", () => {
     const expired = await stack.newKey({ expiresAt: Date.now() - 1_000 });
     expect((await chat({ model: "gpt-test", messages: hello }, revoked)).body).toMatchObject({
       code: "invalid_api_key",
-      message: expect.stringMatching(/^API key revoked: create a new key/),
+      message: expect.stringMatching(/^API key revoked: if it was rotated, use the key that replaced it/),
       details: { reason: "revoked" },
     });
     // It says what to do: a rotated key's successor is the usual answer.

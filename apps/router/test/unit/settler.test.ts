@@ -3,7 +3,7 @@ import { createLogger } from "@cloudfreedom/service-kit";
 import type { Span, UsageEventInput } from "@cloudfreedom/shared";
 import { describe, expect, it } from "vitest";
 import type { EventPublisher } from "../../src/services/events/publisher.ts";
-import { Settler } from "../../src/services/events/settler.ts";
+import { type BudgetRefusal, Settler } from "../../src/services/events/settler.ts";
 
 describe("Settler", () => {
   it("keeps a batch whose settle call throws, then settles and publishes it once Redis answers", async () => {
@@ -96,13 +96,43 @@ describe("Settler", () => {
     ]);
     expect(settler.backlog).toBe(0);
   });
-  it("settles a tenant's waiting calls at once on request, one already in a flush included, and says whether it had any", async () => {
-    const settled: string[] = [];
-    let release: () => void = () => {};
-    let first = true;
-    const admission = {
-      settle: async (batch: SettleRequest[]) => {
-        // The first batch's reply waits: the tenant's call is then in the flush, no longer pending.
+  describe("settleForRefusal", () => {
+    const build = () => ({ event: {} as UsageEventInput, span: {} as Span });
+    /** A finished call of key `keyId` that held 12 and cost `billed`. */
+    const call = (id: string, tenantId: string, keyId: string, billed: number) =>
+      ({
+        reservationId: id,
+        tenantId,
+        keyId,
+        userId: null,
+        hold: `${id}|2026-12|12|10|0|||`,
+        billedMicros: billed,
+      }) as unknown as SettleRequest;
+    const refusal = (over: Partial<BudgetRefusal> = {}): BudgetRefusal => ({
+      tenantId: "tnt_a",
+      scope: "key",
+      scopeId: "key_1",
+      shortfallMicros: 5,
+      ...over,
+    });
+
+    function settlerWith(settle: (batch: SettleRequest[]) => Promise<unknown[]>) {
+      const events = { publish: () => {}, flush: async () => {} } as unknown as EventPublisher;
+      // A flush window far longer than the test: only settleForRefusal and explicit flushes settle anything.
+      return new Settler({
+        admission: { settle } as unknown as Admission,
+        events,
+        flushMs: 60_000,
+        logger: createLogger("test", "silent"),
+      });
+    }
+
+    it("settles the refused scope's waiting calls, one already in a flush included, before it answers", async () => {
+      const settled: string[] = [];
+      let release: () => void = () => {};
+      let first = true;
+      const settler = settlerWith(async (batch) => {
+        // The first batch's reply waits: its call is then in the flush, no longer pending.
         if (first) {
           first = false;
           await new Promise<void>((resolve) => {
@@ -111,30 +141,59 @@ describe("Settler", () => {
         }
         settled.push(...batch.map((item) => item.reservationId));
         return batch.map(() => ({ kind: "settled" }));
-      },
-    } as unknown as Admission;
-    const events = { publish: () => {}, flush: async () => {} } as unknown as EventPublisher;
-    // A flush window far longer than the test: only settleTenantNow (and the explicit flush) settle anything.
-    const settler = new Settler({
-      admission,
-      events,
-      flushMs: 60_000,
-      logger: createLogger("test", "silent"),
+      });
+      settler.submit(call("rsv_1", "tnt_a", "key_1", 3), build);
+      const inFlight = settler.flush();
+      settler.submit(call("rsv_2", "tnt_a", "key_1", 3), build);
+      settler.submit(call("rsv_3", "tnt_b", "key_1", 3), build);
+      let answered = false;
+      const now = settler.settleForRefusal(refusal(), 1_000).then((result) => {
+        answered = true;
+        return result;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(answered).toBe(false);
+      release();
+      expect(await now).toBe(true);
+      // Both of key_1's calls settled by the time it answered (rsv_3 rode along in the second batch).
+      expect(settled).toEqual(["rsv_1", "rsv_2", "rsv_3"]);
+      await inFlight;
+      expect(settler.backlog).toBe(0);
     });
-    const build = () => ({ event: {} as UsageEventInput, span: {} as Span });
-    settler.submit({ reservationId: "rsv_a1", tenantId: "tnt_a" } as SettleRequest, build);
-    const inFlight = settler.flush();
-    settler.submit({ reservationId: "rsv_b1", tenantId: "tnt_b" } as SettleRequest, build);
-    expect(await settler.settleTenantNow("tnt_c")).toBe(false);
-    const now = settler.settleTenantNow("tnt_a");
-    release();
-    expect(await now).toBe(true);
-    await inFlight;
-    // rsv_a1 was in the flush when asked: waited for, not settled twice; nothing of tnt_a is left.
-    expect(settled).toEqual(["rsv_a1"]);
-    expect(await settler.settleTenantNow("tnt_a")).toBe(false);
-    expect(await settler.settleTenantNow("tnt_b")).toBe(true);
-    expect(settled).toEqual(["rsv_a1", "rsv_b1"]);
-    expect(settler.backlog).toBe(0);
+
+    it("does nothing for calls of other scopes, or when settling them would not make room", async () => {
+      let batches = 0;
+      const settler = settlerWith(async (batch) => {
+        batches++;
+        return batch.map(() => ({ kind: "settled" }));
+      });
+      settler.submit(call("rsv_1", "tnt_a", "key_1", 3), build);
+      settler.submit(call("rsv_2", "tnt_a", "key_2", 3), build);
+      expect(await settler.settleForRefusal(refusal({ tenantId: "tnt_b" }), 1_000)).toBe(false);
+      expect(await settler.settleForRefusal(refusal({ scopeId: "key_3" }), 1_000)).toBe(false);
+      // key_1's one call frees 12 − 3 = 9: not the 10 the refusal lacks.
+      expect(await settler.settleForRefusal(refusal({ shortfallMicros: 10 }), 1_000)).toBe(false);
+      expect(batches).toBe(0);
+      // The tenant's scope counts both calls: 18.
+      expect(await settler.settleForRefusal(refusal({ scope: "tenant", shortfallMicros: 10 }), 1_000)).toBe(
+        true,
+      );
+      expect(batches).toBe(1);
+    });
+
+    it("answers false when the settling fails or outlasts its time", async () => {
+      const failing = settlerWith(async (batch) =>
+        batch.map(() => ({ kind: "failed", error: new Error("connection reset") })),
+      );
+      failing.submit(call("rsv_1", "tnt_a", "key_1", 3), build);
+      expect(await failing.settleForRefusal(refusal(), 1_000)).toBe(false);
+      // Redis failing: the next refusal does not even try.
+      expect(await failing.settleForRefusal(refusal(), 1_000)).toBe(false);
+      expect(failing.backlog).toBe(1);
+
+      const stuck = settlerWith(() => new Promise(() => {}));
+      stuck.submit(call("rsv_1", "tnt_a", "key_1", 3), build);
+      expect(await stuck.settleForRefusal(refusal(), 30)).toBe(false);
+    });
   });
 });

@@ -1,4 +1,4 @@
-import type { Admission, SettleRequest } from "@cloudfreedom/admission";
+import { type Admission, holdMicros, type SettleRequest } from "@cloudfreedom/admission";
 import type { Logger } from "@cloudfreedom/service-kit";
 import type { Span, UsageEventInput } from "@cloudfreedom/shared";
 import type { EventPublisher } from "./publisher.ts";
@@ -6,6 +6,14 @@ import type { EventPublisher } from "./publisher.ts";
 const MAX_BATCH = 500;
 const MAX_PENDING = 100_000;
 const MAX_BACKOFF_MS = 1_000;
+
+/** A budget refusal's scope and how much more room the request needed (spent + held + requested − limit). */
+export interface BudgetRefusal {
+  tenantId: string;
+  scope: "tenant" | "user" | "key";
+  scopeId: string | null;
+  shortfallMicros: number;
+}
 
 /** A finished call's usage event and span. */
 export interface CallEvents {
@@ -37,6 +45,7 @@ export class Settler {
   private failures = 0;
   /** The batch a flush is settling now (taken off `pending`). */
   private settling: Pending[] = [];
+  private closed = false;
 
   constructor(
     private readonly deps: { admission: Admission; events: EventPublisher; flushMs: number; logger: Logger },
@@ -73,22 +82,49 @@ export class Settler {
   }
 
   /**
-   * Settles this tenant's finished calls now rather than at the next flush (with whatever else is pending), a
-   * flush in flight included; true when there were any. Bounded: a few batches, and none while Redis fails.
+   * On a budget refusal: settles at once the finished calls of the refused scope that still wait for their
+   * flush (a flush in flight included), provided what they free (hold − cost) covers the refusal's shortfall.
+   * True once every one of them is settled; false when there were none, they would not free enough, Redis
+   * fails, the settler is closing, or it takes longer than `timeoutMs` (the settling goes on regardless).
    */
-  async settleTenantNow(tenantId: string): Promise<boolean> {
-    const ofTenant = (item: Pending) => item.settle.tenantId === tenantId;
-    let found = false;
-    for (let round = 0; round < 4 && this.failures === 0; round++) {
-      if (!this.settling.some(ofTenant) && !this.pending.some(ofTenant)) break;
-      found = true;
-      await this.flush();
+  async settleForRefusal(refusal: BudgetRefusal, timeoutMs: number): Promise<boolean> {
+    if (this.closed || this.failures > 0) return false;
+    const { tenantId, scope, scopeId } = refusal;
+    const concerned = [...this.settling, ...this.pending].filter(
+      ({ settle }) =>
+        settle.tenantId === tenantId &&
+        (scope === "tenant" || (scope === "user" ? settle.userId : settle.keyId) === scopeId),
+    );
+    const frees = concerned.reduce(
+      (total, { settle }) => total + Math.max(0, holdMicros(settle.hold) - Math.round(settle.billedMicros)),
+      0,
+    );
+    if (concerned.length === 0 || frees < refusal.shortfallMicros) return false;
+    const waiting = new Set(concerned);
+    const unsettled = () =>
+      this.settling.some((i) => waiting.has(i)) || this.pending.some((i) => waiting.has(i));
+    const settle = async () => {
+      // A batch holds up to MAX_BATCH calls: a few rounds reach the last of them.
+      for (let round = 0; round < 4 && unsettled() && !this.closed && this.failures === 0; round++) {
+        await this.flush();
+      }
+      return !unsettled();
+    };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    try {
+      return await Promise.race([settle(), late]);
+    } finally {
+      clearTimeout(timer);
     }
-    return found;
   }
 
   /** Settles what it can, then publishes every remaining event so no usage is lost at shutdown. */
   async close(): Promise<void> {
+    this.closed = true;
+    await this.flushing;
     for (let before = Number.POSITIVE_INFINITY; this.pending.length > 0 && this.pending.length < before; ) {
       before = this.pending.length;
       await this.flush();

@@ -9,6 +9,7 @@ import {
 import type { RouterDeps } from "../../deps.ts";
 import { type CacheTtl, cacheWriteTtl } from "../../openai/cache-control.ts";
 import type { ChatCompletionRequest, CompletionRequest, EmbeddingRequest } from "../../openai/requests.ts";
+import type { BudgetRefusal } from "../events/settler.ts";
 import { chatPromptText, inputText, inputTokens } from "../usage/estimate.ts";
 
 /** The most a request may use: its prompt estimate and its output allowance, in tokens. */
@@ -105,12 +106,39 @@ export async function reserveForCall(
     return await reserve();
   } catch (error) {
     // This router settles finished calls in batches (EVENT_FLUSH_MS): until then their whole holds count as
-    // in flight. A budget refusal while some of the tenant's are waiting settles them now and asks once more,
-    // so a client whose calls come one after another is not refused for the holds of its own finished calls.
-    if (!isAppError(error) || error.code !== "budget_exceeded") throw error;
-    if (!(await deps.settler.settleTenantNow(key.tenant_id))) throw error;
-    return reserve();
+    // in flight. A budget refusal that the refused scope's waiting calls would lift settles them now and asks
+    // once more, so calls that come one after another are refused for what they cost, not for their holds.
+    const refusal = budgetRefusal(error, key.tenant_id);
+    if (!refusal || !(await deps.settler.settleForRefusal(refusal, SETTLE_ON_REFUSAL_MS))) throw error;
+    let second: Reservation;
+    try {
+      second = await reserve();
+    } catch (retryError) {
+      throw isAppError(retryError) && retryError.code === "budget_exceeded" ? retryError : error;
+    }
+    // Admitted without the counters (BUDGET_FAIL_OPEN while Redis failed): the refusal stands.
+    if (!second.held) throw error;
+    return second;
   }
+}
+
+/** How long a refused request waits for the settling it asked for before its refusal stands. */
+const SETTLE_ON_REFUSAL_MS = 250;
+
+/** A `budget_exceeded` refusal's scope and shortfall, from its details; null for any other error. */
+function budgetRefusal(error: unknown, tenantId: string): BudgetRefusal | null {
+  if (!isAppError(error) || error.code !== "budget_exceeded") return null;
+  const d = error.details as Record<string, unknown> | undefined;
+  const scope = d?.scope;
+  const [limit, spent, reserved, requested] = [d?.limit, d?.spent, d?.reserved, d?.requested].map(Number);
+  if (scope !== "tenant" && scope !== "user" && scope !== "key") return null;
+  if (![limit, spent, reserved, requested].every(Number.isFinite)) return null;
+  return {
+    tenantId,
+    scope,
+    scopeId: typeof d?.scope_id === "string" ? d.scope_id : null,
+    shortfallMicros: (spent ?? 0) + (reserved ?? 0) + (requested ?? 0) - (limit ?? 0),
+  };
 }
 
 /** What the client may still do: OpenAI-style rate-limit headers and the tightest budget's remainder. */
