@@ -85,25 +85,24 @@ export async function reserveForCall(
   usage: MaxUsage,
 ): Promise<Reservation> {
   const period = billingPeriodOf(new Date(), key.tenant_limits.period_anchor_day ?? null);
-  const reserve = () =>
-    deps.holds.reserve({
-      reservationId: newId("reservation"),
-      tenantId: key.tenant_id,
-      keyId: key.key_id,
-      userId: key.user_id,
-      period: period.period,
-      periodEnd: period.end,
-      cost: maxCost({
-        promptTokens: usage.promptTokens,
-        outputTokens: usage.outputTokens,
-        prices: model.prices,
-        markupPct: key.tenant_limits.markup_pct,
-        cacheWrite: usage.cacheWrite,
-      }),
-      limits: limitsOf(key),
-    });
+  const input = {
+    reservationId: newId("reservation"),
+    tenantId: key.tenant_id,
+    keyId: key.key_id,
+    userId: key.user_id,
+    period: period.period,
+    periodEnd: period.end,
+    cost: maxCost({
+      promptTokens: usage.promptTokens,
+      outputTokens: usage.outputTokens,
+      prices: model.prices,
+      markupPct: key.tenant_limits.markup_pct,
+      cacheWrite: usage.cacheWrite,
+    }),
+    limits: limitsOf(key),
+  };
   try {
-    return await reserve();
+    return await deps.holds.reserve(input);
   } catch (error) {
     // This router settles finished calls in batches (EVENT_FLUSH_MS): until then their whole holds count as
     // in flight. A budget refusal that the refused scope's waiting calls would lift settles them now and asks
@@ -112,7 +111,7 @@ export async function reserveForCall(
     if (!refusal || !(await deps.settler.settleForRefusal(refusal, SETTLE_ON_REFUSAL_MS))) throw error;
     let second: Reservation;
     try {
-      second = await reserve();
+      second = await deps.holds.reserve({ ...input, reservationId: newId("reservation") });
     } catch (retryError) {
       throw isAppError(retryError) && retryError.code === "budget_exceeded" ? retryError : error;
     }
